@@ -1,0 +1,12 @@
+"""Alembic environment of the automation database."""
+
+from alembic import context
+
+from igny8.db.migrations import run_env
+
+from automation.adapters.sqlalchemy_tables import metadata
+from automation.config import AutomationSettings
+
+if not context.config.get_main_option("sqlalchemy.url"):
+    context.config.set_main_option("sqlalchemy.url", AutomationSettings().database_url)
+run_env(metadata)

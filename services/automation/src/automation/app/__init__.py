@@ -1,0 +1,1 @@
+"""The automation use cases, over the ports only."""

@@ -1,0 +1,1 @@
+"""The automation domain: pure model and rules, no infrastructure."""

@@ -1,0 +1,1 @@
+"""Thin entrypoints of the automation service: HTTP, events, CLI."""

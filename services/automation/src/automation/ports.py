@@ -1,0 +1,1 @@
+"""Ports of the automation service (Protocols the app layer depends on)."""

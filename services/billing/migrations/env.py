@@ -1,0 +1,12 @@
+"""Alembic environment of the billing database."""
+
+from alembic import context
+
+from igny8.db.migrations import run_env
+
+from billing.adapters.sqlalchemy_tables import metadata
+from billing.config import BillingSettings
+
+if not context.config.get_main_option("sqlalchemy.url"):
+    context.config.set_main_option("sqlalchemy.url", BillingSettings().database_url)
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""The billing use cases, over the ports only."""

@@ -1,0 +1,13 @@
+"""Settings of the billing service: environment variables prefixed `BILLING_`."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from igny8.config import ServiceSettings
+
+
+class BillingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore", frozen=True)
+
+    http_port: int = 8101

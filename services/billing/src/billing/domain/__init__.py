@@ -1,0 +1,1 @@
+"""The billing domain: pure model and rules, no infrastructure."""

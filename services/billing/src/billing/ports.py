@@ -1,0 +1,1 @@
+"""Ports of the billing service (Protocols the app layer depends on)."""

@@ -1,0 +1,1 @@
+"""The gateway use cases, over the ports only."""

@@ -1,0 +1,33 @@
+"""Composition root of the gateway service; every dependency can be overridden by tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from igny8.db import create_engine, session_factory
+from igny8.runtime import Service, messaging_for
+
+from gateway.config import GatewaySettings
+
+SERVICE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def bootstrap(
+    settings: GatewaySettings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+) -> Service:
+    settings = settings or GatewaySettings()
+    engine = engine or create_engine(settings.database_url, settings.database_pool_size)
+    sessions = session_factory(engine)
+    return Service(
+        name="gateway",
+        settings=settings,
+        root=SERVICE_ROOT,
+        engine=engine,
+        sessions=sessions,
+        messaging=messaging_for("gateway", settings, engine, sessions),
+        description="The public, versioned HTTP API for frontends.",
+    )

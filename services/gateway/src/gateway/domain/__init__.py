@@ -1,0 +1,1 @@
+"""The gateway domain: pure model and rules, no infrastructure."""

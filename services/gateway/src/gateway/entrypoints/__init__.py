@@ -1,0 +1,1 @@
+"""Thin entrypoints of the gateway service: HTTP, events, CLI."""

@@ -1,0 +1,1 @@
+"""Ports of the gateway service (Protocols the app layer depends on)."""

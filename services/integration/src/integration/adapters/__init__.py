@@ -1,0 +1,1 @@
+"""Technology-named implementations of the integration ports."""

@@ -1,0 +1,1 @@
+"""The integration use cases, over the ports only."""

@@ -1,0 +1,1 @@
+"""The integration domain: pure model and rules, no infrastructure."""

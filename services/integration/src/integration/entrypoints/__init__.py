@@ -1,0 +1,1 @@
+"""Thin entrypoints of the integration service: HTTP, events, CLI."""

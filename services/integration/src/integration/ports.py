@@ -1,0 +1,1 @@
+"""Ports of the integration service (Protocols the app layer depends on)."""

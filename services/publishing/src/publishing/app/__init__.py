@@ -1,0 +1,1 @@
+"""The publishing use cases, over the ports only."""

@@ -1,0 +1,1 @@
+"""The publishing domain: pure model and rules, no infrastructure."""

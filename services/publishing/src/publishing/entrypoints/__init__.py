@@ -1,0 +1,1 @@
+"""Thin entrypoints of the publishing service: HTTP, events, CLI."""

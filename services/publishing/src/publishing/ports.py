@@ -1,0 +1,1 @@
+"""Ports of the publishing service (Protocols the app layer depends on)."""

@@ -1,0 +1,37 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """`<SERVICE>_DATABASE_URL`, `<SERVICE>_HTTP_PORT`, … plus the platform-wide variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = "postgresql+asyncpg://localhost/igny8"
+    database_pool_size: int = 10
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    role: Literal["all", "api", "worker"] = "all"
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+    # Platform-wide variables carry no service prefix.
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    service_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("IGNY8_SERVICE_KEY")
+    )
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_s: float = 0.2
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.5
+    topic_partitions: int | None = None
+    """Overrides every registry topic's partition count when set (tests, small clusters)."""

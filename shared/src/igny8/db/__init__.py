@@ -1,0 +1,13 @@
+"""Async SQLAlchemy plumbing shared by every service."""
+
+from igny8.db.engine import create_engine, session_factory
+from igny8.db.metadata import NAMING_CONVENTION, new_metadata
+from igny8.db.unit_of_work import SqlAlchemyUnitOfWork
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "SqlAlchemyUnitOfWork",
+    "create_engine",
+    "new_metadata",
+    "session_factory",
+]

@@ -1,0 +1,32 @@
+"""Kafka messaging with effects exactly once: outbox + relay, inbox, retries and dead letters."""
+
+from igny8.messaging.bus import Messaging, create_broker
+from igny8.messaging.consumer import ConsumerSettings, DeadLetter, InboxConsumer, Subscription
+from igny8.messaging.outbox import OutboxWriter
+from igny8.messaging.relay import OutboxRelay, RelaySettings
+from igny8.messaging.tables import (
+    create_messaging_tables,
+    drop_messaging_tables,
+    inbox,
+    include_messaging_tables,
+    outbox,
+)
+from igny8.messaging.topics import ensure_topics
+
+__all__ = [
+    "ConsumerSettings",
+    "DeadLetter",
+    "InboxConsumer",
+    "Messaging",
+    "OutboxRelay",
+    "OutboxWriter",
+    "RelaySettings",
+    "Subscription",
+    "create_broker",
+    "create_messaging_tables",
+    "drop_messaging_tables",
+    "ensure_topics",
+    "inbox",
+    "include_messaging_tables",
+    "outbox",
+]

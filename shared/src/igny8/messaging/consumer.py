@@ -1,0 +1,227 @@
+"""Consuming with effects exactly once: inbox + handler in one transaction, then the offset.
+
+FastStream's default (ack-first) is at-most-once, and its nack-on-error loops forever on a
+poison message. Here every subscriber is MANUAL: decode → (inbox claim + handler) in one
+database transaction → commit → commit the Kafka offset. Undecodable messages and handlers that
+keep failing go to `<topic>.dlq` with the reason and their original coordinates, and the
+partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from opentelemetry import trace
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
+from igny8.messaging.tables import inbox
+from igny8.messaging.tracing import context_from_headers, tracer
+from igny8.observability import (
+    HANDLER_SECONDS,
+    MESSAGES_CONSUMED,
+    MESSAGES_DEAD_LETTERED,
+    MESSAGES_RETRIED,
+    get_logger,
+)
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope, BaseModel, AsyncSession], Awaitable[None]]
+InvalidHandler = Callable[[Envelope, InvalidPayload, AsyncSession], Awaitable[None]]
+
+
+class DeadLetter(Exception):  # noqa: N818 - it names what happens to the message
+    """Raised by a handler for a message that can never succeed: dead-letter it now."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topics: tuple[str, ...]
+    purpose: str
+    """Consumer group is `<service>.<purpose>`; the inbox is keyed by it too."""
+    handler: Handler
+    on_invalid: InvalidHandler | None = None
+    """Turns a decodable message with invalid data into a typed rejection (else dead letter)."""
+    from_beginning: bool = True
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    max_attempts: int = 5
+    retry_backoff_s: float = 0.2
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+
+
+class InboxConsumer:
+    """Wraps one Subscription as a FastStream subscriber with MANUAL acknowledgement."""
+
+    def __init__(
+        self,
+        service: str,
+        subscription: Subscription,
+        registry: TopicRegistry,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        settings: ConsumerSettings,
+    ) -> None:
+        self.service = service
+        self.subscription = subscription
+        self.group_id = f"{service}.{subscription.purpose}"
+        self._registry = registry
+        self._sessions = sessions
+        self._broker = broker
+        self._settings = settings
+
+    def register(self) -> None:
+        async def raw_body(message: Any) -> bytes:
+            return message.body  # type: ignore[no-any-return]
+
+        @self._broker.subscriber(
+            *self.subscription.topics,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest" if self.subscription.from_beginning else "latest",
+            session_timeout_ms=self._settings.session_timeout_ms,
+            heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
+            decoder=raw_body,
+            title=f"{self.group_id}:{','.join(self.subscription.topics)}",
+        )
+        async def consume(body: bytes, message: KafkaMessage) -> None:
+            await self.handle(message.raw_message)  # type: ignore[arg-type]
+            await message.ack()
+
+    async def handle(self, record: ConsumerRecord[Any, Any]) -> str:
+        """Process one record to its final outcome; returns applied|duplicate|dead_lettered."""
+        topic = record.topic
+        try:
+            envelope = self._registry.decode(topic, record.value)
+        except ContractError as exc:
+            await self._dead_letter(record, "undecodable", str(exc))
+            return "dead_lettered"
+        structlog.contextvars.bind_contextvars(
+            message_id=str(envelope.id), message_type=envelope.type,
+            correlation_id=envelope.correlation_id,
+        )
+        try:
+            ctx = context_from_headers(record.headers or ())
+            with tracer.start_as_current_span(
+                f"consume {topic}", context=ctx, kind=trace.SpanKind.CONSUMER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                            "messaging.message.id": str(envelope.id)},
+            ):
+                return await self._apply_with_retries(record, envelope)
+        finally:
+            structlog.contextvars.unbind_contextvars("message_id", "message_type", "correlation_id")
+
+    async def _apply_with_retries(self, record: ConsumerRecord[Any, Any], envelope: Envelope) -> str:
+        topic = record.topic
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                outcome = await self._apply_once(envelope)
+            except DeadLetter as exc:
+                await self._dead_letter(record, "rejected_by_handler", str(exc))
+                return "dead_lettered"
+            except _Invalid as exc:
+                await self._dead_letter(record, "invalid", str(exc.error))
+                return "dead_lettered"
+            except Exception as exc:
+                if attempt >= self._settings.max_attempts:
+                    detail = "".join(traceback.format_exception_only(exc)).strip()
+                    log.error("handler kept failing; dead-lettering", attempts=attempt, error=detail)
+                    await self._dead_letter(record, "handler_failed", detail, attempts=attempt)
+                    return "dead_lettered"
+                MESSAGES_RETRIED.labels(self.group_id, topic).inc()
+                log.warning("handler failed; retrying", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (attempt - 1))
+                continue
+            HANDLER_SECONDS.labels(self.group_id, topic).observe(time.perf_counter() - started)
+            MESSAGES_CONSUMED.labels(self.group_id, topic, outcome).inc()
+            return outcome
+
+    async def _apply_once(self, envelope: Envelope) -> str:
+        async with self._sessions() as session, session.begin():
+            claimed = await session.execute(
+                insert(inbox)
+                .values(consumer=self.group_id, message_id=envelope.id)
+                .on_conflict_do_nothing()
+                .returning(sa.literal(1))
+            )
+            if claimed.first() is None:
+                log.info("duplicate delivery ignored")
+                return "duplicate"
+            try:
+                payload = self._registry.payload(envelope)
+            except InvalidPayload as exc:
+                if self.subscription.on_invalid is None:
+                    raise _Invalid(exc) from None
+                await self.subscription.on_invalid(envelope, exc, session)
+                return "rejected"
+            await self.subscription.handler(envelope, payload, session)
+            return "applied"
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], reason: str, error: str, attempts: int = 1
+    ) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if v is not None}
+        headers.update(
+            {
+                "dlq-reason": reason,
+                "dlq-error": error[:4000],
+                "dlq-original-topic": record.topic,
+                "dlq-original-partition": str(record.partition),
+                "dlq-original-offset": str(record.offset),
+                "dlq-consumer": self.group_id,
+                "dlq-attempts": str(attempts),
+            }
+        )
+        delay = 0.2
+        while True:  # never move past a message that was not parked somewhere
+            try:
+                await self._broker.publish(
+                    record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
+                )
+                break
+            except Exception as exc:
+                log.warning("dead-letter publish failed; retrying", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        MESSAGES_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
+        MESSAGES_CONSUMED.labels(self.group_id, record.topic, "dead_lettered").inc()
+        log.warning("message dead-lettered", reason=reason, error=error[:500], topic=record.topic,
+                    partition=record.partition, offset=record.offset)
+
+
+class _Invalid(Exception):  # noqa: N818
+    def __init__(self, error: InvalidPayload) -> None:
+        self.error = error
+
+
+def build_consumers(
+    service: str,
+    subscriptions: Sequence[Subscription],
+    registry: TopicRegistry,
+    sessions: async_sessionmaker[AsyncSession],
+    broker: KafkaBroker,
+    settings: ConsumerSettings,
+) -> list[InboxConsumer]:
+    consumers = [InboxConsumer(service, s, registry, sessions, broker, settings) for s in subscriptions]
+    for consumer in consumers:
+        consumer.register()
+    return consumers

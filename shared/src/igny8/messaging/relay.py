@@ -1,0 +1,195 @@
+"""The outbox relay: one active per service (advisory lock), publishing in commit order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from igny8.messaging.outbox import NOTIFY_CHANNEL
+from igny8.observability import MESSAGES_PUBLISHED, OUTBOX_LAG, OUTBOX_OLDEST_AGE, get_logger
+
+log = get_logger(__name__)
+
+_SELECT_UNSENT = sa.text(
+    "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :n"
+)
+_MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
+_LAG = sa.text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "FROM outbox WHERE sent_at IS NULL"
+)
+_PURGE_SENT = sa.text(
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < now() - "
+    "make_interval(secs => :keep) LIMIT 10000)"
+)
+
+
+def advisory_lock_key(service: str) -> int:
+    digest = hashlib.sha256(f"igny8.outbox.relay.{service}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass
+class RelaySettings:
+    batch_size: int = 500
+    poll_interval_s: float = 0.5
+    standby_interval_s: float = 1.0
+    max_backoff_s: float = 5.0
+    keep_sent_s: float = 7 * 86_400
+    pause_after_publish_s: float = 0.0
+    """Fault injection for tests: wait after publishing, before marking rows sent."""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bootstrap_servers: str,
+        service: str,
+        settings: RelaySettings | None = None,
+    ) -> None:
+        self._engine = engine
+        self._bootstrap = bootstrap_servers
+        self._service = service
+        self._settings = settings or RelaySettings()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.is_active = False
+        self.published = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Stand by until this replica holds the lock, then relay until stopped."""
+        while not self._stopping.is_set():
+            try:
+                async with self._engine.connect() as conn:
+                    if await self._try_lock(conn):
+                        await self._relay_while_holding(conn)
+            except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError) as exc:
+                log.warning("outbox relay lost its database connection", error=str(exc))
+            self.is_active = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.standby_interval_s)
+
+    async def _try_lock(self, conn: AsyncConnection) -> bool:
+        key = advisory_lock_key(self._service)
+        got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        await conn.commit()
+        return bool(got)
+
+    async def _relay_while_holding(self, conn: AsyncConnection) -> None:
+        self.is_active = True
+        log.info("outbox relay active", service=self._service)
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+
+        def on_notify(*_: object) -> None:
+            self._wake.set()
+
+        await driver.add_listener(NOTIFY_CHANNEL, on_notify)
+        producer: AIOKafkaProducer | None = None
+        backoff = 0.1
+        last_purge = 0.0
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    if producer is None:
+                        producer = await self._start_producer()
+                    sent = await self._relay_batch(conn, producer)
+                    backoff = 0.1
+                except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError):
+                    raise
+                except Exception as exc:  # Kafka unavailable: rows stay, we retry with backoff
+                    log.warning("outbox relay cannot publish; retrying", error=repr(exc), backoff_s=backoff)
+                    if producer is not None:
+                        with contextlib.suppress(Exception):
+                            await producer.stop()
+                        producer = None
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, self._settings.max_backoff_s)
+                    continue
+                if time.monotonic() - last_purge > 60:
+                    last_purge = time.monotonic()
+                    await self._observe_and_purge(conn)
+                if sent < self._settings.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(NOTIFY_CHANNEL, on_notify)
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=10_000,
+            max_request_size=1_048_576 + 65_536,
+            client_id=f"{self._service}-outbox-relay",
+        )
+        try:
+            await producer.start()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        return producer
+
+    async def _relay_batch(self, conn: AsyncConnection, producer: AIOKafkaProducer) -> int:
+        rows = (await conn.execute(_SELECT_UNSENT, {"n": self._settings.batch_size})).all()
+        await conn.commit()
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+            futures.append(
+                await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
+            )
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        # Mark only the unbroken prefix: a later row never counts as sent before an earlier one.
+        done: list[int] = []
+        failure: BaseException | None = None
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = result
+                break
+            done.append(row.id)
+            MESSAGES_PUBLISHED.labels(row.topic).inc()
+        if self._settings.pause_after_publish_s and done:
+            log.info("relay published, pausing before marking sent", rows=len(done))
+            await asyncio.sleep(self._settings.pause_after_publish_s)
+        if done:
+            await conn.execute(_MARK_SENT, {"ids": done})
+            await conn.commit()
+            self.published += len(done)
+        if failure is not None:
+            raise failure
+        return len(rows)
+
+    async def _observe_and_purge(self, conn: AsyncConnection) -> None:
+        count, age = (await conn.execute(_LAG)).one()
+        OUTBOX_LAG.set(count)
+        OUTBOX_OLDEST_AGE.set(float(age))
+        await conn.execute(_PURGE_SENT, {"keep": self._settings.keep_sent_s})
+        await conn.commit()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)

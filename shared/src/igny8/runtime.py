@@ -1,0 +1,202 @@
+"""The uniform service process: HTTP (health, readiness, metrics, API) + consumers + relay + timers.
+
+`<service> serve --role all|api|worker`: `api` serves the HTTP API only; `worker` runs consumers,
+the outbox relay and timers (and still answers /healthz, /readyz and /metrics for probes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from igny8.config import ServiceSettings
+from igny8.db import migrations
+from igny8.messaging import ConsumerSettings, Messaging, RelaySettings, Subscription
+from igny8.observability import configure, get_logger
+
+log = get_logger(__name__)
+http_tracer = trace.get_tracer("igny8.http")
+
+Timer = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Service:
+    """What a service's bootstrap hands to the runtime."""
+
+    name: str
+    settings: ServiceSettings
+    root: Path
+    """The service folder (holds alembic.ini and migrations/)."""
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    messaging: Messaging
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Sequence[Subscription] = ()
+    timers: Sequence[Timer] = ()
+    exception_handlers: dict[Any, Callable[..., Any]] = field(default_factory=dict)
+    description: str = ""
+
+
+def messaging_for(
+    name: str, settings: ServiceSettings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> Messaging:
+    return Messaging(
+        name,
+        settings.kafka_bootstrap_servers,
+        engine,
+        sessions,
+        consumer_settings=ConsumerSettings(
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_s=settings.consumer_retry_backoff_s,
+            session_timeout_ms=settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+        ),
+        relay_settings=RelaySettings(
+            batch_size=settings.outbox_batch_size, poll_interval_s=settings.outbox_poll_interval_s
+        ),
+        topic_partitions=settings.topic_partitions,
+    )
+
+
+def create_app(service: Service) -> FastAPI:
+    settings = service.settings
+    role = settings.role
+    runs_worker = role in ("all", "worker")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure(service.name, settings.log_level)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if runs_worker:
+            await service.messaging.ensure_topics()
+            service.messaging.subscribe(service.subscriptions)
+        await service.messaging.start(consume=runs_worker, relay=runs_worker)
+        if runs_worker:
+            tasks = [asyncio.create_task(timer(stop)) for timer in service.timers]
+        log.info("service started", role=role, host=settings.http_host, port=settings.http_port)
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 10)
+            await service.messaging.stop()
+            await service.engine.dispose()
+
+    app = FastAPI(title=f"igny8 {service.name}", description=service.description, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        with http_tracer.start_as_current_span(
+            f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
+        ):
+            return await call_next(request)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": service.name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        checks = {"database": await _database_ok(service.engine),
+                  "kafka": await service.messaging.kafka_reachable()}
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if role in ("all", "api"):
+        for router in service.routers:
+            app.include_router(router)
+    for exc_type, handler in service.exception_handlers.items():
+        app.add_exception_handler(exc_type, handler)
+    return app
+
+
+async def _database_ok(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(2), engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+@dataclass(frozen=True)
+class Command:
+    """An extra subcommand of a service's console script."""
+
+    help: str
+    run: Callable[[Service, argparse.Namespace], Awaitable[int]]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+
+def main(
+    name: str,
+    build: Callable[[ServiceSettings], Service],
+    settings_type: type[ServiceSettings],
+    argv: list[str] | None = None,
+    commands: dict[str, Command] | None = None,
+) -> int:
+    """The `<service>` console script: `serve`, `migrate`, `downgrade` and the service's own."""
+    parser = argparse.ArgumentParser(prog=name)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--role", choices=["all", "api", "worker"], default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None)
+    sub.add_parser("migrate", help="upgrade this service's database to the newest revision")
+    down = sub.add_parser("downgrade", help="downgrade this service's database")
+    down.add_argument("revision")
+    for command_name, command in (commands or {}).items():
+        command.add_arguments(sub.add_parser(command_name, help=command.help))
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in {
+            "role": getattr(args, "role", None),
+            "http_port": getattr(args, "port", None),
+            "http_host": getattr(args, "host", None),
+        }.items()
+        if value is not None
+    }
+    settings = settings_type(**overrides)
+    configure(name, settings.log_level)
+    service = build(settings)
+    if args.command == "migrate":
+        migrations.upgrade(service.root, settings.database_url)
+        return 0
+    if args.command == "downgrade":
+        migrations.downgrade(service.root, settings.database_url, args.revision)
+        return 0
+    if args.command == "serve":
+        if settings.migrate_on_start and settings.role != "worker":
+            migrations.upgrade(service.root, settings.database_url)
+        uvicorn.run(
+            create_app(service),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+        return 0
+    return asyncio.run((commands or {})[args.command].run(service, args))
