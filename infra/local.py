@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".infra"
+STATE = Path(os.environ.get("IGNY8_INFRA_DIR", ROOT / ".infra")).resolve()
 CACHE = ROOT / ".cache"
 KAFKA_LIBS = CACHE / "kafka" / "libs"
-ENV_FILE = ROOT / ".env.infra"
+ENV_FILE = Path(os.environ.get("IGNY8_ENV_FILE", ROOT / ".env.infra"))
 SERVICES = ("billing", "automation", "integration", "publishing", "gateway")
 
 KAFKA_PORT = int(os.environ.get("IGNY8_KAFKA_PORT", "19092"))
@@ -74,8 +74,13 @@ def as_postgres(cmd: list[str]) -> list[str]:
 
 def pg_paths() -> dict[str, Path]:
     base = STATE / "pg"
-    return {"base": base, "data": base / "data", "run": base / "run", "log": STATE / "logs" / "postgres.log",
-            "secrets": base / "secrets.json"}
+    return {
+        "base": base,
+        "data": base / "data",
+        "run": base / "run",
+        "log": STATE / "logs" / "postgres.log",
+        "secrets": base / "secrets.json",
+    }
 
 
 def pg_secrets() -> dict[str, str]:
@@ -112,18 +117,54 @@ def pg_up() -> None:
         pwfile.write_text(creds["postgres"] + "\n")
         if os.geteuid() == 0:
             shutil.chown(pwfile, "postgres", "postgres")
-        run(as_postgres([str(bindir / "initdb"), "-D", str(paths["data"]), "-U", "postgres",
-                         "--pwfile", str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256",
-                         "-E", "UTF8", "--locale=C.UTF-8"]), stdout=subprocess.DEVNULL)
+        run(
+            as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(paths["data"]),
+                    "-U",
+                    "postgres",
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            stdout=subprocess.DEVNULL,
+        )
         pwfile.unlink()
-    status = subprocess.run(as_postgres([str(bindir / "pg_ctl"), "-D", str(paths["data"]), "status"]),
-                            capture_output=True)
+    status = subprocess.run(
+        as_postgres([str(bindir / "pg_ctl"), "-D", str(paths["data"]), "status"]),
+        capture_output=True,
+    )
     if status.returncode != 0:
         # fsync off: a throwaway development cluster trades durability for speed.
-        opts = (f"-p {PG_PORT} -k {paths['run']} -c listen_addresses=127.0.0.1 -c max_connections=400 "
-                "-c fsync=off -c full_page_writes=off -c shared_buffers=256MB")
-        run(as_postgres([str(bindir / "pg_ctl"), "-D", str(paths["data"]), "-l", str(paths["log"]),
-                         "-o", opts, "-w", "-t", "60", "start"]), stdout=subprocess.DEVNULL)
+        opts = (
+            f"-p {PG_PORT} -k {paths['run']} -c listen_addresses=127.0.0.1 -c max_connections=400 "
+            "-c fsync=off -c full_page_writes=off -c shared_buffers=256MB"
+        )
+        run(
+            as_postgres(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(paths["data"]),
+                    "-l",
+                    str(paths["log"]),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            stdout=subprocess.DEVNULL,
+        )
         log(f"PostgreSQL started on 127.0.0.1:{PG_PORT}")
     else:
         log(f"PostgreSQL already running on 127.0.0.1:{PG_PORT}")
@@ -141,8 +182,23 @@ def pg_up() -> None:
 
 def psql(sql: str, capture: bool = False) -> str:
     paths = pg_paths()
-    cmd = as_postgres([str(pg_bin() / "psql"), "-h", str(paths["run"]), "-p", str(PG_PORT), "-U", "postgres",
-                       "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+    cmd = as_postgres(
+        [
+            str(pg_bin() / "psql"),
+            "-h",
+            str(paths["run"]),
+            "-p",
+            str(PG_PORT),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtc",
+            sql,
+        ]
+    )
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out.stdout if capture else ""
 
@@ -151,8 +207,12 @@ def pg_down() -> None:
     paths = pg_paths()
     if not (paths["data"] / "PG_VERSION").exists():
         return
-    subprocess.run(as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(paths["data"]), "-m", "fast", "-w",
-                                "stop"]), capture_output=True)
+    subprocess.run(
+        as_postgres(
+            [str(pg_bin() / "pg_ctl"), "-D", str(paths["data"]), "-m", "fast", "-w", "stop"]
+        ),
+        capture_output=True,
+    )
     log("PostgreSQL stopped")
 
 
@@ -160,8 +220,13 @@ def pg_running() -> bool:
     paths = pg_paths()
     if not (paths["data"] / "PG_VERSION").exists():
         return False
-    return subprocess.run(as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(paths["data"]), "status"]),
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(paths["data"]), "status"]),
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 # ---------------------------------------------------------------- Kafka
@@ -169,9 +234,15 @@ def pg_running() -> bool:
 
 def kafka_paths() -> dict[str, Path]:
     base = STATE / "kafka"
-    return {"base": base, "data": base / "data", "props": base / "server.properties",
-            "log4j": base / "log4j2.properties", "pid": base / "kafka.pid", "logs": STATE / "logs",
-            "cluster_id": base / "cluster.id"}
+    return {
+        "base": base,
+        "data": base / "data",
+        "props": base / "server.properties",
+        "log4j": base / "log4j2.properties",
+        "pid": base / "kafka.pid",
+        "logs": STATE / "logs",
+        "cluster_id": base / "cluster.id",
+    }
 
 
 def kafka_jars() -> None:
@@ -183,9 +254,20 @@ def kafka_jars() -> None:
 
 def java_cmd(main: str, *args: str) -> list[str]:
     p = kafka_paths()
-    return ["java", "-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={p['log4j']}",
-            f"-Dkafka.logs.dir={p['logs']}", "-cp", f"{KAFKA_LIBS}/*", main, *args]
+    return [
+        "java",
+        "-Xms256m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={p['log4j']}",
+        f"-Dkafka.logs.dir={p['logs']}",
+        "-cp",
+        f"{KAFKA_LIBS}/*",
+        main,
+        *args,
+    ]
 
 
 def kafka_config() -> None:
@@ -244,11 +326,25 @@ def kafka_up() -> None:
             cid = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         p["cluster_id"].write_text(cid)
     cid = p["cluster_id"].read_text().strip()
-    run(java_cmd("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(p["props"]), "--ignore-formatted"),
-        stdout=subprocess.DEVNULL)
-    out = open(p["logs"] / "kafka.stdout", "ab")
-    proc = subprocess.Popen(java_cmd("kafka.Kafka", str(p["props"])), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    run(
+        java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cid,
+            "-c",
+            str(p["props"]),
+            "--ignore-formatted",
+        ),
+        stdout=subprocess.DEVNULL,
+    )
+    out = open(p["logs"] / "kafka.stdout", "ab")  # noqa: SIM115 - handed to the broker process
+    proc = subprocess.Popen(
+        java_cmd("kafka.Kafka", str(p["props"])),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     p["pid"].write_text(str(proc.pid))
     log(f"Kafka starting (pid {proc.pid}) on 127.0.0.1:{KAFKA_PORT}")
     wait_kafka_ready(proc)
@@ -263,7 +359,9 @@ def wait_kafka_ready(proc: subprocess.Popen | None = None, timeout: float = 90.0
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}", request_timeout_ms=3000
+        )
         try:
             await admin.start()
             await admin.describe_cluster()
@@ -307,10 +405,14 @@ def kafka_down() -> None:
 
 def write_env() -> None:
     creds = pg_secrets()
-    lines = [f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
-             f"IGNY8_POSTGRES_ADMIN_URL=postgresql+asyncpg://postgres:{creds['postgres']}@127.0.0.1:{PG_PORT}/postgres"]
+    lines = [
+        f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
+        f"IGNY8_POSTGRES_ADMIN_URL=postgresql+asyncpg://postgres:{creds['postgres']}@127.0.0.1:{PG_PORT}/postgres",
+    ]
     for svc in SERVICES:
-        lines.append(f"{svc.upper()}_DATABASE_URL=postgresql+asyncpg://{svc}:{creds[svc]}@127.0.0.1:{PG_PORT}/{svc}")
+        lines.append(
+            f"{svc.upper()}_DATABASE_URL=postgresql+asyncpg://{svc}:{creds[svc]}@127.0.0.1:{PG_PORT}/{svc}"
+        )
     key_file = STATE / "service.key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(32))
@@ -335,12 +437,29 @@ def down() -> None:
 
 def status() -> None:
     kafka = pid_alive(kafka_paths()["pid"])
-    print(f"kafka      {'running pid ' + str(kafka) if kafka else 'stopped'}  127.0.0.1:{KAFKA_PORT}")
-    print(f"postgres   {'running' if pg_running() else 'stopped'}  127.0.0.1:{PG_PORT}  "
-          f"databases: {', '.join(SERVICES)}")
+    print(
+        f"kafka      {'running pid ' + str(kafka) if kafka else 'stopped'}  127.0.0.1:{KAFKA_PORT}"
+    )
+    print(
+        f"postgres   {'running' if pg_running() else 'stopped'}  127.0.0.1:{PG_PORT}  "
+        f"databases: {', '.join(SERVICES)}"
+    )
     print(f"env file   {ENV_FILE if ENV_FILE.exists() else '(not written yet)'}")
     print(f"logs       {STATE / 'logs'}")
 
 
+COMMANDS = {
+    "up": up,
+    "down": down,
+    "status": status,
+    "kafka-up": kafka_up,
+    "kafka-down": kafka_down,
+    "pg-up": pg_up,
+    "pg-down": pg_down,
+}
+
 if __name__ == "__main__":
-    {"up": up, "down": down, "status": status}[sys.argv[1] if len(sys.argv) > 1 else "status"]()
+    name = sys.argv[1] if len(sys.argv) > 1 else "status"
+    if name not in COMMANDS:
+        sys.exit(f"usage: local.py {{{'|'.join(COMMANDS)}}}")
+    COMMANDS[name]()

@@ -3,7 +3,6 @@
 from alembic import context
 
 from igny8.db.migrations import run_env
-
 from publishing.adapters.sqlalchemy_tables import metadata
 from publishing.config import PublishingSettings
 

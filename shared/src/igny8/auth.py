@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Header, HTTPException, Request, status
 
 ALGORITHM = "HS256"
 MAX_TOKEN_TTL_S = 300
@@ -31,7 +31,13 @@ def mint_service_token(key: str, caller: str, audience: str, ttl_s: int = 120) -
     if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
         raise InvalidServiceToken(f"ttl must be between 1 and {MAX_TOKEN_TTL_S} seconds")
     now = int(time.time())
-    claims = {"sub": caller, "aud": audience, "iat": now, "exp": now + ttl_s, "jti": uuid.uuid4().hex}
+    claims = {
+        "sub": caller,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
@@ -77,7 +83,9 @@ class Caller:
         return self.account_id
 
 
-def service_auth(audience: str, key_provider: Callable[[], str]) -> Callable[..., Callable[..., Caller]]:
+def service_auth(
+    audience: str, key_provider: Callable[[], str]
+) -> Callable[..., Callable[..., Caller]]:
     """Build `admits(...)`: a FastAPI dependency factory for one service's internal endpoints."""
 
     def admits(*callers: str) -> Callable[..., Caller]:
@@ -138,5 +146,3 @@ def auth_headers(
     if roles:
         headers["X-Roles"] = ",".join(roles)
     return headers
-
-

@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "service-token":
         try:
-            print(mint_service_token(os.environ.get("IGNY8_SERVICE_KEY", ""), args.caller, args.audience, args.ttl))
+            print(
+                mint_service_token(
+                    os.environ.get("IGNY8_SERVICE_KEY", ""), args.caller, args.audience, args.ttl
+                )
+            )
         except InvalidServiceToken as exc:
             print(f"igny8: {exc}", file=sys.stderr)
             return 2

@@ -57,13 +57,19 @@ MESSAGES_PUBLISHED = Counter(
     "igny8_messages_published_total", "Messages the outbox relay published", ["topic"]
 )
 MESSAGES_RETRIED = Counter(
-    "igny8_messages_retried_total", "Handler attempts that failed and were retried", ["consumer", "topic"]
+    "igny8_messages_retried_total",
+    "Handler attempts that failed and were retried",
+    ["consumer", "topic"],
 )
 MESSAGES_DEAD_LETTERED = Counter(
-    "igny8_messages_dead_lettered_total", "Messages sent to a dead-letter topic", ["consumer", "topic", "reason"]
+    "igny8_messages_dead_lettered_total",
+    "Messages sent to a dead-letter topic",
+    ["consumer", "topic", "reason"],
 )
 OUTBOX_LAG = Gauge("igny8_outbox_unsent", "Outbox rows not yet published")
-OUTBOX_OLDEST_AGE = Gauge("igny8_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row")
+OUTBOX_OLDEST_AGE = Gauge(
+    "igny8_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row"
+)
 HANDLER_SECONDS = Histogram(
     "igny8_handler_seconds", "Time spent in a message handler transaction", ["consumer", "topic"]
 )

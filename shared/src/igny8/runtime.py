@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from igny8.observability import configure, get_logger
 log = get_logger(__name__)
 http_tracer = trace.get_tracer("igny8.http")
 
-Timer = Callable[[asyncio.Event], Awaitable[None]]
+Timer = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -53,7 +53,10 @@ class Service:
 
 
 def messaging_for(
-    name: str, settings: ServiceSettings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+    name: str,
+    settings: ServiceSettings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> Messaging:
     return Messaging(
         name,
@@ -103,7 +106,9 @@ def create_app(service: Service) -> FastAPI:
     app = FastAPI(title=f"igny8 {service.name}", description=service.description, lifespan=lifespan)
 
     @app.middleware("http")
-    async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def trace_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         with http_tracer.start_as_current_span(
             f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
         ):
@@ -115,8 +120,10 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        checks = {"database": await _database_ok(service.engine),
-                  "kafka": await service.messaging.kafka_reachable()}
+        checks = {
+            "database": await _database_ok(service.engine),
+            "kafka": await service.messaging.kafka_reachable(),
+        }
         ok = all(checks.values())
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
@@ -146,7 +153,7 @@ class Command:
     """An extra subcommand of a service's console script."""
 
     help: str
-    run: Callable[[Service, argparse.Namespace], Awaitable[int]]
+    run: Callable[[Service, argparse.Namespace], Coroutine[Any, Any, int]]
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from automation.config import AutomationSettings
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
-
-from automation.config import AutomationSettings
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.config import BillingSettings
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
-
-from billing.config import BillingSettings
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,5 +28,8 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("billing", settings, engine, sessions),
-        description="Sole owner of the credit ledger: prices operations, reserves, captures and releases credits.",
+        description=(
+            "Sole owner of the credit ledger: prices operations, reserves, captures and "
+            "releases credits."
+        ),
     )

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.config import GatewaySettings
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
-
-from gateway.config import GatewaySettings
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 

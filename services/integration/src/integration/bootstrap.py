@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
-
 from integration.config import IntegrationSettings
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
@@ -29,5 +28,7 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("integration", settings, engine, sessions),
-        description="Customer sites, their integrations, encrypted credentials, connection tests and sync.",
+        description=(
+            "Customer sites, their integrations, encrypted credentials, connection tests and sync."
+        ),
     )

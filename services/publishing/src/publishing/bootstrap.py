@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
-
 from publishing.config import PublishingSettings
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]

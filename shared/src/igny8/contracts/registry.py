@@ -35,10 +35,7 @@ class TopicSpec:
         return f"{self.name}.dlq"
 
     def key_of(self, envelope: Envelope) -> bytes:
-        if self.key == "run_id":
-            value = envelope.data.get("run_id")
-        else:
-            value = getattr(envelope, self.key)
+        value = envelope.data.get("run_id") if self.key == "run_id" else getattr(envelope, self.key)
         if value is None:
             raise InvalidPayload(self.name, self.key, "the message key is missing")
         return str(value).encode()
@@ -147,9 +144,7 @@ TOPICS = TopicRegistry(
         _credit("credit.committed", credits.CreditsCommitted, "event", "A capture was made"),
         _credit("credit.release", credits.ReleaseCredits, "command", "Release what is left"),
         _credit("credit.released", credits.CreditsReleased, "event", "A hold ended unused"),
-        _credit(
-            "credit.command_failed", credits.CreditCommandFailed, "event", "A command failed"
-        ),
+        _credit("credit.command_failed", credits.CreditCommandFailed, "event", "A command failed"),
         _credit("credit.granted", credits.CreditsGranted, "event", "Credits were granted"),
         _credit("balance.low", credits.BalanceLow, "event", "Available fell below threshold"),
     ]

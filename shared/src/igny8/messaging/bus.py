@@ -59,7 +59,11 @@ class Messaging:
     def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
         """Register before start(): FastStream builds its consumers at start."""
         self.consumers += build_consumers(
-            self.service, subscriptions, self.registry, self.sessions, self.broker,
+            self.service,
+            subscriptions,
+            self.registry,
+            self.sessions,
+            self.broker,
             self._consumer_settings,
         )
 

@@ -42,6 +42,8 @@ class RelaySettings:
     poll_interval_s: float = 0.5
     standby_interval_s: float = 1.0
     max_backoff_s: float = 5.0
+    publish_timeout_s: float = 15.0
+    """A batch not acknowledged by then counts as failed (the producer would retry forever)."""
     keep_sent_s: float = 7 * 86_400
     pause_after_publish_s: float = 0.0
     """Fault injection for tests: wait after publishing, before marking rows sent."""
@@ -75,8 +77,8 @@ class OutboxRelay:
                 async with self._engine.connect() as conn:
                     if await self._try_lock(conn):
                         await self._relay_while_holding(conn)
-            except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError) as exc:
-                log.warning("outbox relay lost its database connection", error=str(exc))
+            except Exception as exc:  # lost the database (or the lock with it): stand by, retry
+                log.warning("outbox relay stopped relaying; standing by", error=repr(exc))
             self.is_active = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._settings.standby_interval_s)
@@ -109,13 +111,15 @@ class OutboxRelay:
                         producer = await self._start_producer()
                     sent = await self._relay_batch(conn, producer)
                     backoff = 0.1
-                except (OSError, sa.exc.DBAPIError, sa.exc.InterfaceError):
-                    raise
+                except (sa.exc.DBAPIError, sa.exc.InterfaceError):
+                    raise  # the database is gone: give up the lock and stand by
                 except Exception as exc:  # Kafka unavailable: rows stay, we retry with backoff
-                    log.warning("outbox relay cannot publish; retrying", error=repr(exc), backoff_s=backoff)
+                    log.warning(
+                        "outbox relay cannot publish; retrying", error=repr(exc), backoff_s=backoff
+                    )
                     if producer is not None:
                         with contextlib.suppress(Exception):
-                            await producer.stop()
+                            await asyncio.wait_for(producer.stop(), 5)
                         producer = None
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self._settings.max_backoff_s)
@@ -156,13 +160,17 @@ class OutboxRelay:
         await conn.commit()
         if not rows:
             return 0
-        futures = []
-        for row in rows:
-            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-            futures.append(
-                await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
-            )
-        results = await asyncio.gather(*futures, return_exceptions=True)
+
+        async def send_all() -> list[object]:
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                futures.append(
+                    await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
+                )
+            return list(await asyncio.gather(*futures, return_exceptions=True))
+
+        results = await asyncio.wait_for(send_all(), self._settings.publish_timeout_s)
         # Mark only the unbroken prefix: a later row never counts as sent before an earlier one.
         done: list[int] = []
         failure: BaseException | None = None

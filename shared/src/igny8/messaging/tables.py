@@ -20,7 +20,9 @@ outbox = sa.Table(
     sa.Column("key", sa.LargeBinary, nullable=False),
     sa.Column("value", sa.LargeBinary, nullable=False),
     sa.Column("headers", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
 )
 sa.Index("ix_outbox_unsent", outbox.c.id, postgresql_where=outbox.c.sent_at.is_(None))
@@ -30,7 +32,9 @@ inbox = sa.Table(
     messaging_metadata,
     sa.Column("consumer", sa.Text, primary_key=True),
     sa.Column("message_id", postgresql.UUID(as_uuid=True), primary_key=True),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 
 

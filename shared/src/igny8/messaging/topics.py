@@ -31,8 +31,11 @@ def topic_definitions(
                 spec.dlq,
                 count,
                 replication,
-                topic_configs={"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000),
-                               "max.message.bytes": configs["max.message.bytes"]},
+                topic_configs={
+                    "cleanup.policy": "delete",
+                    "retention.ms": str(30 * 86_400_000),
+                    "max.message.bytes": configs["max.message.bytes"],
+                },
             )
         )
     return topics

@@ -16,7 +16,9 @@ def current_trace_headers() -> dict[str, str]:
     return carrier
 
 
-def context_from_headers(headers: Iterable[tuple[str, bytes]] | Mapping[str, str]) -> context.Context:
+def context_from_headers(
+    headers: Iterable[tuple[str, bytes]] | Mapping[str, str],
+) -> context.Context:
     if isinstance(headers, Mapping):
         carrier = dict(headers)
     else:

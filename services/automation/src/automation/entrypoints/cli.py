@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from igny8.runtime import main as run_service
-
 from automation.bootstrap import bootstrap
 from automation.config import AutomationSettings
+from igny8.runtime import main as run_service
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from igny8.runtime import main as run_service
-
 from billing.bootstrap import bootstrap
 from billing.config import BillingSettings
+from igny8.runtime import main as run_service
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from igny8.runtime import main as run_service
-
 from gateway.bootstrap import bootstrap
 from gateway.config import GatewaySettings
+from igny8.runtime import main as run_service
 
 
 def main(argv: list[str] | None = None) -> int:

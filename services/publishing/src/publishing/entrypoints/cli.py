@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from igny8.runtime import main as run_service
-
 from publishing.bootstrap import bootstrap
 from publishing.config import PublishingSettings
 

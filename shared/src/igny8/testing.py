@@ -1,0 +1,192 @@
+"""Pytest plugin: real Kafka and PostgreSQL for integration tests (never in-memory stand-ins).
+
+Addresses come from the environment (`KAFKA_BOOTSTRAP_SERVERS`, `IGNY8_POSTGRES_ADMIN_URL`), which
+`make infra-up` writes to `.env.infra` and `make test` exports. Without them the test fails with a
+message saying to run `make infra-up` — under CI=true and elsewhere alike: no silent skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+MISSING = (
+    "{name} is not set: start the private infrastructure with `make infra-up` and export "
+    "`.env.infra` (`make test` does both)"
+)
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(MISSING.format(name=name), pytrace=False)
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: needs the real Kafka broker and PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return require_env("KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return require_env("IGNY8_POSTGRES_ADMIN_URL")
+
+
+@asynccontextmanager
+async def temporary_database(admin_url: str, prefix: str = "test") -> AsyncIterator[str]:
+    """Create an empty database, yield its URL, drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+def migrated_database(admin_url: str, service_root: Path, prefix: str) -> Iterator[str]:
+    """A throwaway database migrated to head with the service's own Alembic scripts."""
+    from igny8.db import migrations
+
+    holder: dict[str, object] = {}
+
+    async def enter() -> str:
+        cm = temporary_database(admin_url, prefix)
+        holder["cm"] = cm
+        return await cm.__aenter__()
+
+    url = asyncio.run(enter())
+    try:
+        migrations.upgrade(service_root, url)
+        yield url
+    finally:
+        asyncio.run(holder["cm"].__aexit__(None, None, None))  # type: ignore[attr-defined]
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:10]}"
+
+
+class ChildProcess:
+    """A process the test drives from outside: its output goes to a file the test can wait on."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        import subprocess
+
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 30.0, after: int = 0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output()[after:]:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"process exited ({self.proc.returncode}):\n{self.output()[-3000:]}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not seen within {timeout}s:\n{self.output()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no flush — what a crash looks like."""
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self._log.close()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[object]],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    message: str = "",
+) -> None:
+    """Poll an async predicate until it is true (a helper for waiting, not a timed assertion)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await predicate()
+        if last:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(message or f"condition not met within {timeout}s (last value {last!r})")
+
+
+async def topic_records(bootstrap: str, topic: str) -> list:  # type: ignore[type-arg]
+    """Every record currently in `topic`, read without a consumer group."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    parts = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
+    if not parts:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        records = []
+        while [p for p in parts if await consumer.position(p) < ends[p]]:
+            batch = await consumer.getmany(*parts, timeout_ms=1000)
+            for items in batch.values():
+                records.extend(items)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def count_records(bootstrap: str, topic: str) -> int:
+    return len(await topic_records(bootstrap, topic))
