@@ -46,38 +46,48 @@ def postgres_admin_url() -> str:
     return require_env("IGNY8_POSTGRES_ADMIN_URL")
 
 
-@asynccontextmanager
-async def temporary_database(admin_url: str, prefix: str = "test") -> AsyncIterator[str]:
-    """Create an empty database, yield its URL, drop it afterwards."""
+async def create_database(admin_url: str, prefix: str = "test") -> str:
+    """Create an empty database with a unique name; returns its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
+        await admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
         async with admin.connect() as conn:
             await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
         await admin.dispose()
+
+
+@asynccontextmanager
+async def temporary_database(admin_url: str, prefix: str = "test") -> AsyncIterator[str]:
+    """Create an empty database, yield its URL, drop it afterwards."""
+    url = await create_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(admin_url, url)
 
 
 def migrated_database(admin_url: str, service_root: Path, prefix: str) -> Iterator[str]:
     """A throwaway database migrated to head with the service's own Alembic scripts."""
     from igny8.db import migrations
 
-    holder: dict[str, object] = {}
-
-    async def enter() -> str:
-        cm = temporary_database(admin_url, prefix)
-        holder["cm"] = cm
-        return await cm.__aenter__()
-
-    url = asyncio.run(enter())
+    url = asyncio.run(create_database(admin_url, prefix))
     try:
         migrations.upgrade(service_root, url)
         yield url
     finally:
-        asyncio.run(holder["cm"].__aexit__(None, None, None))  # type: ignore[attr-defined]
+        asyncio.run(drop_database(admin_url, url))
 
 
 def unique_name(prefix: str) -> str:

@@ -1,0 +1,69 @@
+"""The billing unit of work: one database transaction, its repositories and its outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing.adapters.sqlalchemy_repositories import (
+    SqlAlchemyLedgerRepository,
+    SqlAlchemyPriceRepository,
+    SqlAlchemyReservationRepository,
+    SqlAlchemyUsageRepository,
+)
+from igny8.contracts import TOPICS
+from igny8.db import SqlAlchemyUnitOfWork
+from igny8.messaging import OutboxWriter
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """Whom the messages emitted in this unit answer (envelope causation and correlation)."""
+
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+class BillingUnitOfWork(SqlAlchemyUnitOfWork):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        session: AsyncSession | None = None,
+        context: MessageContext | None = None,
+    ) -> None:
+        super().__init__(sessions=sessions, session=session)
+        self.context = context or MessageContext()
+        self._outbox = OutboxWriter(TOPICS)
+        if session is not None:
+            self._bind(session)
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.ledger = SqlAlchemyLedgerRepository(session)
+        self.reservations = SqlAlchemyReservationRepository(session)
+        self.prices = SqlAlchemyPriceRepository(session)
+        self.usage = SqlAlchemyUsageRepository(session)
+
+    async def __aenter__(self) -> BillingUnitOfWork:
+        await super().__aenter__()
+        self._bind(self.session)
+        return self
+
+    async def emit(self, topic: str, payload: BaseModel, account_id: uuid.UUID) -> None:
+        envelope = TOPICS.envelope(
+            topic,
+            payload,
+            source="billing",
+            account_id=account_id,
+            causation_id=self.context.causation_id,
+            correlation_id=self.context.correlation_id,
+        )
+        await self._outbox.add(self.session, envelope)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,50 @@
+"""Typed domain failures. One table in the entrypoints maps each to an HTTP status or a reply."""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    reason: str = "invalid"
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(detail or self.reason)
+
+
+class InvalidCommand(BillingError):
+    reason = "invalid"
+
+
+class UnknownAccount(BillingError):
+    reason = "unknown_account"
+
+
+class UnknownOperation(BillingError):
+    reason = "unknown_operation"
+
+
+class InsufficientCredits(BillingError):
+    reason = "insufficient_credits"
+
+    def __init__(self, required: int, available: int) -> None:
+        self.required = required
+        self.available = available
+        super().__init__(f"{required} credits required, {available} available")
+
+
+class Conflict(BillingError):
+    """The same id was used before with different parameters."""
+
+    reason = "conflict"
+
+
+class UnknownReservation(BillingError):
+    reason = "unknown_reservation"
+
+
+class HoldExceeded(BillingError):
+    reason = "hold_exceeded"
+
+
+class ReservationEnded(BillingError):
+    reason = "reservation_ended"
