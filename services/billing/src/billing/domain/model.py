@@ -1,7 +1,7 @@
 """The credit ledger of one billing account: grants, holds and the movements between them.
 
 `AccountLedger` is the aggregate: it is loaded with the account (locked for the transaction) and
-its grants, applies one command, and leaves behind balanced `Movement`s for the repository to append.
+its grants, applies one command, and leaves balanced `Movement`s for the repository to append.
 """
 
 from __future__ import annotations
