@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """`<SERVICE>_DATABASE_URL`, `<SERVICE>_HTTP_PORT`, … plus the platform-wide variables."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     database_url: str = "postgresql+asyncpg://localhost/igny8"
     database_pool_size: int = 10

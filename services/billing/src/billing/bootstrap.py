@@ -6,7 +6,14 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.adapters.sqlalchemy_unit_of_work import SystemClock
 from billing.config import BillingSettings
+from billing.domain.errors import BillingError
+from billing.entrypoints.events import command_subscription
+from billing.entrypoints.http import billing_error_handler, create_router
+from billing.entrypoints.timers import expiry_sweeper
+from billing.ports import Clock, Policy
+from igny8.auth import service_auth
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
 
@@ -17,10 +24,14 @@ def bootstrap(
     settings: BillingSettings | None = None,
     *,
     engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
 ) -> Service:
     settings = settings or BillingSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
+    clock = clock or SystemClock()
+    policy = Policy(low_balance_threshold=settings.low_balance_threshold)
+    admits = service_auth("billing", settings.service_key.get_secret_value)
     return Service(
         name="billing",
         settings=settings,
@@ -28,6 +39,10 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("billing", settings, engine, sessions),
+        routers=[create_router(sessions, clock, policy, admits)],
+        subscriptions=[command_subscription(clock, policy)],
+        timers=[expiry_sweeper(sessions, clock, policy, settings.sweep_interval_s)],
+        exception_handlers={BillingError: billing_error_handler},
         description=(
             "Sole owner of the credit ledger: prices operations, reserves, captures and "
             "releases credits."

@@ -11,3 +11,7 @@ class BillingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore", frozen=True)
 
     http_port: int = 8101
+    low_balance_threshold: int = 100
+    """Platform default; an account may override it."""
+    sweep_interval_s: float = 5.0
+    """How often overdue holds and lapsed grants are expired."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Protocol, Self
 
 from pydantic import BaseModel
@@ -102,14 +103,26 @@ class UsageRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    ledger: LedgerRepository
-    reservations: ReservationRepository
-    prices: PriceRepository
-    usage: UsageRepository
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def reservations(self) -> ReservationRepository: ...
+
+    @property
+    def prices(self) -> PriceRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     async def commit(self) -> None: ...
 

@@ -42,7 +42,7 @@ async def grant_credits(
         CreditsGranted(
             grant_id=grant.grant_id,
             credits=grant.credits,
-            kind=grant.kind.value,  # type: ignore[arg-type]
+            kind=grant.kind.value,
             expires_at=grant.expires_at,
         ),
         cmd.account_id,

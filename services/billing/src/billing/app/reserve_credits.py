@@ -57,7 +57,7 @@ async def reserve_credits(
             available_after=ledger.account.available,
             prices={
                 op: WirePrice(
-                    unit=p.unit.value,  # type: ignore[arg-type]
+                    unit=p.unit.value,
                     credits_per_unit=p.credits_per_unit,
                     minimum_credits=p.minimum_credits,
                 )
@@ -68,7 +68,7 @@ async def reserve_credits(
         short = error if isinstance(error, InsufficientCredits) else None
         reply = CreditsRejected(
             reservation_id=cmd.reservation_id,
-            reason=error.reason,  # type: ignore[arg-type]
+            reason=error.reason,
             required=short.required if short else None,
             available=short.available if short else None,
             detail=error.detail,

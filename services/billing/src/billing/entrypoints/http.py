@@ -1,0 +1,234 @@
+"""Internal HTTP API of billing (service token, X-Account-Id, X-Roles). Thin: parse, authorize,
+call one use case or query, map the outcome."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing.adapters.sqlalchemy_queries import SqlAlchemyBillingQueries
+from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
+from billing.app import commands
+from billing.app.accounts import change_threshold, open_account
+from billing.app.grant_credits import grant_credits
+from billing.app.prices import change_prices, quote
+from billing.domain.errors import BillingError
+from billing.domain.model import GrantKind
+from billing.domain.pricing import OPERATIONS, Price, Unit
+from billing.entrypoints.errors import http_status
+from billing.ports import Clock, Policy
+from igny8.auth import Caller
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenAccount(_Body):
+    account_id: uuid.UUID
+    low_balance_threshold: int | None = Field(default=None, ge=0)
+
+
+class AccountSettings(_Body):
+    low_balance_threshold: int | None = Field(default=None, ge=0)
+
+
+class GrantBody(_Body):
+    credits: int = Field(gt=0, le=100_000_000)
+    kind: GrantKind
+    expires_at: AwareDatetime | None = None
+
+
+class QuoteItem(_Body):
+    operation: str
+    quantity: int = Field(ge=0, le=100_000_000)
+
+
+class QuoteBody(_Body):
+    items: list[QuoteItem] = Field(min_length=1, max_length=100)
+
+
+class PriceBody(_Body):
+    operation: Literal[OPERATIONS]  # type: ignore[valid-type]
+    unit: Unit
+    credits_per_unit: int = Field(ge=0, le=1_000_000)
+    minimum_credits: int = Field(ge=0, le=1_000_000)
+    display_name: str = Field(default="", max_length=200)
+
+
+class CostsBody(_Body):
+    prices: list[PriceBody] = Field(min_length=1)
+    effective_at: AwareDatetime | None = None
+
+
+def _price(p: Price) -> dict[str, Any]:
+    return {
+        "operation": p.operation,
+        "unit": p.unit.value,
+        "credits_per_unit": p.credits_per_unit,
+        "minimum_credits": p.minimum_credits,
+        "display_name": p.display_name,
+        "effective_at": p.effective_at.isoformat() if p.effective_at else None,
+    }
+
+
+def billing_error_handler(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, BillingError)
+    return JSONResponse(
+        {"detail": error.detail or error.reason, "reason": error.reason},
+        status_code=http_status(error),
+    )
+
+
+def create_router(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    policy: Policy,
+    admits: Callable[..., Callable[..., Caller]],
+) -> APIRouter:
+    router = APIRouter()
+    FrontDoor = Annotated[Caller, Depends(admits("gateway"))]
+    Internal = Annotated[Caller, Depends(admits("gateway", "automation"))]
+
+    def tenant(caller: Caller, account_id: uuid.UUID) -> uuid.UUID:
+        """Another account's data is answered as missing, never as forbidden."""
+        if caller.account_id != account_id and not caller.is_platform_admin:
+            raise HTTPException(404, "account not found")
+        return account_id
+
+    def platform_admin(caller: Caller) -> None:
+        if not caller.is_platform_admin:
+            raise HTTPException(403, "platform_admin role required")
+
+    @router.post("/accounts", status_code=201, tags=["accounts"])
+    async def open_(body: OpenAccount, caller: FrontDoor, response: Response) -> dict[str, Any]:
+        tenant(caller, body.account_id)
+        async with BillingUnitOfWork(sessions) as uow:
+            created = await open_account(body.account_id, body.low_balance_threshold, uow)
+            await uow.commit()
+        if not created:
+            response.status_code = 200
+        return {"account_id": str(body.account_id), "created": created}
+
+    @router.get("/accounts/{account_id}/balance", tags=["accounts"])
+    async def balance(account_id: uuid.UUID, caller: Internal) -> dict[str, Any]:
+        tenant(caller, account_id)
+        async with sessions() as session:
+            found = await SqlAlchemyBillingQueries(session).balance(account_id, clock.now())
+        if found is None:
+            raise HTTPException(404, "account not found")
+        return found
+
+    @router.put("/accounts/{account_id}/settings", tags=["accounts"])
+    async def settings(
+        account_id: uuid.UUID, body: AccountSettings, caller: FrontDoor
+    ) -> dict[str, Any]:
+        tenant(caller, account_id)
+        async with BillingUnitOfWork(sessions) as uow:
+            await change_threshold(account_id, body.low_balance_threshold, uow)
+            await uow.commit()
+        return {"account_id": str(account_id), "low_balance_threshold": body.low_balance_threshold}
+
+    @router.post("/accounts/{account_id}/grants", status_code=201, tags=["accounts"])
+    async def grant(
+        account_id: uuid.UUID,
+        body: GrantBody,
+        caller: FrontDoor,
+        response: Response,
+        idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
+    ) -> dict[str, Any]:
+        platform_admin(caller)
+        cmd = commands.GrantCredits(
+            account_id, body.credits, body.kind, idempotency_key, body.expires_at
+        )
+        async with BillingUnitOfWork(sessions) as uow:
+            granted = await grant_credits(cmd, uow, clock, policy)
+            await uow.commit()
+        if not granted.created:
+            response.status_code = 200
+        g = granted.grant
+        return {
+            "grant_id": str(g.grant_id),
+            "account_id": str(account_id),
+            "kind": g.kind.value,
+            "credits": g.credits,
+            "expires_at": g.expires_at.isoformat() if g.expires_at else None,
+        }
+
+    @router.get("/accounts/{account_id}/transactions", tags=["accounts"])
+    async def transactions(
+        account_id: uuid.UUID,
+        caller: FrontDoor,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[int | None, Query(ge=1)] = None,
+        kind: Annotated[
+            Literal["grant", "reserve", "capture", "release", "expire"] | None, Query()
+        ] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        tenant(caller, account_id)
+        async with sessions() as session:
+            items, next_cursor = await SqlAlchemyBillingQueries(session).transactions(
+                account_id, limit, cursor, kind, since, until
+            )
+        return {"items": items, "next_cursor": next_cursor}
+
+    @router.get("/accounts/{account_id}/usage", tags=["accounts"])
+    async def usage(
+        account_id: uuid.UUID,
+        caller: FrontDoor,
+        group_by: Literal["operation", "model", "day", "run"] = "operation",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        tenant(caller, account_id)
+        async with sessions() as session:
+            rows = await SqlAlchemyBillingQueries(session).usage(account_id, group_by, since, until)
+        return {"group_by": group_by, "rows": rows}
+
+    @router.get("/costs", tags=["costs"])
+    async def costs(caller: Internal) -> dict[str, Any]:
+        async with BillingUnitOfWork(sessions) as uow:
+            prices = await uow.prices.prices_at(clock.now())
+        return {"prices": [_price(p) for p in prices.values()]}
+
+    @router.put("/costs", tags=["costs"])
+    async def put_costs(body: CostsBody, caller: FrontDoor) -> dict[str, Any]:
+        platform_admin(caller)
+        now = clock.now()
+        effective = body.effective_at or now
+        prices = [
+            Price(p.operation, p.unit, p.credits_per_unit, p.minimum_credits, p.display_name)
+            for p in body.prices
+        ]
+        async with BillingUnitOfWork(sessions) as uow:
+            await change_prices(prices, effective, now, uow)
+            await uow.commit()
+        return {"effective_at": effective.isoformat(), "prices": [_price(p) for p in prices]}
+
+    @router.post("/quotes", tags=["costs"])
+    async def quotes(body: QuoteBody, caller: Internal) -> dict[str, Any]:
+        async with BillingUnitOfWork(sessions) as uow:
+            lines = await quote(
+                [commands.Item(i.operation, i.quantity) for i in body.items], uow, clock.now()
+            )
+        return {
+            "credits": sum(line.credits for line in lines),
+            "lines": [
+                {
+                    "operation": line.operation,
+                    "quantity": line.quantity,
+                    "credits": line.credits,
+                    "price": _price(line.price),
+                }
+                for line in lines
+            ],
+        }
+
+    return router

@@ -1,0 +1,232 @@
+"""Billing's internal HTTP API: auth, tenant isolation, admin-only routes, bad input."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from billing.bootstrap import bootstrap
+from billing.config import BillingSettings
+from igny8.auth import auth_headers
+from igny8.runtime import create_app
+
+pytestmark = pytest.mark.integration
+KEY = "test-service-key-" + "x" * 20
+
+
+@pytest.fixture
+async def client(billing_db, engine) -> AsyncIterator[httpx.AsyncClient]:
+    settings = BillingSettings(database_url=billing_db, service_key=SecretStr(KEY))
+    app = create_app(bootstrap(settings, engine=engine))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://billing"
+    ) as c:
+        yield c
+
+
+def as_user(account: uuid.UUID, *roles: str, caller: str = "gateway") -> dict[str, str]:
+    return auth_headers(KEY, caller, "billing", account, roles)
+
+
+def as_admin(account: uuid.UUID) -> dict[str, str]:
+    return as_user(account, "platform_admin")
+
+
+async def open_with_credits(client: httpx.AsyncClient, credits: int) -> uuid.UUID:
+    account = uuid.uuid4()
+    assert (
+        await client.post("/accounts", json={"account_id": str(account)}, headers=as_user(account))
+    ).status_code == 201
+    answer = await client.post(
+        f"/accounts/{account}/grants",
+        json={"credits": credits, "kind": "paid"},
+        headers={**as_admin(account), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert answer.status_code == 201, answer.text
+    return account
+
+
+async def test_opening_an_account_is_idempotent(client):
+    account = uuid.uuid4()
+    first = await client.post(
+        "/accounts", json={"account_id": str(account)}, headers=as_user(account)
+    )
+    again = await client.post(
+        "/accounts", json={"account_id": str(account)}, headers=as_user(account)
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == {"account_id": str(account), "created": False}
+
+
+async def test_grants_need_platform_admin_and_an_idempotency_key(client):
+    account = await open_with_credits(client, 10)
+    body = {"credits": 50, "kind": "paid"}
+    assert (
+        await client.post(
+            f"/accounts/{account}/grants",
+            json=body,
+            headers={**as_user(account), "Idempotency-Key": "k1"},
+        )
+    ).status_code == 403
+    assert (
+        await client.post(f"/accounts/{account}/grants", json=body, headers=as_admin(account))
+    ).status_code == 422
+    headers = {**as_admin(account), "Idempotency-Key": "k1"}
+    first = await client.post(f"/accounts/{account}/grants", json=body, headers=headers)
+    again = await client.post(f"/accounts/{account}/grants", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["grant_id"] == again.json()["grant_id"]
+    conflict = await client.post(
+        f"/accounts/{account}/grants", json={"credits": 51, "kind": "paid"}, headers=headers
+    )
+    assert conflict.status_code == 409
+    balance = await client.get(f"/accounts/{account}/balance", headers=as_user(account))
+    assert balance.json()["available"] == 60
+    assert balance.json()["by_kind"]["paid"] == {"available": 60, "held": 0}
+
+
+async def test_promo_grants_show_their_expiry_and_bad_grants_are_422(client):
+    account = await open_with_credits(client, 1)
+    headers = {**as_admin(account), "Idempotency-Key": "promo"}
+    no_expiry = await client.post(
+        f"/accounts/{account}/grants", json={"credits": 5, "kind": "promo"}, headers=headers
+    )
+    assert no_expiry.status_code == 422
+    assert "expiry" in no_expiry.json()["detail"]
+    ok = await client.post(
+        f"/accounts/{account}/grants",
+        json={"credits": 5, "kind": "promo", "expires_at": "2099-01-01T00:00:00Z"},
+        headers={**as_admin(account), "Idempotency-Key": "promo2"},
+    )
+    assert ok.status_code == 201
+    balance = (await client.get(f"/accounts/{account}/balance", headers=as_user(account))).json()
+    assert balance["next_expiries"][0]["available"] == 5
+
+
+async def test_another_accounts_data_answers_404(client):
+    owner = await open_with_credits(client, 100)
+    stranger = uuid.uuid4()
+    for path in (
+        f"/accounts/{owner}/balance",
+        f"/accounts/{owner}/transactions",
+        f"/accounts/{owner}/usage",
+    ):
+        answer = await client.get(path, headers=as_user(stranger))
+        assert answer.status_code == 404, path
+    answer = await client.put(
+        f"/accounts/{owner}/settings", json={"low_balance_threshold": 5}, headers=as_user(stranger)
+    )
+    assert answer.status_code == 404
+
+
+async def test_callers_and_tokens_are_checked(client):
+    account = await open_with_credits(client, 100)
+    assert (await client.get(f"/accounts/{account}/balance")).status_code == 401
+    publishing = as_user(account, caller="publishing")
+    assert (await client.get(f"/accounts/{account}/balance", headers=publishing)).status_code == 403
+    automation = as_user(account, caller="automation")
+    assert (await client.get(f"/accounts/{account}/balance", headers=automation)).status_code == 200
+    assert (
+        await client.get(f"/accounts/{account}/transactions", headers=automation)
+    ).status_code == 403
+
+
+async def test_transactions_paginate_with_a_cursor_and_filter_by_kind(client):
+    account = await open_with_credits(client, 10)
+    for i in range(4):
+        await client.post(
+            f"/accounts/{account}/grants",
+            json={"credits": 1 + i, "kind": "paid"},
+            headers={**as_admin(account), "Idempotency-Key": f"g{i}"},
+        )
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "kind": "grant", **({"cursor": cursor} if cursor else {})}
+        page = (
+            await client.get(
+                f"/accounts/{account}/transactions", params=params, headers=as_user(account)
+            )
+        ).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 5
+    assert [t["seq"] for t in seen] == sorted((t["seq"] for t in seen), reverse=True)
+    assert all(sum(e["amount"] for e in t["entries"]) == 0 for t in seen)
+    assert seen[0]["entries"][-1]["balance_after"] == 10 + 1 + 2 + 3 + 4
+
+
+async def test_quotes_price_without_reserving_and_reject_unknown_operations(client):
+    account = await open_with_credits(client, 100)
+    answer = await client.post(
+        "/quotes",
+        json={
+            "items": [
+                {"operation": "content_generation", "quantity": 1001},
+                {"operation": "image_generation", "quantity": 2},
+            ]
+        },
+        headers=as_user(account, caller="automation"),
+    )
+    assert answer.status_code == 200
+    assert answer.json()["credits"] == 11 + 10
+    bad = await client.post(
+        "/quotes",
+        json={"items": [{"operation": "nope", "quantity": 1}]},
+        headers=as_user(account, caller="automation"),
+    )
+    assert bad.status_code == 422
+    assert "nope" in bad.json()["detail"]
+    balance = (await client.get(f"/accounts/{account}/balance", headers=as_user(account))).json()
+    assert balance["held"] == 0
+
+
+async def test_price_changes_need_platform_admin_and_apply_to_new_quotes(client):
+    account = uuid.uuid4()
+    body = {
+        "prices": [
+            {
+                "operation": "linking",
+                "unit": "per_request",
+                "credits_per_unit": 3,
+                "minimum_credits": 3,
+            }
+        ]
+    }
+    assert (await client.put("/costs", json=body, headers=as_user(account))).status_code == 403
+    try:
+        assert (await client.put("/costs", json=body, headers=as_admin(account))).status_code == 200
+        costs = (await client.get("/costs", headers=as_user(account))).json()["prices"]
+        assert next(p for p in costs if p["operation"] == "linking")["credits_per_unit"] == 3
+    finally:
+        restore = {
+            "prices": [
+                {
+                    "operation": "linking",
+                    "unit": "per_request",
+                    "credits_per_unit": 2,
+                    "minimum_credits": 2,
+                }
+            ]
+        }
+        await client.put("/costs", json=restore, headers=as_admin(account))
+    bad = await client.put(
+        "/costs",
+        json={
+            "prices": [
+                {
+                    "operation": "linking",
+                    "unit": "per_week",
+                    "credits_per_unit": 1,
+                    "minimum_credits": 1,
+                }
+            ]
+        },
+        headers=as_admin(account),
+    )
+    assert bad.status_code == 422
