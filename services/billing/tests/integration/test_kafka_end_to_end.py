@@ -40,72 +40,70 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command_stream(
-    accounts: list[uuid.UUID], rng: random.Random
-) -> dict[uuid.UUID, list[Envelope]]:
-    """Per account: reserve → two commits → release for each of 25 reservations (2,000 in all)."""
-    streams: dict[uuid.UUID, list[Envelope]] = {}
+def command_phases(accounts: list[uuid.UUID], rng: random.Random) -> list[list[Envelope]]:
+    """500 reservations of 20 accounts: reserves, then two commits each, then releases — 2,000
+    commands. Separate topics carry no order between them, so (as any client of the saga must)
+    a phase starts only once the previous phase's replies are in."""
+    reserves, commits, releases = [], [], []
     for account in accounts:
-        stream = []
         for _ in range(25):
             reservation = uuid.uuid4()
-            requests = rng.choice([2, 3])
-            stream.append(
+            common = {
+                "source": "automation",
+                "account_id": account,
+                "correlation_id": str(reservation),
+            }
+            reserves.append(
                 TOPICS.envelope(
                     "credit.reserve",
                     wire.ReserveCredits(
                         reservation_id=reservation,
-                        items=[wire.ReserveItem(operation="clustering", quantity=requests)],
+                        items=[
+                            wire.ReserveItem(operation="clustering", quantity=rng.choice([2, 3]))
+                        ],
                     ),
-                    source="automation",
-                    account_id=account,
-                    correlation_id=str(reservation),
+                    **common,
                 )
             )
-            for _ in range(2):
-                stream.append(
-                    TOPICS.envelope(
-                        "credit.commit",
-                        wire.CommitCredits(
-                            reservation_id=reservation,
-                            commit_id=uuid.uuid4(),
-                            operation="clustering",
-                            quantity=1,
-                        ),
-                        source="automation",
-                        account_id=account,
-                        correlation_id=str(reservation),
-                    )
-                )
-            stream.append(
+            commits += [
                 TOPICS.envelope(
-                    "credit.release",
-                    wire.ReleaseCredits(reservation_id=reservation),
-                    source="automation",
-                    account_id=account,
-                    correlation_id=str(reservation),
+                    "credit.commit",
+                    wire.CommitCredits(
+                        reservation_id=reservation,
+                        commit_id=uuid.uuid4(),
+                        operation="clustering",
+                        quantity=1,
+                    ),
+                    **common,
+                )
+                for _ in range(2)
+            ]
+            releases.append(
+                TOPICS.envelope(
+                    "credit.release", wire.ReleaseCredits(reservation_id=reservation), **common
                 )
             )
-        streams[account] = stream
-    return streams
+    return [reserves, commits, releases]
 
 
-def deliveries(stream: list[Envelope], rng: random.Random) -> list[Envelope]:
+def deliveries(phase: list[Envelope], rng: random.Random) -> tuple[list[Envelope], list[Envelope]]:
     """Each command 1-3 times: the original, then transport duplicates (same envelope) or retries
-    (same command, new envelope id), always after the original and in the account's order."""
+    (same command, new envelope id) later in the phase; some retries are held back for a later
+    phase (a late retry must still get the original outcome)."""
     out: list[Envelope] = []
+    late: list[Envelope] = []
     pending: list[Envelope] = []
-    for envelope in stream:
+    for envelope in phase:
         out.append(envelope)
         for _ in range(rng.choice([0, 1, 2])):
-            if rng.random() < 0.5:
-                pending.append(envelope)
-            else:
-                pending.append(envelope.model_copy(update={"id": uuid.uuid4()}))
+            copy = (
+                envelope if rng.random() < 0.5 else envelope.model_copy(update={"id": uuid.uuid4()})
+            )
+            (late if rng.random() < 0.15 else pending).append(copy)
         rng.shuffle(pending)
         while pending and rng.random() < 0.6:
             out.append(pending.pop())
-    return out + pending
+    return out + pending, late
 
 
 def command_key(envelope: Envelope) -> tuple[str, str]:
@@ -120,25 +118,8 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
     rng = random.Random(20261126)
     billing = Billing(engine)
     accounts = [await billing.open(credits=rng.choice([300, 450, 600])) for _ in range(20)]
-    streams = command_stream(accounts, rng)
-    commands = [e for s in streams.values() for e in s]
-    assert len(commands) == 2000
-    sent = [d for s in streams.values() for d in deliveries(s, rng)]
-    distinct_envelopes = {e.id for e in sent}
-    assert len(sent) > len(distinct_envelopes) > len(commands), "duplicates and retries both occur"
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, linger_ms=5, enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for envelope in sent:
-            spec = TOPICS[envelope.type]
-            await producer.send(envelope.type, envelope.to_bytes(), key=spec.key_of(envelope))
-        await producer.flush()
-    finally:
-        await producer.stop()
-
+    phases = command_phases(accounts, rng)
+    assert sum(len(p) for p in phases) == 2000
     port = free_port()
     env = {
         "BILLING_DATABASE_URL": billing_db,
@@ -148,6 +129,8 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
         "BILLING_SWEEP_INTERVAL_S": "1",
     }
     binary = str(Path(sys.executable).parent / "billing")
+    ours = {str(a) for a in accounts}
+    replies: dict[str, dict[str, tuple]] = defaultdict(dict)  # causation → reply id → reply
 
     async def handled() -> int:
         async with engine.connect() as conn:
@@ -159,35 +142,70 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
                 ).scalar()
             )
 
-    kills = 0
-    for threshold in (400, 1200, 2000, 2800):
-        process = ChildProcess([binary, "serve"], tmp_path / f"billing-{kills}.log", env)
-        for _ in range(1200):
-            if await handled() >= threshold or process.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert process.proc.poll() is None, process.output()[-3000:]
-        process.kill()
-        kills += 1
-    assert kills >= 3
+    async def crash_repeatedly() -> ChildProcess:
+        """Run billing, SIGKILL it as it passes each threshold, leave the last one running."""
+        for kills, threshold in enumerate((500, 1300, 2100, 2900)):
+            process = ChildProcess([binary, "serve"], tmp_path / f"billing-{kills}.log", env)
+            while await handled() < threshold and process.proc.poll() is None:
+                await asyncio.sleep(0.05)
+            assert process.proc.poll() is None, process.output()[-3000:]
+            process.kill()
+        return ChildProcess([binary, "serve"], tmp_path / "billing-final.log", env)
 
-    final = ChildProcess([binary, "serve"], tmp_path / "billing-final.log", env)
+    async def collect_replies() -> None:
+        for topic in REPLY_TOPICS:
+            for record in await topic_records(kafka_bootstrap, topic):
+                reply = json.loads(record.value)
+                if reply["account_id"] in ours:
+                    replies[reply["causation_id"]][reply["id"]] = (reply["type"], reply["data"])
+
+    async def send(envelopes: list[Envelope]) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, linger_ms=5, enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            for envelope in envelopes:
+                await producer.send(
+                    envelope.type, envelope.to_bytes(), key=TOPICS[envelope.type].key_of(envelope)
+                )
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    crasher = asyncio.create_task(crash_repeatedly())
+    sent: list[Envelope] = []
+    held_back: list[Envelope] = []
+    try:
+        for phase in phases:
+            now, late = deliveries(phase, rng)
+            batch = now + held_back
+            held_back = late
+            await send(batch)
+            sent += batch
+            for _ in range(1500):  # replies to every delivery of this phase, then the next
+                await collect_replies()
+                if all(str(e.id) in replies for e in batch):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("replies missing for a phase")
+        await send(held_back)
+        sent += held_back
+        final = await asyncio.wait_for(crasher, 300)
+    except BaseException:
+        crasher.cancel()
+        raise
+    distinct_envelopes = {e.id for e in sent}
+    assert len(sent) > len(distinct_envelopes) > 2000, "duplicates and retries both occur"
     try:
         for _ in range(2400):
             if await handled() >= len(distinct_envelopes):
                 break
             await asyncio.sleep(0.05)
         assert await handled() == len(distinct_envelopes), final.output()[-3000:]
-
-        ours = {str(a) for a in accounts}
-        replies: dict[str, dict[str, dict]] = defaultdict(dict)  # causation → reply id → data
         for _ in range(300):
-            replies.clear()
-            for topic in REPLY_TOPICS:
-                for record in await topic_records(kafka_bootstrap, topic):
-                    reply = json.loads(record.value)
-                    if reply["account_id"] in ours:
-                        replies[reply["causation_id"]][reply["id"]] = (reply["type"], reply["data"])
+            await collect_replies()
             if all(str(e) in replies for e in distinct_envelopes):
                 break
             await asyncio.sleep(0.2)
@@ -212,6 +230,9 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
             )
     finally:
         final.stop()
+    assert sum(1 for f in tmp_path.glob("billing-*.log")) >= 4, (
+        "billing was killed at least 3 times"
+    )
 
     # One reply per distinct delivery (a relay replay repeats the same reply id, never a new one).
     assert {str(e) for e in distinct_envelopes} <= set(replies)

@@ -66,6 +66,8 @@ class ConsumerSettings:
     heartbeat_interval_ms: int = 1_000
     max_batch: int = 200
     batch_timeout_ms: int = 50
+    key_concurrency: int = 8
+    """Distinct keys of one batch handled at once (keep below the database pool size)."""
 
 
 class InboxConsumer:
@@ -109,9 +111,27 @@ class InboxConsumer:
         )
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
-            for record in records if isinstance(records, tuple) else (records,):
-                await self.handle(record)
+            await self.handle_batch(records if isinstance(records, tuple) else (records,))
             await message.ack()
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Records of one key in order; different keys side by side (bounded), so one slow
+        account never serializes the others while per-key order is kept."""
+        lanes: dict[bytes | None, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:
+            lanes.setdefault(record.key, []).append(record)
+        if len(lanes) == 1:
+            for record in records:
+                await self.handle(record)
+            return
+        gate = asyncio.Semaphore(self._settings.key_concurrency)
+
+        async def run(lane: list[ConsumerRecord[Any, Any]]) -> None:
+            async with gate:
+                for record in lane:
+                    await self.handle(record)
+
+        await asyncio.gather(*(run(lane) for lane in lanes.values()))
 
     async def handle(self, record: ConsumerRecord[Any, Any]) -> str:
         """Process one record to its final outcome; returns applied|duplicate|dead_lettered."""
