@@ -418,6 +418,12 @@ def write_env() -> None:
         key_file.write_text(secrets.token_urlsafe(32))
         key_file.chmod(0o600)
     lines.append(f"IGNY8_SERVICE_KEY={key_file.read_text().strip()}")
+    ring_file = STATE / "credential.keys"
+    if not ring_file.exists():  # a development key ring for integration's credential encryption
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        ring_file.write_text(f"dev1:{key}")
+        ring_file.chmod(0o600)
+    lines.append(f"INTEGRATION_CREDENTIAL_KEYS={ring_file.read_text().strip()}")
     ENV_FILE.write_text("\n".join(lines) + "\n")
     ENV_FILE.chmod(0o600)
 

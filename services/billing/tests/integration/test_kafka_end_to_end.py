@@ -22,6 +22,7 @@ from billing_driver import Billing
 
 from igny8.contracts import TOPICS, Envelope
 from igny8.contracts import credits as wire
+from igny8.messaging import ensure_topics
 from igny8.testing import ChildProcess, topic_records
 
 pytestmark = pytest.mark.integration
@@ -119,6 +120,7 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
     billing = Billing(engine)
     accounts = [await billing.open(credits=rng.choice([300, 450, 600])) for _ in range(20)]
     phases = command_phases(accounts, rng)
+    await ensure_topics(kafka_bootstrap, TOPICS)  # a client may be up before billing ever was
     assert sum(len(p) for p in phases) == 2000
     port = free_port()
     env = {
@@ -209,22 +211,34 @@ async def test_2000_commands_with_duplicates_retries_and_killed_billing_have_exa
             if all(str(e) in replies for e in distinct_envelopes):
                 break
             await asyncio.sleep(0.2)
-        async with engine.connect() as conn:
+        keys = [str(a).encode() for a in accounts]
+        async with engine.connect() as conn:  # this test's accounts only: the database is shared
             unsent = (
-                await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND key = ANY(:keys)"
+                    ),
+                    {"keys": keys},
+                )
             ).scalar()
             active = (
                 await conn.execute(
-                    sa.text("SELECT count(*) FROM reservations WHERE status = 'active'")
+                    sa.text(
+                        "SELECT count(*) FROM reservations "
+                        "WHERE status = 'active' AND account_id = ANY(:a)"
+                    ),
+                    {"a": accounts},
                 )
             ).scalar()
             effects = dict(
                 (
                     await conn.execute(
                         sa.text(
-                            "SELECT 'reservations', count(*) FROM reservations UNION ALL "
-                            "SELECT 'captures', count(*) FROM captures"
-                        )
+                            "SELECT 'reservations', count(*) FROM reservations "
+                            "WHERE account_id = ANY(:a) UNION ALL "
+                            "SELECT 'captures', count(*) FROM captures WHERE account_id = ANY(:a)"
+                        ),
+                        {"a": accounts},
                     )
                 ).all()
             )

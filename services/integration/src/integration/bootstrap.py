@@ -6,9 +6,18 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from igny8.auth import service_auth
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
+from integration.adapters.aesgcm_credentials import AesGcmCredentialCipher, parse_key_ring
+from integration.adapters.platform_connectors import PlatformConnectors
+from integration.adapters.sqlalchemy_unit_of_work import SystemClock
+from integration.adapters.url_guard import UrlGuard
 from integration.config import IntegrationSettings
+from integration.domain.errors import IntegrationError
+from integration.entrypoints.http import create_router, integration_error_handler
+from integration.entrypoints.timers import sync_scheduler
+from integration.ports import Clock, CredentialCipher, PlatformConnector
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,10 +26,21 @@ def bootstrap(
     settings: IntegrationSettings | None = None,
     *,
     engine: AsyncEngine | None = None,
+    cipher: CredentialCipher | None = None,
+    connector: PlatformConnector | None = None,
+    clock: Clock | None = None,
 ) -> Service:
     settings = settings or IntegrationSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
+    cipher = cipher or AesGcmCredentialCipher(
+        parse_key_ring(settings.credential_keys.get_secret_value())
+    )
+    connector = connector or PlatformConnectors(
+        UrlGuard(settings.ssrf_allow_list), settings.static_root, settings.http_timeout_s
+    )
+    clock = clock or SystemClock()
+    admits = service_auth("integration", settings.service_key.get_secret_value)
     return Service(
         name="integration",
         settings=settings,
@@ -28,6 +48,19 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("integration", settings, engine, sessions),
+        routers=[create_router(sessions, cipher, connector, clock, admits)],
+        timers=[
+            sync_scheduler(
+                engine,
+                sessions,
+                cipher,
+                connector,
+                clock,
+                settings.sync_interval_s,
+                settings.scheduler_tick_s,
+            )
+        ],
+        exception_handlers={IntegrationError: integration_error_handler},
         description=(
             "Customer sites, their integrations, encrypted credentials, connection tests and sync."
         ),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from igny8.contracts import credits
+from igny8.contracts import credits, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
@@ -29,6 +29,8 @@ class TopicSpec:
     cleanup_policy: Literal["delete", "compact"] = "delete"
     schema_versions: tuple[int, ...] = (1,)
     description: str = ""
+    retention_ms: int | None = None
+    """None: the broker default; -1 keeps messages forever."""
 
     @property
     def dlq(self) -> str:
@@ -147,5 +149,39 @@ TOPICS = TopicRegistry(
         _credit("credit.command_failed", credits.CreditCommandFailed, "event", "A command failed"),
         _credit("credit.granted", credits.CreditsGranted, "event", "Credits were granted"),
         _credit("balance.low", credits.BalanceLow, "event", "Available fell below threshold"),
+        *(
+            TopicSpec(
+                f"site.{verb}",
+                sites.SiteSnapshot,
+                "site_id",
+                "event",
+                "integration",
+                cleanup_policy="compact",
+                description=f"Site snapshot ({verb})",
+            )
+            for verb in ("created", "updated", "deleted")
+        ),
+        # Keyed by site_id (DESIGN §3) so one site's changes stay in order. Several integrations
+        # share a site key, so compaction would keep only one of them: keep everything instead.
+        *(
+            TopicSpec(
+                f"integration.{verb}",
+                sites.IntegrationSnapshot,
+                "site_id",
+                "event",
+                "integration",
+                retention_ms=-1,
+                description=f"Integration snapshot ({verb})",
+            )
+            for verb in ("connected", "updated", "removed", "health_changed")
+        ),
+        TopicSpec(
+            "site.synced",
+            sites.SiteSynced,
+            "site_id",
+            "event",
+            "integration",
+            description="A page of a sync's inventory delta",
+        ),
     ]
 )

@@ -2,6 +2,7 @@
 
 from igny8.messaging.bus import Messaging, create_broker
 from igny8.messaging.consumer import ConsumerSettings, DeadLetter, InboxConsumer, Subscription
+from igny8.messaging.entities import keep_newest
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
 from igny8.messaging.tables import (
@@ -28,5 +29,6 @@ __all__ = [
     "ensure_topics",
     "inbox",
     "include_messaging_tables",
+    "keep_newest",
     "outbox",
 ]

@@ -24,6 +24,8 @@ def topic_definitions(
             "cleanup.policy": spec.cleanup_policy,
             "max.message.bytes": str(MAX_MESSAGE_BYTES + 65_536),
         }
+        if spec.retention_ms is not None:
+            configs["retention.ms"] = str(spec.retention_ms)
         topics.append(NewTopic(spec.name, count, replication, topic_configs=configs))
         # The dead-letter twin keeps everything for inspection and replay (30 days).
         topics.append(

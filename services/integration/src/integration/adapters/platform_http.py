@@ -1,0 +1,55 @@
+"""What the platform clients share: failure classification and rate-limit waits."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from integration.domain.errors import BlockedUrl
+
+
+class PlatformFailure(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+async def call(
+    send: Callable[[], Awaitable[httpx.Response]],
+    max_retries: int = 5,
+    max_wait_s: float = 30.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> httpx.Response:
+    """Send, translating transport failures; honour 429 Retry-After a bounded number of times."""
+    for _ in range(max_retries + 1):
+        try:
+            response = await send()
+        except BlockedUrl as exc:
+            raise PlatformFailure("blocked_url", exc.detail) from None
+        except httpx.TimeoutException:
+            raise PlatformFailure("timeout", "the site did not answer in time") from None
+        except httpx.ConnectError as exc:
+            if (
+                isinstance(exc.__cause__, ssl.SSLError)
+                or "SSL" in str(exc)
+                or "certificate" in str(exc)
+            ):
+                raise PlatformFailure("tls_error", str(exc)[:200]) from None
+            raise PlatformFailure("unreachable", str(exc)[:200]) from None
+        except httpx.HTTPError as exc:
+            raise PlatformFailure("unreachable", str(exc)[:200]) from None
+        if response.status_code != 429:
+            return response
+        await sleep(min(retry_after(response), max_wait_s))
+    raise PlatformFailure("rate_limited", "the site kept answering 429")
+
+
+def retry_after(response: httpx.Response, default: float = 2.0) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", default)))
+    except ValueError:
+        return default

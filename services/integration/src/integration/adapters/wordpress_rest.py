@@ -1,0 +1,133 @@
+"""WordPress REST API client: discovery, application-password checks, inventory sync."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from igny8.contracts.sites import InventoryItem
+from integration.adapters.platform_http import PlatformFailure, call
+from integration.adapters.url_guard import GuardedHttp
+from integration.domain.model import ConnectionResult
+
+LINK_REL = re.compile(r'<([^>]+)>;\s*rel="https://api\.w\.org/"')
+
+
+class WordPressRest:
+    def __init__(self, http: GuardedHttp) -> None:
+        self._http = http
+
+    async def _get(self, url: str, auth: str | None = None) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = auth
+        return await call(lambda: self._http.request("GET", url, headers=headers))
+
+    async def discover(self, base_url: str) -> str:
+        """The REST root, from the `Link` header, else the usual locations."""
+        home = await self._get(base_url)
+        found = LINK_REL.search(home.headers.get("link", ""))
+        if found:
+            return found.group(1)
+        for candidate in (f"{base_url}/wp-json/", f"{base_url}/?rest_route=/"):
+            answer = await self._get(candidate)
+            if answer.status_code == 200 and _json(answer).get("namespaces"):
+                return candidate
+        raise PlatformFailure("no_rest_api", "no WordPress REST API found at this URL")
+
+    @staticmethod
+    def route(root: str, path: str, params: dict[str, Any] | None = None) -> str:
+        query = urlencode(params or {})
+        if "rest_route=" in root:  # plain permalinks
+            base = root.split("rest_route=")[0] + "rest_route=/" + path
+            return f"{base}&{query}" if query else base
+        return f"{root.rstrip('/')}/{path}" + (f"?{query}" if query else "")
+
+    async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionResult:
+        try:
+            root = await self.discover(base_url)
+            auth = _basic(credentials)
+            answer = await self._get(self.route(root, "wp/v2/users/me", {"context": "edit"}), auth)
+            body = _json(answer)
+            if answer.status_code == 501 or body.get("code") == "application_passwords_disabled":
+                return ConnectionResult(
+                    False, "application_passwords_disabled", body.get("message", "")
+                )
+            if answer.status_code == 401:
+                return ConnectionResult(False, "bad_credentials", body.get("message", ""))
+            if answer.status_code == 403:
+                return ConnectionResult(False, "missing_permissions", body.get("message", ""))
+            if answer.status_code != 200:
+                return ConnectionResult(False, "unexpected_response", f"HTTP {answer.status_code}")
+            capabilities = body.get("capabilities") or {}
+            if not capabilities.get("publish_posts"):
+                return ConnectionResult(
+                    False, "missing_permissions", "the user cannot publish posts"
+                )
+            return ConnectionResult(
+                True, "ok", f"authenticated as {body.get('slug', body.get('name', ''))}"
+            )
+        except PlatformFailure as failure:
+            return ConnectionResult(False, failure.reason, failure.detail)
+
+    async def inventory(self, base_url: str, credentials: dict[str, str]) -> list[InventoryItem]:
+        root = await self.discover(base_url)
+        auth = _basic(credentials)
+        items: list[InventoryItem] = []
+        for path, kind in (
+            ("wp/v2/categories", "category"),
+            ("wp/v2/tags", "tag"),
+            ("wp/v2/posts", "post"),
+        ):
+            page, pages = 1, 1
+            while page <= pages:
+                answer = await self._get(
+                    self.route(root, path, {"per_page": 100, "page": page}), auth
+                )
+                if answer.status_code == 401:
+                    raise PlatformFailure("bad_credentials", "credentials were refused")
+                if answer.status_code != 200:
+                    raise PlatformFailure(
+                        "unexpected_response", f"{path}: HTTP {answer.status_code}"
+                    )
+                pages = int(answer.headers.get("x-wp-totalpages", "1") or 1)
+                for row in answer.json():
+                    items.append(_item(kind, row))
+                page += 1
+        return items
+
+
+def _basic(credentials: dict[str, str]) -> str:
+    user = credentials.get("username", "")
+    password = credentials.get("application_password", "").replace(" ", "")
+    if not user or not password:
+        raise PlatformFailure("bad_credentials", "username and application_password are required")
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _item(kind: str, row: dict[str, Any]) -> InventoryItem:
+    def text(value: Any) -> str:
+        return value.get("rendered", "") if isinstance(value, dict) else str(value or "")
+
+    modified = row.get("modified_gmt")
+    return InventoryItem(
+        kind=kind,
+        remote_id=str(row.get("id")),
+        title=text(row.get("title") or row.get("name")),
+        url=str(row.get("link", "")),
+        excerpt=re.sub(r"<[^>]+>", "", text(row.get("excerpt")))[:500],
+        modified_at=datetime.fromisoformat(modified).replace(tzinfo=UTC) if modified else None,
+    )

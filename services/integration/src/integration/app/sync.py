@@ -1,0 +1,102 @@
+"""Pulling a site's structure and posts into the inventory, as a logged, scored sync."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from igny8.contracts.sites import InventoryItem, SiteSynced
+from integration.app.integrations import decrypt, get_integration, record_outcome
+from integration.ports import (
+    Clock,
+    CredentialCipher,
+    PlatformConnector,
+    PlatformUnavailable,
+    SyncRecord,
+    UnitOfWork,
+)
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    sync_id: uuid.UUID
+    success: bool
+    reason: str
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    detail: str = ""
+
+
+def _same(a: InventoryItem, b: InventoryItem) -> bool:
+    return (a.title, a.url, a.excerpt, a.modified_at) == (b.title, b.url, b.excerpt, b.modified_at)
+
+
+async def sync_integration(
+    account_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    uow: UnitOfWork,
+    cipher: CredentialCipher,
+    connector: PlatformConnector,
+    clock: Clock,
+) -> SyncSummary:
+    integration = await get_integration(account_id, integration_id, uow)
+    sync_id = uuid.uuid4()
+    try:
+        fetched = await connector.inventory(integration, decrypt(integration, cipher))
+    except PlatformUnavailable as failure:
+        integration.sync_status, integration.last_error = (
+            "failed",
+            f"{failure.reason}: {failure.detail}",
+        )
+        await record_outcome(
+            integration,
+            SyncRecord(
+                sync_id, integration_id, account_id, "sync", False, failure.reason, failure.detail
+            ),
+            uow,
+        )
+        return SyncSummary(sync_id, False, failure.reason, detail=failure.detail)
+    known = await uow.inventory.current(integration_id)
+    seen = {(i.kind, i.remote_id): i for i in fetched}
+    added = [i for k, i in seen.items() if k not in known]
+    changed = [i for k, i in seen.items() if k in known and not _same(i, known[k])]
+    removed = [i.model_copy(update={"change": "delete"}) for k, i in known.items() if k not in seen]
+    await uow.inventory.apply(integration, added + changed, removed)
+    integration.sync_status, integration.last_error = "synced", None
+    integration.last_synced_at = clock.now()
+    await record_outcome(
+        integration,
+        SyncRecord(
+            sync_id,
+            integration_id,
+            account_id,
+            "sync",
+            True,
+            "ok",
+            "",
+            len(added),
+            len(changed),
+            len(removed),
+        ),
+        uow,
+    )
+    delta = added + changed + removed
+    pages = max(1, -(-len(delta) // PAGE_SIZE))
+    for page in range(pages):
+        await uow.emit(
+            "site.synced",
+            SiteSynced(
+                site_id=integration.site_id,
+                integration_id=integration_id,
+                sync_id=sync_id,
+                page=page + 1,
+                pages=pages,
+                items=delta[page * PAGE_SIZE : (page + 1) * PAGE_SIZE],
+            ),
+            account_id,
+            integration.site_id,
+        )
+    return SyncSummary(sync_id, True, "ok", len(added), len(changed), len(removed))

@@ -1,0 +1,111 @@
+"""Sites, their integrations, connection results, sync history and health."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from integration.domain.errors import InvalidInput
+
+
+class Platform(StrEnum):
+    WORDPRESS = "wordpress"
+    SHOPIFY = "shopify"
+    STATIC = "static"
+
+    @classmethod
+    def parse(cls, value: str) -> Platform:
+        try:
+            return cls(value)
+        except ValueError:
+            supported = ", ".join(p.value for p in cls)
+            raise InvalidInput(f"unknown platform {value!r}; supported: {supported}") from None
+
+
+def normalize_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("url must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise InvalidInput("url must not carry credentials")
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc.lower()}{path}"
+
+
+@dataclass
+class Site:
+    site_id: uuid.UUID
+    account_id: uuid.UUID
+    name: str
+    url: str
+    sector: str = ""
+    niche: str = ""
+    language: str = "en"
+    timezone: str = "UTC"
+    version: int = 1
+    deleted: bool = False
+
+    def update(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            if value is None:
+                continue
+            if name == "url":
+                value = normalize_url(value)
+            setattr(self, name, value)
+        self.version += 1
+
+    def delete(self) -> None:
+        self.deleted = True
+        self.version += 1
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    success: bool
+    reason: str
+    """`ok` or why not: bad_credentials, missing_permissions, no_rest_api,
+    application_passwords_disabled, tls_error, timeout, unreachable, blocked_url, not_writable, …"""
+    detail: str = ""
+    checked_at: datetime | None = None
+
+
+@dataclass
+class Integration:
+    integration_id: uuid.UUID
+    site_id: uuid.UUID
+    account_id: uuid.UUID
+    platform: Platform
+    base_url: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    is_active: bool = True
+    sync_enabled: bool = True
+    sync_status: str = "never"
+    last_error: str | None = None
+    health_score: int = 100
+    version: int = 1
+    deleted: bool = False
+    credentials: bytes | None = None
+    """Ciphertext only; the domain never holds plaintext credentials."""
+    last_test: ConnectionResult | None = None
+    last_synced_at: datetime | None = None
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def remove(self) -> None:
+        self.deleted = True
+        self.is_active = False
+        self.version += 1
+
+
+def health_score(recent_outcomes: list[bool]) -> int:
+    """0-100 from recent syncs and connection tests, newest first; recent ones weigh more."""
+    if not recent_outcomes:
+        return 100
+    weights = [1.0 / (1 + i * 0.25) for i in range(len(recent_outcomes))]
+    good = sum(w for w, ok in zip(weights, recent_outcomes, strict=True) if ok)
+    return round(100 * good / sum(weights))
