@@ -18,10 +18,14 @@ async def _rotate(service: Service, args: argparse.Namespace) -> int:
     settings = service.settings
     assert isinstance(settings, IntegrationSettings)
     cipher = AesGcmCredentialCipher(parse_key_ring(settings.credential_keys.get_secret_value()))
-    count = await rotate_keys(lambda: IntegrationUnitOfWork(service.sessions), cipher)
-    print(f"re-encrypted {count} credentials under key {cipher.primary!r}")
+    result = await rotate_keys(lambda: IntegrationUnitOfWork(service.sessions), cipher)
+    print(f"re-encrypted {result.rotated} credentials under key {cipher.primary!r}")
+    for integration_id in result.unreadable:
+        print(
+            f"cannot read the credentials of integration {integration_id}: key missing or damaged"
+        )
     await service.engine.dispose()
-    return 0
+    return 1 if result.unreadable else 0
 
 
 async def _new_key(service: Service, args: argparse.Namespace) -> int:
