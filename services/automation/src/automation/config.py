@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from igny8.config import ServiceSettings
 
 
+class AIFunctionOverride(BaseModel):
+    """Per-function overrides (`AUTOMATION_OPENAI_FUNCTIONS` as JSON, keyed by function name)."""
+
+    model: str | None = None
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+
+
 class AutomationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTOMATION_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOMATION_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     http_port: int = 8102
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AUTOMATION_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AUTOMATION_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-4.1-mini"
+    openai_image_model: str = "gpt-image-1"
+    openai_image_size: str = "1024x1024"
+    openai_timeout_s: float = 60.0
+    openai_max_retries: int = Field(default=3, ge=0, le=10)
+    openai_functions: dict[str, AIFunctionOverride] = Field(default_factory=dict)
+    openai_token_prices: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=lambda: {
+            "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+            "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+        }
+    )
+    """USD per million input and output tokens, by model."""
