@@ -6,7 +6,23 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from automation.adapters.ai_settings import engine_from_settings
+from automation.adapters.billing_quotes import BillingQuotes
+from automation.adapters.local_image_storage import LocalImageStorage
+from automation.adapters.run_log_files import FileRunLog
+from automation.adapters.sqlalchemy_unit_of_work import (
+    AutomationUnitOfWork,
+    SystemClock,
+    new_worker_id,
+)
+from automation.app.run_engine import RunEngine
 from automation.config import AutomationSettings
+from automation.domain.errors import AutomationError
+from automation.entrypoints.events import credit_replies_subscription, site_subscription
+from automation.entrypoints.http import automation_error_handler, create_router
+from automation.entrypoints.worker import run_driver
+from automation.ports import AIEngine, Clock
+from igny8.auth import service_auth
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
 
@@ -17,10 +33,31 @@ def bootstrap(
     settings: AutomationSettings | None = None,
     *,
     engine: AsyncEngine | None = None,
+    ai: AIEngine | None = None,
+    clock: Clock | None = None,
 ) -> Service:
     settings = settings or AutomationSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
+    ai = ai or engine_from_settings(settings)
+    clock = clock or SystemClock()
+    storage = LocalImageStorage(settings.image_root)
+    run_log = FileRunLog(settings.run_log_root, settings.run_log_mirror)
+    public = settings.public_url.rstrip("/")
+    run_engine = RunEngine(
+        unit_of_work=lambda: AutomationUnitOfWork(sessions),
+        ai=ai,
+        storage=storage,
+        log=run_log,
+        clock=clock,
+        worker_id=new_worker_id(),
+        image_url=lambda image_id: f"{public}/images/{image_id}",
+        lease_ttl_s=settings.lease_ttl_s,
+        reserve_wait_s=settings.reserve_wait_s,
+        max_provider_failures=settings.max_provider_failures,
+        image_concurrency=settings.image_concurrency,
+    )
+    key = settings.service_key.get_secret_value()
     return Service(
         name="automation",
         settings=settings,
@@ -28,5 +65,27 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("automation", settings, engine, sessions),
+        routers=[
+            create_router(
+                sessions,
+                clock,
+                BillingQuotes(settings.billing_url, key),
+                ai.ensure_configured,  # type: ignore[attr-defined]
+                run_log,
+                storage,
+                settings.start_wait_s,
+                service_auth("automation", settings.service_key.get_secret_value),
+            )
+        ],
+        subscriptions=[site_subscription(clock), credit_replies_subscription()],
+        timers=[
+            run_driver(
+                run_engine,
+                lambda: AutomationUnitOfWork(sessions),
+                settings.worker_concurrency,
+                settings.worker_tick_s,
+            )
+        ],
+        exception_handlers={AutomationError: automation_error_handler},
         description="Runs the multi-stage AI content pipeline per site.",
     )

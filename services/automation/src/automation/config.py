@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -45,3 +46,17 @@ class AutomationSettings(ServiceSettings):
         }
     )
     """USD per million input and output tokens, by model."""
+    billing_url: str = "http://127.0.0.1:8101"
+    public_url: str = "http://127.0.0.1:8102"
+    """How publishing reaches this service (image URLs in content.ready)."""
+    image_root: Path = Path("var/images")
+    run_log_root: Path = Path("var/runs")
+    run_log_mirror: Path | None = None
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    worker_tick_s: float = 0.5
+    lease_ttl_s: float = 15.0
+    reserve_wait_s: float = 60.0
+    start_wait_s: float = 5.0
+    """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
+    image_concurrency: int = Field(default=4, ge=1, le=32)
+    max_provider_failures: int = Field(default=3, ge=1, le=50)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from igny8.contracts import credits, sites
+from igny8.contracts import credits, runs, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
@@ -182,6 +182,44 @@ TOPICS = TopicRegistry(
             "event",
             "integration",
             description="A page of a sync's inventory delta",
+        ),
+        *(
+            TopicSpec(
+                f"run.{verb}",
+                runs.RunChanged,
+                "run_id",
+                "event",
+                "automation",
+                description=f"An automation run {verb}",
+            )
+            for verb in (
+                "started",
+                "rejected",
+                "paused",
+                "resumed",
+                "cancelled",
+                "completed",
+                "failed",
+            )
+        ),
+        *(
+            TopicSpec(
+                f"stage.{verb}",
+                runs.StageChanged,
+                "run_id",
+                "event",
+                "automation",
+                description=f"A pipeline stage {verb}",
+            )
+            for verb in ("started", "progress", "completed", "failed")
+        ),
+        TopicSpec(
+            "content.ready",
+            runs.ContentReady,
+            "site_id",
+            "event",
+            "automation",
+            description="An article ready for publishing",
         ),
     ]
 )

@@ -1,0 +1,94 @@
+"""Kafka entrypoints: site snapshots (who owns which site; deletion cancels its run) and billing's
+replies to our credit commands."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from automation.adapters.sqlalchemy_tables import known_sites
+from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app.runs import cancel_run
+from automation.ports import Clock
+from igny8.contracts import Envelope
+from igny8.contracts import credits as wire
+from igny8.contracts.sites import SiteSnapshot
+from igny8.messaging import Subscription, keep_newest
+from igny8.observability import get_logger
+
+log = get_logger(__name__)
+SITE_TOPICS = ("site.created", "site.updated", "site.deleted")
+CREDIT_REPLIES = (
+    "credit.reserved",
+    "credit.rejected",
+    "credit.committed",
+    "credit.released",
+    "credit.command_failed",
+)
+
+
+def site_subscription(clock: Clock) -> Subscription:
+    async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        assert isinstance(payload, SiteSnapshot)
+        applied = await keep_newest(
+            session,
+            known_sites,
+            {
+                "site_id": payload.site_id,
+                "account_id": payload.account_id,
+                "version": payload.version,
+                "deleted": payload.deleted,
+                "name": payload.name,
+                "url": str(payload.url),
+                "sector": payload.sector,
+                "niche": payload.niche,
+                "language": payload.language,
+            },
+        )
+        if applied and payload.deleted:
+            uow = AutomationUnitOfWork(session=session)
+            run = await uow.store.live_run(payload.site_id)
+            if run is not None:
+                await cancel_run(uow, run, clock, "site deleted")
+
+    return Subscription(SITE_TOPICS, "sites", handle)
+
+
+def credit_replies_subscription() -> Subscription:
+    async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        store = AutomationUnitOfWork(session=session).store
+        if isinstance(payload, wire.CreditsReserved):
+            # Only the first answer sets the remaining hold; captures have been counting it down.
+            holds = [
+                h
+                for h in await store.holds_by_reservation(payload.reservation_id)
+                if h["status"] == "requested"
+            ]
+            if holds:
+                await store.update_hold(
+                    payload.reservation_id,
+                    status="reserved",
+                    credits=payload.credits,
+                    remaining=payload.credits,
+                    expires_at=payload.expires_at,
+                    prices={op: p.model_dump(mode="json") for op, p in payload.prices.items()},
+                )
+        elif isinstance(payload, wire.CreditsRejected) and payload.reservation_id is not None:
+            await store.update_hold(
+                payload.reservation_id, status="rejected", reply=payload.model_dump(mode="json")
+            )
+        elif isinstance(payload, wire.CreditsReleased):
+            await store.update_hold(
+                payload.reservation_id,
+                remaining=0,
+                status="expired" if payload.reason == "expired" else "released",
+            )
+        elif isinstance(payload, wire.CreditCommandFailed):
+            log.warning(
+                "billing refused a credit command",
+                command=payload.command_type,
+                reason=payload.reason,
+                detail=payload.detail,
+            )
+
+    return Subscription(CREDIT_REPLIES, "credits", handle)

@@ -1,0 +1,294 @@
+"""Internal HTTP API of automation (service token, X-Account-Id). Another account's site or run
+answers 404."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from automation.adapters.billing_quotes import BillingQuotes
+from automation.adapters.local_image_storage import LocalImageStorage
+from automation.adapters.run_log_files import FileRunLog
+from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app import runs as run_cases
+from automation.domain import keywords as keyword_import
+from automation.domain.ai import AINotConfigured
+from automation.domain.config import AutomationConfig
+from automation.domain.errors import AutomationError, InvalidInput, NotFound
+from automation.domain.runs import estimate
+from automation.ports import Clock
+from igny8.auth import Caller
+
+LISTS = ("keywords", "clusters", "ideas", "tasks", "content", "images")
+
+
+class StartRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stages: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+
+
+class KeywordPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, pattern="^(new|clustered|used|archived)$")
+    volume: int | None = Field(default=None, ge=0)
+    difficulty: int | None = Field(default=None, ge=0, le=100)
+    intent: str | None = None
+
+
+def automation_error_handler(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, AutomationError)
+    return JSONResponse({"detail": error.detail}, status_code=error.status)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, (uuid.UUID,)):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value.__class__.__name__ == "Decimal":
+        return str(value)
+    return value
+
+
+def create_router(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    quotes: BillingQuotes,
+    ensure_ai: Callable[[], None],
+    run_log: FileRunLog,
+    storage: LocalImageStorage,
+    start_wait_s: float,
+    admits: Callable[..., Callable[..., Caller]],
+) -> APIRouter:
+    router = APIRouter()
+    Gateway = Annotated[Caller, Depends(admits("gateway"))]
+    Publishing = Annotated[Caller, Depends(admits("publishing", "gateway"))]
+
+    def uow() -> AutomationUnitOfWork:
+        return AutomationUnitOfWork(sessions)
+
+    async def known_site(u: AutomationUnitOfWork, caller: Caller, site_id: uuid.UUID) -> uuid.UUID:
+        account = caller.require_account()
+        if await u.store.site(account, site_id) is None:
+            raise NotFound("site not found")
+        return account
+
+    @router.get("/sites/{site_id}/config", tags=["config"])
+    async def get_config(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
+        async with uow() as u:
+            return (await run_cases.site_config(u, caller.require_account(), site_id)).model_dump(
+                mode="json"
+            )
+
+    @router.put("/sites/{site_id}/config", tags=["config"])
+    async def put_config(
+        site_id: uuid.UUID, body: AutomationConfig, caller: Gateway
+    ) -> dict[str, Any]:
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            await u.store.save_config(account, site_id, body.model_dump(mode="json"))
+            await u.commit()
+        return body.model_dump(mode="json")
+
+    @router.post("/sites/{site_id}/keywords", status_code=201, tags=["keywords"])
+    async def import_keywords(
+        site_id: uuid.UUID, request: Request, caller: Gateway
+    ) -> dict[str, Any]:
+        parsed = keyword_import.parse(await request.body(), request.headers.get("content-type", ""))
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            imported = await u.store.add_keywords(account, site_id, parsed.rows)
+            await u.commit()
+        return {
+            "imported": imported,
+            "duplicates": parsed.duplicates + len(parsed.rows) - imported,
+            "errors": parsed.errors,
+        }
+
+    for kind in LISTS:
+
+        def make(kind: str = kind) -> None:
+            @router.get(f"/sites/{{site_id}}/{kind}", tags=[kind], name=f"list_{kind}")
+            async def listing(
+                site_id: uuid.UUID,
+                caller: Gateway,
+                status: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0)] = 0,
+            ) -> dict[str, Any]:
+                async with uow() as u:
+                    account = await known_site(u, caller, site_id)
+                    rows = await u.store.listing(kind, account, site_id, limit, offset, status)
+                return {"items": _json(rows), "limit": limit, "offset": offset}
+
+            @router.get(f"/sites/{{site_id}}/{kind}/{{item_id}}", tags=[kind], name=f"get_{kind}")
+            async def read(
+                site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway
+            ) -> dict[str, Any]:
+                async with uow() as u:
+                    account = await known_site(u, caller, site_id)
+                    found = await u.store.get_item(kind, account, site_id, item_id)
+                if found is None:
+                    raise NotFound(f"{kind} item not found")
+                return _json(found)  # type: ignore[no-any-return]
+
+        make()
+
+    @router.patch("/sites/{site_id}/keywords/{keyword_id}", tags=["keywords"])
+    async def edit_keyword(
+        site_id: uuid.UUID, keyword_id: uuid.UUID, body: KeywordPatch, caller: Gateway
+    ) -> dict[str, Any]:
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            if not await u.store.update_item(
+                "keywords", account, site_id, keyword_id, body.model_dump(exclude_none=True)
+            ):
+                raise NotFound("keyword not found")
+            await u.commit()
+        return {"keyword_id": str(keyword_id), **body.model_dump(exclude_none=True)}
+
+    @router.delete("/sites/{site_id}/keywords/{keyword_id}", status_code=204, tags=["keywords"])
+    async def delete_keyword(
+        site_id: uuid.UUID, keyword_id: uuid.UUID, caller: Gateway
+    ) -> Response:
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            if not await u.store.delete_keyword(account, site_id, keyword_id):
+                raise NotFound("keyword not found")
+            await u.commit()
+        return Response(status_code=204)
+
+    @router.post("/sites/{site_id}/content/{content_id}/approve", tags=["content"])
+    async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            if not await u.store.update_item(
+                "content", account, site_id, content_id, {"status": "approved"}
+            ):
+                raise NotFound("content not found")
+            await u.commit()
+        return {"content_id": str(content_id), "status": "approved"}
+
+    @router.post("/sites/{site_id}/runs/estimate", tags=["runs"])
+    async def estimate_run(
+        site_id: uuid.UUID, caller: Gateway, body: StartRun | None = None
+    ) -> dict[str, Any]:
+        stages = (body or StartRun()).stages
+        async with uow() as u:
+            config = await run_cases.site_config(u, caller.require_account(), site_id)
+            counts = await u.store.work_counts(site_id)
+        quantities = estimate(counts, config, stages)
+        return {
+            "stages": stages,
+            "quantities": quantities,
+            "quote": await quotes.quote(caller.require_account(), quantities),
+        }
+
+    @router.post("/sites/{site_id}/runs", tags=["runs"])
+    async def start(
+        site_id: uuid.UUID, caller: Gateway, body: StartRun | None = None
+    ) -> JSONResponse:
+        try:
+            ensure_ai()
+        except AINotConfigured as error:
+            return JSONResponse({"detail": error.detail}, status_code=503)
+        async with uow() as u:
+            run_id = await run_cases.start_run(
+                u, caller.require_account(), site_id, (body or StartRun()).stages
+            )
+            await u.commit()
+        deadline = asyncio.get_running_loop().time() + start_wait_s
+        run: dict[str, Any] = {}
+        while asyncio.get_running_loop().time() < deadline:
+            async with uow() as u:
+                run = await u.store.run(run_id) or {}
+            if run.get("status") != "reserving":
+                break
+            await asyncio.sleep(0.1)
+        status = run.get("status")
+        if status == "rejected":
+            rejection = run.get("rejection") or {}
+            return JSONResponse(
+                {
+                    "run_id": str(run_id),
+                    "status": "rejected",
+                    "reason": rejection.get("reason"),
+                    "required": rejection.get("required"),
+                    "available": rejection.get("available"),
+                    "detail": rejection.get("detail"),
+                },
+                status_code=402,
+            )
+        return JSONResponse(_json(run), status_code=202 if status == "reserving" else 201)
+
+    @router.get("/sites/{site_id}/runs", tags=["runs"])
+    async def site_runs(
+        site_id: uuid.UUID, caller: Gateway, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> dict[str, Any]:
+        async with uow() as u:
+            account = await known_site(u, caller, site_id)
+            return {"items": _json(await u.store.runs_for_site(account, site_id, limit))}
+
+    async def owned_run(
+        u: AutomationUnitOfWork, caller: Caller, run_id: uuid.UUID
+    ) -> dict[str, Any]:
+        run = await u.store.run(run_id, caller.require_account())
+        if run is None:
+            raise NotFound("run not found")
+        return dict(run)
+
+    @router.get("/runs/{run_id}", tags=["runs"])
+    async def get_run(run_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
+        async with uow() as u:
+            run = await owned_run(u, caller, run_id)
+            run["stage_results"] = await u.store.stage_results(run_id)
+            run["holds"] = await u.store.holds(run_id)
+        run.pop("config", None)
+        return _json(run)  # type: ignore[no-any-return]
+
+    @router.post("/runs/{run_id}/{action}", tags=["runs"])
+    async def act(run_id: uuid.UUID, action: str, caller: Gateway) -> dict[str, Any]:
+        async with uow() as u:
+            run = await owned_run(u, caller, run_id)
+            if action == "pause":
+                result = await run_cases.pause_run(u, caller.require_account(), run_id)
+            elif action == "resume":
+                result = await run_cases.resume_run(u, caller.require_account(), run_id, clock)
+            elif action == "cancel":
+                result = await run_cases.cancel_run(u, run, clock, "cancelled on request")
+            else:
+                raise InvalidInput("action must be pause, resume or cancel")
+            await u.commit()
+        return {
+            "run_id": str(run_id),
+            "status": result["status"],
+            "requested": result.get("requested"),
+        }
+
+    @router.get("/runs/{run_id}/trace", tags=["runs"])
+    async def trace(run_id: uuid.UUID, caller: Gateway) -> Response:
+        async with uow() as u:
+            await owned_run(u, caller, run_id)
+        path = run_log.trace(run_id)
+        if not path.exists():
+            return Response(b"", media_type="application/x-ndjson")
+        return FileResponse(path, media_type="application/x-ndjson", filename=f"{run_id}.jsonl")
+
+    @router.get("/images/{image_id}", tags=["images"])
+    async def image_file(image_id: uuid.UUID, caller: Publishing) -> Response:
+        async with uow() as u:
+            found = await u.store.image(caller.require_account(), image_id)
+        if found is None:
+            raise NotFound("image not found")
+        return Response(await storage.read(found["storage_key"]), media_type="image/png")
+
+    return router

@@ -1,0 +1,56 @@
+"""The worker role's run driver: picks up runs nobody drives (new, resumed, or a crashed worker's
+after its lease ran out) and drives up to N at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app.run_engine import RunEngine
+from igny8.observability import get_logger
+
+log = get_logger(__name__)
+
+
+def run_driver(
+    engine: RunEngine,
+    unit_of_work: Callable[[], AutomationUnitOfWork],
+    concurrency: int,
+    tick_s: float,
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    async def run(stop: asyncio.Event) -> None:
+        active: dict[uuid.UUID, asyncio.Task[str]] = {}
+        while not stop.is_set():
+            for run_id, task in list(active.items()):
+                if task.done():
+                    del active[run_id]
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error(
+                            "run driver crashed", run_id=str(run_id), error=repr(task.exception())
+                        )
+            free = concurrency - len(active)
+            if free > 0:
+                try:
+                    async with unit_of_work() as uow:
+                        waiting = await uow.store.runs_needing_a_worker(
+                            engine.clock.now(), free + len(active)
+                        )
+                except Exception as exc:  # database hiccup: try again next tick
+                    log.warning("cannot look for runs", error=repr(exc))
+                    waiting = []
+                for run_id in waiting:
+                    if run_id not in active and len(active) < concurrency:
+                        active[run_id] = asyncio.create_task(
+                            engine.drive(run_id), name=f"run-{run_id}"
+                        )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick_s)
+        for task in active.values():
+            task.cancel()
+        await asyncio.gather(*active.values(), return_exceptions=True)
+
+    return run
