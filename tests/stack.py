@@ -25,3 +25,26 @@ async def wait_ready(base_url: str, process: ChildProcess, timeout: float = 60.0
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError(f"{base_url} not ready:\n{process.output()[-3000:]}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, process: ChildProcess, timeout: float = 60.0) -> None:
+    async with httpx.AsyncClient() as client:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if process.proc.poll() is not None:
+                raise AssertionError(f"process exited:\n{process.output()[-3000:]}")
+            try:
+                if (await client.get(url, timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} did not answer:\n{process.output()[-3000:]}")

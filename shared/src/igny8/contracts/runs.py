@@ -47,7 +47,7 @@ class ContentImage(_Payload):
 
 
 class ContentReady(_Payload):
-    """An article ready for publishing: inline text, images as URLs, the site's auto-publish flag."""
+    """An article ready to publish: inline text, images as URLs, the site's auto-publish flag."""
 
     content_id: uuid.UUID
     site_id: uuid.UUID

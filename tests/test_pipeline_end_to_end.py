@@ -1,0 +1,355 @@
+"""The automation pipeline end to end, as separate processes: the development AI server, the
+billing service and the automation service over the real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from stack import free_port, wait_http
+
+from igny8.auth import auth_headers
+from igny8.contracts import TOPICS
+from igny8.contracts.sites import SiteSnapshot
+from igny8.messaging import ensure_topics
+from igny8.testing import ChildProcess, temporary_database, topic_records
+
+pytestmark = pytest.mark.integration
+BIN = Path(sys.executable).parent
+KEY = os.environ.get("IGNY8_SERVICE_KEY", "") or "pipeline-test-key-" + "x" * 20
+TOPICS_WORDS = [
+    "compost",
+    "raised bed",
+    "tomato",
+    "herb garden",
+    "mulch",
+    "drip irrigation",
+    "seed starting",
+    "pruning",
+    "pest control",
+    "soil ph",
+]
+
+
+def keywords(n: int) -> list[dict[str, object]]:
+    forms = [
+        "best {t}",
+        "{t} for beginners",
+        "how to use {t}",
+        "{t} tips",
+        "{t} mistakes",
+        "cheap {t}",
+        "{t} guide",
+        "{t} ideas",
+        "organic {t}",
+        "{t} in winter",
+        "{t} checklist",
+        "{t} tools",
+        "diy {t}",
+        "{t} calendar",
+        "{t} problems",
+        "small space {t}",
+        "{t} cost",
+        "{t} benefits",
+        "{t} vs alternatives",
+        "{t} near me",
+    ]
+    rows = [
+        {
+            "keyword": f.format(t=t),
+            "volume": 100 + i,
+            "difficulty": i % 90,
+            "intent": "informational",
+        }
+        for i, (t, f) in enumerate((t, f) for f in forms for t in TOPICS_WORDS)
+    ]
+    return rows[:n]
+
+
+@pytest.fixture
+async def stack(postgres_admin_url, kafka_bootstrap, tmp_path):
+    await ensure_topics(kafka_bootstrap, TOPICS)
+    async with (
+        temporary_database(postgres_admin_url, "billing_e2e") as billing_db,
+        temporary_database(postgres_admin_url, "automation_e2e") as automation_db,
+    ):
+        ports = {name: free_port() for name in ("ai", "billing", "automation")}
+        env = {"IGNY8_SERVICE_KEY": KEY}
+        ai = ChildProcess(
+            [str(BIN / "igny8-dev-ai"), "--port", str(ports["ai"])], tmp_path / "ai.log", env
+        )
+        billing = ChildProcess(
+            [str(BIN / "billing"), "serve", "--port", str(ports["billing"])],
+            tmp_path / "billing.log",
+            {
+                **env,
+                "BILLING_DATABASE_URL": billing_db,
+                "BILLING_CONSUMER_SESSION_TIMEOUT_MS": "6000",
+            },
+        )
+        automation_env = {
+            **env,
+            "AUTOMATION_DATABASE_URL": automation_db,
+            "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{ports['ai']}/v1",
+            "AUTOMATION_OPENAI_MAX_RETRIES": "3",
+            "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
+            "AUTOMATION_PUBLIC_URL": f"http://127.0.0.1:{ports['automation']}",
+            "AUTOMATION_IMAGE_ROOT": str(tmp_path / "images"),
+            "AUTOMATION_RUN_LOG_ROOT": str(tmp_path / "runs"),
+            "AUTOMATION_CONSUMER_SESSION_TIMEOUT_MS": "6000",
+            "AUTOMATION_LEASE_TTL_S": "4",
+        }
+        automation = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(ports["automation"])],
+            tmp_path / "automation.log",
+            automation_env,
+        )
+        try:
+            await wait_http(f"http://127.0.0.1:{ports['ai']}/v1/models", ai)
+            await wait_http(f"http://127.0.0.1:{ports['billing']}/readyz", billing)
+            await wait_http(f"http://127.0.0.1:{ports['automation']}/readyz", automation)
+            yield {
+                "ports": ports,
+                "processes": {"ai": ai, "billing": billing, "automation": automation},
+                "automation_env": automation_env,
+                "tmp": tmp_path,
+                "bootstrap": kafka_bootstrap,
+            }
+        finally:
+            for process in (automation, billing, ai):
+                process.stop()
+
+
+class Tenant:
+    def __init__(self, stack: dict, account: uuid.UUID, site: uuid.UUID) -> None:
+        self.stack, self.account, self.site = stack, account, site
+        self.billing = f"http://127.0.0.1:{stack['ports']['billing']}"
+        self.automation = f"http://127.0.0.1:{stack['ports']['automation']}"
+
+    def headers(self, target: str, *roles: str) -> dict[str, str]:
+        return auth_headers(KEY, "gateway", target, self.account, roles)
+
+    async def run_until(
+        self, client: httpx.AsyncClient, run_id: str, statuses: set[str], timeout: float = 240
+    ) -> dict:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            run = (
+                await client.get(
+                    f"{self.automation}/runs/{run_id}", headers=self.headers("automation")
+                )
+            ).json()
+            if run["status"] in statuses:
+                return run
+            await asyncio.sleep(0.3)
+        raise AssertionError(
+            f"run stayed {run['status']}:\n{self.stack['processes']['automation'].output()[-4000:]}"
+        )
+
+
+async def tenant(
+    stack: dict, client: httpx.AsyncClient, credits: int, n_keywords: int, config: dict
+) -> Tenant:
+    account, site = uuid.uuid4(), uuid.uuid4()
+    t = Tenant(stack, account, site)
+    assert (
+        await client.post(
+            f"{t.billing}/accounts", json={"account_id": str(account)}, headers=t.headers("billing")
+        )
+    ).status_code == 201
+    if credits:
+        granted = await client.post(
+            f"{t.billing}/accounts/{account}/grants",
+            json={"credits": credits, "kind": "paid"},
+            headers={**t.headers("billing", "platform_admin"), "Idempotency-Key": "start"},
+        )
+        assert granted.status_code == 201
+    producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"])
+    await producer.start()
+    try:
+        snapshot = SiteSnapshot(
+            site_id=site,
+            account_id=account,
+            version=1,
+            name="Green Thumb",
+            url="https://greenthumb.example",
+            sector="home",
+            niche="gardening",
+        )
+        envelope = TOPICS.envelope(
+            "site.created", snapshot, source="integration", account_id=account, site_id=site
+        )
+        await producer.send_and_wait("site.created", envelope.to_bytes(), key=str(site).encode())
+    finally:
+        await producer.stop()
+    for _ in range(200):  # automation learns the site from integration's event
+        if (
+            await client.get(f"{t.automation}/sites/{site}/config", headers=t.headers("automation"))
+        ).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (
+        await client.put(
+            f"{t.automation}/sites/{site}/config", json=config, headers=t.headers("automation")
+        )
+    ).status_code == 200
+    imported = await client.post(
+        f"{t.automation}/sites/{site}/keywords",
+        content=json.dumps(keywords(n_keywords)),
+        headers={**t.headers("automation"), "Content-Type": "application/json"},
+    )
+    assert imported.json()["imported"] == n_keywords
+    return t
+
+
+SMALL = {
+    "batch_sizes": {"1": 25},
+    "ideas_per_cluster": 1,
+    "target_word_count": 300,
+    "inline_images": 1,
+    "image_size": "32x32",
+    "max_items_per_stage": {"2": 6},
+}
+
+
+async def test_full_run_over_200_keywords_charges_exactly_the_recorded_usage_and_releases_the_rest(
+    stack,
+):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 200, SMALL)
+        estimate = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs/estimate", headers=t.headers("automation")
+            )
+        ).json()
+        assert estimate["quantities"]["clustering"] == 10  # 200 keywords / 25 per request, +20%
+        assert estimate["quote"]["credits"] > 0
+        started = await client.post(
+            f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+        )
+        assert started.status_code in (201, 202), started.text  # 202: still reserving
+        run_id = started.json()["run_id"]
+        run = await t.run_until(client, run_id, {"completed", "failed", "paused", "cancelled"})
+        assert run["status"] == "completed", run
+        assert all(run["stage_results"][str(s)]["status"] == "completed" for s in range(1, 7))
+        contents = (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/content", headers=t.headers("automation")
+            )
+        ).json()["items"]
+        assert len(contents) == 6 and len({c["task_id"] for c in contents}) == 6
+        images = (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/images", headers=t.headers("automation")
+            )
+        ).json()["items"]
+        assert len(images) == 12
+        png = await client.get(
+            f"{t.automation}/images/{images[0]['image_id']}",
+            headers=auth_headers(KEY, "publishing", "automation", t.account),
+        )
+        assert png.content.startswith(b"\x89PNG")
+        for _ in range(100):  # the release reaches billing after the run ends
+            balance = (
+                await client.get(
+                    f"{t.billing}/accounts/{t.account}/balance", headers=t.headers("billing")
+                )
+            ).json()
+            if balance["held"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        usage = (
+            await client.get(
+                f"{t.billing}/accounts/{t.account}/usage",
+                params={"group_by": "run"},
+                headers=t.headers("billing"),
+            )
+        ).json()["rows"]
+        charged = sum(r["credits"] for r in usage if r["key"] == run_id)
+        assert balance["held"] == 0, "the remaining hold is released"
+        assert charged == run["credits_charged"] > 0
+        assert balance["available"] == 100_000 - charged
+        trace = (
+            await client.get(f"{t.automation}/runs/{run_id}/trace", headers=t.headers("automation"))
+        ).text
+        assert '"event": "run.completed"' in trace
+    ready = [json.loads(r.value) for r in await topic_records(stack["bootstrap"], "content.ready")]
+    mine = [r for r in ready if r["site_id"] == str(t.site)]
+    assert len(mine) == 6 and all(len(r["data"]["images"]) == 2 for r in mine)
+
+
+async def test_a_second_start_is_409_and_insufficient_credits_is_402_with_the_site_left_free(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        poor = await tenant(stack, client, 20, 30, SMALL)
+        refused = await client.post(
+            f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")
+        )
+        assert refused.status_code == 402, refused.text
+        body = refused.json()
+        assert (body["reason"], body["available"]) == ("insufficient_credits", 20) and body[
+            "required"
+        ] > 20
+        runs = (
+            await client.get(
+                f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")
+            )
+        ).json()
+        assert runs["items"][0]["status"] == "rejected"
+        balance = (
+            await client.get(
+                f"{poor.billing}/accounts/{poor.account}/balance", headers=poor.headers("billing")
+            )
+        ).json()
+        assert balance["held"] == 0
+
+        rich = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.3})
+        first = await client.post(
+            f"{rich.automation}/sites/{rich.site}/runs", headers=rich.headers("automation")
+        )
+        assert first.status_code in (201, 202)
+        second = await client.post(
+            f"{rich.automation}/sites/{rich.site}/runs", headers=rich.headers("automation")
+        )
+        assert second.status_code == 409
+        run_id = first.json()["run_id"]
+        await client.post(
+            f"{rich.automation}/runs/{run_id}/pause", headers=rich.headers("automation")
+        )
+        paused = await rich.run_until(client, run_id, {"paused", "completed"})
+        assert paused["status"] == "paused" and paused["pause_reason"] == "requested"
+        assert (
+            await client.post(
+                f"{rich.automation}/sites/{rich.site}/runs", headers=rich.headers("automation")
+            )
+        ).status_code == 409
+        resumed = await client.post(
+            f"{rich.automation}/runs/{run_id}/resume", headers=rich.headers("automation")
+        )
+        assert resumed.status_code == 200
+        await client.post(
+            f"{rich.automation}/runs/{run_id}/cancel", headers=rich.headers("automation")
+        )
+        cancelled = await rich.run_until(client, run_id, {"cancelled", "completed"})
+        assert cancelled["status"] == "cancelled"
+        for _ in range(100):
+            balance = (
+                await client.get(
+                    f"{rich.billing}/accounts/{rich.account}/balance",
+                    headers=rich.headers("billing"),
+                )
+            ).json()
+            if balance["held"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        assert balance["held"] == 0, "cancel releases the hold"
+        again = await client.post(
+            f"{rich.automation}/sites/{rich.site}/runs", headers=rich.headers("automation")
+        )
+        assert again.status_code in (201, 202), "the site is free for a new run"
