@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from stack import free_port, wait_http
 
 from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.contracts.sites import SiteSnapshot
 from igny8.messaging import ensure_topics
 from igny8.testing import ChildProcess, temporary_database, topic_records
+
+from stack import free_port, wait_http
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -353,3 +354,125 @@ async def test_a_second_start_is_409_and_insufficient_credits_is_402_with_the_si
             f"{rich.automation}/sites/{rich.site}/runs", headers=rich.headers("automation")
         )
         assert again.status_code in (201, 202), "the site is free for a new run"
+
+
+async def charged_in_billing(t: Tenant, client: httpx.AsyncClient, run_id: str) -> int:
+    usage = (
+        await client.get(
+            f"{t.billing}/accounts/{t.account}/usage",
+            params={"group_by": "run"},
+            headers=t.headers("billing"),
+        )
+    ).json()["rows"]
+    return sum(r["credits"] for r in usage if r["key"] == run_id)
+
+
+async def settled(t: Tenant, client: httpx.AsyncClient, run_id: str, expected: int) -> dict:
+    for _ in range(150):  # captures and the release travel through Kafka after the run ends
+        balance = (
+            await client.get(
+                f"{t.billing}/accounts/{t.account}/balance", headers=t.headers("billing")
+            )
+        ).json()
+        if balance["held"] == 0 and await charged_in_billing(t, client, run_id) == expected:
+            return balance
+        await asyncio.sleep(0.2)
+    raise AssertionError(
+        f"billing did not settle: {balance}, charged {await charged_in_billing(t, client, run_id)}"
+    )
+
+
+async def test_a_hold_that_runs_short_is_topped_up(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        # The estimate guesses 5 keywords per cluster; the model makes smaller clusters than that.
+        config = {**SMALL, "estimate_buffer": 0, "max_items_per_stage": {}, "inline_images": 0}
+        t = await tenant(stack, client, 100_000, 40, config)
+        started = await client.post(
+            f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+        )
+        run = await t.run_until(client, started.json()["run_id"], {"completed", "failed", "paused"})
+        assert run["status"] == "completed", run
+        assert len(run["holds"]) >= 2, (
+            "the estimate fell short and a further reservation topped it up"
+        )
+        await settled(t, client, run["run_id"], run["credits_charged"])
+
+
+async def test_injected_ai_failures_are_retried_and_failed_calls_are_not_charged(stack):
+    ai = f"http://127.0.0.1:{stack['ports']['ai']}"
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 40, SMALL)
+        await client.post(
+            f"{ai}/dev/faults", json={"fail_rate": 0.2, "modes": ["429", "500", "refusal"]}
+        )
+        try:
+            started = await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+            run = await t.run_until(
+                client, started.json()["run_id"], {"completed", "paused", "failed"}
+            )
+        finally:
+            await client.post(f"{ai}/dev/faults", json={"fail_rate": 0})
+        assert run["status"] in ("completed", "paused"), run
+        if run["status"] == "paused":
+            assert run["pause_reason"].startswith("provider_failures")
+            await client.post(
+                f"{t.automation}/runs/{run['run_id']}/cancel", headers=t.headers("automation")
+            )
+            run = await t.run_until(client, run["run_id"], {"cancelled"})
+        await settled(t, client, run["run_id"], run["credits_charged"])
+        contents = (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/content", headers=t.headers("automation")
+            )
+        ).json()["items"]
+        assert all(c["html"] and c["word_count"] > 0 for c in contents), "nothing half-written"
+
+
+async def test_the_run_survives_a_killed_automation_process_without_duplicates_or_double_charges(
+    stack,
+):
+    ai = f"http://127.0.0.1:{stack['ports']['ai']}"
+    automation = stack["processes"]["automation"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 50, SMALL)
+        await client.post(f"{ai}/dev/faults", json={"latency_ms": 150})
+        started = await client.post(
+            f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+        )
+        run_id = started.json()["run_id"]
+        log = stack["tmp"] / "runs" / run_id / "stage-4.log"
+        for _ in range(600):
+            if log.exists() and log.read_text().count("item.done") >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert log.exists(), "stage 4 never started"
+        automation.kill()  # SIGKILL in the middle of stage 4
+        restarted = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(stack["ports"]["automation"])],
+            stack["tmp"] / "automation-restarted.log",
+            stack["automation_env"],
+        )
+        stack["processes"]["automation"] = restarted
+        try:
+            await wait_http(f"{t.automation}/readyz", restarted)
+            run = await t.run_until(client, run_id, {"completed", "failed", "paused"})
+        finally:
+            await client.post(f"{ai}/dev/faults", json={"latency_ms": 0})
+        assert run["status"] == "completed", run
+        contents = (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/content", headers=t.headers("automation")
+            )
+        ).json()["items"]
+        tasks = (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/tasks", headers=t.headers("automation")
+            )
+        ).json()["items"]
+        assert len(contents) == len(tasks) == len({c["task_id"] for c in contents}), (
+            "no duplicate content"
+        )
+        await settled(t, client, run_id, run["credits_charged"])  # charged exactly once per item
+        assert run["fencing_token"] >= 2, "the restarted worker took the lease over"

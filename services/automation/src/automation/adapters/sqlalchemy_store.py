@@ -589,6 +589,14 @@ class SqlAlchemyAutomationStore:
             .order_by(run_holds.c.created_at)
         )
 
+    async def holds_for_update(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self._all(
+            sa.select(run_holds)
+            .where(run_holds.c.run_id == run_id)
+            .order_by(run_holds.c.created_at)
+            .with_for_update()
+        )
+
     async def holds_by_reservation(self, reservation_id: uuid.UUID) -> list[dict[str, Any]]:
         return await self._all(
             sa.select(run_holds).where(run_holds.c.reservation_id == reservation_id)

@@ -415,11 +415,8 @@ class RunEngine:
         await self._between_items(run, token)
         operation = OPERATION.get(stage)
         ceiling = item_quantity_ceiling(stage, config)
-        hold, price = (
-            (await self._hold_for(run, token, config, operation, ceiling))
-            if operation
-            else (None, None)
-        )
+        if operation:  # make sure the most this item can cost is held before calling the AI
+            await self._hold_for(run, token, config, operation, ceiling)
         try:
             result, usage, quantity = await work()
         except AINotConfigured as error:
@@ -436,50 +433,75 @@ class RunEngine:
                 await self._pause(run, token, f"provider_failures: {error.detail}")
             return "failed"
         self._failures[run_id] = 0
-        async with self.unit_of_work() as uow:
-            await uow.store.guard(run_id, token)
-            if await uow.store.item_done(run_id, key):
-                return "skipped"
-            detail = await save(uow.store, result)
-            credits = 0
-            commit_id = None
-            if operation and hold is not None and price is not None:
-                quantity = min(quantity, ceiling)
-                credits = price.credits_for(quantity)
-                commit_id = uuid.uuid5(NAMESPACE, f"{run_id}:{key}")
-                await uow.emit(
-                    "credit.commit",
-                    wire.CommitCredits(
-                        reservation_id=hold["reservation_id"],
-                        commit_id=commit_id,
-                        operation=operation,
-                        quantity=quantity,
-                        ref=wire.UsageRef(run_id=run_id, stage=stage, item_id=key[:200]),
-                        usage=wire.Usage(
-                            model=usage.model,
-                            input_tokens=usage.input_tokens,
-                            output_tokens=usage.output_tokens,
-                            provider_cost_usd=usage.provider_cost_usd,
-                        )
-                        if usage
-                        else None,
-                    ),
-                    run["account_id"],
-                    run["site_id"],
-                )
-                await uow.store.update_hold(
-                    hold["reservation_id"], remaining=hold["remaining"] - credits
-                )
-                current = await uow.store.run(run_id)
-                await uow.store.update_run(
-                    run_id, credits_charged=current["credits_charged"] + credits
-                )
-            await uow.store.checkpoint(run_id, key, stage, "done", commit_id, credits, detail)
-            await uow.commit()
+        while True:
+            async with self.unit_of_work() as uow:
+                await uow.store.guard(run_id, token)
+                if await uow.store.item_done(run_id, key):
+                    return "skipped"
+                credits, commit_id = 0, None
+                if operation:
+                    quantity = min(quantity, ceiling)
+                    claimed = await self._claim(uow, run, operation, quantity)
+                    if claimed is None:
+                        await uow.rollback()
+                        await self._hold_for(run, token, config, operation, ceiling)  # top up first
+                        continue
+                    reservation_id, credits = claimed
+                    commit_id = uuid.uuid5(NAMESPACE, f"{run_id}:{key}")
+                    await uow.emit(
+                        "credit.commit",
+                        wire.CommitCredits(
+                            reservation_id=reservation_id,
+                            commit_id=commit_id,
+                            operation=operation,
+                            quantity=quantity,
+                            ref=wire.UsageRef(run_id=run_id, stage=stage, item_id=key[:200]),
+                            usage=wire.Usage(
+                                model=usage.model,
+                                input_tokens=usage.input_tokens,
+                                output_tokens=usage.output_tokens,
+                                provider_cost_usd=usage.provider_cost_usd,
+                            )
+                            if usage
+                            else None,
+                        ),
+                        run["account_id"],
+                        run["site_id"],
+                    )
+                    current = await uow.store.run(run_id)
+                    await uow.store.update_run(
+                        run_id, credits_charged=current["credits_charged"] + credits
+                    )
+                detail = await save(uow.store, result)
+                await uow.store.checkpoint(run_id, key, stage, "done", commit_id, credits, detail)
+                await uow.commit()
+                break
         self.log.write(run_id, stage, "item.done", key, credits=credits)
         if config.delay_within_stage_s:
             await asyncio.sleep(config.delay_within_stage_s)
         return "done"
+
+    async def _claim(
+        self, uow: UnitOfWork, run: dict[str, Any], operation: str, quantity: int
+    ) -> tuple[uuid.UUID, int] | None:
+        """Take the item's credits from a live hold, under row locks, so concurrent items never
+        spend the same credits twice (billing would refuse the capture)."""
+        soon = self.clock.now() + timedelta(seconds=60)
+        for hold in await uow.store.holds_for_update(run["run_id"]):
+            price = hold["prices"].get(operation)
+            if (
+                hold["status"] != "reserved"
+                or price is None
+                or (hold["expires_at"] and hold["expires_at"] < soon)
+            ):
+                continue
+            credits = Price(**price).credits_for(quantity)
+            if hold["remaining"] >= credits:
+                await uow.store.update_hold(
+                    hold["reservation_id"], remaining=hold["remaining"] - credits
+                )
+                return hold["reservation_id"], credits
+        return None
 
     async def _checkpoint_failure(
         self, run: dict[str, Any], stage: int, key: str, error: AIError
