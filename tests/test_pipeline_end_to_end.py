@@ -77,6 +77,7 @@ def keywords(n: int) -> list[dict[str, object]]:
 @pytest.fixture
 async def stack(postgres_admin_url, kafka_bootstrap, tmp_path):
     await ensure_topics(kafka_bootstrap, TOPICS)
+    processes: dict[str, ChildProcess] = {}
     async with (
         temporary_database(postgres_admin_url, "billing_e2e") as billing_db,
         temporary_database(postgres_admin_url, "automation_e2e") as automation_db,
@@ -116,15 +117,17 @@ async def stack(postgres_admin_url, kafka_bootstrap, tmp_path):
             await wait_http(f"http://127.0.0.1:{ports['ai']}/v1/models", ai)
             await wait_http(f"http://127.0.0.1:{ports['billing']}/readyz", billing)
             await wait_http(f"http://127.0.0.1:{ports['automation']}/readyz", automation)
+            processes = {"ai": ai, "billing": billing, "automation": automation}
             yield {
                 "ports": ports,
-                "processes": {"ai": ai, "billing": billing, "automation": automation},
+                "processes": processes,
                 "automation_env": automation_env,
                 "tmp": tmp_path,
                 "bootstrap": kafka_bootstrap,
             }
         finally:
-            for process in (automation, billing, ai):
+            # a test may have replaced a process (crash tests): stop whatever runs now, too
+            for process in {*processes.values(), automation, billing, ai}:
                 process.stop()
 
 

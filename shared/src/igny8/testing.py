@@ -94,12 +94,23 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}.{uuid.uuid4().hex[:10]}"
 
 
+_children: list[ChildProcess] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A safety net: no child process outlives the test session (a leftover consumer would
+    join its group and take partitions from the next run)."""
+    for child in _children:
+        child.stop(timeout=5)
+
+
 class ChildProcess:
     """A process the test drives from outside: its output goes to a file the test can wait on."""
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         import subprocess
 
+        _children.append(self)
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -135,7 +146,8 @@ class ChildProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
     def stop(self, timeout: float = 15.0) -> None:
         import signal
@@ -148,7 +160,8 @@ class ChildProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
 
 async def wait_until(
