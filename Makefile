@@ -34,8 +34,11 @@ infra-status: ## show what runs where
 migrate: infra-up ## migrate every service database to head
 	@$(WITH_ENV) for s in $(SERVICES); do $(VENV)/bin/$$s migrate || exit 1; echo "migrated $$s"; done
 
-run: infra-up migrate ## start infrastructure and every service; Ctrl-C stops them
-	@$(WITH_ENV) $(PY) scripts/run_stack.py
+run: infra-up migrate ## start everything, run the demo, keep serving until Ctrl-C
+	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo
+
+demo: infra-up migrate ## start everything, run the demo, print the summary and stop
+	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo --exit-after-demo
 
 test: install ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
@@ -66,4 +69,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install lock infra-up infra-down infra-status migrate run test test-unit lint fmt asyncapi bench clean
+.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi bench clean

@@ -1,7 +1,10 @@
-"""`make run`: start every service as its own process, say where each listens, serve till Ctrl-C."""
+"""`make run` / `make demo`: start every service as its own process (and the development AI server
+when no AI provider is configured), say where each listens, optionally run the demo, then serve
+until Ctrl-C."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -20,72 +23,104 @@ SERVICES = {
     "integration": 8103,
     "publishing": 8104,
 }
+AI_VARIABLES = (
+    "AUTOMATION_OPENAI_API_KEY",
+    "AUTOMATION_OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+)
 
 
-def ready(port: int) -> bool:
+def ready(port: int, path: str = "/readyz") -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-            return answer.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return bool(answer.status == 200)
     except OSError:
         return False
 
 
+def spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--demo", action="store_true", help="run the demo once everything is up")
+    parser.add_argument("--exit-after-demo", action="store_true")
+    args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     ports = {
         name: int(os.environ.get(f"{name.upper()}_HTTP_PORT", port))
         for name, port in SERVICES.items()
     }
-    for name, port in ports.items():
-        log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        children[name] = subprocess.Popen(
-            [str(BIN / name), "serve", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    checks: dict[str, tuple[int, str]] = {name: (port, "/readyz") for name, port in ports.items()}
+    if not any(os.environ.get(v) for v in AI_VARIABLES):
+        ai_port = int(os.environ.get("IGNY8_DEV_AI_PORT", "8199"))
+        children["dev-ai"] = spawn(
+            "dev-ai", [str(BIN / "igny8-dev-ai"), "--port", str(ai_port)], env
         )
-    deadline = time.monotonic() + 90
-    pending = set(ports)
-    while pending and time.monotonic() < deadline:
-        for name in list(pending):
-            if children[name].poll() is not None:
-                print(
-                    f"{name} exited with {children[name].returncode}; see {LOGS / (name + '.log')}"
-                )
-                stop(children)
-                return 1
-            if ready(ports[name]):
-                pending.discard(name)
-        time.sleep(0.3)
-    if pending:
-        print(f"not ready in time: {', '.join(sorted(pending))}; see {LOGS}")
-        stop(children)
-        return 1
-    print("\nIGNY8 is up:")
-    print(f"  {'kafka':<12} {os.environ.get('KAFKA_BOOTSTRAP_SERVERS')}")
-    for name, port in ports.items():
+        env["AUTOMATION_OPENAI_BASE_URL"] = f"http://127.0.0.1:{ai_port}/v1"
+        checks["dev-ai"] = (ai_port, "/v1/models")
         print(
-            f"  {name:<12} http://127.0.0.1:{port}  (docs /docs, probes /healthz /readyz, /metrics)"
+            f"AI provider: the local DEVELOPMENT server on 127.0.0.1:{ai_port} "
+            "(set OPENAI_API_KEY or AUTOMATION_OPENAI_BASE_URL for a real one)"
         )
-    print(f"  {'logs':<12} {LOGS}")
-    print("Ctrl-C stops the services (`make infra-down` stops Kafka and PostgreSQL).", flush=True)
-    interrupted = False
+    for name, port in ports.items():
+        children[name] = spawn(name, [str(BIN / name), "serve", "--port", str(port)], env)
+    try:
+        deadline = time.monotonic() + 90
+        pending = set(checks)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                if children[name].poll() is not None:
+                    print(
+                        f"{name} exited with {children[name].returncode}; see {LOGS / (name + '.log')}"
+                    )
+                    return 1
+                if ready(*checks[name]):
+                    pending.discard(name)
+            time.sleep(0.3)
+        if pending:
+            print(f"not ready in time: {', '.join(sorted(pending))}; see {LOGS}")
+            return 1
+        print("\nIGNY8 is up:")
+        print(f"  {'kafka':<12} {os.environ.get('KAFKA_BOOTSTRAP_SERVERS')}")
+        for name, port in ports.items():
+            print(
+                f"  {name:<12} http://127.0.0.1:{port}  (docs /docs, probes /healthz /readyz, /metrics)"
+            )
+        print(f"  {'logs':<12} {LOGS}", flush=True)
+        if args.demo:
+            print("\n--- demo ---", flush=True)
+            demo = subprocess.run(
+                [sys.executable, str(ROOT / "scripts" / "demo.py")], env=env, check=False
+            )
+            if args.exit_after_demo:
+                return demo.returncode
+        print(
+            "\nCtrl-C stops the services (`make infra-down` stops Kafka and PostgreSQL).",
+            flush=True,
+        )
+        interrupted = False
 
-    def on_signal(*_: object) -> None:
-        nonlocal interrupted
-        interrupted = True
+        def on_signal(*_: object) -> None:
+            nonlocal interrupted
+            interrupted = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not interrupted:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"{name} exited with {child.returncode}; see {LOGS / (name + '.log')}")
-                interrupted = True
-        time.sleep(0.5)
-    stop(children)
-    return 0
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not interrupted:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; see {LOGS / (name + '.log')}")
+                    interrupted = True
+            time.sleep(0.5)
+        return 0
+    finally:
+        stop(children)
 
 
 def stop(children: dict[str, subprocess.Popen[bytes]]) -> None:

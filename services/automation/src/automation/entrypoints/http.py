@@ -251,6 +251,7 @@ def create_router(
         async with uow() as u:
             run = await owned_run(u, caller, run_id)
             run["stage_results"] = await u.store.stage_results(run_id)
+            run["progress"] = await u.store.item_tally(run_id)  # live: items done/failed, credits
             run["holds"] = await u.store.holds(run_id)
         run.pop("config", None)
         return _json(run)  # type: ignore[no-any-return]

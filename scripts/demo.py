@@ -1,0 +1,179 @@
+"""The demo: an account with credits, a site (through integration), the sample keywords, one full
+pipeline run with live progress, then a summary. Needs the stack of `scripts/run_stack.py` up."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from igny8.auth import auth_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = {
+    1: "clustering calls",
+    2: "clusters planned",
+    3: "task batches",
+    4: "articles",
+    5: "prompt sets",
+    6: "images",
+}
+
+
+def url(service: str) -> str:
+    port = {"billing": 8101, "automation": 8102, "integration": 8103}[service]
+    return f"http://127.0.0.1:{os.environ.get(f'{service.upper()}_HTTP_PORT', port)}"
+
+
+async def main(keywords_file: Path, credits: int) -> int:
+    key = os.environ["IGNY8_SERVICE_KEY"]
+    keywords = keywords_file.read_bytes()
+    logs_root = Path(os.environ.get("AUTOMATION_RUN_LOG_ROOT", "var/runs")).resolve()
+    account = uuid.uuid4()
+
+    def h(target: str, *roles: str) -> dict[str, str]:
+        return auth_headers(key, "gateway", target, account, roles)
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        print(f"account     {account}")
+        (
+            await client.post(
+                f"{url('billing')}/accounts",
+                json={"account_id": str(account)},
+                headers=h("billing"),
+            )
+        ).raise_for_status()
+        (
+            await client.post(
+                f"{url('billing')}/accounts/{account}/grants",
+                json={"credits": credits, "kind": "paid"},
+                headers={**h("billing", "platform_admin"), "Idempotency-Key": "demo"},
+            )
+        ).raise_for_status()
+        print(f"credits     {credits} granted")
+        site = (
+            await client.post(
+                f"{url('integration')}/sites",
+                json={
+                    "name": "Green Thumb Journal",
+                    "url": "https://greenthumb.example",
+                    "sector": "home & garden",
+                    "niche": "gardening, coffee, running, home office, money",
+                    "language": "en",
+                },
+                headers=h("integration"),
+            )
+        ).json()
+        site_id = site["site_id"]
+        print(f"site        {site['name']} ({site_id}), announced to automation via site.created")
+        for _ in range(300):
+            if (
+                await client.get(
+                    f"{url('automation')}/sites/{site_id}/config", headers=h("automation")
+                )
+            ).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            print("automation did not learn the site in time")
+            return 1
+        config = {
+            "batch_sizes": {"1": 60},
+            "ideas_per_cluster": 2,
+            "target_word_count": 700,
+            "inline_images": 1,
+            "image_size": "256x256",
+            "max_items_per_stage": {"2": 8},
+        }
+        (
+            await client.put(
+                f"{url('automation')}/sites/{site_id}/config", json=config, headers=h("automation")
+            )
+        ).raise_for_status()
+        imported = (
+            await client.post(
+                f"{url('automation')}/sites/{site_id}/keywords",
+                content=keywords,
+                headers={**h("automation"), "Content-Type": "text/csv"},
+            )
+        ).json()
+        print(
+            f"keywords    {imported['imported']} imported from {keywords_file.name} "
+            f"({imported['duplicates']} duplicates, {len(imported['errors'])} bad rows)"
+        )
+        estimate = (
+            await client.post(
+                f"{url('automation')}/sites/{site_id}/runs/estimate", headers=h("automation")
+            )
+        ).json()
+        print(
+            f"estimate    {estimate['quantities']} → {estimate['quote']['credits']} credits (quantities include the 20% buffer)"
+        )
+        started = await client.post(
+            f"{url('automation')}/sites/{site_id}/runs", headers=h("automation")
+        )
+        if started.status_code == 402:
+            print(f"refused     {started.json()}")
+            return 1
+        run_id = started.json()["run_id"]
+        print(f"run         {run_id} ({started.json()['status']})\n")
+        began, last = time.monotonic(), ""
+        while True:
+            run = (
+                await client.get(f"{url('automation')}/runs/{run_id}", headers=h("automation"))
+            ).json()
+            progress = run.get("progress", {})
+            line = (
+                " | ".join(
+                    f"{n}:{STAGES[n]} {progress.get(str(n), {}).get('done', 0)}"
+                    f"{'✓' if run['stage_results'].get(str(n), {}).get('status') == 'completed' else ''}"
+                    for n in range(1, 7)
+                )
+                + f" | credits {run['credits_charged']} | {run['status']}"
+            )
+            if line != last:
+                print(f"  [{time.monotonic() - began:5.1f}s] {line}", flush=True)
+                last = line
+            if run["status"] in ("completed", "failed", "cancelled", "rejected", "paused"):
+                break
+            await asyncio.sleep(0.5)
+        counts = {}
+        for kind in ("clusters", "ideas", "content", "images"):
+            items = (
+                await client.get(
+                    f"{url('automation')}/sites/{site_id}/{kind}",
+                    params={"limit": 500},
+                    headers=h("automation"),
+                )
+            ).json()["items"]
+            counts[kind] = len(items)
+        await asyncio.sleep(1.0)
+        balance = (
+            await client.get(f"{url('billing')}/accounts/{account}/balance", headers=h("billing"))
+        ).json()
+        logs = logs_root / run_id
+        print(f"\nsummary     run {run['status']} in {time.monotonic() - began:.1f}s")
+        print(
+            f"            {counts['clusters']} clusters, {counts['ideas']} ideas, {counts['content']} articles, "
+            f"{counts['images']} images"
+        )
+        print(
+            f"            {run['credits_charged']} credits charged; balance {balance['available']} available, "
+            f"{balance['held']} held"
+        )
+        print(f"            logs: {logs} (main.log, stage-N.log, trace.jsonl)")
+        return 0 if run["status"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keywords", type=Path, default=ROOT / "data" / "sample_keywords.csv")
+    parser.add_argument("--credits", type=int, default=50_000)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.keywords, args.credits)))

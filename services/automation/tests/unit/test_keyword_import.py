@@ -1,0 +1,61 @@
+"""Keyword imports keep good rows, report bad ones by line, refuse unreadable files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automation.domain.errors import UnreadableImport
+from automation.domain.keywords import parse
+
+
+def test_csv_rows_are_normalized_deduplicated_and_bad_ones_reported_by_line() -> None:
+    body = (
+        b"Keyword,Volume,Difficulty,CPC,Intent,Country\n"
+        b"  Best   Compost Bin ,1200,35,$1.20,commercial,us\n"
+        b"best compost bin,900,30,1.00,commercial,US\n"
+        b",100,10,0.5,informational,US\n"
+        b"raised bed soil,lots,20,0.4,informational,US\n"
+        b"tomato cages,300,101,0.3,commercial,US\n"
+        b"mulch,200,10,0.2,curious,US\n"
+        b"drip irrigation kit,150,15,0.9,transactional,USA\n"
+        b"herb garden ideas,800,12,0.1,informational,gb\n"
+    )
+    parsed = parse(body, "text/csv")
+    assert [r.keyword for r in parsed.rows] == ["best compost bin", "herb garden ideas"]
+    assert parsed.rows[0].cpc is not None and str(parsed.rows[0].cpc) == "1.20"
+    assert parsed.rows[1].country == "GB"
+    assert parsed.duplicates == 1
+    reasons = {e["line"]: e["reason"] for e in parsed.errors}
+    assert reasons == {
+        4: "keyword is empty",
+        5: "volume must be a whole number",
+        6: "difficulty must be between 0 and 100",
+        7: "intent must be one of commercial, informational, navigational, transactional",
+        8: "country must be a two-letter code",
+    }
+
+
+def test_json_lists_of_strings_or_objects() -> None:
+    body = json.dumps({"keywords": ["Compost", {"keyword": "mulch", "volume": 5}, 7]}).encode()
+    parsed = parse(body, "application/json")
+    assert [r.keyword for r in parsed.rows] == ["compost", "mulch"]
+    assert parsed.errors == [{"line": 3, "reason": "expected an object or a string"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b"{not json", "application/json", "not valid JSON"),
+        (b'{"words": []}', "application/json", "expected a JSON list"),
+        (b"volume,cpc\n1,2\n", "text/csv", "`keyword` column"),
+        (b"\xff\xfe\x00bad", "text/csv", "UTF-8"),
+        (b"keyword\nx\n", "application/xml", "application/json or text/csv"),
+    ],
+)
+def test_unreadable_files_are_refused_with_the_reason(
+    body: bytes, content_type: str, fragment: str
+) -> None:
+    with pytest.raises(UnreadableImport, match=fragment):
+        parse(body, content_type)
