@@ -20,7 +20,7 @@ from automation.config import AutomationSettings
 from automation.domain.errors import AutomationError
 from automation.entrypoints.events import credit_replies_subscription, site_subscription
 from automation.entrypoints.http import automation_error_handler, create_router
-from automation.entrypoints.worker import run_driver
+from automation.entrypoints.worker import run_driver, scheduler
 from automation.ports import AIEngine, Clock
 from igny8.auth import service_auth
 from igny8.db import create_engine, session_factory
@@ -84,7 +84,10 @@ def bootstrap(
                 lambda: AutomationUnitOfWork(sessions),
                 settings.worker_concurrency,
                 settings.worker_tick_s,
-            )
+            ),
+            scheduler(
+                engine, lambda: AutomationUnitOfWork(sessions), clock, settings.scheduler_tick_s
+            ),
         ],
         exception_handlers={AutomationError: automation_error_handler},
         description="Runs the multi-stage AI content pipeline per site.",

@@ -59,4 +59,5 @@ class AutomationSettings(ServiceSettings):
     start_wait_s: float = 5.0
     """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
     image_concurrency: int = Field(default=4, ge=1, le=32)
+    scheduler_tick_s: float = 30.0
     max_provider_failures: int = Field(default=3, ge=1, le=50)

@@ -24,6 +24,7 @@ from automation.adapters.sqlalchemy_tables import (
     run_holds,
     run_items,
     runs,
+    schedule_state,
     stage_results,
     tasks,
 )
@@ -494,6 +495,38 @@ class SqlAlchemyAutomationStore:
         return await self._one(
             sa.select(images).where(
                 images.c.image_id == image_id, images.c.account_id == account_id
+            )
+        )
+
+    # -- schedules -----------------------------------------------------------------------------
+
+    async def scheduled_sites(self) -> list[dict[str, Any]]:
+        return await self._all(
+            sa.select(
+                automation_configs.c.site_id,
+                automation_configs.c.account_id,
+                automation_configs.c.config,
+                schedule_state.c.last_occurrence,
+            )
+            .join(known_sites, known_sites.c.site_id == automation_configs.c.site_id)
+            .outerjoin(schedule_state, schedule_state.c.site_id == automation_configs.c.site_id)
+            .where(
+                ~known_sites.c.deleted,
+                automation_configs.c.config["schedule"]["frequency"].astext != "none",
+            )
+        )
+
+    async def mark_occurrence(self, site_id: uuid.UUID, occurrence: datetime, outcome: str) -> None:
+        statement = insert(schedule_state).values(
+            site_id=site_id, last_occurrence=occurrence, last_outcome=outcome
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[schedule_state.c.site_id],
+                set_={
+                    "last_occurrence": statement.excluded.last_occurrence,
+                    "last_outcome": statement.excluded.last_outcome,
+                },
             )
         )
 

@@ -260,3 +260,11 @@ stage_results = sa.Table(
         "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
 )
+
+schedule_state = sa.Table(
+    "schedule_state",
+    metadata,
+    _id("site_id"),
+    sa.Column("last_occurrence", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_outcome", sa.Text, nullable=False, server_default=""),
+)

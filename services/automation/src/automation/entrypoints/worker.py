@@ -54,3 +54,39 @@ def run_driver(
         await asyncio.gather(*active.values(), return_exceptions=True)
 
     return run
+
+
+SCHEDULER_LOCK = 0x1687_5C4E_A070
+
+
+def scheduler(
+    engine: Any, unit_of_work: Callable[[], AutomationUnitOfWork], clock: Any, tick_s: float
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """Starts due runs; one replica at a time (PostgreSQL advisory lock)."""
+    import sqlalchemy as sa
+
+    from automation.app.scheduler import start_due_runs
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with engine.connect() as conn:
+                    if (
+                        await conn.execute(
+                            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK}
+                        )
+                    ).scalar():
+                        try:
+                            started = await start_due_runs(unit_of_work, clock)
+                            if started:
+                                log.info("scheduler pass", outcomes=started)
+                        finally:
+                            await conn.execute(
+                                sa.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEDULER_LOCK}
+                            )
+            except Exception as exc:  # a failing pass must not stop the scheduler
+                log.warning("scheduler pass failed", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick_s)
+
+    return run
