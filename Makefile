@@ -65,6 +65,7 @@ asyncapi: install ## regenerate docs/asyncapi/ from the topic registry
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
 	@$(WITH_ENV) $(PY) bench/billing_ledger.py
+	@$(WITH_ENV) $(PY) bench/pipeline.py
 
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra

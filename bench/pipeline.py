@@ -1,0 +1,301 @@
+"""Pipeline benchmark: 1,000 keywords through every stage with the development AI server at a fixed
+200 ms per call and no configured delays. Prints JSON: wall time, AI calls, the overhead ratio
+against the critical-path bound for the configured concurrency (goal: at most 1.15), and the peak
+memory of the automation process. Needs `make infra-up`."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+import os
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from igny8.auth import auth_headers
+from igny8.contracts import TOPICS
+from igny8.contracts.sites import SiteSnapshot
+from igny8.messaging import ensure_topics
+from igny8.testing import ChildProcess, temporary_database
+
+BIN = Path(sys.executable).parent
+LATENCY_S = 0.2
+IMAGE_CONCURRENCY = 4
+CONFIG = {
+    "batch_sizes": {"1": 50},
+    "ideas_per_cluster": 2,
+    "target_word_count": 400,
+    "inline_images": 1,
+    "image_size": "64x64",
+    "max_items_per_stage": {"2": 20},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def keywords(n: int) -> bytes:
+    heads = [
+        "compost",
+        "mulch",
+        "tomato",
+        "basil",
+        "espresso",
+        "grinder",
+        "treadmill",
+        "sneaker",
+        "budget",
+        "savings",
+        "desk",
+        "monitor",
+        "lamp",
+        "kettle",
+        "blender",
+        "tent",
+        "kayak",
+        "drone",
+        "camera",
+        "tripod",
+    ]
+    forms = [
+        "best {h}",
+        "{h} guide",
+        "cheap {h}",
+        "{h} review",
+        "{h} tips",
+        "how to clean a {h}",
+        "{h} for kids",
+        "{h} vs {o}",
+        "used {h}",
+        "{h} accessories",
+        "small {h}",
+        "{h} repair",
+        "{h} brands",
+        "{h} deals",
+        "{h} sizes",
+        "{h} colors",
+        "portable {h}",
+        "{h} in 2026",
+        "{h} checklist",
+        "{h} problems",
+        "{h} benefits",
+        "diy {h}",
+        "{h} price",
+        "{h} storage",
+        "{h} setup",
+        "{h} for beginners",
+        "premium {h}",
+        "{h} alternatives",
+        "{h} warranty",
+        "electric {h}",
+        "{h} materials",
+        "smart {h}",
+        "{h} maintenance",
+        "{h} comparison",
+        "{h} for seniors",
+        "{h} gift ideas",
+        "{h} safety",
+        "{h} kit",
+        "{h} near me",
+        "{h} history",
+        "{h} faq",
+        "{h} myths",
+        "{h} trends",
+        "{h} hacks",
+        "{h} essentials",
+        "{h} upgrades",
+        "{h} features",
+        "{h} on sale",
+        "{h} subscription",
+        "vintage {h}",
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["keyword", "volume"])
+    rows = [
+        (f.format(h=h, o=heads[(i + 1) % len(heads)]), 100 + i)
+        for i, (f, h) in enumerate((f, h) for f in forms for h in heads)
+    ]
+    writer.writerows(rows[:n])
+    return out.getvalue().encode()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def main() -> None:
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    admin = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
+    key = os.environ.get("IGNY8_SERVICE_KEY") or "bench-key-" + "x" * 24
+    await ensure_topics(bootstrap, TOPICS)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    async with (
+        temporary_database(admin, "bench_billing") as billing_db,
+        temporary_database(admin, "bench_automation") as automation_db,
+    ):
+        ports = {name: free_port() for name in ("ai", "billing", "automation")}
+        env = {"IGNY8_SERVICE_KEY": key, "LOG_LEVEL": "WARNING"}
+        ai = ChildProcess(
+            [
+                str(BIN / "igny8-dev-ai"),
+                "--port",
+                str(ports["ai"]),
+                "--latency-ms",
+                str(int(LATENCY_S * 1000)),
+            ],
+            tmp / "ai.log",
+            env,
+        )
+        billing = ChildProcess(
+            [str(BIN / "billing"), "serve", "--port", str(ports["billing"])],
+            tmp / "billing.log",
+            {**env, "BILLING_DATABASE_URL": billing_db, "BILLING_LOG_LEVEL": "WARNING"},
+        )
+        automation = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(ports["automation"])],
+            tmp / "automation.log",
+            {
+                **env,
+                "AUTOMATION_DATABASE_URL": automation_db,
+                "AUTOMATION_LOG_LEVEL": "WARNING",
+                "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{ports['ai']}/v1",
+                "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
+                "AUTOMATION_IMAGE_ROOT": str(tmp / "images"),
+                "AUTOMATION_RUN_LOG_ROOT": str(tmp / "runs"),
+                "AUTOMATION_IMAGE_CONCURRENCY": str(IMAGE_CONCURRENCY),
+                "AUTOMATION_WORKER_TICK_S": "0.1",
+            },
+        )
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                for name, path in (
+                    ("ai", "/v1/models"),
+                    ("billing", "/readyz"),
+                    ("automation", "/readyz"),
+                ):
+                    for _ in range(300):
+                        try:
+                            if (
+                                await client.get(f"http://127.0.0.1:{ports[name]}{path}")
+                            ).status_code == 200:
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        await asyncio.sleep(0.1)
+                account, site = uuid.uuid4(), uuid.uuid4()
+                billing_url, automation_url = (
+                    f"http://127.0.0.1:{ports[n]}" for n in ("billing", "automation")
+                )
+
+                def h(target: str, *roles: str) -> dict[str, str]:
+                    return auth_headers(key, "gateway", target, account, roles)
+
+                await client.post(
+                    f"{billing_url}/accounts",
+                    json={"account_id": str(account)},
+                    headers=h("billing"),
+                )
+                await client.post(
+                    f"{billing_url}/accounts/{account}/grants",
+                    json={"credits": 1_000_000, "kind": "paid"},
+                    headers={**h("billing", "platform_admin"), "Idempotency-Key": "bench"},
+                )
+                producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+                await producer.start()
+                snapshot = SiteSnapshot(
+                    site_id=site,
+                    account_id=account,
+                    version=1,
+                    name="Bench",
+                    url="https://bench.example",
+                )
+                envelope = TOPICS.envelope(
+                    "site.created", snapshot, source="integration", account_id=account, site_id=site
+                )
+                await producer.send_and_wait(
+                    "site.created", envelope.to_bytes(), key=str(site).encode()
+                )
+                await producer.stop()
+                for _ in range(300):
+                    if (
+                        await client.get(
+                            f"{automation_url}/sites/{site}/config", headers=h("automation")
+                        )
+                    ).status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                await client.put(
+                    f"{automation_url}/sites/{site}/config", json=CONFIG, headers=h("automation")
+                )
+                imported = (
+                    await client.post(
+                        f"{automation_url}/sites/{site}/keywords",
+                        content=keywords(1000),
+                        headers={**h("automation"), "Content-Type": "text/csv"},
+                    )
+                ).json()
+                started_at = time.perf_counter()
+                run_id = (
+                    await client.post(
+                        f"{automation_url}/sites/{site}/runs", headers=h("automation")
+                    )
+                ).json()["run_id"]
+                while True:
+                    run = (
+                        await client.get(f"{automation_url}/runs/{run_id}", headers=h("automation"))
+                    ).json()
+                    if run["status"] in ("completed", "failed", "paused", "cancelled", "rejected"):
+                        break
+                    await asyncio.sleep(0.05)
+                wall = time.perf_counter() - started_at
+                memory = peak_rss_mb(automation.proc.pid)
+        finally:
+            for process in (automation, billing, ai):
+                process.stop()
+    progress = {int(k): v for k, v in run["progress"].items()}
+    calls = {
+        stage: progress.get(stage, {}).get("done", 0) + progress.get(stage, {}).get("failed", 0)
+        for stage in (1, 2, 4, 5, 6)
+    }
+    sequential = calls[1] + calls[2] + calls[4] + calls[5] + math.ceil(calls[6] / IMAGE_CONCURRENCY)
+    bound = sequential * LATENCY_S
+    print(
+        json.dumps(
+            {
+                "benchmark": "pipeline",
+                "keywords": imported["imported"],
+                "status": run["status"],
+                "ai_latency_s": LATENCY_S,
+                "image_concurrency": IMAGE_CONCURRENCY,
+                "ai_calls": sum(calls.values()),
+                "ai_calls_per_stage": calls,
+                "wall_time_s": round(wall, 2),
+                "critical_path_bound_s": round(bound, 2),
+                "overhead_ratio": round(wall / bound, 3) if bound else None,
+                "goal_overhead_ratio": 1.15,
+                "credits_charged": run["credits_charged"],
+                "automation_peak_rss_mb": memory,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
