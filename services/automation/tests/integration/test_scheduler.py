@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from automation.adapters.sqlalchemy_tables import known_sites, runs
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.scheduler import start_due_runs
-from automation.bootstrap import SERVICE_ROOT
 from automation.domain.config import AutomationConfig, Schedule
 from igny8.db import create_engine, session_factory
-from igny8.testing import migrated_database
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +24,6 @@ class Clock:
 
     def now(self) -> datetime:
         return self.at
-
-
-@pytest.fixture(scope="module")
-def automation_db(postgres_admin_url):
-    yield from migrated_database(postgres_admin_url, SERVICE_ROOT, "automation_test")
 
 
 async def test_due_runs_start_once_and_live_runs_are_never_doubled(automation_db):
