@@ -18,7 +18,11 @@ from automation.adapters.sqlalchemy_unit_of_work import (
 from automation.app.run_engine import RunEngine
 from automation.config import AutomationSettings
 from automation.domain.errors import AutomationError
-from automation.entrypoints.events import credit_replies_subscription, site_subscription
+from automation.entrypoints.events import (
+    credit_replies_subscription,
+    image_subscription,
+    site_subscription,
+)
 from automation.entrypoints.http import automation_error_handler, create_router
 from automation.entrypoints.worker import run_driver, scheduler
 from automation.ports import AIEngine, Clock
@@ -77,7 +81,11 @@ def bootstrap(
                 service_auth("automation", settings.service_key.get_secret_value),
             )
         ],
-        subscriptions=[site_subscription(clock), credit_replies_subscription()],
+        subscriptions=[
+            site_subscription(clock),
+            credit_replies_subscription(),
+            image_subscription(run_engine),
+        ],
         timers=[
             run_driver(
                 run_engine,

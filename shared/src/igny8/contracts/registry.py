@@ -214,6 +214,14 @@ TOPICS = TopicRegistry(
             for verb in ("started", "progress", "completed", "failed")
         ),
         TopicSpec(
+            "image.generate",
+            runs.GenerateImage,
+            "run_id",
+            "command",
+            "automation",
+            description="Generate one image of a run (work topic, bounded concurrency)",
+        ),
+        TopicSpec(
             "content.ready",
             runs.ContentReady,
             "site_id",

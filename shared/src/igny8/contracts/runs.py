@@ -40,6 +40,15 @@ class StageChanged(_Payload):
     reason: str | None = None
 
 
+class GenerateImage(_Payload):
+    """image.generate: one image of a run's stage 6, carrying the driving worker's fencing token."""
+
+    run_id: uuid.UUID
+    site_id: uuid.UUID
+    prompt_id: uuid.UUID
+    fencing_token: int = Field(ge=1)
+
+
 class ContentImage(_Payload):
     url: str
     alt: str

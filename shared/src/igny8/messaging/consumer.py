@@ -56,6 +56,9 @@ class Subscription:
     on_invalid: InvalidHandler | None = None
     """Turns a decodable message with invalid data into a typed rejection (else dead letter)."""
     from_beginning: bool = True
+    parallel: bool = False
+    """Work topics whose messages are independent: handle a batch's records side by side
+    (bounded by the consumer's key concurrency) instead of in order per key."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,9 @@ class InboxConsumer:
     async def handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Records of one key in order; different keys side by side (bounded), so one slow
         account never serializes the others while per-key order is kept."""
-        lanes: dict[bytes | None, list[ConsumerRecord[Any, Any]]] = {}
-        for record in records:
-            lanes.setdefault(record.key, []).append(record)
+        lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
+        for n, record in enumerate(records):
+            lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)
         if len(lanes) == 1:
             for record in records:
                 await self.handle(record)

@@ -696,6 +696,19 @@ class SqlAlchemyAutomationStore:
             )
         )
 
+    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]:
+        rows = await self.session.execute(
+            sa.select(run_items.c.item_key, run_items.c.status).where(
+                run_items.c.run_id == run_id, run_items.c.item_key.in_(keys)
+            )
+        )
+        return {key: status for key, status in rows}
+
+    async def prompt(self, prompt_id: uuid.UUID) -> dict[str, Any] | None:
+        return await self._one(
+            sa.select(image_prompts).where(image_prompts.c.prompt_id == prompt_id)
+        )
+
     async def item_tally(self, run_id: uuid.UUID) -> dict[int, dict[str, int]]:
         rows = await self.session.execute(
             sa.select(

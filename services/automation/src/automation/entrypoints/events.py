@@ -8,10 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.adapters.sqlalchemy_tables import known_sites
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app.run_engine import RunEngine
 from automation.app.runs import cancel_run
 from automation.ports import Clock
 from igny8.contracts import Envelope
 from igny8.contracts import credits as wire
+from igny8.contracts.runs import GenerateImage
 from igny8.contracts.sites import SiteSnapshot
 from igny8.messaging import Subscription, keep_newest
 from igny8.observability import get_logger
@@ -92,3 +94,14 @@ def credit_replies_subscription() -> Subscription:
             )
 
     return Subscription(CREDIT_REPLIES, "credits", handle)
+
+
+def image_subscription(engine: RunEngine) -> Subscription:
+    """The image.generate work topic: images of all runs, side by side (bounded)."""
+
+    async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        assert isinstance(payload, GenerateImage)
+        outcome = await engine.image_item(payload.run_id, payload.fencing_token, payload.prompt_id)
+        log.info("image.generate handled", run_id=str(payload.run_id), outcome=outcome)
+
+    return Subscription(("image.generate",), "images", handle, parallel=True)
