@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from igny8.contracts import TOPICS, Envelope
 from igny8.contracts import credits as wire
 from igny8.db import create_engine, session_factory
 from igny8.db.migrations import upgrade
-from igny8.testing import ChildProcess, create_database, drop_database
+from igny8.testing import ChildProcess, create_database, drop_database, free_port
 
 REPLIES = (
     "credit.reserved",
@@ -127,9 +126,7 @@ async def billing_path(bootstrap: str, url: str, cycles: int) -> dict[str, objec
             )
             await uow.commit()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = Path(tempfile.mkdtemp()) / "billing.log"
     process = ChildProcess(
         [str(Path(sys.executable).parent / "billing"), "serve", "--role", "worker"],

@@ -11,7 +11,6 @@ import io
 import json
 import math
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.contracts.sites import SiteSnapshot
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, temporary_database
+from igny8.testing import ChildProcess, free_port, temporary_database
 
 BIN = Path(sys.executable).parent
 LATENCY_S = 0.2
@@ -38,12 +37,6 @@ CONFIG = {
     "image_size": "64x64",
     "max_items_per_stage": {"2": 20},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def keywords(n: int) -> bytes:

@@ -27,14 +27,6 @@ async def wait_ready(base_url: str, process: ChildProcess, timeout: float = 60.0
     raise AssertionError(f"{base_url} not ready:\n{process.output()[-3000:]}")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def wait_http(url: str, process: ChildProcess, timeout: float = 60.0) -> None:
     async with httpx.AsyncClient() as client:
         deadline = asyncio.get_running_loop().time() + timeout

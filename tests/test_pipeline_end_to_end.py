@@ -18,9 +18,9 @@ from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.contracts.sites import SiteSnapshot
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, temporary_database, topic_records
+from igny8.testing import ChildProcess, free_port, temporary_database, topic_records
 
-from stack import free_port, wait_http
+from stack import wait_http
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent

@@ -213,3 +213,21 @@ async def topic_records(bootstrap: str, topic: str) -> list:  # type: ignore[typ
 
 async def count_records(bootstrap: str, topic: str) -> int:
     return len(await topic_records(bootstrap, topic))
+
+
+def free_port() -> int:
+    """A free TCP port for a server a test starts, chosen below the kernel's ephemeral range
+    (32768+), so outgoing connections (Kafka, PostgreSQL clients) cannot grab it before the
+    server binds it."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")

@@ -6,7 +6,6 @@ Runs on a broker of its own (a second private KRaft node), so stopping it distur
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,19 +15,13 @@ import pytest
 
 from igny8.db import session_factory
 from igny8.messaging import ensure_topics
-from igny8.testing import wait_until
+from igny8.testing import free_port, wait_until
 
 import ping_app
 from ping_app import effect_rows, unsent
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 import sys
 from decimal import Decimal
@@ -24,7 +23,7 @@ from automation.domain.ai import (
     AITruncated,
     AIUnavailable,
 )
-from igny8.testing import ChildProcess
+from igny8.testing import ChildProcess, free_port
 
 KEYWORDS = [
     "best compost bin",
@@ -34,12 +33,6 @@ KEYWORDS = [
     "raised garden bed soil",
     "tomato seedlings care",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import sys
 import uuid
 from collections import defaultdict
@@ -23,7 +22,7 @@ from billing_driver import Billing
 from igny8.contracts import TOPICS, Envelope
 from igny8.contracts import credits as wire
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, topic_records
+from igny8.testing import ChildProcess, free_port, topic_records
 
 pytestmark = pytest.mark.integration
 REPLY_TOPICS = (
@@ -33,12 +32,6 @@ REPLY_TOPICS = (
     "credit.released",
     "credit.command_failed",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command_phases(accounts: list[uuid.UUID], rng: random.Random) -> list[list[Envelope]]:

@@ -4,7 +4,6 @@ order they still end on the newest version."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import uuid
 from pathlib import Path
@@ -20,16 +19,10 @@ from igny8.contracts import TOPICS
 from igny8.contracts.sites import SiteSnapshot
 from igny8.db import create_engine
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, temporary_database, wait_until
+from igny8.testing import ChildProcess, free_port, temporary_database, wait_until
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_snapshots_reach_another_process_and_out_of_order_ends_on_the_newest(
