@@ -197,6 +197,14 @@ class SqlAlchemyAutomationStore:
             .limit(limit)
         )
 
+    async def cluster_keywords(self, cluster_id: uuid.UUID) -> list[str]:
+        rows = await self.session.execute(
+            sa.select(keywords.c.keyword)
+            .where(keywords.c.cluster_id == cluster_id)
+            .order_by(keywords.c.keyword)
+        )
+        return list(rows.scalars())
+
     async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
         return await self._all(
             sa.select(ideas)

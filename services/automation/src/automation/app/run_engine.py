@@ -630,13 +630,7 @@ class RunEngine:
 
             async def work(cluster: dict[str, Any] = cluster) -> tuple[Any, Any, int]:
                 async with self.unit_of_work() as uow:
-                    members = [
-                        k["keyword"]
-                        for k in await uow.store.listing(
-                            "keywords", run["account_id"], run["site_id"], 500, 0, "clustered"
-                        )
-                        if k["cluster_id"] == cluster["cluster_id"]
-                    ]
+                    members = await uow.store.cluster_keywords(cluster["cluster_id"])
                 result = await self.ai.complete(
                     AIFunction.GENERATE_IDEAS,
                     {**site, "count": config.ideas_per_cluster},
