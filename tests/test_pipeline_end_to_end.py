@@ -479,3 +479,124 @@ async def test_the_run_survives_a_killed_automation_process_without_duplicates_o
         )
         await settled(t, client, run_id, run["credits_charged"])  # charged exactly once per item
         assert run["fencing_token"] >= 2, "the restarted worker took the lease over"
+
+
+async def wait_for_stage(stack: dict, run_id: str, stage: int) -> None:
+    log = stack["tmp"] / "runs" / run_id / f"stage-{stage}.log"
+    for _ in range(600):
+        if log.exists():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"stage {stage} never started")
+
+
+async def test_cancel_during_stage_2_releases_the_hold_and_frees_the_site(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 40, {**SMALL, "delay_within_stage_s": 0.4})
+        run_id = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+        ).json()["run_id"]
+        await wait_for_stage(stack, run_id, 2)
+        await client.post(f"{t.automation}/runs/{run_id}/cancel", headers=t.headers("automation"))
+        run = await t.run_until(client, run_id, {"cancelled", "completed"})
+        assert run["status"] == "cancelled"
+        assert "4" not in run["stage_results"], "nothing after stage 2 ran"
+        await settled(t, client, run_id, run["credits_charged"])
+        again = await client.post(
+            f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+        )
+        assert again.status_code in (201, 202)
+
+
+async def test_deleting_the_site_cancels_its_run(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.4})
+        run_id = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+        ).json()["run_id"]
+        await wait_for_stage(stack, run_id, 1)
+        producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"])
+        await producer.start()
+        try:
+            gone = SiteSnapshot(
+                site_id=t.site,
+                account_id=t.account,
+                version=2,
+                deleted=True,
+                name="Green Thumb",
+                url="https://greenthumb.example",
+            )
+            envelope = TOPICS.envelope(
+                "site.deleted", gone, source="integration", account_id=t.account, site_id=t.site
+            )
+            await producer.send_and_wait(
+                "site.deleted", envelope.to_bytes(), key=str(t.site).encode()
+            )
+        finally:
+            await producer.stop()
+        run = await t.run_until(client, run_id, {"cancelled", "completed"})
+        assert run["status"] == "cancelled"
+        await settled(t, client, run_id, run["credits_charged"])
+        assert (
+            await client.get(
+                f"{t.automation}/sites/{t.site}/config", headers=t.headers("automation")
+            )
+        ).status_code == 404
+
+
+async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_items_per_stage": {"2": 2}})
+        run_id = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+        ).json()["run_id"]
+        assert (await t.run_until(client, run_id, {"completed", "failed", "paused"}))[
+            "status"
+        ] == "completed"
+        base, h = f"{t.automation}/sites/{t.site}", t.headers("automation")
+        content = (await client.get(f"{base}/content", headers=h)).json()["items"][0]
+        edited = await client.patch(
+            f"{base}/content/{content['content_id']}",
+            json={"title": "Edited", "status": "approved"},
+            headers=h,
+        )
+        assert (edited.json()["title"], edited.json()["status"]) == ("Edited", "approved")
+        bad = await client.patch(
+            f"{base}/content/{content['content_id']}", json={"slug": "Not A Slug"}, headers=h
+        )
+        assert bad.status_code == 422
+        planned = [
+            c
+            for c in (await client.get(f"{base}/clusters", headers=h)).json()["items"]
+            if c["status"] == "planned"
+        ]
+        cluster = planned[0]
+        idea = next(
+            i
+            for i in (await client.get(f"{base}/ideas", headers=h)).json()["items"]
+            if i["cluster_id"] == cluster["cluster_id"]
+        )
+        archived = await client.patch(
+            f"{base}/ideas/{idea['idea_id']}", json={"status": "archived"}, headers=h
+        )
+        assert archived.json()["status"] == "archived"
+        before = len((await client.get(f"{base}/content", headers=h)).json()["items"])
+        assert (
+            await client.delete(f"{base}/clusters/{cluster['cluster_id']}", headers=h)
+        ).status_code == 204
+        after = (await client.get(f"{base}/content", headers=h)).json()["items"]
+        assert len(after) < before
+        keywords = (await client.get(f"{base}/keywords", params={"limit": 500}, headers=h)).json()[
+            "items"
+        ]
+        assert not any(k["cluster_id"] == cluster["cluster_id"] for k in keywords)
+        assert any(k["status"] == "new" for k in keywords), "the cluster's keywords are free again"
+        assert (
+            await client.get(f"{base}/clusters/{cluster['cluster_id']}", headers=h)
+        ).status_code == 404

@@ -165,6 +165,65 @@ class SqlAlchemyAutomationStore:
         )
         return changed.first() is not None
 
+    async def delete_item(
+        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
+    ) -> bool:
+        """Delete a cluster, idea or article with what hangs off it (keywords return to `new`)."""
+        found = await self.get_item(kind, account_id, site_id, item_id)
+        if found is None:
+            return False
+        content_ids: list[Any] = []
+        if kind == "clusters":
+            await self.session.execute(
+                sa.update(keywords)
+                .where(keywords.c.cluster_id == item_id)
+                .values(cluster_id=None, status="new")
+            )
+            idea_ids = list(
+                (
+                    await self.session.execute(
+                        sa.select(ideas.c.idea_id).where(ideas.c.cluster_id == item_id)
+                    )
+                ).scalars()
+            )
+        elif kind == "ideas":
+            idea_ids = [item_id]
+        else:
+            idea_ids, content_ids = [], [item_id]
+        if idea_ids:
+            task_ids = list(
+                (
+                    await self.session.execute(
+                        sa.select(tasks.c.task_id).where(tasks.c.idea_id.in_(idea_ids))
+                    )
+                ).scalars()
+            )
+            if task_ids:
+                content_ids += list(
+                    (
+                        await self.session.execute(
+                            sa.select(contents.c.content_id).where(contents.c.task_id.in_(task_ids))
+                        )
+                    ).scalars()
+                )
+        if content_ids:
+            prompt_ids = sa.select(image_prompts.c.prompt_id).where(
+                image_prompts.c.content_id.in_(content_ids)
+            )
+            await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
+            await self.session.execute(
+                sa.delete(image_prompts).where(image_prompts.c.content_id.in_(content_ids))
+            )
+            await self.session.execute(
+                sa.delete(contents).where(contents.c.content_id.in_(content_ids))
+            )
+        if idea_ids:
+            await self.session.execute(sa.delete(tasks).where(tasks.c.idea_id.in_(idea_ids)))
+            await self.session.execute(sa.delete(ideas).where(ideas.c.idea_id.in_(idea_ids)))
+        if kind == "clusters":
+            await self.session.execute(sa.delete(clusters).where(clusters.c.cluster_id == item_id))
+        return True
+
     async def delete_keyword(
         self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
     ) -> bool:

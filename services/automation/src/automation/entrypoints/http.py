@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automation.adapters.billing_quotes import BillingQuotes
@@ -30,6 +30,40 @@ LISTS = ("keywords", "clusters", "ideas", "tasks", "content", "images")
 class StartRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stages: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+
+
+class ClusterPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    primary_keyword: str | None = Field(default=None, max_length=200)
+    status: str | None = Field(default=None, pattern="^(new|planned|archived)$")
+
+
+class IdeaPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    brief: str | None = Field(default=None, max_length=5000)
+    outline: list[str] | None = None
+    target_keywords: list[str] | None = None
+    status: str | None = Field(default=None, pattern="^(new|queued|archived)$")
+
+
+class ContentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    html: str | None = Field(default=None, min_length=1)
+    meta_title: str | None = Field(default=None, max_length=200)
+    meta_description: str | None = Field(default=None, max_length=400)
+    slug: str | None = Field(default=None, pattern="^[a-z0-9-]{1,200}$")
+    status: str | None = Field(default=None, pattern="^(draft|ready|approved)$")
+
+
+EDITS: dict[str, type[BaseModel]] = {
+    "clusters": ClusterPatch,
+    "ideas": IdeaPatch,
+    "content": ContentPatch,
+}
 
 
 class KeywordPatch(BaseModel):
@@ -166,6 +200,50 @@ def create_router(
                 raise NotFound("keyword not found")
             await u.commit()
         return Response(status_code=204)
+
+    for kind, patch_model in EDITS.items():
+
+        def editable(kind: str = kind, patch_model: type[BaseModel] = patch_model) -> None:
+            @router.patch(
+                f"/sites/{{site_id}}/{kind}/{{item_id}}", tags=[kind], name=f"edit_{kind}"
+            )
+            async def edit(
+                site_id: uuid.UUID, item_id: uuid.UUID, request: Request, caller: Gateway
+            ) -> dict[str, Any]:
+                try:
+                    edit = patch_model.model_validate(await request.json())
+                except (ValidationError, ValueError) as exc:
+                    raise InvalidInput(f"invalid {kind} change: {str(exc)[:300]}") from None
+                changes = edit.model_dump(exclude_none=True)
+                async with uow() as u:
+                    account = await known_site(u, caller, site_id)
+                    if not changes or not await u.store.update_item(
+                        kind, account, site_id, item_id, changes
+                    ):
+                        raise (
+                            NotFound(f"{kind} item not found")
+                            if changes
+                            else InvalidInput("nothing to change")
+                        )
+                    found = await u.store.get_item(kind, account, site_id, item_id)
+                    await u.commit()
+                return _json(found)  # type: ignore[no-any-return]
+
+            @router.delete(
+                f"/sites/{{site_id}}/{kind}/{{item_id}}",
+                status_code=204,
+                tags=[kind],
+                name=f"delete_{kind}",
+            )
+            async def delete(site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway) -> Response:
+                async with uow() as u:
+                    account = await known_site(u, caller, site_id)
+                    if not await u.store.delete_item(kind, account, site_id, item_id):
+                        raise NotFound(f"{kind} item not found")
+                    await u.commit()
+                return Response(status_code=204)
+
+        editable()
 
     @router.post("/sites/{site_id}/content/{content_id}/approve", tags=["content"])
     async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
