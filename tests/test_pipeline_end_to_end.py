@@ -600,3 +600,31 @@ async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
         assert (
             await client.get(f"{base}/clusters/{cluster['cluster_id']}", headers=h)
         ).status_code == 404
+
+
+async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_items_per_stage": {"2": 1}})
+        first = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+        ).json()["run_id"]
+        assert (await t.run_until(client, first, {"completed", "failed", "paused"}))[
+            "status"
+        ] == "completed"
+        base, h = f"{t.automation}/sites/{t.site}", t.headers("automation")
+        content = (await client.get(f"{base}/content", headers=h)).json()["items"][0]
+        answer = await client.post(f"{base}/content/{content['content_id']}/regenerate", headers=h)
+        assert answer.status_code == 202
+        run = await t.run_until(client, answer.json()["run_id"], {"completed", "failed", "paused"})
+        assert run["status"] == "completed" and run["stages"] == [4]
+        assert run["credits_charged"] > 0
+        await settled(t, client, run["run_id"], run["credits_charged"])
+        again = (await client.get(f"{base}/content/{content['content_id']}", headers=h)).json()
+        assert again["run_id"] == run["run_id"] and again["html"]
+        assert len((await client.get(f"{base}/content", headers=h)).json()["items"]) == 1, (
+            "replaced, not added"
+        )
+        missing = await client.post(f"{base}/content/{uuid.uuid4()}/regenerate", headers=h)
+        assert missing.status_code == 404

@@ -289,6 +289,42 @@ class SqlAlchemyAutomationStore:
             .limit(limit)
         )
 
+    async def task_for_regeneration(
+        self, site_id: uuid.UUID, task_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        return await self._all(
+            sa.select(
+                tasks.c.task_id,
+                tasks.c.idea_id,
+                ideas.c.title,
+                ideas.c.brief,
+                ideas.c.outline,
+                ideas.c.target_keywords,
+                ideas.c.structure,
+            )
+            .join(ideas, ideas.c.idea_id == tasks.c.idea_id)
+            .where(tasks.c.site_id == site_id, tasks.c.task_id == task_id)
+        )
+
+    async def replace_content(
+        self, content_id: uuid.UUID, run_id: uuid.UUID, article: dict[str, Any], words: int
+    ) -> None:
+        await self.session.execute(
+            sa.update(contents)
+            .where(contents.c.content_id == content_id)
+            .values(
+                run_id=run_id,
+                title=article["title"],
+                html=article["html"],
+                meta_title=article["meta_title"][:200],
+                meta_description=article["meta_description"][:400],
+                slug=article["slug"][:200],
+                keywords=article["keywords"],
+                word_count=words,
+                status="ready",
+            )
+        )
+
     async def contents_without_prompts(
         self, site_id: uuid.UUID, limit: int
     ) -> list[dict[str, Any]]:

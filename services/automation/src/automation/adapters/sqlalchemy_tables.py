@@ -197,6 +197,7 @@ runs = sa.Table(
     sa.Column("fencing_token", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("credits_charged", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("rejection", JSONB, nullable=True),
+    sa.Column("target", JSONB, nullable=True),  # a regeneration: {"content_id": …, "task_id": …}
     _created(),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),

@@ -296,7 +296,10 @@ class RunEngine:
                 reservation_id = pending[0]["reservation_id"]
             else:
                 quantities = estimate(
-                    await uow.store.work_counts(run["site_id"]), config, run["stages"]
+                    await uow.store.work_counts(run["site_id"]),
+                    config,
+                    run["stages"],
+                    run.get("target"),
                 )
                 if at_least is not None:
                     quantities[at_least[0]] = max(quantities.get(at_least[0], 0), at_least[1])
@@ -682,8 +685,14 @@ class RunEngine:
         self, run: dict[str, Any], token: int, config: AutomationConfig, limit: int
     ) -> list[str]:
         site = await self._site(run)
+        target = run.get("target")
         async with self.unit_of_work() as uow:
-            found = await uow.store.pending_tasks(run["site_id"], limit)
+            if target:
+                found = await uow.store.task_for_regeneration(
+                    run["site_id"], uuid.UUID(target["task_id"])
+                )
+            else:
+                found = await uow.store.pending_tasks(run["site_id"], limit)
         outcomes = []
         for task in found:
 
@@ -703,6 +712,11 @@ class RunEngine:
 
             async def save(store: Any, article: Any, task: dict[str, Any] = task) -> dict[str, Any]:
                 words = len(_strip_tags(article["html"]).split())
+                if target:  # the new text replaces the article only now, when it exists
+                    await store.replace_content(
+                        uuid.UUID(target["content_id"]), run["run_id"], article, words
+                    )
+                    return {"content_id": target["content_id"], "words": words, "regenerated": True}
                 content_id = await store.save_content(
                     run["account_id"],
                     run["site_id"],
@@ -713,9 +727,8 @@ class RunEngine:
                 )
                 return {"content_id": str(content_id), "words": words}
 
-            outcomes.append(
-                await self._item(run, token, config, 4, f"s4:{task['task_id']}", work, save)
-            )
+            key = f"s4r:{run['run_id']}" if target else f"s4:{task['task_id']}"
+            outcomes.append(await self._item(run, token, config, 4, key, work, save))
             await self._progress(run, 4, len(outcomes), len(found))
         return outcomes
 

@@ -22,6 +22,21 @@ async def site_config(
     return AutomationConfig.model_validate(stored) if stored else AutomationConfig()
 
 
+async def regenerate_content(
+    uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, content_id: uuid.UUID
+) -> uuid.UUID:
+    """One article written again, as a small run of its own: reserved, charged and released like
+    any AI call, under the one-run-per-site rule; the old text stays until the new one exists."""
+    content = await uow.store.get_item("content", account_id, site_id, content_id)
+    if content is None:
+        raise NotFound("content not found")
+    run_id = await start_run(uow, account_id, site_id, [4])
+    await uow.store.update_run(
+        run_id, target={"content_id": str(content_id), "task_id": str(content["task_id"])}
+    )
+    return run_id
+
+
 async def start_run(
     uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, stages: list[int]
 ) -> uuid.UUID:

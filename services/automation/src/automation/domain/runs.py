@@ -53,8 +53,19 @@ def item_quantity_ceiling(stage: int, config: AutomationConfig) -> int:
     return 1
 
 
-def estimate(counts: dict[str, int], config: AutomationConfig, stages: list[int]) -> dict[str, int]:
+def estimate(
+    counts: dict[str, int],
+    config: AutomationConfig,
+    stages: list[int],
+    target: dict[str, str] | None = None,
+) -> dict[str, int]:
     """Quantities per operation for the work in sight, with the configured buffer, rounded up."""
+    if target is not None:  # regenerating one article: its own ceiling only
+        return {
+            "content_generation": math.ceil(
+                item_quantity_ceiling(4, config) * (1 + config.estimate_buffer)
+            )
+        }
 
     def cap(stage: int, n: int) -> int:
         limit = config.max_items_per_stage.get(stage)

@@ -74,6 +74,10 @@ class KeywordPatch(BaseModel):
     intent: str | None = None
 
 
+class ProviderMissing(AutomationError):
+    status = 503
+
+
 def automation_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AutomationError)
     return JSONResponse({"detail": error.detail}, status_code=error.status)
@@ -244,6 +248,23 @@ def create_router(
                 return Response(status_code=204)
 
         editable()
+
+    @router.post(
+        "/sites/{site_id}/content/{content_id}/regenerate", status_code=202, tags=["content"]
+    )
+    async def regenerate(
+        site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
+    ) -> dict[str, Any]:
+        try:
+            ensure_ai()
+        except AINotConfigured as error:
+            raise ProviderMissing(error.detail) from None
+        async with uow() as u:
+            run_id = await run_cases.regenerate_content(
+                u, caller.require_account(), site_id, content_id
+            )
+            await u.commit()
+        return {"run_id": str(run_id), "content_id": str(content_id), "status": "reserving"}
 
     @router.post("/sites/{site_id}/content/{content_id}/approve", tags=["content"])
     async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
