@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from igny8.contracts.sites import InventoryItem, SiteSynced
 from integration.app.integrations import decrypt, get_integration, record_outcome
+from integration.domain.errors import IntegrationError
 from integration.ports import (
     Clock,
     CredentialCipher,
@@ -44,9 +45,18 @@ async def sync_integration(
 ) -> SyncSummary:
     integration = await get_integration(account_id, integration_id, uow)
     sync_id = uuid.uuid4()
+    failure: PlatformUnavailable | None = None
+    fetched: list[InventoryItem] = []
     try:
-        fetched = await connector.inventory(integration, decrypt(integration, cipher))
-    except PlatformUnavailable as failure:
+        credentials = decrypt(integration, cipher)
+    except IntegrationError as error:  # e.g. its key was removed from the ring before rotating
+        failure = PlatformUnavailable("credentials_unreadable", error.detail)
+    else:
+        try:
+            fetched = await connector.inventory(integration, credentials)
+        except PlatformUnavailable as unavailable:
+            failure = unavailable
+    if failure is not None:
         integration.sync_status, integration.last_error = (
             "failed",
             f"{failure.reason}: {failure.detail}",

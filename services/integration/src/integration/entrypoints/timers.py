@@ -33,9 +33,14 @@ async def sync_due(
             clock.now() - timedelta(seconds=interval_s), batch
         )
     for account_id, integration_id in due:
-        async with IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync") as uow:
-            await sync_integration(account_id, integration_id, uow, cipher, connector, clock)
-            await uow.commit()
+        try:
+            async with IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync") as uow:
+                await sync_integration(account_id, integration_id, uow, cipher, connector, clock)
+                await uow.commit()
+        except Exception as exc:  # one integration must not stop the others' syncs
+            log.warning(
+                "scheduled sync failed", integration_id=str(integration_id), error=repr(exc)
+            )
     return len(due)
 
 
