@@ -628,3 +628,19 @@ async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(st
         )
         missing = await client.post(f"{base}/content/{uuid.uuid4()}/regenerate", headers=h)
         assert missing.status_code == 404
+
+
+async def test_the_per_run_credit_cap_pauses_the_run_before_it_is_exceeded(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_credits": 40})
+        run_id = (
+            await client.post(
+                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
+            )
+        ).json()["run_id"]
+        run = await t.run_until(client, run_id, {"paused", "completed", "failed"})
+        assert run["status"] == "paused" and run["pause_reason"].startswith("credit_cap_reached")
+        assert 0 < run["credits_charged"] <= 40
+        await client.post(f"{t.automation}/runs/{run_id}/cancel", headers=t.headers("automation"))
+        run = await t.run_until(client, run_id, {"cancelled"})
+        await settled(t, client, run_id, run["credits_charged"])

@@ -25,12 +25,28 @@ from automation.entrypoints.events import (
 )
 from automation.entrypoints.http import automation_error_handler, create_router
 from automation.entrypoints.worker import run_driver, scheduler
-from automation.ports import AIEngine, Clock
+from automation.ports import AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def image_storage_from(settings: AutomationSettings) -> ImageStorage:
+    if settings.image_storage == "s3":
+        from automation.adapters.s3_image_storage import S3ImageStorage
+
+        secret = settings.s3_secret_access_key
+        return S3ImageStorage(
+            settings.s3_bucket,
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            settings.s3_access_key_id,
+            secret.get_secret_value() if secret else None,
+            settings.s3_prefix,
+        )
+    return LocalImageStorage(settings.image_root)
 
 
 def bootstrap(
@@ -39,13 +55,14 @@ def bootstrap(
     engine: AsyncEngine | None = None,
     ai: AIEngine | None = None,
     clock: Clock | None = None,
+    storage: ImageStorage | None = None,
 ) -> Service:
     settings = settings or AutomationSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     ai = ai or engine_from_settings(settings)
     clock = clock or SystemClock()
-    storage = LocalImageStorage(settings.image_root)
+    storage = storage or image_storage_from(settings)
     run_log = FileRunLog(settings.run_log_root, settings.run_log_mirror)
     public = settings.public_url.rstrip("/")
     run_engine = RunEngine(

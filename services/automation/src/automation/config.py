@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -49,7 +50,15 @@ class AutomationSettings(ServiceSettings):
     billing_url: str = "http://127.0.0.1:8101"
     public_url: str = "http://127.0.0.1:8102"
     """How publishing reaches this service (image URLs in content.ready)."""
+    image_storage: Literal["local", "s3"] = "local"
     image_root: Path = Path("var/images")
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None
+    """For S3-compatible stores (MinIO, Ceph, …); empty for AWS."""
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = "images/"
     run_log_root: Path = Path("var/runs")
     run_log_mirror: Path | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=64)

@@ -46,6 +46,18 @@ def _dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping) if row is not None else {}
 
 
+# A task with the idea it writes up: what stage 4 sends to the model.
+_TASKS_WITH_IDEAS = sa.select(
+    tasks.c.task_id,
+    tasks.c.idea_id,
+    ideas.c.title,
+    ideas.c.brief,
+    ideas.c.outline,
+    ideas.c.target_keywords,
+    ideas.c.structure,
+).join(ideas, ideas.c.idea_id == tasks.c.idea_id)
+
+
 class SqlAlchemyAutomationStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -274,17 +286,9 @@ class SqlAlchemyAutomationStore:
 
     async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
         return await self._all(
-            sa.select(
-                tasks.c.task_id,
-                tasks.c.idea_id,
-                ideas.c.title,
-                ideas.c.brief,
-                ideas.c.outline,
-                ideas.c.target_keywords,
-                ideas.c.structure,
+            _TASKS_WITH_IDEAS.where(
+                tasks.c.site_id == site_id, tasks.c.status.in_(["pending", "generating"])
             )
-            .join(ideas, ideas.c.idea_id == tasks.c.idea_id)
-            .where(tasks.c.site_id == site_id, tasks.c.status.in_(["pending", "generating"]))
             .order_by(tasks.c.created_at, tasks.c.task_id)
             .limit(limit)
         )
@@ -293,17 +297,7 @@ class SqlAlchemyAutomationStore:
         self, site_id: uuid.UUID, task_id: uuid.UUID
     ) -> list[dict[str, Any]]:
         return await self._all(
-            sa.select(
-                tasks.c.task_id,
-                tasks.c.idea_id,
-                ideas.c.title,
-                ideas.c.brief,
-                ideas.c.outline,
-                ideas.c.target_keywords,
-                ideas.c.structure,
-            )
-            .join(ideas, ideas.c.idea_id == tasks.c.idea_id)
-            .where(tasks.c.site_id == site_id, tasks.c.task_id == task_id)
+            _TASKS_WITH_IDEAS.where(tasks.c.site_id == site_id, tasks.c.task_id == task_id)
         )
 
     async def replace_content(

@@ -426,7 +426,13 @@ class RunEngine:
         operation = OPERATION.get(stage)
         ceiling = item_quantity_ceiling(stage, config)
         if operation:  # make sure the most this item can cost is held before calling the AI
-            await self._hold_for(run, token, config, operation, ceiling)
+            _, price = await self._hold_for(run, token, config, operation, ceiling)
+            if config.max_credits is not None:
+                spent = (await self._reload(run_id))["credits_charged"]
+                if spent + price.credits_for(ceiling) > config.max_credits:
+                    await self._pause(
+                        run, token, f"credit_cap_reached: {spent} of {config.max_credits} spent"
+                    )
         try:
             result, usage, quantity = await work()
         except AINotConfigured as error:

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automation.adapters.billing_quotes import BillingQuotes
-from automation.adapters.local_image_storage import LocalImageStorage
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app import runs as run_cases
@@ -21,7 +20,7 @@ from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import AutomationError, InvalidInput, NotFound
 from automation.domain.runs import estimate
-from automation.ports import Clock
+from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
 
 LISTS = ("keywords", "clusters", "ideas", "tasks", "content", "images")
@@ -103,7 +102,7 @@ def create_router(
     quotes: BillingQuotes,
     ensure_ai: Callable[[], None],
     run_log: FileRunLog,
-    storage: LocalImageStorage,
+    storage: ImageStorage,
     start_wait_s: float,
     admits: Callable[..., Callable[..., Caller]],
 ) -> APIRouter:
