@@ -600,6 +600,20 @@ async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
         assert (
             await client.get(f"{base}/clusters/{cluster['cluster_id']}", headers=h)
         ).status_code == 404
+        task = (await client.get(f"{base}/tasks", headers=h)).json()["items"][0]
+        reset = await client.patch(
+            f"{base}/tasks/{task['task_id']}", json={"status": "pending"}, headers=h
+        )
+        assert reset.status_code == 200
+        image = (await client.get(f"{base}/images", headers=h)).json()["items"][0]
+        assert (
+            await client.delete(f"{base}/images/{image['image_id']}", headers=h)
+        ).status_code == 204
+        assert (
+            await client.delete(f"{base}/tasks/{task['task_id']}", headers=h)
+        ).status_code == 204
+        idea = (await client.get(f"{base}/ideas/{task['idea_id']}", headers=h)).json()
+        assert idea["status"] == "new", "the idea can be planned again"
 
 
 async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(stack):

@@ -185,6 +185,23 @@ class SqlAlchemyAutomationStore:
         if found is None:
             return False
         content_ids: list[Any] = []
+        if kind == "images":  # the prompt stays: the next run draws the image again
+            await self.session.execute(sa.delete(images).where(images.c.image_id == item_id))
+            return True
+        if kind == "tasks":  # its idea becomes plannable again
+            content_ids = list(
+                (
+                    await self.session.execute(
+                        sa.select(contents.c.content_id).where(contents.c.task_id == item_id)
+                    )
+                ).scalars()
+            )
+            await self._delete_contents(content_ids)
+            await self.session.execute(sa.delete(tasks).where(tasks.c.task_id == item_id))
+            await self.session.execute(
+                sa.update(ideas).where(ideas.c.idea_id == found["idea_id"]).values(status="new")
+            )
+            return True
         if kind == "clusters":
             await self.session.execute(
                 sa.update(keywords)
@@ -218,23 +235,27 @@ class SqlAlchemyAutomationStore:
                         )
                     ).scalars()
                 )
-        if content_ids:
-            prompt_ids = sa.select(image_prompts.c.prompt_id).where(
-                image_prompts.c.content_id.in_(content_ids)
-            )
-            await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
-            await self.session.execute(
-                sa.delete(image_prompts).where(image_prompts.c.content_id.in_(content_ids))
-            )
-            await self.session.execute(
-                sa.delete(contents).where(contents.c.content_id.in_(content_ids))
-            )
+        await self._delete_contents(content_ids)
         if idea_ids:
             await self.session.execute(sa.delete(tasks).where(tasks.c.idea_id.in_(idea_ids)))
             await self.session.execute(sa.delete(ideas).where(ideas.c.idea_id.in_(idea_ids)))
         if kind == "clusters":
             await self.session.execute(sa.delete(clusters).where(clusters.c.cluster_id == item_id))
         return True
+
+    async def _delete_contents(self, content_ids: list[Any]) -> None:
+        if not content_ids:
+            return
+        prompt_ids = sa.select(image_prompts.c.prompt_id).where(
+            image_prompts.c.content_id.in_(content_ids)
+        )
+        await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
+        await self.session.execute(
+            sa.delete(image_prompts).where(image_prompts.c.content_id.in_(content_ids))
+        )
+        await self.session.execute(
+            sa.delete(contents).where(contents.c.content_id.in_(content_ids))
+        )
 
     async def delete_keyword(
         self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID

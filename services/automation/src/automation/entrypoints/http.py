@@ -58,10 +58,24 @@ class ContentPatch(BaseModel):
     status: str | None = Field(default=None, pattern="^(draft|ready|approved)$")
 
 
+class TaskPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, pattern="^(pending|failed)$")
+    """Back to pending (write it again next run) or given up."""
+
+
+class ImagePatch(BaseModel):
+    """Images are replaced by deleting them: the next run draws the prompt again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 EDITS: dict[str, type[BaseModel]] = {
     "clusters": ClusterPatch,
     "ideas": IdeaPatch,
     "content": ContentPatch,
+    "tasks": TaskPatch,
+    "images": ImagePatch,
 }
 
 
