@@ -27,13 +27,14 @@ from bus import messaging_path, percentile
 from sqlalchemy.engine import make_url
 
 from billing.adapters.sqlalchemy_audit import audit
-from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork, SystemClock
+from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app.commands import GrantCredits
 from billing.app.grant_credits import grant_credits
 from billing.bootstrap import SERVICE_ROOT
 from billing.config import BillingSettings
 from billing.domain.model import GrantKind
 from billing.ports import Policy
+from igny8.clock import SystemClock
 from igny8.contracts import TOPICS, Envelope
 from igny8.contracts import credits as wire
 from igny8.db import create_engine, session_factory

@@ -140,6 +140,13 @@ class Tenant:
     def headers(self, target: str, *roles: str) -> dict[str, str]:
         return auth_headers(KEY, "gateway", target, self.account, roles)
 
+    async def start(self, client: httpx.AsyncClient) -> str:
+        """Start a run of every stage on the tenant's site; its id."""
+        answer = await client.post(
+            f"{self.automation}/sites/{self.site}/runs", headers=self.headers("automation")
+        )
+        return str(answer.json()["run_id"])
+
     async def run_until(
         self, client: httpx.AsyncClient, run_id: str, statuses: set[str], timeout: float = 240
     ) -> dict:
@@ -493,11 +500,7 @@ async def wait_for_stage(stack: dict, run_id: str, stage: int) -> None:
 async def test_cancel_during_stage_2_releases_the_hold_and_frees_the_site(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 40, {**SMALL, "delay_within_stage_s": 0.4})
-        run_id = (
-            await client.post(
-                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
-            )
-        ).json()["run_id"]
+        run_id = await t.start(client)
         await wait_for_stage(stack, run_id, 2)
         await client.post(f"{t.automation}/runs/{run_id}/cancel", headers=t.headers("automation"))
         run = await t.run_until(client, run_id, {"cancelled", "completed"})
@@ -513,11 +516,7 @@ async def test_cancel_during_stage_2_releases_the_hold_and_frees_the_site(stack)
 async def test_deleting_the_site_cancels_its_run(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.4})
-        run_id = (
-            await client.post(
-                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
-            )
-        ).json()["run_id"]
+        run_id = await t.start(client)
         await wait_for_stage(stack, run_id, 1)
         producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"])
         await producer.start()
@@ -551,11 +550,7 @@ async def test_deleting_the_site_cancels_its_run(stack):
 async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_items_per_stage": {"2": 2}})
-        run_id = (
-            await client.post(
-                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
-            )
-        ).json()["run_id"]
+        run_id = await t.start(client)
         assert (await t.run_until(client, run_id, {"completed", "failed", "paused"}))[
             "status"
         ] == "completed"
@@ -619,11 +614,7 @@ async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
 async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_items_per_stage": {"2": 1}})
-        first = (
-            await client.post(
-                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
-            )
-        ).json()["run_id"]
+        first = await t.start(client)
         assert (await t.run_until(client, first, {"completed", "failed", "paused"}))[
             "status"
         ] == "completed"
@@ -647,11 +638,7 @@ async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(st
 async def test_the_per_run_credit_cap_pauses_the_run_before_it_is_exceeded(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "max_credits": 40})
-        run_id = (
-            await client.post(
-                f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
-            )
-        ).json()["run_id"]
+        run_id = await t.start(client)
         run = await t.run_until(client, run_id, {"paused", "completed", "failed"})
         assert run["status"] == "paused" and run["pause_reason"].startswith("credit_cap_reached")
         assert 0 < run["credits_charged"] <= 40

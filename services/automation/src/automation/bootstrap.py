@@ -12,7 +12,6 @@ from automation.adapters.local_image_storage import LocalImageStorage
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import (
     AutomationUnitOfWork,
-    SystemClock,
     new_worker_id,
 )
 from automation.app.run_engine import RunEngine
@@ -27,6 +26,7 @@ from automation.entrypoints.http import automation_error_handler, create_router
 from automation.entrypoints.worker import run_driver, scheduler
 from automation.ports import AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
+from igny8.clock import SystemClock
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.adapters.sqlalchemy_unit_of_work import SystemClock
 from billing.config import BillingSettings
 from billing.domain.errors import BillingError
 from billing.entrypoints.events import command_subscription
@@ -14,6 +13,7 @@ from billing.entrypoints.http import billing_error_handler, create_router
 from billing.entrypoints.timers import expiry_sweeper
 from billing.ports import Clock, Policy
 from igny8.auth import service_auth
+from igny8.clock import SystemClock
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,11 +42,6 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
             correlation_id=str(run_id) if run_id else None,
         )
         await _OUTBOX.add(self.session, envelope)
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def new_worker_id() -> str:

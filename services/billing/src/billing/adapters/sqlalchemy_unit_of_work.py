@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -62,8 +61,3 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
             correlation_id=self.context.correlation_id,
         )
         await self._outbox.add(self.session, envelope)
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,8 +46,3 @@ class IntegrationUnitOfWork(SqlAlchemyUnitOfWork):
             correlation_id=self._correlation_id,
         )
         await self._outbox.add(self.session, envelope)
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
