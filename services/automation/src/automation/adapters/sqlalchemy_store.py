@@ -814,6 +814,26 @@ class SqlAlchemyAutomationStore:
             )
         )
 
+    async def settle_capture(self, commit_id: uuid.UUID) -> None:
+        await self.session.execute(
+            sa.update(run_items).where(run_items.c.commit_id == commit_id).values(settled=True)
+        )
+
+    async def unsettled_captures(self, run_id: uuid.UUID) -> int:
+        return int(
+            (
+                await self.session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(run_items)
+                    .where(
+                        run_items.c.run_id == run_id,
+                        run_items.c.commit_id.is_not(None),
+                        ~run_items.c.settled,
+                    )
+                )
+            ).scalar_one()
+        )
+
     async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]:
         rows = await self.session.execute(
             sa.select(run_items.c.item_key, run_items.c.status).where(

@@ -246,10 +246,14 @@ run_items = sa.Table(
     sa.Column("stage", sa.SmallInteger, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("commit_id", UUID(as_uuid=True), nullable=True),
+    # billing answered the capture (committed or refused): only then may the hold be released
+    sa.Column("settled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("detail", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     _created(),
 )
+
+sa.Index("ix_run_items_commit", run_items.c.commit_id)
 
 stage_results = sa.Table(
     "stage_results",

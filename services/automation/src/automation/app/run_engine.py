@@ -223,6 +223,14 @@ class RunEngine:
         self, run: dict[str, Any], token: int, status: str, reason: str | None = None
     ) -> None:
         """completed | cancelled | failed | rejected: release holds, announce, unlock the site."""
+        # Captures and releases travel on different topics: release only once billing has
+        # answered every capture, or a late capture would meet an ended reservation.
+        deadline = asyncio.get_running_loop().time() + self.reserve_wait_s
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.unit_of_work() as uow:
+                if await uow.store.unsettled_captures(run["run_id"]) == 0:
+                    break
+            await asyncio.sleep(self.poll_s)
         async with self.unit_of_work() as uow:
             await uow.store.guard(run["run_id"], token)
             await self._release_holds(uow, run)

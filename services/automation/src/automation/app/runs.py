@@ -128,6 +128,16 @@ async def cancel_run(
     ):
         await uow.store.update_run(run["run_id"], requested="cancel")
         return {**run, "requested": "cancel"}
+    if await uow.store.unsettled_captures(run["run_id"]):
+        # captures still in flight: a worker ends the run once billing has answered them
+        await uow.store.update_run(
+            run["run_id"],
+            status="running",
+            requested="cancel",
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        return {**run, "requested": "cancel"}
     for hold in await uow.store.holds(run["run_id"]):
         if hold["status"] in ("requested", "reserved"):
             await uow.emit(

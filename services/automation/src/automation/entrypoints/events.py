@@ -85,7 +85,11 @@ def credit_replies_subscription() -> Subscription:
                 remaining=0,
                 status="expired" if payload.reason == "expired" else "released",
             )
+        elif isinstance(payload, wire.CreditsCommitted):
+            await store.settle_capture(payload.commit_id)
         elif isinstance(payload, wire.CreditCommandFailed):
+            if payload.commit_id is not None:
+                await store.settle_capture(payload.commit_id)  # answered, even if refused
             log.warning(
                 "billing refused a credit command",
                 command=payload.command_type,
