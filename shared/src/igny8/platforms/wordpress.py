@@ -6,12 +6,12 @@ import base64
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import httpx
 
 from igny8.contracts.sites import InventoryItem
-from igny8.net.url_guard import GuardedHttp
+from igny8.net.url_guard import GuardedHttp, keeps_secrets
 from igny8.platforms.base import ConnectionCheck, PlatformFailure, call
 
 LINK_REL = re.compile(r'<([^>]+)>;\s*rel="https://api\.w\.org/"')
@@ -28,11 +28,17 @@ class WordPressClient:
         return await call(lambda: self._http.request("GET", url, headers=headers))
 
     async def discover(self, base_url: str) -> str:
-        """The REST root, from the `Link` header, else the usual locations."""
+        """The REST root, from the `Link` header, else the usual locations.
+
+        Credentials go wherever the root is, so a root the site announces on another origin
+        (another host, port, or plain http for an https site) is not taken: the usual locations
+        on the site's own origin are tried instead."""
         home = await self._get(base_url)
         found = LINK_REL.search(home.headers.get("link", ""))
         if found:
-            return found.group(1)
+            announced = urljoin(base_url, str(found.group(1)))
+            if keeps_secrets(httpx.URL(base_url), httpx.URL(announced)):
+                return announced
         for candidate in (f"{base_url}/wp-json/", f"{base_url}/?rest_route=/"):
             answer = await self._get(candidate)
             if answer.status_code == 200 and _json(answer).get("namespaces"):
@@ -46,6 +52,22 @@ class WordPressClient:
             base = root.split("rest_route=")[0] + "rest_route=/" + path
             return f"{base}&{query}" if query else base
         return f"{root.rstrip('/')}/{path}" + (f"?{query}" if query else "")
+
+    async def request(
+        self,
+        method: str,
+        root: str,
+        credentials: dict[str, str],
+        path: str,
+        params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """An authenticated call to `path` (e.g. `wp/v2/posts`) under a root from `discover`;
+        transport failures and repeated 429s raise `PlatformFailure`."""
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        headers["Authorization"] = _basic(credentials)
+        url = self.route(root, path, params)
+        return await call(lambda: self._http.request(method, url, headers=headers, **kwargs))
 
     async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionCheck:
         try:
