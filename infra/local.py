@@ -403,6 +403,26 @@ def kafka_down() -> None:
 # ---------------------------------------------------------------- commands
 
 
+def service_key_lines() -> list[str]:
+    """A development Ed25519 key pair per service under .infra/keys/ (kept across runs): each
+    service's private key as `<SERVICE>_SERVICE_PRIVATE_KEY`, every public key in
+    `IGNY8_SERVICE_PUBLIC_KEYS` (see igny8.service_keys)."""
+    from igny8.service_keys import format_public_keys, new_private_key, private_key_variable
+
+    folder = STATE / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    private = {}
+    for svc in SERVICES:
+        key_file = folder / f"{svc}.key"
+        if not key_file.exists():
+            key_file.write_text(new_private_key() + "\n")
+            key_file.chmod(0o600)
+        private[svc] = key_file.read_text().strip()
+    lines = [f"{private_key_variable(svc)}={key}" for svc, key in private.items()]
+    lines.append(f"IGNY8_SERVICE_PUBLIC_KEYS={format_public_keys(private)}")
+    return lines
+
+
 def write_env() -> None:
     creds = pg_secrets()
     lines = [
@@ -413,11 +433,7 @@ def write_env() -> None:
         lines.append(
             f"{svc.upper()}_DATABASE_URL=postgresql+asyncpg://{svc}:{creds[svc]}@127.0.0.1:{PG_PORT}/{svc}"
         )
-    key_file = STATE / "service.key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(32))
-        key_file.chmod(0o600)
-    lines.append(f"IGNY8_SERVICE_KEY={key_file.read_text().strip()}")
+    lines.extend(service_key_lines())
     ring_file = STATE / "credential.keys"
     if not ring_file.exists():  # a development key ring for integration's credential encryption
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")

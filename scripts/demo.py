@@ -32,13 +32,12 @@ def url(service: str) -> str:
 
 
 async def main(keywords_file: Path, credits: int) -> int:
-    key = os.environ["IGNY8_SERVICE_KEY"]
     keywords = keywords_file.read_bytes()
     logs_root = Path(os.environ.get("AUTOMATION_RUN_LOG_ROOT", "var/runs")).resolve()
     account = uuid.uuid4()
 
     def h(target: str, *roles: str) -> dict[str, str]:
-        return auth_headers(key, "gateway", target, account, roles)
+        return auth_headers(None, "gateway", target, account, roles)  # GATEWAY_SERVICE_PRIVATE_KEY
 
     async with httpx.AsyncClient(timeout=30) as client:
         print(f"account     {account}")

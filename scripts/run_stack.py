@@ -69,7 +69,13 @@ def main() -> int:
             "(set OPENAI_API_KEY or AUTOMATION_OPENAI_BASE_URL for a real one)"
         )
     for name, port in ports.items():
-        children[name] = spawn(name, [str(BIN / name), "serve", "--port", str(port)], env)
+        # each service gets its own private key only (the demo, a script, keeps all of them)
+        own = {
+            k: v
+            for k, v in env.items()
+            if not k.endswith("_SERVICE_PRIVATE_KEY") or k == f"{name.upper()}_SERVICE_PRIVATE_KEY"
+        }
+        children[name] = spawn(name, [str(BIN / name), "serve", "--port", str(port)], own)
     try:
         deadline = time.monotonic() + 90
         pending = set(checks)

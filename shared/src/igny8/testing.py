@@ -32,8 +32,20 @@ def require_env(name: str) -> str:
     return value
 
 
+def ensure_service_keys() -> None:
+    """Every service's signing key and the public-key list in the environment (so services built
+    in-process and child processes alike find them): `.env.infra`'s development keys when it is
+    loaded, else a fresh set for this test session. Tests sign as a service with
+    `auth_headers(None, "gateway", …)` (None: that service's key from the environment)."""
+    from igny8.service_keys import PUBLIC_KEYS_ENV, development_keys
+
+    if not os.environ.get(PUBLIC_KEYS_ENV):
+        os.environ.update(development_keys())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs the real Kafka broker and PostgreSQL")
+    ensure_service_keys()
 
 
 @pytest.fixture(scope="session")

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from billing.bootstrap import bootstrap
 from billing.config import BillingSettings
 from igny8.auth import auth_headers
 from igny8.runtime import create_app
+from igny8.service_keys import private_key_variable
 
 pytestmark = pytest.mark.integration
-KEY = "test-service-key-" + "x" * 20
 
 
 @pytest.fixture
 async def client(billing_db, engine) -> AsyncIterator[httpx.AsyncClient]:
-    settings = BillingSettings(database_url=billing_db, service_key=SecretStr(KEY))
+    settings = BillingSettings(database_url=billing_db)
     app = create_app(bootstrap(settings, engine=engine))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://billing"
@@ -29,7 +29,7 @@ async def client(billing_db, engine) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def as_user(account: uuid.UUID, *roles: str, caller: str = "gateway") -> dict[str, str]:
-    return auth_headers(KEY, caller, "billing", account, roles)
+    return auth_headers(None, caller, "billing", account, roles)
 
 
 def as_admin(account: uuid.UUID) -> dict[str, str]:
@@ -230,3 +230,22 @@ async def test_price_changes_need_platform_admin_and_apply_to_new_quotes(client)
         headers=as_admin(account),
     )
     assert bad.status_code == 422
+
+
+async def test_platform_admin_from_automation_does_not_open_another_accounts_balance(client):
+    """The balance route admits automation too; only the gateway's `platform_admin` passes the
+    tenant check, so automation claiming the role for a foreign account gets a 404."""
+    victim = await open_with_credits(client, 10)
+    caller_account = uuid.uuid4()
+    forged = as_user(caller_account, "platform_admin", caller="automation")
+    assert (await client.get(f"/accounts/{victim}/balance", headers=forged)).status_code == 404
+    honest = as_user(caller_account, "platform_admin")  # the gateway, for an operator
+    assert (await client.get(f"/accounts/{victim}/balance", headers=honest)).status_code == 200
+
+
+async def test_a_service_signing_as_the_gateway_with_its_own_key_is_refused(client):
+    account = await open_with_credits(client, 10)
+    automation_key = os.environ[private_key_variable("automation")]
+    forged = auth_headers(automation_key, "gateway", "billing", account, ["platform_admin"])
+    answer = await client.get(f"/accounts/{account}/balance", headers=forged)
+    assert answer.status_code == 401

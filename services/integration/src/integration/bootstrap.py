@@ -40,7 +40,7 @@ def bootstrap(
         UrlGuard(settings.ssrf_allow_list), settings.static_root, settings.http_timeout_s
     )
     clock = clock or SystemClock()
-    admits = service_auth("integration", settings.service_key.get_secret_value)
+    admits = service_auth("integration", settings.public_keys)
     return Service(
         name="integration",
         settings=settings,
