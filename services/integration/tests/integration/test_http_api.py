@@ -223,7 +223,7 @@ async def test_sync_fills_the_inventory_and_announces_the_delta_in_pages(client,
 async def test_static_integration_checks_its_folder_inside_the_export_root(client, settings):
     account = uuid.uuid4()
     site = await new_site(client, account)
-    (settings.static_root / "garden").mkdir(parents=True)
+    (settings.static_root / str(account) / "garden").mkdir(parents=True)
     ok = (
         await client.post(
             f"/sites/{site['site_id']}/integrations",

@@ -29,7 +29,7 @@ class PlatformConnectors:
             return _result(await self.wordpress.test(integration.base_url, credentials))
         if integration.platform is Platform.SHOPIFY:
             return _result(await self.shopify.test(integration.base_url, credentials))
-        return await self.static.test(integration.settings)
+        return await self.static.test(integration.account_id, integration.settings)
 
     async def inventory(
         self, integration: Integration, credentials: dict[str, str]
@@ -39,6 +39,6 @@ class PlatformConnectors:
                 return await self.wordpress.inventory(integration.base_url, credentials)
             if integration.platform is Platform.SHOPIFY:
                 return await self.shopify.inventory(integration.base_url, credentials)
-            return await self.static.inventory(integration.settings)
+            return await self.static.inventory(integration.account_id, integration.settings)
         except PlatformFailure as failure:
             raise PlatformUnavailable(failure.reason, failure.detail) from None

@@ -1,14 +1,15 @@
-"""The static export destination: a folder under the configured export root."""
+"""The static export destination: a folder of the integration's account under the export root
+(`<root>/<account>/<folder>`, `igny8.platforms.static`)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from igny8.contracts.sites import InventoryItem
 from igny8.platforms import PlatformFailure
+from igny8.platforms.static import confined_folder, inside
 from integration.domain.model import ConnectionResult
 
 
@@ -16,18 +17,12 @@ class StaticFolder:
     def __init__(self, export_root: Path) -> None:
         self._root = export_root.resolve()
 
-    def folder(self, settings: dict[str, object]) -> Path:
-        relative = str(settings.get("folder") or "")
-        if not relative:
-            raise PlatformFailure("invalid_settings", "settings.folder is required")
-        folder = (self._root / relative).resolve()
-        if folder != self._root and self._root not in folder.parents:
-            raise PlatformFailure("invalid_settings", "the folder must lie inside the export root")
-        return folder
+    def folder(self, account_id: uuid.UUID, settings: dict[str, object]) -> Path:
+        return confined_folder(self._root, account_id, str(settings.get("folder") or ""))
 
-    async def test(self, settings: dict[str, object]) -> ConnectionResult:
+    async def test(self, account_id: uuid.UUID, settings: dict[str, object]) -> ConnectionResult:
         try:
-            folder = self.folder(settings)
+            folder = self.folder(account_id, settings)
         except PlatformFailure as failure:
             return ConnectionResult(False, failure.reason, failure.detail)
         if not folder.is_dir():
@@ -40,11 +35,20 @@ class StaticFolder:
             return ConnectionResult(False, "not_writable", str(exc))
         return ConnectionResult(True, "ok", str(folder))
 
-    async def inventory(self, settings: dict[str, object]) -> list[InventoryItem]:
-        folder = self.folder(settings)
+    async def inventory(
+        self, account_id: uuid.UUID, settings: dict[str, object]
+    ) -> list[InventoryItem]:
+        folder = self.folder(account_id, settings)
+        if not folder.is_dir():  # not an empty inventory: that would remove every synced file
+            raise PlatformFailure("missing_folder", f"{folder} does not exist")
         items = []
         for path in sorted(folder.rglob("*")):
-            if path.suffix in (".md", ".html") and path.is_file():
+            # a symlink inside the folder may point at another tenant's files: skip what leaves it
+            if (
+                path.suffix in (".md", ".html")
+                and path.is_file()
+                and inside(path.resolve(), folder)
+            ):
                 stat = path.stat()
                 items.append(
                     InventoryItem(
@@ -56,7 +60,3 @@ class StaticFolder:
                     )
                 )
         return items
-
-
-def writable(path: Path) -> bool:
-    return os.access(path, os.W_OK)
