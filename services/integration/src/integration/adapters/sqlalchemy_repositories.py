@@ -171,6 +171,9 @@ class SqlAlchemyIntegrationRepository:
         return _integration(row) if row else None
 
     async def for_site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> list[Integration]:
+        """Locked, like `get`: every change of an integration reads the version it increments
+        under the row lock, so no two snapshots carry the same version (deleting a site while
+        its integration records a sync would otherwise emit version n+1 twice)."""
         rows = await self.session.execute(
             sa.select(integrations)
             .where(
@@ -178,7 +181,8 @@ class SqlAlchemyIntegrationRepository:
                 integrations.c.site_id == site_id,
                 integrations.c.deleted_at.is_(None),
             )
-            .order_by(integrations.c.created_at)
+            .order_by(integrations.c.created_at, integrations.c.integration_id)
+            .with_for_update()
         )
         return [_integration(r) for r in rows]
 
