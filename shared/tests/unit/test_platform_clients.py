@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from igny8.net import GuardedHttp, UrlGuard
-from igny8.platforms import PlatformFailure, ShopifyClient, WordPressClient
+from igny8.net import GuardedHttp, ResponseTooLarge, UrlGuard
+from igny8.platforms import InventoryLimits, PlatformFailure, ShopifyClient, WordPressClient
 from igny8.platforms.testing import (
     ShopifyState,
+    SlowState,
     WordPressState,
     fake_recorder,
     fake_shopify,
+    fake_slow_site,
     fake_wordpress,
 )
 
@@ -170,3 +173,71 @@ async def test_wordpress_request_is_authenticated_under_the_discovered_root(http
         refused = await client.request("GET", root, {**GOOD_WP, "username": "x"}, "wp/v2/posts")
     assert answer.status_code == 200 and len(answer.json()) == 2
     assert refused.status_code == 401
+
+
+async def test_wordpress_inventory_stops_at_the_page_limit():
+    guarded = GuardedHttp(UrlGuard(["127.0.0.1/32"]), timeout_s=5)
+    try:
+        with (
+            fake_wordpress(WordPressState(posts=1_000_000, tags=0)) as (url, state),
+            pytest.raises(PlatformFailure) as failure,
+        ):
+            await asyncio.wait_for(
+                WordPressClient(guarded).inventory(url, GOOD_WP, InventoryLimits(max_pages=5)),
+                30,
+            )
+    finally:
+        await guarded.aclose()
+    assert failure.value.reason == "too_large"
+    assert sum("page=" in r for r in state.requests) <= 5
+
+
+async def test_wordpress_inventory_stops_at_the_item_limit(http):
+    with (
+        fake_wordpress(WordPressState(posts=250)) as (url, _),
+        pytest.raises(PlatformFailure) as failure,
+    ):
+        await WordPressClient(http).inventory(url, GOOD_WP, InventoryLimits(max_items=120))
+    assert failure.value.reason == "too_large"
+
+
+async def test_shopify_inventory_stops_at_the_page_limit(http):
+    with (
+        fake_shopify(ShopifyState(articles=1_000)) as (url, state),
+        pytest.raises(PlatformFailure) as failure,
+    ):
+        await ShopifyClient(http).inventory(
+            url, {"access_token": "shpat_good"}, InventoryLimits(max_pages=3)
+        )
+    assert failure.value.reason == "too_large"
+    assert state.requests == 3
+
+
+async def test_a_response_larger_than_the_limit_is_refused_unread():
+    guarded = GuardedHttp(UrlGuard(["127.0.0.1/32"]), timeout_s=5, max_response_bytes=100_000)
+    try:
+        with (
+            fake_slow_site(SlowState(body_bytes=5_000_000)) as (url, _),
+            pytest.raises(ResponseTooLarge),
+        ):
+            await guarded.request("GET", f"{url}/wp-json/")
+        with fake_slow_site(SlowState(body_bytes=50_000)) as (url, _):
+            assert len((await guarded.request("GET", f"{url}/")).content) == 50_000
+    finally:
+        await guarded.aclose()
+
+
+async def test_a_site_dripping_bytes_forever_is_cut_off_by_the_total_deadline():
+    guarded = GuardedHttp(UrlGuard(["127.0.0.1/32"]), timeout_s=5)
+    try:
+        with (
+            fake_slow_site(SlowState(drip=True)) as (url, _),
+            pytest.raises(PlatformFailure) as failure,
+        ):
+            await asyncio.wait_for(
+                WordPressClient(guarded).inventory(url, GOOD_WP, InventoryLimits(max_seconds=1.5)),
+                20,
+            )
+    finally:
+        await guarded.aclose()
+    assert failure.value.reason == "timeout"

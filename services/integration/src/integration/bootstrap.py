@@ -37,7 +37,11 @@ def bootstrap(
         parse_key_ring(settings.credential_keys.get_secret_value())
     )
     connector = connector or PlatformConnectors(
-        UrlGuard(settings.ssrf_allow_list), settings.static_root, settings.http_timeout_s
+        UrlGuard(settings.ssrf_allow_list),
+        settings.static_root,
+        settings.http_timeout_s,
+        settings.inventory_limits,
+        settings.http_max_response_bytes,
     )
     clock = clock or SystemClock()
     admits = service_auth("integration", settings.public_keys)

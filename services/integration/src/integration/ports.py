@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -112,6 +113,11 @@ class UnitOfWork(Protocol):
     async def emit(
         self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
     ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""A fresh unit of work per transaction: use cases that call a customer's site open one before and
+one after the call, so no transaction (row lock, pooled connection) lives across it."""
 
 
 class Clock(Protocol):

@@ -37,6 +37,7 @@ def settings(integration_db, tmp_path) -> IntegrationSettings:
         ssrf_allow="127.0.0.1/32",
         static_root=tmp_path / "exports",
         http_timeout_s=5,
+        sync_max_seconds=3,
     )
 
 

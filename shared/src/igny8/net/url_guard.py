@@ -34,6 +34,10 @@ import httpx
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+class ResponseTooLarge(Exception):
+    """A response body beyond the client's limit (counted after decompression, read no further)."""
+
+
 class BlockedUrl(Exception):
     """A user-supplied URL that points somewhere the platform must not call."""
 
@@ -163,8 +167,10 @@ class GuardedHttp:
         timeout_s: float = 10.0,
         max_redirects: int = 3,
         verify: ssl.SSLContext | bool = True,
+        max_response_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self._guard = guard
+        self._max_response_bytes = max_response_bytes
         self._timeout = httpx.Timeout(timeout_s)
         self._max_redirects = max_redirects
         self._client = httpx.AsyncClient(
@@ -182,13 +188,14 @@ class GuardedHttp:
             checked = await self._guard.check(url)
             pinned = checked.url.copy_with(host=checked.address)
             extensions = {"sni_hostname": checked.host} if checked.url.scheme == "https" else {}
-            response = await self._client.request(
+            request = self._client.build_request(
                 method,
                 pinned,
                 headers={**headers, "Host": checked.url.netloc.decode()},
                 extensions=extensions,
                 **kwargs,
             )
+            response = await self._read_bounded(await self._client.send(request, stream=True))
             if not (response.is_redirect and "location" in response.headers):
                 return response
             url = urljoin(str(checked.url), response.headers["location"])
@@ -197,3 +204,35 @@ class GuardedHttp:
             if response.status_code in (301, 302, 303):  # the body is not sent again
                 method, kwargs = "GET", {}
         raise BlockedUrl("too many redirects")
+
+    async def _read_bounded(self, response: httpx.Response) -> httpx.Response:
+        """Read the body, but no more than `max_response_bytes` of it (a hostile site could
+        otherwise send gigabytes, or a small gzip bomb)."""
+        limit = self._max_response_bytes
+        try:
+            declared = int(response.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit:
+                raise ResponseTooLarge(f"the response declares {declared} bytes (limit {limit})")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise ResponseTooLarge(f"the response exceeds {limit} bytes")
+        finally:
+            await response.aclose()
+        # The body is decoded already: the copy must not announce an encoding to undo.
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=bytes(body),
+            request=response.request,
+            extensions=response.extensions,
+        )

@@ -343,3 +343,64 @@ def fake_shopify(state: ShopifyState | None = None) -> Iterator[tuple[str, Shopi
     state = state or ShopifyState()
     with serve(_shopify_handler(state)) as url:
         yield url, state
+
+
+@dataclass
+class SlowState:
+    release: threading.Event = field(default_factory=threading.Event)
+    """The server holds every request until this is set (or `hold_s` passes)."""
+    hold_s: float = 30.0
+    drip: bool = False
+    """Instead of holding: send headers at once, then one byte every 0.1 s, never finishing."""
+    body_bytes: int = 0
+    """Instead of holding: answer 200 with a JSON array of this many bytes."""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    requests: int = 0
+
+
+@contextmanager
+def fake_slow_site(state: SlowState | None = None) -> Iterator[tuple[str, SlowState]]:
+    """A hostile or broken site: never answers, drips bytes forever, or answers too much."""
+    state = state if state is not None else SlowState()
+    site = state
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            site.requests += 1
+            site.arrived.set()
+            try:
+                if site.body_bytes:
+                    body = b"[" + b" " * max(0, site.body_bytes - 2) + b"]"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()  # no Content-Length: the client must count
+                    self.wfile.write(body)
+                    return
+                if site.drip:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    while not site.release.wait(0.1):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    return
+                site.release.wait(site.hold_s)
+                body = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up
+                return
+
+        do_POST = do_GET
+
+    with serve(Handler) as url:
+        try:
+            yield url, state
+        finally:
+            state.release.set()

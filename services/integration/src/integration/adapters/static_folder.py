@@ -14,8 +14,9 @@ from integration.domain.model import ConnectionResult
 
 
 class StaticFolder:
-    def __init__(self, export_root: Path) -> None:
+    def __init__(self, export_root: Path, max_items: int = 20_000) -> None:
         self._root = export_root.resolve()
+        self._max_items = max_items
 
     def folder(self, account_id: uuid.UUID, settings: dict[str, object]) -> Path:
         return confined_folder(self._root, account_id, str(settings.get("folder") or ""))
@@ -41,7 +42,7 @@ class StaticFolder:
         folder = self.folder(account_id, settings)
         if not folder.is_dir():  # not an empty inventory: that would remove every synced file
             raise PlatformFailure("missing_folder", f"{folder} does not exist")
-        items = []
+        items: list[InventoryItem] = []
         for path in sorted(folder.rglob("*")):
             # a symlink inside the folder may point at another tenant's files: skip what leaves it
             if (
@@ -49,6 +50,8 @@ class StaticFolder:
                 and path.is_file()
                 and inside(path.resolve(), folder)
             ):
+                if len(items) >= self._max_items:
+                    raise PlatformFailure("too_large", f"more than {self._max_items} files")
                 stat = path.stat()
                 items.append(
                     InventoryItem(

@@ -10,7 +10,14 @@ from integration.app.sites import get_site
 from integration.app.snapshots import integration_snapshot
 from integration.domain.errors import InvalidInput, NotFound
 from integration.domain.model import Integration, Platform, health_score, normalize_url
-from integration.ports import Clock, CredentialCipher, PlatformConnector, SyncRecord, UnitOfWork
+from integration.ports import (
+    Clock,
+    CredentialCipher,
+    PlatformConnector,
+    SyncRecord,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 REQUIRED_CREDENTIALS = {
     Platform.WORDPRESS: ("username", "application_password"),
@@ -134,29 +141,50 @@ async def record_outcome(integration: Integration, record: SyncRecord, uow: Unit
     )
 
 
+def same_target(a: Integration, b: Integration) -> bool:
+    """Did the integration keep what a remote call was made with?"""
+    return (a.platform, a.base_url, a.settings, a.credentials) == (
+        b.platform,
+        b.base_url,
+        b.settings,
+        b.credentials,
+    )
+
+
 async def test_connection(
     account_id: uuid.UUID,
     integration_id: uuid.UUID,
-    uow: UnitOfWork,
+    uows: UnitOfWorkFactory,
     cipher: CredentialCipher,
     connector: PlatformConnector,
     clock: Clock,
 ) -> Integration:
-    """Never raises for a failing site: the result says `success: false` with the reason."""
-    integration = await get_integration(account_id, integration_id, uow)
-    result = await connector.test(integration, decrypt(integration, cipher))
-    integration.last_test = replace(result, checked_at=clock.now())
-    await record_outcome(
-        integration,
-        SyncRecord(
-            uuid.uuid4(),
-            integration_id,
-            account_id,
-            "test",
-            result.success,
-            result.reason,
-            result.detail,
-        ),
-        uow,
-    )
+    """Never raises for a failing site: the result says `success: false` with the reason. The site
+    is called between two short transactions, so a slow site holds no row lock or connection;
+    a result for settings changed meanwhile is answered but not recorded."""
+    async with uows() as uow:
+        before = await get_integration(account_id, integration_id, uow)
+    result = replace(await connector.test(before, decrypt(before, cipher)), checked_at=clock.now())
+    async with uows() as uow:
+        integration = await get_integration(account_id, integration_id, uow)
+        if not same_target(before, integration):
+            integration.last_test = replace(
+                result, detail=f"{result.detail} (not recorded: the integration changed meanwhile)"
+            )
+            return integration
+        integration.last_test = result
+        await record_outcome(
+            integration,
+            SyncRecord(
+                uuid.uuid4(),
+                integration_id,
+                account_id,
+                "test",
+                result.success,
+                result.reason,
+                result.detail,
+            ),
+            uow,
+        )
+        await uow.commit()
     return integration

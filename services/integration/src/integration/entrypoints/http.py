@@ -215,21 +215,17 @@ def create_router(
 
     @router.post("/integrations/{integration_id}/test", tags=["integrations"])
     async def test(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
-        async with uow() as u:
-            integration = await usecases.test_connection(
-                caller.require_account(), integration_id, u, cipher, connector, clock
-            )
-            await u.commit()
+        integration = await usecases.test_connection(
+            caller.require_account(), integration_id, uow, cipher, connector, clock
+        )
         view = integration_view(integration, cipher)
         return {**view["last_test"], "health_score": integration.health_score}
 
     @router.post("/integrations/{integration_id}/sync", tags=["integrations"])
     async def sync(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
-        async with uow() as u:
-            summary = await sync_integration(
-                caller.require_account(), integration_id, u, cipher, connector, clock
-            )
-            await u.commit()
+        summary = await sync_integration(
+            caller.require_account(), integration_id, uow, cipher, connector, clock
+        )
         return {
             "sync_id": str(summary.sync_id),
             "success": summary.success,

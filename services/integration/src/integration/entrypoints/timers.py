@@ -34,9 +34,14 @@ async def sync_due(
         )
     for account_id, integration_id in due:
         try:
-            async with IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync") as uow:
-                await sync_integration(account_id, integration_id, uow, cipher, connector, clock)
-                await uow.commit()
+            await sync_integration(
+                account_id,
+                integration_id,
+                lambda: IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync"),
+                cipher,
+                connector,
+                clock,
+            )
         except Exception as exc:  # one integration must not stop the others' syncs
             log.warning(
                 "scheduled sync failed", integration_id=str(integration_id), error=repr(exc)
