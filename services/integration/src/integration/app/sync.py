@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from igny8.contracts.sites import InventoryItem, SiteSynced
 from integration.app.integrations import decrypt, get_integration, record_outcome, same_target
 from integration.domain.errors import IntegrationError
-from integration.domain.model import Integration
+from integration.domain.model import Integration, SyncSchedule
 from integration.ports import (
     Clock,
     CredentialCipher,
@@ -44,6 +44,7 @@ async def sync_integration(
     cipher: CredentialCipher,
     connector: PlatformConnector,
     clock: Clock,
+    schedule: SyncSchedule | None = None,
 ) -> SyncSummary:
     """Read the site's inventory and store the delta. The site is read between two short
     transactions (no row lock or pooled connection is held while it answers, or does not); the
@@ -71,10 +72,31 @@ async def sync_integration(
             return SyncSummary(
                 sync_id, False, "superseded", detail="the integration changed during the sync"
             )
+        integration.sync_attempted(clock.now(), failure is None, schedule or SyncSchedule())
         if failure is not None:
             summary = await _record_failure(integration, sync_id, failure, uow)
         else:
             summary = await _apply(integration, sync_id, fetched, uow, clock)
+        await uow.commit()
+    return summary
+
+
+async def record_sync_timeout(
+    account_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    seconds: float,
+    uows: UnitOfWorkFactory,
+    clock: Clock,
+    schedule: SyncSchedule | None = None,
+) -> SyncSummary | None:
+    """A sync abandoned after `seconds` is a failed attempt like any other (it backs off)."""
+    async with uows() as uow:
+        integration = await uow.integrations.get(account_id, integration_id)
+        if integration is None or integration.deleted:
+            return None
+        integration.sync_attempted(clock.now(), False, schedule or SyncSchedule())
+        failure = PlatformUnavailable("timeout", f"the sync took longer than {seconds:g} s")
+        summary = await _record_failure(integration, uuid.uuid4(), failure, uow)
         await uow.commit()
     return summary
 

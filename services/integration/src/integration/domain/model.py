@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +64,21 @@ class Site:
 
 
 @dataclass(frozen=True)
+class SyncSchedule:
+    """When scheduled syncs happen: every `interval_s` after a success; after `n` failed attempts
+    in a row, `retry_s * 2^(n-1)` later, at most `max_backoff_s`."""
+
+    interval_s: float = 3600.0
+    retry_s: float = 60.0
+    max_backoff_s: float = 6 * 3600.0
+
+    def wait_after(self, failures: int) -> timedelta:
+        if failures <= 0:
+            return timedelta(seconds=self.interval_s)
+        return timedelta(seconds=min(self.retry_s * 2 ** (failures - 1), self.max_backoff_s))
+
+
+@dataclass(frozen=True)
 class ConnectionResult:
     success: bool
     reason: str
@@ -92,6 +107,15 @@ class Integration:
     """Ciphertext only; the domain never holds plaintext credentials."""
     last_test: ConnectionResult | None = None
     last_synced_at: datetime | None = None
+    next_sync_at: datetime | None = None
+    last_sync_attempt_at: datetime | None = None
+    sync_failures: int = 0
+
+    def sync_attempted(self, now: datetime, success: bool, schedule: SyncSchedule) -> None:
+        """Record a sync attempt and when the next one is due (backing off after failures)."""
+        self.last_sync_attempt_at = now
+        self.sync_failures = 0 if success else self.sync_failures + 1
+        self.next_sync_at = now + schedule.wait_after(self.sync_failures)
 
     def touch(self) -> None:
         self.version += 1

@@ -18,7 +18,7 @@ from integration.app import integrations as usecases
 from integration.app.sites import create_site, delete_site, get_site, update_site
 from integration.app.sync import sync_integration
 from integration.domain.errors import IntegrationError
-from integration.domain.model import Integration, Site
+from integration.domain.model import Integration, Site, SyncSchedule
 from integration.ports import Clock, CredentialCipher, PlatformConnector
 
 
@@ -117,6 +117,7 @@ def create_router(
     connector: PlatformConnector,
     clock: Clock,
     admits: Callable[..., Callable[..., Caller]],
+    schedule: SyncSchedule | None = None,
 ) -> APIRouter:
     router = APIRouter()
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
@@ -224,7 +225,7 @@ def create_router(
     @router.post("/integrations/{integration_id}/sync", tags=["integrations"])
     async def sync(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         summary = await sync_integration(
-            caller.require_account(), integration_id, uow, cipher, connector, clock
+            caller.require_account(), integration_id, uow, cipher, connector, clock, schedule
         )
         return {
             "sync_id": str(summary.sync_id),

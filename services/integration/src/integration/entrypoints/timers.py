@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from igny8.observability import get_logger
 from integration.adapters.sqlalchemy_unit_of_work import IntegrationUnitOfWork
-from integration.app.sync import sync_integration
+from integration.app.scheduled_syncs import Fairness, run_due_syncs
+from integration.domain.model import SyncSchedule
 from integration.ports import Clock, CredentialCipher, PlatformConnector
 
 log = get_logger(__name__)
@@ -27,26 +27,29 @@ async def sync_due(
     clock: Clock,
     interval_s: float,
     batch: int = 20,
+    *,
+    retry_s: float = 60.0,
+    max_backoff_s: float = 6 * 3600.0,
+    per_account: int = 2,
+    concurrency: int = 4,
+    sync_timeout_s: float = 360.0,
 ) -> int:
-    async with IntegrationUnitOfWork(sessions) as uow:
-        due = await uow.integrations.due_for_sync(
-            clock.now() - timedelta(seconds=interval_s), batch
+    """One tick of the scheduler (what the timer calls): fair, bounded, backing off."""
+    report = await run_due_syncs(
+        lambda: IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync"),
+        cipher,
+        connector,
+        clock,
+        SyncSchedule(interval_s, retry_s, max_backoff_s),
+        Fairness(batch, per_account, concurrency, sync_timeout_s),
+    )
+    if report.failed or report.timed_out:
+        log.warning(
+            "scheduled syncs failed",
+            failed=[str(i) for i in report.failed],
+            timed_out=[str(i) for i in report.timed_out],
         )
-    for account_id, integration_id in due:
-        try:
-            await sync_integration(
-                account_id,
-                integration_id,
-                lambda: IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync"),
-                cipher,
-                connector,
-                clock,
-            )
-        except Exception as exc:  # one integration must not stop the others' syncs
-            log.warning(
-                "scheduled sync failed", integration_id=str(integration_id), error=repr(exc)
-            )
-    return len(due)
+    return report.claimed
 
 
 def sync_scheduler(
@@ -57,7 +60,10 @@ def sync_scheduler(
     clock: Clock,
     interval_s: float,
     tick_s: float,
+    **tick: Any,
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """`tick`: sync_due's fairness and backoff options (retry_s, per_account, concurrency, …)."""
+
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -69,7 +75,9 @@ def sync_scheduler(
                     ).scalar()
                     if got:
                         try:
-                            synced = await sync_due(sessions, cipher, connector, clock, interval_s)
+                            synced = await sync_due(
+                                sessions, cipher, connector, clock, interval_s, **tick
+                            )
                             if synced:
                                 log.info("scheduled syncs ran", count=synced)
                         finally:
