@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from igny8.net import BlockedUrl, UrlGuard
+from igny8.net.url_guard import keeps_secrets
 
 HOSTILE = [
     "http://127.0.0.1/",
@@ -97,3 +99,19 @@ async def test_allow_list_admits_local_development_addresses_only() -> None:
 async def test_public_literal_addresses_pass() -> None:
     checked = await UrlGuard().check("https://93.184.216.34/")
     assert checked.address == "93.184.216.34"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "kept"),
+    [
+        ("https://a.example/x", "https://a.example/y", True),
+        ("http://a.example/x", "https://a.example/y", True),  # upgrade, default ports
+        ("https://a.example/x", "http://a.example/y", False),  # downgrade
+        ("https://a.example/x", "https://b.example/y", False),  # another host
+        ("https://a.example/x", "https://a.example:8443/y", False),  # another port
+        ("http://a.example:8080/x", "https://a.example/y", False),  # not a plain upgrade
+        ("https://A.example/x", "https://a.EXAMPLE:443/y", True),  # same origin spelled apart
+    ],
+)
+def test_secrets_stay_within_the_origin(source: str, target: str, kept: bool) -> None:
+    assert keeps_secrets(httpx.URL(source), httpx.URL(target)) is kept
