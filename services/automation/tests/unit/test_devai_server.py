@@ -180,3 +180,11 @@ def test_injected_failures_are_counted_apart_from_answers(client: TestClient) ->
     stats = client.get("/_stats/calls").json()
     assert stats["by_function"] == {"x": 1}
     assert stats["faults"] == {"x": {"429": 1, "refusal": 1}}
+
+
+def test_a_familiar_schema_name_with_another_shape_gets_that_shape(client: TestClient) -> None:
+    schema = strict(
+        {"verdict": {"type": "string", "enum": ["keep", "rewrite"]}, "notes": {"type": "string"}}
+    )
+    answer = content(chat(client, "article", schema, {"idea": {"title": "Compost"}}))
+    jsonschema.validate(answer, schema)

@@ -77,7 +77,8 @@ class Writer:
         if self.kp_count < TARGET_DENSITY * upcoming:
             pool = phrases.KP_QUERY + (phrases.KP_NOUN if self.kp == self.topic else ())
             return self.fill(self.draw("kp", pool).pop())
-        deck = self.draw("prose", phrases.GENERAL + phrases.TERM)
+        related = self.terms != [self.topic]  # "also ask about X" needs an X other than the topic
+        deck = self.draw("prose", phrases.GENERAL + (phrases.TERM if related else ()))
         for index in range(len(deck) - 1, -1, -1):
             text = self.fill(deck[index])
             extra = self._occurrences(text)
