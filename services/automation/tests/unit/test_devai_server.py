@@ -188,3 +188,29 @@ def test_a_familiar_schema_name_with_another_shape_gets_that_shape(client: TestC
     )
     answer = content(chat(client, "article", schema, {"idea": {"title": "Compost"}}))
     jsonschema.validate(answer, schema)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^\d{3}-\d{4}$",
+        r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        r"^#[0-9a-fA-F]{6}$",
+        r"^(draft|publish|private)$",
+        r"^v\d+\.\d+\.\d+$",
+        r"^[A-Z]{2}[^a-z\s]+$",
+        r"^\w+@\w+\.(com|org)$",
+    ],
+)
+def test_patterned_strings_match_their_pattern(client: TestClient, pattern: str) -> None:
+    schema = strict(
+        {
+            "code": {"type": "string", "pattern": pattern},
+            "codes": {
+                "type": "array",
+                "items": {"type": "string", "pattern": pattern, "maxLength": 40},
+            },
+        }
+    )
+    answer = content(chat(client, "patterned", schema, {"title": "Compost bins"}))
+    jsonschema.validate(answer, schema)

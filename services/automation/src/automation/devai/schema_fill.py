@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from automation.devai.regex_sample import sample
 from automation.devai.text import slugify, title_case
 
 WORDS = [
@@ -185,6 +186,8 @@ class _Filler:
             text += " " + self.rng.choice(WORDS)
         if high is not None and len(text) > high:
             text = text[:high].rstrip() or text[:high]
+        if pattern and not re.search(pattern, text):  # the length fix broke it: shortest match
+            text = sample(pattern) or text
         return text
 
     def _named(self, name: str) -> str | None:
@@ -261,20 +264,17 @@ def _formatted(fmt: str, rng: random.Random) -> str | None:
 
 
 def _matching(pattern: str, text: str) -> str:
-    """A value for a simple pattern: the text reshaped as a slug, digits, letters or a code."""
+    """A value for a pattern: the text reshaped (slug, case, letters) if that fits, else the
+    shortest string the pattern itself describes."""
     for candidate in (
         slugify(text),
         text.lower(),
         text.upper(),
         re.sub(r"[^A-Za-z]", "", text),
-        "12345",
-        "A1",
-        "a",
-        "1",
     ):
         if re.search(pattern, candidate):
             return candidate
-    return text
+    return sample(pattern) or text
 
 
 def _vary(value: Any, index: int) -> Any:
