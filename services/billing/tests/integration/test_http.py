@@ -96,7 +96,7 @@ async def test_promo_grants_show_their_expiry_and_bad_grants_are_422(client):
         f"/accounts/{account}/grants", json={"credits": 5, "kind": "promo"}, headers=headers
     )
     assert no_expiry.status_code == 422
-    assert "expiry" in no_expiry.json()["detail"]
+    assert "expiry" in no_expiry.json()["error"]["message"]
     ok = await client.post(
         f"/accounts/{account}/grants",
         json={"credits": 5, "kind": "promo", "expires_at": "2099-01-01T00:00:00Z"},
@@ -181,7 +181,7 @@ async def test_quotes_price_without_reserving_and_reject_unknown_operations(clie
         headers=as_user(account, caller="automation"),
     )
     assert bad.status_code == 422
-    assert "nope" in bad.json()["detail"]
+    assert "nope" in bad.json()["error"]["message"]
     balance = (await client.get(f"/accounts/{account}/balance", headers=as_user(account))).json()
     assert balance["held"] == 0
 

@@ -84,7 +84,7 @@ async def test_unknown_platform_is_422_naming_the_supported_ones(client):
         headers=as_account(account),
     )
     assert answer.status_code == 422
-    assert "wordpress, shopify, static" in answer.json()["detail"]
+    assert "wordpress, shopify, static" in answer.json()["error"]["message"]
 
 
 async def test_credentials_are_masked_everywhere_and_encrypted_at_rest(client, engine):

@@ -17,12 +17,13 @@ from billing.app import commands
 from billing.app.accounts import change_threshold, open_account
 from billing.app.grant_credits import grant_credits
 from billing.app.prices import change_prices, quote
-from billing.domain.errors import BillingError
+from billing.domain.errors import BillingError, InsufficientCredits
 from billing.domain.model import GrantKind
 from billing.domain.pricing import OPERATIONS, Price, Unit
 from billing.entrypoints.errors import http_status
 from billing.ports import Clock, Policy
 from igny8.auth import Caller
+from igny8.webapi import error_response
 
 
 class _Body(BaseModel):
@@ -78,10 +79,17 @@ def _price(p: Price) -> dict[str, Any]:
 
 
 def billing_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A domain error in the platform's one error format; `code` is the domain reason."""
     assert isinstance(error, BillingError)
-    return JSONResponse(
-        {"detail": error.detail or error.reason, "reason": error.reason},
-        status_code=http_status(error),
+    extra = {}
+    if isinstance(error, InsufficientCredits):
+        extra = {"required": error.required, "available": error.available}
+    return error_response(
+        request,
+        http_status(error),
+        error.detail or error.reason,
+        code="parameter_invalid" if error.reason == "invalid" else error.reason,
+        extra=extra,
     )
 
 

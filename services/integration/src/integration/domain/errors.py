@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class IntegrationError(Exception):
     status = 422
+    code = "parameter_invalid"
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
@@ -17,19 +18,23 @@ class InvalidInput(IntegrationError):
 
 class NotFound(IntegrationError):
     status = 404
+    code = "resource_missing"
 
 
 class Conflict(IntegrationError):
     status = 409
+    code = "conflict"
 
 
 class BlockedUrl(IntegrationError):
     """A user-supplied URL that points somewhere the platform must not call."""
 
     status = 422
+    code = "blocked_url"
 
 
 class KeyNotFound(IntegrationError):
     """A credential was encrypted under a key that is no longer in the key ring."""
 
     status = 500
+    code = "credential_key_missing"

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
+from igny8.webapi import error_response
 from integration.adapters.aesgcm_credentials import mask
 from integration.adapters.sqlalchemy_tables import inventory, sync_events
 from integration.adapters.sqlalchemy_unit_of_work import IntegrationUnitOfWork
@@ -107,8 +108,9 @@ def integration_view(integration: Integration, cipher: CredentialCipher) -> dict
 
 
 def integration_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A domain error in the platform's one error format."""
     assert isinstance(error, IntegrationError)
-    return JSONResponse({"detail": error.detail}, status_code=error.status)
+    return error_response(request, error.status, error.detail, code=error.code)
 
 
 def create_router(
