@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_ENV := set -a; [ -f .env.infra ] && . ./.env.infra; set +a;
 PYTEST_ARGS ?=
+# The 30 slowest tests are printed after every `make test`, so a slow one is seen when it lands.
+TEST_REPORT := --durations=30
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -42,7 +44,7 @@ demo: infra-up migrate ## start everything, run the demo, print the summary and 
 
 test: install ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
-	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(PYTEST_ARGS); status=$$?; \
+	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
 	$(PY) infra/local.py down; exit $$status
 
 test-unit: install ## unit tests only (no infrastructure)
