@@ -50,12 +50,13 @@ test: install ## the whole suite on its own infrastructure (starts and stops it)
 test-unit: install ## unit tests only (no infrastructure)
 	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: install ## ruff, ruff format --check, mypy, import-linter, AsyncAPI drift
+lint: install ## ruff, ruff format --check, mypy, import-linter, AsyncAPI and OpenAPI drift (no infrastructure)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared/src services/*/src
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/asyncapi.py --check
+	$(PY) scripts/openapi.py --check
 
 fmt: install ## format and autofix
 	$(VENV)/bin/ruff format .
@@ -63,6 +64,9 @@ fmt: install ## format and autofix
 
 asyncapi: install ## regenerate docs/asyncapi/ from the topic registry
 	$(PY) scripts/asyncapi.py
+
+openapi: install ## regenerate docs/openapi/ from every service's routes
+	$(PY) scripts/openapi.py
 
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
@@ -72,4 +76,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi bench clean
+.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean
