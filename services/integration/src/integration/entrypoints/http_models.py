@@ -6,6 +6,10 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+HTTP_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+"""Documents the shape (and lets a generated client or fuzzer send real URLs); the domain still
+normalises and the SSRF guard still checks every address."""
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,7 +17,9 @@ class _Body(BaseModel):
 
 class SiteBody(_Body):
     name: str = Field(min_length=1, max_length=200)
-    url: str = Field(max_length=2000, description="Absolute http(s) URL of the site.")
+    url: str = Field(
+        max_length=2000, pattern=HTTP_URL, description="Absolute http(s) URL of the site."
+    )
     sector: str = Field(default="", max_length=200)
     niche: str = Field(default="", max_length=200)
     language: str = Field(default="en", max_length=20)
@@ -26,7 +32,7 @@ class SitePatch(_Body):
     """Only the fields given change."""
 
     name: str | None = Field(default=None, max_length=200)
-    url: str | None = Field(default=None, max_length=2000)
+    url: str | None = Field(default=None, max_length=2000, pattern=HTTP_URL)
     sector: str | None = Field(default=None, max_length=200)
     niche: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=20)
@@ -42,7 +48,7 @@ SETTINGS_HELP = (
 
 class IntegrationBody(_Body):
     platform: str = Field(max_length=40, description="wordpress, shopify or static.")
-    base_url: str = Field(max_length=2000)
+    base_url: str = Field(max_length=2000, pattern=HTTP_URL)
     settings: Settings = Field(default_factory=dict, description=SETTINGS_HELP)
     credentials: dict[str, str] | None = Field(
         default=None,
@@ -57,7 +63,7 @@ class IntegrationPatch(_Body):
     """Only the fields given change; `settings` is merged as a JSON merge patch (a key set to null
     is removed), `credentials` are replaced as a whole."""
 
-    base_url: str | None = Field(default=None, max_length=2000)
+    base_url: str | None = Field(default=None, max_length=2000, pattern=HTTP_URL)
     settings: Settings | None = Field(default=None, description=SETTINGS_HELP)
     credentials: dict[str, str] | None = None
     is_active: bool | None = None
