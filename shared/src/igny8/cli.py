@@ -8,6 +8,12 @@ import sys
 
 from igny8.auth import MAX_TOKEN_TTL_S, InvalidServiceToken, mint_service_token
 
+HOW_TO_GET_A_KEY = (
+    "igny8: tokens are signed with the platform's service key. For the local stack, "
+    "`make infra-up` writes it to .env.infra: run `set -a; . ./.env.infra; set +a` first. "
+    "Elsewhere, export the key of the environment you are calling."
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="igny8")
@@ -26,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         except InvalidServiceToken as exc:
             print(f"igny8: {exc}", file=sys.stderr)
+            if not os.environ.get("IGNY8_SERVICE_KEY"):
+                print(HOW_TO_GET_A_KEY, file=sys.stderr)
             return 2
     return 0
 
