@@ -142,7 +142,9 @@ async def test_typed_api_errors_carry_code_param_and_extra_fields(client):
 
 
 async def test_unexpected_errors_are_json_500s_logged_with_the_request_id(client):
-    with structlog.testing.capture_logs() as logs:
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
         answer = await client.get("/boom", headers={"X-Request-Id": "req-123"})
     assert answer.status_code == 500
     error = _error(answer)
@@ -151,6 +153,7 @@ async def test_unexpected_errors_are_json_500s_logged_with_the_request_id(client
     logged = [e for e in logs if e["event"] == "unhandled error answering a request"]
     assert logged and logged[0]["exc_info"] is True
     assert logged[0]["route"] == "/boom"
+    assert logged[0]["request_id"] == "req-123"
 
 
 async def test_database_errors_map_to_422_and_409_without_sql(client):
@@ -171,6 +174,17 @@ async def test_an_unreachable_upstream_is_503_and_a_slow_one_504_with_retry_afte
     slow = await client.get("/upstream-slow")
     assert slow.status_code == 504
     assert slow.headers["retry-after"]
+
+
+async def test_every_request_is_logged_with_its_request_id(client):
+    # The same processor the services' JSON logs run first (igny8.observability.configure).
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        await client.get("/missing", headers={"X-Request-Id": "trace-me"})
+    logged = [e for e in logs if e["event"] == "http request"]
+    assert logged[0]["request_id"] == "trace-me"
+    assert (logged[0]["route"], logged[0]["status"]) == ("/missing", 404)
 
 
 async def test_a_caller_request_id_is_kept_and_a_bad_one_replaced(client):

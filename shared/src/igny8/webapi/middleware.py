@@ -37,6 +37,9 @@ HTTP_SECONDS = Histogram(
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def _caller_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
@@ -93,10 +96,17 @@ class RequestContextMiddleware:
             finally:
                 route = _route_template(scope)
                 method = str(scope.get("method", ""))
+                elapsed = time.perf_counter() - started
                 HTTP_REQUESTS.labels(method, route, str(status)).inc()
-                HTTP_SECONDS.labels(method, route, str(status)).observe(
-                    time.perf_counter() - started
-                )
+                HTTP_SECONDS.labels(method, route, str(status)).observe(elapsed)
+                if route not in _QUIET_ROUTES:  # probes every few seconds would drown the rest
+                    log.info(
+                        "http request",
+                        method=method,
+                        route=route,
+                        status=status,
+                        ms=round(elapsed * 1000, 1),
+                    )
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any], *extra: Any) -> None:
