@@ -121,8 +121,13 @@ def create_app(service: Service) -> FastAPI:
     ) -> Response:
         with http_tracer.start_as_current_span(
             f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
-        ):
-            return await call_next(request)
+        ) as span:
+            response = await call_next(request)
+            # Named by route template once routing has matched, like the HTTP metrics.
+            route = getattr(request.scope.get("route"), "path", None)
+            if route:
+                span.update_name(f"{request.method} {route}")
+            return response
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:
