@@ -84,7 +84,9 @@ async def test_unknown_platform_is_422_naming_the_supported_ones(client):
         headers=as_account(account),
     )
     assert answer.status_code == 422
-    assert "wordpress, shopify, static" in answer.json()["error"]["message"]
+    error = answer.json()["error"]
+    assert error["param"] == "platform"
+    assert all(name in error["message"] for name in ("wordpress", "shopify", "static"))
 
 
 async def test_credentials_are_masked_everywhere_and_encrypted_at_rest(client, engine):

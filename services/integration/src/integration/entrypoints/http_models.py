@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from integration.domain.model import Platform
+
 HTTP_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
 """Documents the shape (and lets a generated client or fuzzer send real URLs); the domain still
 normalises and the SSRF guard still checks every address."""
@@ -47,7 +49,7 @@ SETTINGS_HELP = (
 
 
 class IntegrationBody(_Body):
-    platform: str = Field(max_length=40, description="wordpress, shopify or static.")
+    platform: Platform = Field(description="Where the site lives.")
     base_url: str = Field(max_length=2000, pattern=HTTP_URL)
     settings: Settings = Field(default_factory=dict, description=SETTINGS_HELP)
     credentials: dict[str, str] | None = Field(
@@ -102,7 +104,7 @@ class TestView(BaseModel):
 class IntegrationView(BaseModel):
     integration_id: uuid.UUID
     site_id: uuid.UUID
-    platform: str
+    platform: Platform
     base_url: str
     settings: Settings
     is_active: bool
