@@ -189,7 +189,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(detail, Mapping):
         code, param = detail.get("code"), detail.get("param")
         message = str(detail.get("message") or detail.get("detail") or "")
-    elif isinstance(detail, list):
+    elif isinstance(detail, list) and all(isinstance(e, Mapping) and "msg" in e for e in detail):
         return _validation(request, detail)
     else:
         message = str(detail)
