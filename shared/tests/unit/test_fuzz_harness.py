@@ -114,3 +114,12 @@ def test_the_harness_passes_a_clean_service(clean):
     report = fuzz_service(target(clean))
     assert not report.failures, report.summary()
     assert report.requests > 10
+
+
+def test_a_spent_budget_shortens_the_run_without_failing_it(clean):
+    spent = target(clean)
+    spent.budget_s = 0
+    report = fuzz_service(spent)
+    assert not report.failures, report.summary()
+    assert set(report.unfuzzed) == {"GET /divide", "GET /shape"}
+    assert "budget spent" in report.summary()
