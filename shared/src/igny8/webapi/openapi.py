@@ -73,6 +73,16 @@ def finish_openapi(app: FastAPI, version: str = "1.0.0") -> Callable[[], dict[st
             ref_template="#/components/schemas/{model}"
         )
         schemas.update(schemas["ErrorBody"].pop("$defs", {}))
+        components["headers"] = {
+            "X-Request-Id": {
+                "description": "The caller's X-Request-Id, or a new one; also in the logs.",
+                "schema": {"type": "string"},
+            },
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "string"},
+            },
+        }
         components["securitySchemes"] = {
             "serviceToken": {
                 "type": "http",
@@ -130,3 +140,8 @@ def _finish_operation(path: str, operation: dict[str, Any]) -> None:
         if status.startswith(("4", "5")):
             answer.setdefault("content", {"application/json": {"schema": _ERROR_REF}})
     responses.setdefault("500", _error_response(500))
+    for status, answer in responses.items():
+        headers = answer.setdefault("headers", {})
+        headers["X-Request-Id"] = {"$ref": "#/components/headers/X-Request-Id"}
+        if status in ("503", "504", "429"):
+            headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
