@@ -144,7 +144,9 @@ def env_from_secrets(service: str) -> list[dict[str, Any]]:
         },
         {
             "name": "IGNY8_SERVICE_KEY",
-            "valueFrom": {"secretKeyRef": {"name": "igny8-service-key", "key": "IGNY8_SERVICE_KEY"}},
+            "valueFrom": {
+                "secretKeyRef": {"name": "igny8-service-key", "key": "IGNY8_SERVICE_KEY"}
+            },
         },
     ]
 
@@ -227,7 +229,9 @@ def deployment(service: str, role: str) -> dict[str, Any]:
             "selector": {"matchLabels": meta_labels},
             "template": {
                 "metadata": {"labels": meta_labels},
-                "spec": pod_spec(service, [container(service, ["serve", "--role", role])], "Always"),
+                "spec": pod_spec(
+                    service, [container(service, ["serve", "--role", role])], "Always"
+                ),
             },
         },
     }
@@ -409,7 +413,9 @@ def network_policies(svc: ServiceDeploy) -> list[dict[str, Any]]:
         )
     egress: list[dict[str, Any]] = [
         {
-            "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "to": [
+                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+            ],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         },
         {
@@ -638,6 +644,20 @@ def default_deny() -> dict[str, Any]:
     }
 
 
+def disruption_budgets() -> list[dict[str, Any]]:
+    # Production runs at least two of each: a drain or an upgrade takes one at a time.
+    return [
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{svc.name}-{role}", "labels": labels(svc.name, role)},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(svc.name, role)}},
+        }
+        for svc in SERVICES
+        for role in ("api", "worker")
+    ]
+
+
 def dump(objects: list[dict[str, Any]]) -> str:
     return HEADER + "".join(
         "---\n" + yaml.safe_dump(obj, sort_keys=False, width=100) for obj in objects
@@ -650,27 +670,37 @@ def files() -> dict[Path, str]:
         BASE / "kafka" / "cluster.yaml": dump(kafka()),
         BASE / "postgres" / "cluster.yaml": dump(postgres()),
         BASE / "platform.yaml": dump([default_deny(), ingress()]),
+        ROOT / "deploy" / "overlays" / "prod" / "disruption-budgets.yaml": dump(
+            disruption_budgets()
+        ),
     }
     for svc in SERVICES:
         out[BASE / "services" / f"{svc.name}.yaml"] = dump(service_objects(svc))
     return out
 
 
+def drift() -> list[str]:
+    return [
+        str(path.relative_to(ROOT))
+        for path, text in files().items()
+        if not path.exists() or path.read_text() != text
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true", help="fail when deploy/base drifts")
+    parser.add_argument("--check", action="store_true", help="fail when deploy/ drifts")
     args = parser.parse_args()
-    drift = []
-    for path, text in files().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                drift.append(str(path.relative_to(ROOT)))
-        else:
+    if args.check:
+        stale = drift()
+    else:
+        stale = []
+        for path, text in files().items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-    if drift:
+    if stale:
         print(
-            "deploy/base is out of date (run `make deploy-generate`):\n  " + "\n  ".join(drift),
+            "deploy/ is out of date (run `make deploy-generate`):\n  " + "\n  ".join(stale),
             file=sys.stderr,
         )
         return 1

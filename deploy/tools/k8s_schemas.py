@@ -36,14 +36,20 @@ GO_MODULES = {
     "kubeconform": ("github.com/yannh/kubeconform", "v0.8.0"),
 }
 CRD_FILES = {
-    "cnpg": ["config/crd/bases/postgresql.cnpg.io_clusters.yaml",
-             "config/crd/bases/postgresql.cnpg.io_databases.yaml",
-             "config/crd/bases/postgresql.cnpg.io_poolers.yaml",
-             "config/crd/bases/postgresql.cnpg.io_scheduledbackups.yaml"],
-    "keda": ["config/crd/bases/keda.sh_scaledobjects.yaml",
-             "config/crd/bases/keda.sh_triggerauthentications.yaml"],
-    "prometheus": ["example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
-                   "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml"],
+    "cnpg": [
+        "config/crd/bases/postgresql.cnpg.io_clusters.yaml",
+        "config/crd/bases/postgresql.cnpg.io_databases.yaml",
+        "config/crd/bases/postgresql.cnpg.io_poolers.yaml",
+        "config/crd/bases/postgresql.cnpg.io_scheduledbackups.yaml",
+    ],
+    "keda": [
+        "config/crd/bases/keda.sh_scaledobjects.yaml",
+        "config/crd/bases/keda.sh_triggerauthentications.yaml",
+    ],
+    "prometheus": [
+        "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+        "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",
+    ],
 }
 STRIMZI_KINDS = {
     "io.strimzi.api.kafka.model.kafka.Kafka": "kafka.yaml",
@@ -75,10 +81,11 @@ def core_schemas() -> int:
             out = {}
             for key, value in node.items():
                 prefix = next(
-                    (p for p in REF_PREFIXES if isinstance(value, str) and value.startswith(p)), None
+                    (p for p in REF_PREFIXES if isinstance(value, str) and value.startswith(p)),
+                    None,
                 )
                 if key == "$ref" and prefix is not None:
-                    name = value[len(prefix):]
+                    name = value[len(prefix) :]
                     needed.add(name)
                     out[key] = f"#/definitions/{name}"
                 else:
@@ -124,7 +131,10 @@ def core_schemas() -> int:
 def go_module(path: str, version: str) -> Path:
     answer = subprocess.run(
         ["go", "mod", "download", "-json", f"{path}@{version}"],
-        check=True, capture_output=True, text=True, cwd=CACHE,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=CACHE,
     )
     info = json.loads(answer.stdout)
     if info.get("Error"):
@@ -159,9 +169,20 @@ def strimzi_crds() -> list[Path]:
     # The generator wants absolute output paths (it resolves them against its own directory).
     targets = [f"{cls}={(out / name).resolve()}" for cls, name in STRIMZI_KINDS.items()]
     subprocess.run(
-        [java21(), "-cp", classpath, "io.strimzi.crdgenerator.CrdGenerator", "--yaml",
-         "--crd-api-version", "v1", "--api-versions", "v1", *targets],
-        check=True, capture_output=True,
+        [
+            java21(),
+            "-cp",
+            classpath,
+            "io.strimzi.crdgenerator.CrdGenerator",
+            "--yaml",
+            "--crd-api-version",
+            "v1",
+            "--api-versions",
+            "v1",
+            *targets,
+        ],
+        check=True,
+        capture_output=True,
     )
     return [out / name for name in STRIMZI_KINDS.values()]
 
@@ -177,13 +198,14 @@ def crd_schemas(crds: list[Path], converter: Path) -> None:
     }
     subprocess.run(
         [sys.executable, str(converter), *map(str, crds)],
-        check=True, cwd=target, env=env, capture_output=True,
+        check=True,
+        cwd=target,
+        env=env,
+        capture_output=True,
     )
 
 
 def main() -> int:
-    if STAMP.exists():
-        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     if SCHEMAS.exists():
         shutil.rmtree(SCHEMAS)
@@ -196,8 +218,14 @@ def main() -> int:
     converter = modules["kubeconform"] / "scripts" / "openapi2jsonschema.py"
     crd_schemas(crds, converter)
     log(f"  {len(list((SCHEMAS / 'crd').glob('*.json')))} CRD schemas")
-    STAMP.write_text(json.dumps({"kubernetes": KUBERNETES_VERSION, **{
-        key: f"{path}@{version}" for key, (path, version) in GO_MODULES.items()}}))
+    STAMP.write_text(
+        json.dumps(
+            {
+                "kubernetes": KUBERNETES_VERSION,
+                **{key: f"{path}@{version}" for key, (path, version) in GO_MODULES.items()},
+            }
+        )
+    )
     return 0
 
 
