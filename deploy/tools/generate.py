@@ -340,8 +340,10 @@ def autoscalers(service: str, groups: list[tuple[str, tuple[str, ...]]]) -> list
     ]
     if not groups:
         return objects  # nothing consumed: one worker (relay, timers) is enough
-    # A consumer beyond the partition count would sit idle: cap at the largest topic's partitions.
-    cap = max(TOPICS[topic].partitions for _, topics in groups for topic in topics)
+    # A consumer beyond its group's partition count (over all the group's topics: aiokafka's
+    # round-robin assignor spreads them all) would sit idle; KEDA's allowIdleConsumers=false caps
+    # each trigger there too. Every worker pod joins every group, so the largest group sets the cap.
+    cap = max(sum(TOPICS[topic].partitions for topic in topics) for _, topics in groups)
     objects.append(
         {
             "apiVersion": "keda.sh/v1alpha1",
