@@ -660,9 +660,14 @@ def disruption_budgets() -> list[dict[str, Any]]:
     ]
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # repeated label maps stay written out, as people read and patch them
+
+
 def dump(objects: list[dict[str, Any]]) -> str:
     return HEADER + "".join(
-        "---\n" + yaml.safe_dump(obj, sort_keys=False, width=100) for obj in objects
+        "---\n" + yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=100) for obj in objects
     )
 
 

@@ -22,18 +22,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$WORK" && mkdir -p "$WORK"
-echo "[image] Debian $SUITE root filesystem (mmdebstrap, minbase + python3)"
-mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    "$SUITE" "$ROOTFS"
+rm -rf "$WORK" && mkdir -p "$WORK" "$ROOTFS"
+BASE_TAR=$ROOT/.cache/image/debian-$SUITE-python3.tar
+if [ ! -s "$BASE_TAR" ]; then
+    echo "[image] Debian $SUITE root filesystem (mmdebstrap, minbase + python3) → $BASE_TAR"
+    mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        "$SUITE" "${BASE_TAR%.tar}.partial.tar" && mv "${BASE_TAR%.tar}.partial.tar" "$BASE_TAR"
+fi
+tar -C "$ROOTFS" -xf "$BASE_TAR"
 
 echo "[image] installing igny8-$SERVICE from uv.lock inside it"
 mkdir -p "$ROOTFS/app" "$ROOTFS/uv-cache"
 tar -C "$ROOT" --exclude=__pycache__ --exclude=tests --exclude='*.pyc' \
     -cf - pyproject.toml uv.lock shared services | tar -C "$ROOTFS/app" -xf -
-install -m 0755 "$(command -v uv)" "$ROOTFS/usr/local/bin/uv"
+# The uv binary itself (pip's `uv` package knows where it is; a shell shim would not run inside).
+UV_BIN=$(python3 -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null || command -v uv)
+install -m 0755 "$UV_BIN" "$ROOTFS/usr/local/bin/uv"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 mount --bind "$(uv cache dir)" "$ROOTFS/uv-cache"
 mount -t proc proc "$ROOTFS/proc"
