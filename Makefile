@@ -79,6 +79,10 @@ deploy-check: k8s-schemas ## render every overlay, validate it offline, check po
 	$(PY) deploy/tools/check.py
 
 IMAGE_TAG ?= dev
+# The build host's CA bundle reaches the build as a secret (deploy/Dockerfile explains why).
+comma := ,
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+BUILD_SECRET := $(if $(wildcard $(CA_BUNDLE)),--secret id=ca-bundle$(comma)src=$(CA_BUNDLE))
 CONTAINER_TOOL := $(shell for t in docker podman buildah; do command -v $$t >/dev/null && { [ $$t != docker ] || docker info >/dev/null 2>&1; } && { echo $$t; break; }; done)
 
 images: ## build every service image (deploy/Dockerfile) with docker, podman or buildah, whichever works
@@ -86,9 +90,9 @@ images: ## build every service image (deploy/Dockerfile) with docker, podman or 
 	@for s in $(SERVICES); do \
 		echo "building igny8/$$s:$(IMAGE_TAG) with $(CONTAINER_TOOL)"; \
 		if [ "$(CONTAINER_TOOL)" = buildah ]; then \
-			buildah bud --layers -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+			buildah bud --layers $(BUILD_SECRET) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
 		else \
-			$(CONTAINER_TOOL) build -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+			$(CONTAINER_TOOL) build $(BUILD_SECRET) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
 		fi; \
 	done
 

@@ -17,14 +17,15 @@ BASE_IMAGE=localhost/igny8/python-base:$SUITE
 IMAGE=localhost/igny8/$SERVICE:$TAG-debian
 BUILDAH=(buildah --storage-driver vfs)
 mkdir -p "$CACHE"
+# The build host's CA bundle, for a TLS-inspecting proxy between the build and PyPI (see Dockerfile).
+CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+SECRET=()
+[ -s "$CA_BUNDLE" ] && SECRET=(--secret "id=ca-bundle,src=$CA_BUNDLE")
 
 if ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
     if [ ! -s "$BASE_TAR" ]; then
         echo "[image] Debian $SUITE root filesystem with mmdebstrap → $BASE_TAR"
-        mmdebstrap --quiet --variant=minbase \
-            --include=python3,python3-venv,passwd,ca-certificates \
-            --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-            --dpkgopt='path-exclude=/usr/share/locale/*' \
+        mmdebstrap --variant=minbase --include=python3,python3-venv,passwd,ca-certificates \
             "$SUITE" "${BASE_TAR%.tar}.partial.tar"
         mv "${BASE_TAR%.tar}.partial.tar" "$BASE_TAR"
     fi
@@ -32,14 +33,14 @@ if ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
     ctr=$("${BUILDAH[@]}" from scratch)
     "${BUILDAH[@]}" add "$ctr" "$BASE_TAR" /
     "${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -c \
-        'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*'
-    "${BUILDAH[@]}" config --env PATH=/usr/local/bin:/usr/bin:/bin --env LANG=C.UTF-8 \
+        'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/* /usr/share/doc/* /usr/share/man/* /usr/share/locale/*'
+    "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
         --cmd python3 --label "org.opencontainers.image.title=python-base-debian-$SUITE" "$ctr"
     "${BUILDAH[@]}" commit --quiet --rm "$ctr" "$BASE_IMAGE" >/dev/null
 fi
 
 echo "[image] buildah bud deploy/Dockerfile on $BASE_IMAGE → $IMAGE"
-"${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers \
+"${BUILDAH[@]}" bud --quiet --isolation chroot --pull-never --layers "${SECRET[@]}" \
     --build-arg "PYTHON_IMAGE=$BASE_IMAGE" --build-arg "SERVICE=$SERVICE" \
     -f "$ROOT/deploy/Dockerfile" -t "$IMAGE" "$ROOT" >/dev/null
 
