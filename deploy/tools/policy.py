@@ -106,8 +106,43 @@ def only_gateway_exposed(docs: Iterable[Doc]) -> list[str]:
     return problems
 
 
+def ingress_from_outside(docs: Iterable[Doc]) -> list[str]:
+    """Other namespaces reach a pod only as Prometheus (`monitoring`), the PostgreSQL operator
+    (`cnpg-system`, its cluster only) or, for the gateway alone, the ingress controller."""
+    problems = []
+    for doc in docs:
+        if doc.get("kind") != "NetworkPolicy":
+            continue
+        selected = doc["spec"].get("podSelector", {}).get("matchLabels", {})
+        allowed = {"monitoring"}
+        if selected.get("app.kubernetes.io/name") == "gateway":
+            continue
+        if "cnpg.io/cluster" in selected:
+            allowed.add("cnpg-system")
+        for rule in doc["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                if "namespaceSelector" not in peer and "ipBlock" not in peer:
+                    continue
+                namespace = (
+                    peer.get("namespaceSelector", {})
+                    .get("matchLabels", {})
+                    .get("kubernetes.io/metadata.name")
+                )
+                if namespace not in allowed:
+                    problems.append(
+                        f"{name_of(doc)}: admits traffic from outside the namespace "
+                        f"({namespace or peer}); only the gateway is reachable from outside"
+                    )
+    return problems
+
+
 def per_object(docs: list[Doc]) -> list[str]:
-    return secrets_not_inlined(docs) + containers_hardened(docs) + only_gateway_exposed(docs)
+    return (
+        secrets_not_inlined(docs)
+        + containers_hardened(docs)
+        + only_gateway_exposed(docs)
+        + ingress_from_outside(docs)
+    )
 
 
 def _by_kind(docs: Iterable[Doc], kind: str) -> dict[str, Doc]:
