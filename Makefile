@@ -83,6 +83,10 @@ IMAGE_TAG ?= dev
 comma := ,
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 BUILD_SECRET := $(if $(wildcard $(CA_BUNDLE)),--secret id=ca-bundle$(comma)src=$(CA_BUNDLE))
+PYTHON_IMAGE ?=
+# vfs and chroot work anywhere root does (no overlay filesystem, no user namespaces), if slowly.
+BUILDAH_FLAGS ?= --storage-driver vfs
+BUILD_ARGS := $(BUILD_SECRET) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
 CONTAINER_TOOL := $(shell for t in docker podman buildah; do command -v $$t >/dev/null && { [ $$t != docker ] || docker info >/dev/null 2>&1; } && { echo $$t; break; }; done)
 
 images: ## build every service image (deploy/Dockerfile) with docker, podman or buildah, whichever works
@@ -90,9 +94,9 @@ images: ## build every service image (deploy/Dockerfile) with docker, podman or 
 	@for s in $(SERVICES); do \
 		echo "building igny8/$$s:$(IMAGE_TAG) with $(CONTAINER_TOOL)"; \
 		if [ "$(CONTAINER_TOOL)" = buildah ]; then \
-			buildah bud --layers $(BUILD_SECRET) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+			buildah $(BUILDAH_FLAGS) bud --isolation chroot --layers $(BUILD_ARGS) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
 		else \
-			$(CONTAINER_TOOL) build $(BUILD_SECRET) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+			$(CONTAINER_TOOL) build $(BUILD_ARGS) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
 		fi; \
 	done
 

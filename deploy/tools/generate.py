@@ -589,8 +589,16 @@ def kafka() -> list[dict[str, Any]]:
                         "port": 9092,
                         "type": "internal",
                         "tls": False,
-                        # Strimzi writes the listener's NetworkPolicy from these peers.
-                        "networkPolicyPeers": [{"podSelector": {"matchLabels": PART_OF}}],
+                        # Strimzi writes the listener's NetworkPolicy from these peers: the
+                        # platform's pods, and KEDA's operator, which reads consumer lag.
+                        "networkPolicyPeers": [
+                            {"podSelector": {"matchLabels": PART_OF}},
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "keda"}
+                                }
+                            },
+                        ],
                     }
                 ],
                 "config": {
