@@ -48,6 +48,14 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     topic_partitions: int | None = None
     """Overrides every registry topic's partition count when set (tests, small clusters)."""
+    create_topics: bool = Field(default=True, validation_alias=AliasChoices("IGNY8_CREATE_TOPICS"))
+    """Create missing registry topics at worker start. On for local runs; off in Kubernetes, where
+    Strimzi `KafkaTopic` objects own the topics (a worker starting first would otherwise create
+    them with settings the topic operator cannot repair)."""
+    topic_replication_factor: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("IGNY8_TOPIC_REPLICATION_FACTOR")
+    )
+    """Replication factor of the topics this service creates (when it creates any)."""
 
     def public_keys(self) -> PublicKeys:
         """The callers' public keys, parsed (cached per value)."""

@@ -76,6 +76,7 @@ def messaging_for(
             batch_size=settings.outbox_batch_size, poll_interval_s=settings.outbox_poll_interval_s
         ),
         topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
     )
 
 
@@ -89,7 +90,7 @@ def create_app(service: Service) -> FastAPI:
         configure(service.name, settings.log_level)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
-        if runs_worker:
+        if runs_worker and settings.create_topics:
             await service.messaging.ensure_topics()
             service.messaging.subscribe(service.subscriptions)
         await service.messaging.start(consume=runs_worker, relay=runs_worker)
