@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billing.adapters.sqlalchemy_invoicing import (
+    SqlAlchemyCatalogueRepository,
+    SqlAlchemyInvoiceRepository,
+    SqlAlchemyPaymentRepository,
+    SqlAlchemySubscriptionRepository,
+)
 from billing.adapters.sqlalchemy_repositories import (
     SqlAlchemyLedgerRepository,
     SqlAlchemyPriceRepository,
@@ -45,6 +51,10 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
         self.reservations = SqlAlchemyReservationRepository(session)
         self.prices = SqlAlchemyPriceRepository(session)
         self.usage = SqlAlchemyUsageRepository(session)
+        self.catalogue = SqlAlchemyCatalogueRepository(session)
+        self.invoices = SqlAlchemyInvoiceRepository(session)
+        self.payments = SqlAlchemyPaymentRepository(session)
+        self.subscriptions = SqlAlchemySubscriptionRepository(session)
 
     async def __aenter__(self) -> BillingUnitOfWork:
         await super().__aenter__()

@@ -48,3 +48,27 @@ class HoldExceeded(BillingError):
 
 class ReservationEnded(BillingError):
     reason = "reservation_ended"
+
+
+class UnknownInvoice(BillingError):
+    """No such invoice, plan, package or subscription for this account (answered as 404)."""
+
+    reason = "not_found"
+
+
+class InvoiceStateError(BillingError):
+    """The invoice or subscription is not in a state that allows this (paid → void, …)."""
+
+    reason = "invalid_state"
+
+
+class PaymentFailed(BillingError):
+    """The payment provider refused or could not be reached."""
+
+    reason = "payment_failed"
+
+
+class InvalidSignature(BillingError):
+    """A webhook whose signature does not verify (forged, stale or for another endpoint)."""
+
+    reason = "invalid_signature"

@@ -14,6 +14,10 @@ ERROR_TABLE: dict[type[errors.BillingError], tuple[str, int]] = {
     errors.InsufficientCredits: ("invalid", 402),
     errors.UnknownOperation: ("invalid", 422),
     errors.InvalidCommand: ("invalid", 422),
+    errors.UnknownInvoice: ("invalid", 404),
+    errors.InvoiceStateError: ("invalid", 409),
+    errors.PaymentFailed: ("invalid", 402),
+    errors.InvalidSignature: ("invalid", 400),
 }
 
 
