@@ -16,9 +16,9 @@ class BillingSettings(ServiceSettings):
     """Platform default; an account may override it."""
     sweep_interval_s: float = 5.0
     """How often overdue holds and lapsed grants are expired."""
-    stripe_secret_key: SecretStr = SecretStr("sk_test_igny8_local")
+    stripe_secret_key: SecretStr = SecretStr("sk_test_igny8local")
     """Never logged; the default only works against stripe-mock."""
-    stripe_webhook_secret: SecretStr = SecretStr("whsec_igny8_local")
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_igny8local")
     stripe_api_base: str | None = None
     """Override of Stripe's API address (stripe-mock in tests and the demo)."""
     stripe_webhook_tolerance_s: int = 300

@@ -12,7 +12,7 @@ from typing import Any
 
 import stripe
 
-from billing.domain.errors import InvalidSignature, PaymentFailed
+from billing.domain.errors import InvalidSignature, PaymentFailed, PaymentProviderUnavailable
 from billing.domain.invoicing import Invoice, InvoiceKind
 from billing.domain.payments import Payment
 from billing.ports import ChargeResult, CheckoutSession, ProviderEvent
@@ -132,6 +132,10 @@ class StripePaymentGateway:
             raise PaymentFailed(declined.user_message or declined.code or "card declined") from None
         except stripe.InvalidRequestError as refused:
             raise PaymentFailed(f"refused by Stripe: {refused.code or 'invalid_request'}") from None
+        except stripe.StripeError as outage:  # connection, authentication, rate limit, 5xx
+            raise PaymentProviderUnavailable(
+                f"Stripe did not answer: {type(outage).__name__}"
+            ) from None
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> ProviderEvent:
         try:

@@ -72,3 +72,10 @@ class InvalidSignature(BillingError):
     """A webhook whose signature does not verify (forged, stale or for another endpoint)."""
 
     reason = "invalid_signature"
+
+
+class PaymentProviderUnavailable(BillingError):
+    """The provider could not be reached or refused our credentials: try again later (the
+    stored attempt is sent again under the same idempotency key)."""
+
+    reason = "provider_unavailable"

@@ -18,6 +18,7 @@ ERROR_TABLE: dict[type[errors.BillingError], tuple[str, int]] = {
     errors.InvoiceStateError: ("invalid", 409),
     errors.PaymentFailed: ("invalid", 402),
     errors.InvalidSignature: ("invalid", 400),
+    errors.PaymentProviderUnavailable: ("invalid", 503),
 }
 
 

@@ -1,0 +1,226 @@
+"""Stripe payments against stripe-mock plus webhooks signed with the endpoint secret: a package
+bought and paid grants its credits exactly once, whatever the webhooks do; forged or stale
+signatures change nothing; a refund makes a credit note and takes back unspent credits only."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from billing_driver import Billing, FixedClock
+from payments_driver import (
+    as_admin,
+    as_user,
+    balance,
+    billing_app,
+    charge_refunded,
+    checkout_completed,
+    deliver,
+    event,
+    intent_failed,
+    intent_succeeded,
+    open_account,
+    outbox_types,
+    pdf_text,
+    put_package,
+    sign,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def buy_and_start_checkout(
+    client: httpx.AsyncClient, price: int = 4900, credits: int = 1000
+) -> tuple[uuid.UUID, dict[str, Any], dict[str, Any]]:
+    account = await open_account(client)
+    code = f"pack-{uuid.uuid4().hex[:6]}"
+    await put_package(client, code, price=price, credits=credits)
+    bought = await client.post(
+        f"/accounts/{account}/package-purchases", json={"package": code}, headers=as_user(account)
+    )
+    assert bought.status_code == 201, bought.text
+    invoice = bought.json()
+    pay = await client.post(
+        f"/accounts/{account}/invoices/{invoice['invoice_id']}/pay",
+        json={"method": "checkout"},
+        headers=as_user(account),
+    )
+    assert pay.status_code == 200, pay.text
+    return account, invoice, pay.json()
+
+
+async def invoice_of(client: httpx.AsyncClient, account: uuid.UUID, invoice_id: str) -> dict:
+    answer = await client.get(
+        f"/accounts/{account}/invoices/{invoice_id}", headers=as_user(account)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_a_package_paid_through_checkout_grants_its_credits_once(
+    billing_db, engine, stripe_mock
+):
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        assert payment["status"] == "processing"
+        assert payment["checkout_url"]  # the console redirects the customer there
+        again = await client.post(
+            f"/accounts/{account}/invoices/{invoice['invoice_id']}/pay",
+            json={"method": "checkout"}, headers=as_user(account),
+        )  # fmt: skip
+        assert again.json()["payment_id"] == payment["payment_id"]  # same attempt, same key
+        assert await balance(client, account) == 0
+
+        paid = event(
+            "checkout.session.completed",
+            checkout_completed(payment["payment_id"], invoice["invoice_id"], "pi_test_one"),
+        )
+        answer = await deliver(client, paid)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["outcome"] == "succeeded"
+        assert await balance(client, account) == 1000
+        found = await invoice_of(client, account, invoice["invoice_id"])
+        assert found["status"] == "paid"
+        assert [p["status"] for p in found["payments"]] == ["succeeded"]
+        assert (await deliver(client, paid)).json()["outcome"] == "duplicate"
+        assert await balance(client, account) == 1000
+        topics = await outbox_types(engine, account)
+        assert topics.count("credit.granted") == 1
+        assert topics.count("invoice.paid") == 1 and topics.count("payment.succeeded") == 1
+
+
+async def test_webhooks_repeated_reordered_and_mixed_with_a_failure_still_grant_once(
+    billing_db, engine, stripe_mock
+):
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        pid, iid = payment["payment_id"], invoice["invoice_id"]
+        events = [
+            event("payment_intent.succeeded", intent_succeeded(pid, iid, "pi_test_two", 4900)),
+            event("checkout.session.completed", checkout_completed(pid, iid, "pi_test_two")),
+            # A failure Stripe reports late (an earlier card try) must not undo the success.
+            event("payment_intent.payment_failed", intent_failed(pid, iid, "pi_test_two")),
+        ]
+        deliveries = events * 5
+        random.Random(3).shuffle(deliveries)
+        # A delivery that fails (bad signature, as a truncated retry would) sits in between.
+        first = await deliver(client, deliveries[0], signature="t=1,v1=deadbeef")
+        assert first.status_code == 400
+        answers = await asyncio.gather(*(deliver(client, d) for d in deliveries))
+        assert {a.status_code for a in answers} == {200}
+        outcomes = [a.json()["outcome"] for a in answers]
+        assert outcomes.count("duplicate") == 12
+        assert await balance(client, account) == 1000
+        found = await invoice_of(client, account, iid)
+        assert found["status"] == "paid"
+        assert [p["status"] for p in found["payments"]] == ["succeeded"]
+        topics = await outbox_types(engine, account)
+        assert topics.count("credit.granted") == 1
+        assert topics.count("payment.failed") == 0
+        assert (await Billing(engine).violations()) == {}
+
+
+async def test_forged_stale_or_missing_signatures_are_refused_and_change_nothing(
+    billing_db, engine, stripe_mock
+):
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        payload = event(
+            "checkout.session.completed",
+            checkout_completed(payment["payment_id"], invoice["invoice_id"], "pi_test_three"),
+            event_id=f"evt_{uuid.uuid4().hex[:20]}",
+        )
+        import time
+
+        refused = [
+            await deliver(client, payload, signature=sign(payload, secret="whsec_forged_xxxxxx")),
+            await deliver(client, payload, signature=sign(payload, at=int(time.time()) - 600)),
+            await deliver(client, payload, signature=""),
+            await deliver(client, payload.replace(b"paid", b"PAID"), signature=sign(payload)),
+            await deliver(client, b"not json", signature=sign(b"not json")),
+        ]
+        assert [r.status_code for r in refused] == [400] * 5
+        assert all(r.json()["reason"] == "invalid_signature" for r in refused)
+        assert await balance(client, account) == 0
+        assert (await invoice_of(client, account, invoice["invoice_id"]))["status"] == "open"
+        async with engine.connect() as conn:
+            seen = await conn.execute(
+                sa.text("SELECT count(*) FROM stripe_events WHERE event_id = :e"),
+                {"e": payload.split(b'"id": "')[1].split(b'"')[0].decode()},
+            )
+            assert seen.scalar() == 0
+        assert (await deliver(client, payload)).json()["outcome"] == "succeeded"
+        assert await balance(client, account) == 1000
+
+
+async def test_refunds_make_credit_notes_and_take_back_only_unspent_credits(
+    billing_db, engine, stripe_mock
+):
+    clock = FixedClock()
+    billing = Billing(engine, clock)
+    async with billing_app(billing_db, engine, stripe_mock, clock) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        pid, iid = payment["payment_id"], invoice["invoice_id"]
+        await deliver(
+            client, event("payment_intent.succeeded", intent_succeeded(pid, iid, "pi_r", 4900))
+        )
+        assert await balance(client, account) == 1000
+        # 300 credits are spent before the refunds.
+        held = await billing.reserve(account, ("clustering", 30))
+        reservation = uuid.UUID(held.payload["reservation_id"])
+        await billing.commit(account, reservation, "clustering", 30)
+        assert await balance(client, account) == 700
+
+        refused = await client.post(
+            f"/accounts/{account}/invoices/{iid}/refund", json={}, headers=as_user(account)
+        )
+        assert refused.status_code == 403
+        asked = await client.post(
+            f"/accounts/{account}/invoices/{iid}/refund", json={"amount": 2450},
+            headers=as_admin(account),
+        )  # fmt: skip
+        assert asked.status_code == 200, asked.text  # stripe-mock accepted the refund's shape
+        assert asked.json()["refund_id"].startswith("re_")
+
+        half = event("charge.refunded", charge_refunded("pi_r", 4900, 2450))
+        assert (await deliver(client, half)).json()["outcome"] == "refunded"
+        assert (await deliver(client, half)).json()["outcome"] == "duplicate"
+        assert await balance(client, account) == 200  # 500 of the 1,000 taken back
+        full = event("charge.refunded", charge_refunded("pi_r", 4900, 4900))
+        assert (await deliver(client, full)).json()["outcome"] == "refunded"
+        assert await balance(client, account) == 0  # never below zero: 300 stay spent
+
+        notes = (
+            await client.get(f"/accounts/{account}/credit-notes", headers=as_user(account))
+        ).json()["items"]
+        notes.sort(key=lambda n: n["number"])
+        assert [
+            (n["amount"], n["credits_taken_back"], n["credits_already_spent"]) for n in notes
+        ] == [
+            (2450, 500, 0),
+            (2450, 200, 300),
+        ]
+        assert notes[0]["number"].split("-")[1:] == ["CN", str(clock.now().year), "000001"]
+        found = await invoice_of(client, account, iid)
+        assert found["status"] == "paid"  # corrected by credit notes, never voided
+        assert found["payments"][0]["status"] == "refunded"
+        pdf = await client.get(
+            f"/accounts/{account}/invoices/{iid}/credit-notes/{notes[1]['credit_note_id']}/pdf",
+            headers=as_user(account),
+        )
+        assert pdf.status_code == 200
+        text = pdf_text(pdf.content)
+        assert notes[1]["number"] in text and invoice["number"] in text
+        assert "300 credits had been spent and stay spent" in text
+        void = await client.post(
+            f"/accounts/{account}/invoices/{iid}/void", headers=as_admin(account)
+        )
+        assert void.status_code == 409
+        topics = await outbox_types(engine, account)
+        assert topics.count("payment.refunded") == 2
+        assert (await billing.violations()) == {}
