@@ -212,7 +212,7 @@ async def test_plan_changes_take_effect_next_period_and_cancel_ends_at_period_en
     clock = FixedClock(datetime(2026, 5, 10, 8, 0, tzinfo=UTC))
     renewals = Renewals(engine, stripe_mock, clock)
     async with billing_app(billing_db, engine, stripe_mock, clock) as client:
-        account, _, started = await subscribe(client, credits=500)
+        account, _, _ = await subscribe(client, credits=500)
         bigger = f"plan-{uuid.uuid4().hex[:6]}"
         await client.put(
             "/plans",
