@@ -155,6 +155,26 @@ async def put_package(
     return answer.json()
 
 
+async def buy_and_start_checkout(
+    client: httpx.AsyncClient, price: int = 4900, credits: int = 1000
+) -> tuple[uuid.UUID, dict[str, Any], dict[str, Any]]:
+    account = await open_account(client)
+    code = f"pack-{uuid.uuid4().hex[:6]}"
+    await put_package(client, code, price=price, credits=credits)
+    bought = await client.post(
+        f"/accounts/{account}/package-purchases", json={"package": code}, headers=as_user(account)
+    )
+    assert bought.status_code == 201, bought.text
+    invoice = bought.json()
+    pay = await client.post(
+        f"/accounts/{account}/invoices/{invoice['invoice_id']}/pay",
+        json={"method": "checkout"},
+        headers=as_user(account),
+    )
+    assert pay.status_code == 200, pay.text
+    return account, invoice, pay.json()
+
+
 async def balance(client: httpx.AsyncClient, account: uuid.UUID) -> int:
     answer = await client.get(f"/accounts/{account}/balance", headers=as_user(account))
     assert answer.status_code == 200, answer.text

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -18,40 +17,19 @@ from payments_driver import (
     as_user,
     balance,
     billing_app,
+    buy_and_start_checkout,
     charge_refunded,
     checkout_completed,
     deliver,
     event,
     intent_failed,
     intent_succeeded,
-    open_account,
     outbox_types,
     pdf_text,
-    put_package,
     sign,
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def buy_and_start_checkout(
-    client: httpx.AsyncClient, price: int = 4900, credits: int = 1000
-) -> tuple[uuid.UUID, dict[str, Any], dict[str, Any]]:
-    account = await open_account(client)
-    code = f"pack-{uuid.uuid4().hex[:6]}"
-    await put_package(client, code, price=price, credits=credits)
-    bought = await client.post(
-        f"/accounts/{account}/package-purchases", json={"package": code}, headers=as_user(account)
-    )
-    assert bought.status_code == 201, bought.text
-    invoice = bought.json()
-    pay = await client.post(
-        f"/accounts/{account}/invoices/{invoice['invoice_id']}/pay",
-        json={"method": "checkout"},
-        headers=as_user(account),
-    )
-    assert pay.status_code == 200, pay.text
-    return account, invoice, pay.json()
 
 
 async def invoice_of(client: httpx.AsyncClient, account: uuid.UUID, invoice_id: str) -> dict:
