@@ -65,7 +65,7 @@ def bootstrap(
         ],
         subscriptions=[command_subscription(clock, policy)],
         timers=[
-            expiry_sweeper(sessions, clock, policy, settings.sweep_interval_s),
+            expiry_sweeper(engine, sessions, clock, policy, settings.sweep_interval_s),
             renewal_job(
                 engine,
                 sessions,
