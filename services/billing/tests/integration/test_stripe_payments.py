@@ -26,6 +26,7 @@ from payments_driver import (
     intent_succeeded,
     outbox_types,
     pdf_text,
+    put_package,
     sign,
 )
 
@@ -52,6 +53,8 @@ async def test_a_package_paid_through_checkout_grants_its_credits_once(
             json={"method": "checkout"}, headers=as_user(account),
         )  # fmt: skip
         assert again.json()["payment_id"] == payment["payment_id"]  # same attempt, same key
+        customer = await stripe_customer(engine, account)
+        assert customer is not None and customer.startswith("cus_")
         assert await balance(client, account) == 0
 
         paid = event(
@@ -70,6 +73,36 @@ async def test_a_package_paid_through_checkout_grants_its_credits_once(
         topics = await outbox_types(engine, account)
         assert topics.count("credit.granted") == 1
         assert topics.count("invoice.paid") == 1 and topics.count("payment.succeeded") == 1
+
+        # A second purchase, paid with a PaymentIntent: same Stripe customer, a client secret.
+        code = f"pack-{uuid.uuid4().hex[:6]}"
+        await put_package(client, code, price=900, credits=100)
+        second = await client.post(
+            f"/accounts/{account}/package-purchases", json={"package": code},
+            headers=as_user(account),
+        )  # fmt: skip
+        intent = await client.post(
+            f"/accounts/{account}/invoices/{second.json()['invoice_id']}/pay",
+            json={"method": "payment_intent"}, headers=as_user(account),
+        )  # fmt: skip
+        assert intent.status_code == 200, intent.text
+        assert intent.json()["client_secret"] and intent.json()["status"] == "processing"
+        assert await stripe_customer(engine, account) == customer
+        paid_invoice = await client.post(
+            f"/accounts/{account}/invoices/{invoice['invoice_id']}/pay",
+            json={"method": "checkout"}, headers=as_user(account),
+        )  # fmt: skip
+        assert paid_invoice.status_code == 409  # a paid invoice is not paid again
+
+
+async def stripe_customer(engine, account: uuid.UUID) -> str | None:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.text("SELECT stripe_customer_id FROM billing_profiles WHERE account_id = :a"),
+                {"a": account},
+            )
+        ).scalar()
 
 
 async def test_webhooks_repeated_reordered_and_mixed_with_a_failure_still_grant_once(

@@ -41,11 +41,22 @@ class Renewals:
         self.gateway = StripePaymentGateway("sk_test_renewals", WEBHOOK_SECRET, api_base=stripe_api)
         self.clock = clock
 
-    async def run(self) -> int:
-        return await renew_subscriptions(
+    async def run(self, account: uuid.UUID) -> int:
+        """One pass; how many charges it made for `account` (other tests' subscriptions share
+        the database and may be due too)."""
+        before = await self.attempts(account)
+        await renew_subscriptions(
             lambda: BillingUnitOfWork(self.billing.sessions),
             self.gateway, self.clock, Policy(), PaymentsPolicy(),
         )  # fmt: skip
+        return await self.attempts(account) - before
+
+    async def attempts(self, account: uuid.UUID) -> int:
+        async with self.billing.engine.connect() as conn:
+            found = await conn.execute(
+                sa.text("SELECT count(*) FROM payments WHERE account_id = :a"), {"a": account}
+            )
+            return int(found.scalar())
 
 
 async def subscribe(client: httpx.AsyncClient, credits: int = 500) -> tuple[uuid.UUID, str, dict]:
@@ -129,10 +140,10 @@ async def test_three_periods_give_three_invoices_and_three_plan_grants_each_repl
         assert await balance(client, account) == 400
 
         for period in (2, 3):
-            assert await renewals.run() == 0  # nothing due yet
+            assert await renewals.run(account) == 0  # nothing due yet
             clock.advance(timedelta(days=31).total_seconds())
-            assert await renewals.run() == 1  # a PaymentIntent off-session at stripe-mock
-            assert await renewals.run() == 0  # running it again issues nothing twice
+            assert await renewals.run(account) == 1  # a PaymentIntent off-session at stripe-mock
+            assert await renewals.run(account) == 0  # running it again issues nothing twice
             issued = await invoices(client, account)
             assert len(issued) == period
             assert issued[-1]["status"] == "open"
@@ -167,7 +178,7 @@ async def test_a_failed_renewal_walks_the_dunning_schedule_to_cancellation(
         )  # fmt: skip
         await pay_latest(client, account, "succeeded")
         clock.at = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
-        assert await renewals.run() == 1
+        assert await renewals.run(account) == 1
         await pay_latest(client, account, "failed")
 
         async def state() -> dict:
@@ -178,13 +189,13 @@ async def test_a_failed_renewal_walks_the_dunning_schedule_to_cancellation(
         assert (await state())["next_retry_at"].startswith("2026-04-02")
         for days, next_retry in ((1, "2026-04-05"), (3, "2026-04-10")):
             clock.advance(timedelta(days=days).total_seconds())
-            assert await renewals.run() == 1
-            assert await renewals.run() == 0
+            assert await renewals.run(account) == 1
+            assert await renewals.run(account) == 0
             await pay_latest(client, account, "failed")
             assert (await state())["next_retry_at"].startswith(next_retry)
             assert (await state())["status"] == "active"
         clock.advance(timedelta(days=5).total_seconds())
-        assert await renewals.run() == 1
+        assert await renewals.run(account) == 1
         await pay_latest(client, account, "failed")
         assert (await state())["status"] == "past_due"
         issued = await invoices(client, account)
@@ -201,7 +212,7 @@ async def test_a_failed_renewal_walks_the_dunning_schedule_to_cancellation(
         assert len(await plan_grants(engine, account)) == 1
 
         clock.advance(timedelta(days=7).total_seconds())
-        assert await renewals.run() == 0
+        assert await renewals.run(account) == 0
         gone = await client.get(f"/accounts/{account}/subscription", headers=as_user(account))
         assert gone.status_code == 404  # cancelled: no live subscription left
 
@@ -233,7 +244,7 @@ async def test_plan_changes_take_effect_next_period_and_cancel_ends_at_period_en
         )
         assert unknown.status_code == 404
         clock.advance(timedelta(days=31).total_seconds())
-        await renewals.run()
+        await renewals.run(account)
         issued = await invoices(client, account)
         assert [i["total"] for i in issued] == [1900, 9900]
         cancelled = await client.delete(
@@ -241,8 +252,23 @@ async def test_plan_changes_take_effect_next_period_and_cancel_ends_at_period_en
         )
         assert cancelled.json()["cancel_at_period_end"] is True
         clock.advance(timedelta(days=31).total_seconds())
-        await renewals.run()
+        await renewals.run(account)
         assert len(await invoices(client, account)) == 2
         stranger = uuid.uuid4()
         hidden = await client.get(f"/accounts/{account}/subscription", headers=as_user(stranger))
         assert hidden.status_code == 404
+
+
+async def test_periods_missed_while_billing_was_down_are_caught_up_once(
+    billing_db, engine, stripe_mock
+):
+    clock = FixedClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
+    renewals = Renewals(engine, stripe_mock, clock)
+    async with billing_app(billing_db, engine, stripe_mock, clock) as client:
+        account, _, _ = await subscribe(client)
+        clock.at = datetime(2026, 9, 15, 8, 0, tzinfo=UTC)  # three period ends went by unseen
+        first, second = await renewals.run(account), await renewals.run(account)
+        issued = await invoices(client, account)
+        assert len(issued) == 2 and (first, second) == (1, 0)
+        assert issued[-1]["period_start"].startswith("2026-09-01")
+        assert issued[-1]["period_end"].startswith("2026-10-01")
