@@ -235,3 +235,40 @@ async def test_refunds_make_credit_notes_and_take_back_only_unspent_credits(
         topics = await outbox_types(engine, account)
         assert topics.count("payment.refunded") == 2
         assert (await billing.violations()) == {}
+
+
+async def test_a_refund_reported_before_the_payment_waits_for_it_and_then_applies_once(
+    billing_db, engine, stripe_mock
+):
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        pid, iid = payment["payment_id"], invoice["invoice_id"]
+        intent = f"pi_{uuid.uuid4().hex[:10]}"
+        refund = event("charge.refunded", charge_refunded(intent, 4900, 4900))
+        early = await deliver(client, refund)
+        assert early.status_code == 409  # not recorded: Stripe delivers it again later
+        assert await balance(client, account) == 0
+        succeeded = event("payment_intent.succeeded", intent_succeeded(pid, iid, intent, 4900))
+        assert (await deliver(client, succeeded)).json()["outcome"] == "succeeded"
+        assert await balance(client, account) == 1000
+        assert (await deliver(client, refund)).json()["outcome"] == "refunded"
+        assert (await deliver(client, refund)).json()["outcome"] == "duplicate"
+        assert await balance(client, account) == 0
+        notes = (
+            await client.get(f"/accounts/{account}/credit-notes", headers=as_user(account))
+        ).json()
+        assert [(n["amount"], n["credits_taken_back"]) for n in notes["items"]] == [(4900, 1000)]
+
+        # A refund whose charge carries our payment id settles a payment not yet seen as paid.
+        account, invoice, payment = await buy_and_start_checkout(client)
+        charge = charge_refunded("pi_unseen", 4900, 4900)
+        charge["metadata"] = {"igny8_payment_id": payment["payment_id"]}
+        assert (await deliver(client, event("charge.refunded", charge))).json()[
+            "outcome"
+        ] == "refunded"
+        found = await invoice_of(client, account, invoice["invoice_id"])
+        assert found["status"] == "paid" and found["payments"][0]["status"] == "refunded"
+        assert await balance(client, account) == 0
+        topics = await outbox_types(engine, account)
+        assert topics.count("credit.granted") == 1 and topics.count("payment.refunded") == 1
+        assert (await Billing(engine).violations()) == {}

@@ -163,6 +163,9 @@ async def payment_refunded(
     """
     now = clock.now()
     invoice, payment = await locked(payment_id, uow)
+    if not payment.settled:  # a refunded charge had succeeded: settle first, whatever the order
+        await payment_succeeded(payment_id, payment.provider_intent_id, None, uow, clock, policy)
+        invoice, payment = await locked(payment_id, uow)
     refunded = payment.refund(refunded_total)
     if refunded == 0:
         return None

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from billing.app.payments import payment_failed, payment_refunded, payment_succeeded
+from billing.domain.errors import PaymentNotYetKnown
 from billing.ports import Clock, InvoicingUnitOfWork, PaymentsPolicy, Policy, ProviderEvent
 
 
@@ -74,6 +75,10 @@ async def handle_provider_event(
     if event.type == "charge.refunded":
         payment_id = await _find(obj, obj.get("payment_intent"), uow)
         if payment_id is None:
+            if obj.get("payment_intent"):
+                # Possibly ours, ahead of the success that tells us its PaymentIntent: refuse
+                # (the event record rolls back with it) so Stripe delivers it again later.
+                raise PaymentNotYetKnown(f"no payment known for {obj.get('payment_intent')}")
             return "unknown_payment"
         refunded = int(obj.get("amount_refunded") or 0)
         reference = f"{obj.get('id')}:{refunded}"

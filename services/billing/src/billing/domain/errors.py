@@ -79,3 +79,10 @@ class PaymentProviderUnavailable(BillingError):
     stored attempt is sent again under the same idempotency key)."""
 
     reason = "provider_unavailable"
+
+
+class PaymentNotYetKnown(BillingError):
+    """A provider event about a payment we cannot match yet (its success not seen so far): it is
+    refused, not recorded, so the provider delivers it again later."""
+
+    reason = "not_yet_known"

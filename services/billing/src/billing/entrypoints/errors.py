@@ -19,6 +19,7 @@ ERROR_TABLE: dict[type[errors.BillingError], tuple[str, int]] = {
     errors.PaymentFailed: ("invalid", 402),
     errors.InvalidSignature: ("invalid", 400),
     errors.PaymentProviderUnavailable: ("invalid", 503),
+    errors.PaymentNotYetKnown: ("invalid", 409),
 }
 
 
