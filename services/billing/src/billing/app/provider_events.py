@@ -52,26 +52,28 @@ async def handle_provider_event(
         payment_id = await _find(obj, obj.get("payment_intent"), uow)
         if payment_id is None:
             return "unknown_payment"
-        await payment_succeeded(payment_id, obj.get("payment_intent"), None, uow, clock, policy)
-        return "succeeded"
+        applied = await payment_succeeded(
+            payment_id, obj.get("payment_intent"), None, uow, clock, policy
+        )
+        return "succeeded" if applied else "already_settled"
     if event.type == "payment_intent.succeeded":
         payment_id = await _find(obj, obj.get("id"), uow)
         if payment_id is None:
             return "unknown_payment"
         method = obj.get("payment_method")
-        await payment_succeeded(
+        applied = await payment_succeeded(
             payment_id, obj.get("id"), method if isinstance(method, str) else None, uow, clock,
             policy,
         )  # fmt: skip
-        return "succeeded"
+        return "succeeded" if applied else "already_settled"
     if event.type in ("payment_intent.payment_failed", "checkout.session.async_payment_failed"):
         payment_id = await _find(obj, obj.get("id"), uow)
         if payment_id is None:
             return "unknown_payment"
         error = obj.get("last_payment_error") or {}
         reason = str(error.get("message") or error.get("code") or "payment failed")
-        await payment_failed(payment_id, reason, uow, clock, payments_policy)
-        return "failed"
+        applied = await payment_failed(payment_id, reason, uow, clock, payments_policy)
+        return "failed" if applied else "stale"  # a failure after a success changes nothing
     if event.type == "charge.refunded":
         payment_id = await _find(obj, obj.get("payment_intent"), uow)
         if payment_id is None:
@@ -82,6 +84,6 @@ async def handle_provider_event(
             return "unknown_payment"
         refunded = int(obj.get("amount_refunded") or 0)
         reference = f"{obj.get('id')}:{refunded}"
-        await payment_refunded(payment_id, refunded, reference, uow, clock, policy)
-        return "refunded"
+        note = await payment_refunded(payment_id, refunded, reference, uow, clock, policy)
+        return "refunded" if note else "already_refunded"
     return "ignored"
