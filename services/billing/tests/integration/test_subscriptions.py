@@ -272,3 +272,39 @@ async def test_periods_missed_while_billing_was_down_are_caught_up_once(
         assert len(issued) == 2 and (first, second) == (1, 0)
         assert issued[-1]["period_start"].startswith("2026-09-01")
         assert issued[-1]["period_end"].startswith("2026-10-01")
+
+
+async def test_a_withdrawn_plan_still_renews_and_a_free_plan_is_paid_without_stripe(
+    billing_db, engine, stripe_mock
+):
+    clock = FixedClock(datetime(2026, 7, 1, 8, 0, tzinfo=UTC))
+    renewals = Renewals(engine, stripe_mock, clock)
+    async with billing_app(billing_db, engine, stripe_mock, clock) as client:
+        account = await open_account(client)
+        code = f"free-{uuid.uuid4().hex[:6]}"
+        offer = {"code": code, "name": "Starter", "interval": "month", "price": 0,
+                 "currency": "eur", "credits": 50}  # fmt: skip
+        await client.put("/plans", json=offer, headers=as_admin(uuid.uuid4()))
+        started = await client.post(
+            f"/accounts/{account}/subscription", json={"plan": code}, headers=as_user(account)
+        )
+        paid = await client.post(
+            f"/accounts/{account}/invoices/{started.json()['invoice']['invoice_id']}/pay",
+            json={"method": "checkout"}, headers=as_user(account),
+        )  # fmt: skip
+        assert paid.json()["status"] == "succeeded"  # nothing to collect: no Stripe call
+        assert await balance(client, account) == 50
+        withdrawn = await client.put(
+            "/plans", json={**offer, "active": False}, headers=as_admin(uuid.uuid4())
+        )
+        assert withdrawn.json()["version"] == 2
+        newcomer = await open_account(client)
+        refused = await client.post(
+            f"/accounts/{newcomer}/subscription", json={"plan": code}, headers=as_user(newcomer)
+        )
+        assert refused.status_code == 404
+        clock.advance(timedelta(days=31).total_seconds())
+        assert await renewals.run(account) == 1
+        issued = await invoices(client, account)
+        assert [i["status"] for i in issued] == ["paid", "paid"]
+        assert await balance(client, account) == 50

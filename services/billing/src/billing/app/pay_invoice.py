@@ -105,6 +105,11 @@ async def send_attempt(
     """Call the provider for a stored attempt (again, after a crash: same idempotency key)."""
     if payment.status is not PaymentStatus.PENDING:
         return payment  # the provider answered before: its URL or client secret is stored
+    if payment.amount == 0:  # nothing to collect (a free plan, credits given by hand)
+        async with uow_factory() as uow:
+            await payment_succeeded(payment.payment_id, None, None, uow, clock, policy)
+            await uow.commit()
+        return await _reload(payment.payment_id, uow_factory)
     customer_id = await customer_of(invoice.account_id, uow_factory, gateway)
     if payment.method is PaymentMethod.CHECKOUT:
         session = await gateway.checkout(

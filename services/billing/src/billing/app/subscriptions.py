@@ -13,16 +13,18 @@ from datetime import datetime, timedelta
 from billing.app.invoices import UowFactory, finalize, profile_of
 from billing.app.pay_invoice import send_attempt, start_attempt
 from billing.app.payments import payment_failed
-from billing.domain.errors import InvoiceStateError, UnknownInvoice
+from billing.domain.errors import BillingError, InvoiceStateError, UnknownInvoice
 from billing.domain.invoicing import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
 from billing.domain.payments import Payment, PaymentMethod
 from billing.domain.subscriptions import Plan, Subscription, SubscriptionStatus, add_interval
 from billing.ports import Clock, InvoicingUnitOfWork, PaymentGateway, PaymentsPolicy, Policy
 
 
-async def _plan(code: str, uow: InvoicingUnitOfWork) -> Plan:
+async def _plan(code: str, uow: InvoicingUnitOfWork, renewing: bool = False) -> Plan:
+    """The plan's latest version; a withdrawn plan is refused to newcomers but still renews for
+    the subscribers who have it."""
     plan = await uow.catalogue.latest_plan(code)
-    if plan is None or not plan.active:
+    if plan is None or (not plan.active and not renewing):
         raise UnknownInvoice(f"no plan {code!r}")
     return plan
 
@@ -120,14 +122,14 @@ async def _due_attempt(
         return None
     if subscription.renewal_due(now):
         interval = (
-            await _plan(subscription.next_plan_code or subscription.plan_code, uow)
+            await _plan(subscription.next_plan_code or subscription.plan_code, uow, renewing=True)
         ).interval
         if not subscription.advance(now, interval):
             await uow.subscriptions.save(subscription)
             return None
         await uow.subscriptions.save(subscription)
         invoice = await issue_period_invoice(
-            subscription, await _plan(subscription.plan_code, uow), uow, now
+            subscription, await _plan(subscription.plan_code, uow, renewing=True), uow, now
         )
     elif subscription.retry_due(now):
         subscription.next_retry_at = None  # taken; the attempt's outcome schedules the next
@@ -168,16 +170,21 @@ async def renew_subscriptions(
             invoice = await uow.invoices.get(payment.invoice_id) if payment else None
         if payment is not None and invoice is not None:
             charges.append((payment, invoice))
+    failures: list[BillingError] = []
     for subscription_id in due:
-        async with uow_factory() as uow:
-            attempt = await _due_attempt(subscription_id, uow, clock, payments_policy)
-            await uow.commit()
+        try:
+            async with uow_factory() as uow:
+                attempt = await _due_attempt(subscription_id, uow, clock, payments_policy)
+                await uow.commit()
+        except BillingError as error:  # one broken subscription must not stall the others
+            failures.append(error)
+            continue
         if attempt is not None:
             charges.append(attempt)
     for payment, invoice in charges:
         async with uow_factory() as uow:
             profile = await profile_of(invoice.account_id, uow)
-        if profile.default_payment_method is None:
+        if profile.default_payment_method is None and payment.amount > 0:
             # Nothing to charge off-session: a failed attempt, so dunning reminds and retries.
             async with uow_factory() as uow:
                 await payment_failed(
@@ -185,5 +192,23 @@ async def renew_subscriptions(
                 )
                 await uow.commit()
             continue
-        await send_attempt(payment, invoice, uow_factory, gateway, clock, policy, payments_policy)
+        try:
+            await send_attempt(
+                payment, invoice, uow_factory, gateway, clock, policy, payments_policy
+            )
+        except BillingError as error:  # e.g. Stripe unreachable: the stored attempt is resent
+            failures.append(error)
+    if failures:
+        raise RenewalsIncomplete(failures)
     return len(charges)
+
+
+class RenewalsIncomplete(BillingError):
+    """Some subscriptions or charges of a pass failed; the others were done. The next pass
+    retries the failed ones."""
+
+    reason = "renewals_incomplete"
+
+    def __init__(self, failures: list[BillingError]) -> None:
+        self.failures = failures
+        super().__init__("; ".join(f"{type(f).__name__}: {f.detail}" for f in failures[:5]))
