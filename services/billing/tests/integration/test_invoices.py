@@ -8,6 +8,7 @@ import random
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from billing_driver import Billing, FixedClock
 from payments_driver import (
     as_admin,
@@ -19,6 +20,7 @@ from payments_driver import (
     put_package,
 )
 
+from billing.adapters.sqlalchemy_audit import audit
 from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app import invoices as invoicing
 from billing.domain.errors import InvoiceStateError
@@ -66,6 +68,19 @@ async def test_numbers_stay_gapless_and_unique_under_concurrent_finalization_wit
         prefix = (await uow.invoices.profile(account)).number_prefix
     year = now.year
     assert sorted(numbers) == [f"{prefix}-{year}-{n:06d}" for n in range(1, 31)]
+    assert await billing.violations() == {}
+
+    # The audit would see a gap: renumber one invoice inside a transaction that is rolled back.
+    async with billing.engine.connect() as conn:
+        await conn.execute(
+            sa.text("UPDATE invoices SET number = :n WHERE invoice_id = :i"),
+            {"n": f"{prefix}-{year}-000031", "i": drafts[0]},
+        )
+        found = await audit(conn)
+        await conn.rollback()
+    assert list(found) == [
+        "invoice or credit-note numbers with gaps or duplicates (per account, series and year)"
+    ]
 
 
 async def test_a_paid_invoice_cannot_be_voided_and_an_open_one_can(billing: Billing):
