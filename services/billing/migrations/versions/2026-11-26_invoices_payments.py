@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('uncollectible_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('request_key', sa.Text(), nullable=True),
     sa.CheckConstraint("(status = 'draft') = (number IS NULL)", name=op.f('ck_invoices_numbered_when_final')),
     sa.CheckConstraint("kind IN ('subscription', 'credit_package', 'custom')", name=op.f('ck_invoices_kind')),
     sa.CheckConstraint("status IN ('draft', 'open', 'paid', 'void', 'uncollectible')", name=op.f('ck_invoices_status')),
@@ -115,7 +116,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['account_id'], ['billing_accounts.account_id'], name=op.f('fk_invoices_account_id_billing_accounts')),
     sa.PrimaryKeyConstraint('invoice_id', name=op.f('pk_invoices')),
     sa.UniqueConstraint('account_id', 'number', name='uq_invoices_account_number'),
-    sa.UniqueConstraint('subscription_id', 'period_start', name='uq_invoices_period')
+    sa.UniqueConstraint('subscription_id', 'period_start', name='uq_invoices_period'),
+    sa.UniqueConstraint('account_id', 'request_key', name='uq_invoices_request_key')
     )
     op.create_index('ix_invoices_account_created', 'invoices', ['account_id', 'created_at'], unique=False)
     op.create_table('subscriptions',

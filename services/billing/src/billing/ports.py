@@ -204,6 +204,8 @@ class InvoiceRepository(Protocol):
     async def save(self, invoice: Invoice) -> None:
         """Persist status, number, billing details and timestamps (lines never change)."""
 
+    async def by_request_key(self, account_id: uuid.UUID, request_key: str) -> Invoice | None: ...
+
     async def for_period(
         self, subscription_id: uuid.UUID, period_start: datetime
     ) -> Invoice | None: ...

@@ -203,3 +203,24 @@ async def test_custom_invoices_are_admin_only_and_numbered_only_when_finalized(
             headers=as_admin(account),
         )
         assert bad.status_code == 422
+
+
+async def test_a_purchase_retried_under_its_idempotency_key_gets_the_first_invoice(
+    billing_db, engine, stripe_mock
+):
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account = await open_account(client)
+        code, other = f"pack-{uuid.uuid4().hex[:6]}", f"pack-{uuid.uuid4().hex[:6]}"
+        await put_package(client, code, price=900, credits=100)
+        await put_package(client, other, price=1900, credits=300)
+        headers = {**as_user(account), "Idempotency-Key": "click-1"}
+        path = f"/accounts/{account}/package-purchases"
+        answers = await asyncio.gather(
+            *(client.post(path, json={"package": code}, headers=headers) for _ in range(4))
+        )
+        assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+        assert len({a.json()["invoice_id"] for a in answers}) == 1
+        clash = await client.post(path, json={"package": other}, headers=headers)
+        assert clash.status_code == 409
+        listed = await client.get(f"/accounts/{account}/invoices", headers=as_user(account))
+        assert len(listed.json()["items"]) == 1

@@ -180,6 +180,7 @@ class SqlAlchemyInvoiceRepository:
                 period_start=invoice.period_start,
                 period_end=invoice.period_end,
                 created_at=invoice.created_at,
+                request_key=invoice.request_key,
                 **_invoice_values(invoice),
             )
         )
@@ -237,6 +238,7 @@ class SqlAlchemyInvoiceRepository:
             paid_at=row.paid_at,
             voided_at=row.voided_at,
             uncollectible_at=row.uncollectible_at,
+            request_key=row.request_key,
         )
 
     async def save(self, invoice: Invoice) -> None:
@@ -245,6 +247,16 @@ class SqlAlchemyInvoiceRepository:
             .where(invoices.c.invoice_id == invoice.invoice_id)
             .values(**_invoice_values(invoice))
         )
+
+    async def by_request_key(self, account_id: uuid.UUID, request_key: str) -> Invoice | None:
+        invoice_id = (
+            await self.session.execute(
+                sa.select(invoices.c.invoice_id).where(
+                    invoices.c.account_id == account_id, invoices.c.request_key == request_key
+                )
+            )
+        ).scalar()
+        return await self.get(invoice_id) if invoice_id else None
 
     async def for_period(
         self, subscription_id: uuid.UUID, period_start: datetime

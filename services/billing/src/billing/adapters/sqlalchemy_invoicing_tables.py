@@ -133,7 +133,10 @@ invoices = sa.Table(
     _ts("paid_at"),
     _ts("voided_at"),
     _ts("uncollectible_at"),
+    # The caller's Idempotency-Key of the request that created it: a retried purchase finds it.
+    sa.Column("request_key", sa.Text, nullable=True),
     sa.UniqueConstraint("account_id", "number", name="uq_invoices_account_number"),
+    sa.UniqueConstraint("account_id", "request_key", name="uq_invoices_request_key"),
     # A subscription period is invoiced once, however often the renewal job runs.
     sa.UniqueConstraint("subscription_id", "period_start", name="uq_invoices_period"),
     sa.CheckConstraint("kind IN ('subscription', 'credit_package', 'custom')", name="kind"),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from billing.domain.errors import InvalidCommand, UnknownAccount, UnknownInvoice
+from billing.domain.errors import Conflict, InvalidCommand, UnknownAccount, UnknownInvoice
 from billing.domain.invoicing import (
     Invoice,
     InvoiceKind,
@@ -116,13 +116,25 @@ async def void_invoice(
 
 
 async def buy_package(
-    account_id: uuid.UUID, package_code: str, uow: InvoicingUnitOfWork, now: datetime
-) -> Invoice:
-    """A finalized invoice for one credit package; paid, it becomes a `paid` grant."""
+    account_id: uuid.UUID,
+    package_code: str,
+    uow: InvoicingUnitOfWork,
+    now: datetime,
+    request_key: str | None = None,
+) -> tuple[Invoice, bool]:
+    """A finalized invoice for one credit package (paid, it becomes a `paid` grant), and whether
+    it was created now: a request retried under the same Idempotency-Key gets the first one."""
     profile = await profile_of(account_id, uow)
     package = await uow.catalogue.latest_package(package_code)
     if package is None or not package.active:
         raise UnknownInvoice(f"no credit package {package_code!r}")
+    if request_key is not None:
+        await uow.invoices.profile(account_id, lock=True)  # one purchase per account at a time
+        earlier = await uow.invoices.by_request_key(account_id, request_key)
+        if earlier is not None:
+            if earlier.package_id != package.package_id:
+                raise Conflict("this Idempotency-Key was used for another purchase")
+            return earlier, False
     line = InvoiceLine(
         f"{package.name}: {package.credits:,} credits",
         1,
@@ -138,9 +150,10 @@ async def buy_package(
         [line],
         now,
         package_id=package.package_id,
+        request_key=request_key,
     )
     await uow.invoices.add(invoice)
-    return await finalize(invoice, uow, now)
+    return await finalize(invoice, uow, now), True
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class Invoice:
     paid_at: datetime | None = None
     voided_at: datetime | None = None
     uncollectible_at: datetime | None = None
+    request_key: str | None = None
+    """The Idempotency-Key of the request that created it, if the caller sent one."""
 
     def __post_init__(self) -> None:
         if not self.lines:

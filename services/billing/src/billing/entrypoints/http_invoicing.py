@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -251,11 +251,22 @@ def create_invoicing_router(
     # -- invoices -------------------------------------------------------------------------
 
     @router.post("/accounts/{account_id}/package-purchases", status_code=201, tags=["invoices"])
-    async def buy(account_id: uuid.UUID, body: PackageChoice, caller: FrontDoor) -> dict[str, Any]:
+    async def buy(
+        account_id: uuid.UUID,
+        body: PackageChoice,
+        caller: FrontDoor,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """`Idempotency-Key` (optional): a retried purchase answers 200 with the first invoice."""
         tenant(caller, account_id)
         async with uow() as u:
-            invoice = await invoicing.buy_package(account_id, body.package, u, clock.now())
+            invoice, created = await invoicing.buy_package(
+                account_id, body.package, u, clock.now(), idempotency_key
+            )
             await u.commit()
+        if not created:
+            response.status_code = 200
         await invoicing.store_documents(invoice.invoice_id, uow, renderer)
         return await invoice_view(account_id, invoice.invoice_id)
 
