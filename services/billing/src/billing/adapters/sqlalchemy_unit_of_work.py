@@ -9,16 +9,18 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_invoicing import (
-    SqlAlchemyCatalogueRepository,
     SqlAlchemyInvoiceRepository,
     SqlAlchemyPaymentRepository,
-    SqlAlchemySubscriptionRepository,
 )
 from billing.adapters.sqlalchemy_repositories import (
     SqlAlchemyLedgerRepository,
     SqlAlchemyPriceRepository,
     SqlAlchemyReservationRepository,
     SqlAlchemyUsageRepository,
+)
+from billing.adapters.sqlalchemy_subscriptions import (
+    SqlAlchemyCatalogueRepository,
+    SqlAlchemySubscriptionRepository,
 )
 from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
