@@ -8,11 +8,19 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billing.adapters.sqlalchemy_invoicing import (
+    SqlAlchemyInvoiceRepository,
+    SqlAlchemyPaymentRepository,
+)
 from billing.adapters.sqlalchemy_repositories import (
     SqlAlchemyLedgerRepository,
     SqlAlchemyPriceRepository,
     SqlAlchemyReservationRepository,
     SqlAlchemyUsageRepository,
+)
+from billing.adapters.sqlalchemy_subscriptions import (
+    SqlAlchemyCatalogueRepository,
+    SqlAlchemySubscriptionRepository,
 )
 from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
@@ -45,6 +53,10 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
         self.reservations = SqlAlchemyReservationRepository(session)
         self.prices = SqlAlchemyPriceRepository(session)
         self.usage = SqlAlchemyUsageRepository(session)
+        self.catalogue = SqlAlchemyCatalogueRepository(session)
+        self.invoices = SqlAlchemyInvoiceRepository(session)
+        self.payments = SqlAlchemyPaymentRepository(session)
+        self.subscriptions = SqlAlchemySubscriptionRepository(session)
 
     async def __aenter__(self) -> BillingUnitOfWork:
         await super().__aenter__()

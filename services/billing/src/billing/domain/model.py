@@ -252,6 +252,22 @@ class AccountLedger:
         self.touched_grants.add(grant.grant_id)
         return lapsed
 
+    def revoke(self, grant_id: uuid.UUID, credits: int, reference: str) -> int:
+        """Take back up to `credits` of a grant's unspent available credits (a refund).
+
+        What was spent or is held stays where it is: never below zero. Returns what was taken.
+        """
+        grant = self.grants.get(grant_id)
+        if grant is None or grant.is_expired(self.now):
+            return 0
+        taken = min(credits, grant.available)
+        movement = Movement(MovementKind.REVOKE, reference)
+        if taken > 0:
+            self._post(movement, Book.AVAILABLE, -taken, grant)
+            self._post(movement, grant.kind.source, taken, None)
+        self._record(movement)
+        return taken
+
     def expire_lapsed_grants(self) -> int:
         return sum(
             self.expire(g)
