@@ -75,6 +75,8 @@ def bootstrap(
         image_url=lambda image_id: f"{public}/images/{image_id}",
         lease_ttl_s=settings.lease_ttl_s,
         reserve_wait_s=settings.reserve_wait_s,
+        reserve_deadline_s=settings.reserve_deadline_s,
+        image_deadline_s=settings.image_deadline_s,
         max_provider_failures=settings.max_provider_failures,
         image_concurrency=settings.image_concurrency,
     )
@@ -91,7 +93,7 @@ def bootstrap(
                 sessions,
                 clock,
                 BillingQuotes(settings.billing_url, key),
-                ai.ensure_configured,  # type: ignore[attr-defined]
+                ai.ensure_configured,
                 run_log,
                 storage,
                 settings.start_wait_s,

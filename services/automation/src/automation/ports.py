@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from automation.domain.ai import AIFunction, AIImage, AIResult
+from igny8.credit_saga import HoldBook
+from igny8.uow import UnitOfWork as BaseUnitOfWork
 
 
 class AIEngine(Protocol):
@@ -25,26 +24,19 @@ class AIEngine(Protocol):
 
     async def image(self, prompt: str, size: str) -> AIImage: ...
 
+    def ensure_configured(self) -> None:
+        """Raise AINotConfigured when no provider is configured (no silent fallback)."""
 
-class UnitOfWork(Protocol):
-    """One transaction over the automation store, with its outbox."""
 
-    store: Any
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """One transaction over the automation store and the run holds, with its outbox."""
 
-    async def __aenter__(self) -> UnitOfWork: ...
+    # read-only: each implementation exposes its own repository types
+    @property
+    def store(self) -> Any: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-    async def emit(self, topic: str, payload: BaseModel, account_id: Any, site_id: Any) -> None: ...
+    @property
+    def holds(self) -> HoldBook: ...
 
 
 class ImageStorage(Protocol):

@@ -30,7 +30,7 @@ from automation.adapters.sqlalchemy_tables import (
 )
 from automation.domain.errors import RunConflict
 from automation.domain.keywords import KeywordRow
-from automation.domain.runs import LIVE, LeaseLost
+from automation.domain.runs import DRIVEN, LIVE, LeaseLost
 
 LISTABLE = {
     "keywords": keywords,
@@ -591,6 +591,17 @@ class SqlAlchemyAutomationStore:
         )
         return image_id
 
+    async def content_html_for_update(self, content_id: uuid.UUID) -> str | None:
+        found = await self.session.execute(
+            sa.select(contents.c.html).where(contents.c.content_id == content_id).with_for_update()
+        )
+        return found.scalar()
+
+    async def set_content_html(self, content_id: uuid.UUID, html: str) -> None:
+        await self.session.execute(
+            sa.update(contents).where(contents.c.content_id == content_id).values(html=html)
+        )
+
     async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
         found = await self._all(
             sa.select(contents).where(contents.c.run_id == run_id).order_by(contents.c.created_at)
@@ -684,7 +695,7 @@ class SqlAlchemyAutomationStore:
         rows = await self.session.execute(
             sa.select(runs.c.run_id)
             .where(
-                runs.c.status.in_(["reserving", "running"]),
+                runs.c.status.in_(DRIVEN),
                 sa.or_(runs.c.lease_expires_at.is_(None), runs.c.lease_expires_at < now),
             )
             .order_by(runs.c.created_at)
@@ -701,7 +712,7 @@ class SqlAlchemyAutomationStore:
             sa.update(runs)
             .where(
                 runs.c.run_id == run_id,
-                runs.c.status.in_(["reserving", "running"]),
+                runs.c.status.in_(DRIVEN),
                 sa.or_(runs.c.lease_expires_at.is_(None), runs.c.lease_expires_at < now),
             )
             .values(
@@ -717,20 +728,68 @@ class SqlAlchemyAutomationStore:
     async def renew_lease(self, run_id: uuid.UUID, token: int, now: datetime, ttl_s: float) -> bool:
         renewed = await self.session.execute(
             sa.update(runs)
-            .where(runs.c.run_id == run_id, runs.c.fencing_token == token)
+            .where(
+                runs.c.run_id == run_id,
+                runs.c.fencing_token == token,
+                runs.c.lease_owner.is_not(None),
+            )
             .values(lease_expires_at=now + timedelta(seconds=ttl_s))
             .returning(runs.c.run_id)
         )
         return renewed.first() is not None
 
-    async def guard(self, run_id: uuid.UUID, token: int) -> dict[str, Any]:
-        """Lock the run for this transaction, refusing a holder whose lease was taken over."""
+    async def release_lease(self, run_id: uuid.UUID, token: int) -> None:
+        await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id, runs.c.fencing_token == token)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    async def guard(
+        self, run_id: uuid.UUID, token: int, statuses: tuple[str, ...] = DRIVEN
+    ) -> dict[str, Any]:
+        """Lock the run for this transaction, refusing a holder whose lease was taken over and a
+        writer that expects the run in another state (a late finisher after an end or pause)."""
         row = await self._one(sa.select(runs).where(runs.c.run_id == run_id).with_for_update())
         if row is None or row["fencing_token"] != token:
             raise LeaseLost(f"run {run_id}: lease lost (token {token})")
+        if row["status"] not in statuses:
+            raise LeaseLost(f"run {run_id} is {row['status']}, not {'/'.join(statuses)}")
         return row
 
+    async def transition(
+        self, run_id: uuid.UUID, expected: tuple[str, ...], status: str, **values: Any
+    ) -> bool:
+        """Compare-and-set: the run changes state only from one of the `expected` states (under
+        concurrent changes PostgreSQL re-checks the condition after the row lock)."""
+        changed = await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id, runs.c.status.in_(expected))
+            .values(status=status, **values)
+            .returning(runs.c.run_id)
+        )
+        return changed.first() is not None
+
+    async def request(self, run_id: uuid.UUID, expected: tuple[str, ...], what: str) -> bool:
+        """Ask the driving worker to pause or cancel between items."""
+        changed = await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id, runs.c.status.in_(expected))
+            .values(requested=what)
+            .returning(runs.c.run_id)
+        )
+        return changed.first() is not None
+
+    async def add_charge(self, run_id: uuid.UUID, credits: int) -> None:
+        await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id)
+            .values(credits_charged=runs.c.credits_charged + credits)
+        )
+
     async def update_run(self, run_id: uuid.UUID, **values: Any) -> None:
+        """Fields other than the status (those change by `transition`)."""
+        assert "status" not in values, "status changes are compare-and-set: use transition()"
         await self.session.execute(sa.update(runs).where(runs.c.run_id == run_id).values(**values))
 
     async def holds(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -773,6 +832,14 @@ class SqlAlchemyAutomationStore:
             .returning(run_holds.c.reservation_id)
         )
         return changed.first() is not None
+
+    async def item_state(self, run_id: uuid.UUID, item_key: str) -> str | None:
+        found = await self._one(
+            sa.select(run_items.c.status).where(
+                run_items.c.run_id == run_id, run_items.c.item_key == item_key
+            )
+        )
+        return found["status"] if found else None
 
     async def item_done(self, run_id: uuid.UUID, item_key: str) -> bool:
         found = await self._one(

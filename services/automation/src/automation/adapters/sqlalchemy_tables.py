@@ -201,9 +201,12 @@ runs = sa.Table(
     _created(),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    # while `finishing`: the status the run ends in once billing answered every capture
+    sa.Column("ending", sa.Text, nullable=True),
+    sa.Column("end_reason", sa.Text, nullable=True),
     sa.CheckConstraint(
-        "status IN ('pending', 'reserving', 'running', 'paused', 'completed', 'cancelled', "
-        "'failed', 'rejected')",
+        "status IN ('pending', 'reserving', 'running', 'paused', 'finishing', 'completed', "
+        "'cancelled', 'failed', 'rejected')",
         name="status",
     ),
 )
@@ -212,7 +215,7 @@ sa.Index(
     "uq_runs_one_live_per_site",
     runs.c.site_id,
     unique=True,
-    postgresql_where=sa.text("status IN ('reserving', 'running', 'paused')"),
+    postgresql_where=sa.text("status IN ('reserving', 'running', 'paused', 'finishing')"),
 )
 sa.Index("ix_runs_site", runs.c.account_id, runs.c.site_id, runs.c.created_at)
 
@@ -228,6 +231,7 @@ run_holds = sa.Table(
     sa.Column("prices", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("reply", JSONB, nullable=True),
+    sa.Column("request", JSONB, nullable=True),  # the reserve's items, re-sent unchanged
     _created(),
     sa.CheckConstraint(
         "status IN ('requested', 'reserved', 'rejected', 'releasing', 'released', 'expired')",

@@ -3,6 +3,8 @@ replies to our credit commands."""
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,11 +12,13 @@ from automation.adapters.sqlalchemy_tables import known_sites
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.runs import cancel_run
+from automation.domain.runs import LIVE
 from automation.ports import Clock
 from igny8.contracts import Envelope
 from igny8.contracts import credits as wire
 from igny8.contracts.runs import GenerateImage
 from igny8.contracts.sites import SiteSnapshot
+from igny8.credit_saga import apply_reply
 from igny8.messaging import Subscription, keep_newest
 from igny8.observability import get_logger
 
@@ -50,7 +54,7 @@ def site_subscription(clock: Clock) -> Subscription:
         if applied and payload.deleted:
             uow = AutomationUnitOfWork(session=session)
             run = await uow.store.live_run(payload.site_id)
-            if run is not None:
+            if run is not None and run["status"] != "finishing":  # that one is ending anyway
                 await cancel_run(uow, run, clock, "site deleted")
 
     return Subscription(SITE_TOPICS, "sites", handle)
@@ -58,44 +62,28 @@ def site_subscription(clock: Clock) -> Subscription:
 
 def credit_replies_subscription() -> Subscription:
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
-        store = AutomationUnitOfWork(session=session).store
-        if isinstance(payload, wire.CreditsReserved):
-            # Only the first answer sets the remaining hold; captures have been counting it down.
-            holds = [
-                h
-                for h in await store.holds_by_reservation(payload.reservation_id)
-                if h["status"] == "requested"
-            ]
-            if holds:
-                await store.update_hold(
-                    payload.reservation_id,
-                    status="reserved",
-                    credits=payload.credits,
-                    remaining=payload.credits,
-                    expires_at=payload.expires_at,
-                    prices={op: p.model_dump(mode="json") for op, p in payload.prices.items()},
-                )
-        elif isinstance(payload, wire.CreditsRejected) and payload.reservation_id is not None:
-            await store.update_hold(
-                payload.reservation_id, status="rejected", reply=payload.model_dump(mode="json")
-            )
-        elif isinstance(payload, wire.CreditsReleased):
-            await store.update_hold(
-                payload.reservation_id,
-                remaining=0,
-                status="expired" if payload.reason == "expired" else "released",
-            )
-        elif isinstance(payload, wire.CreditsCommitted):
-            await store.settle_capture(payload.commit_id)
+        uow = AutomationUnitOfWork(session=session)
+        if isinstance(payload, wire.CreditsCommitted):
+            await uow.store.settle_capture(payload.commit_id)
         elif isinstance(payload, wire.CreditCommandFailed):
             if payload.commit_id is not None:
-                await store.settle_capture(payload.commit_id)  # answered, even if refused
+                await uow.store.settle_capture(payload.commit_id)  # answered, even if refused
             log.warning(
                 "billing refused a credit command",
                 command=payload.command_type,
                 reason=payload.reason,
                 detail=payload.detail,
             )
+        else:
+
+            async def live(run_id: uuid.UUID) -> bool:
+                run = await uow.store.run(run_id)
+                return run is not None and run["status"] in LIVE
+
+            async def emit(topic: str, message: BaseModel) -> None:
+                await uow.emit(topic, message, envelope.account_id, None)
+
+            await apply_reply(uow.holds, emit, payload, live)
 
     return Subscription(CREDIT_REPLIES, "credits", handle)
 

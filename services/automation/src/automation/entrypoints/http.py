@@ -323,7 +323,9 @@ def create_router(
         while asyncio.get_running_loop().time() < deadline:
             async with uow() as u:
                 run = await u.store.run(run_id) or {}
-            if run.get("status") != "reserving":
+            # a refused reservation passes through `finishing` on its way to `rejected`
+            deciding = run.get("status") == "finishing" and run.get("ending") == "rejected"
+            if run.get("status") != "reserving" and not deciding:
                 break
             await asyncio.sleep(0.1)
         status = run.get("status")
@@ -373,7 +375,7 @@ def create_router(
         async with uow() as u:
             run = await owned_run(u, caller, run_id)
             if action == "pause":
-                result = await run_cases.pause_run(u, caller.require_account(), run_id)
+                result = await run_cases.pause_run(u, caller.require_account(), run_id, clock)
             elif action == "resume":
                 result = await run_cases.resume_run(u, caller.require_account(), run_id, clock)
             elif action == "cancel":
