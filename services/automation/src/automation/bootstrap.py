@@ -16,13 +16,12 @@ from automation.adapters.sqlalchemy_unit_of_work import (
 )
 from automation.app.run_engine import RunEngine
 from automation.config import AutomationSettings
-from automation.domain.errors import AutomationError
 from automation.entrypoints.events import (
     credit_replies_subscription,
     image_subscription,
     site_subscription,
 )
-from automation.entrypoints.http import automation_error_handler, create_router
+from automation.entrypoints.http import create_router
 from automation.entrypoints.worker import run_driver, scheduler
 from automation.ports import AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
@@ -116,6 +115,5 @@ def bootstrap(
                 engine, lambda: AutomationUnitOfWork(sessions), clock, settings.scheduler_tick_s
             ),
         ],
-        exception_handlers={AutomationError: automation_error_handler},
         description="Runs the multi-stage AI content pipeline per site.",
     )

@@ -32,6 +32,9 @@ from automation.domain.errors import RunConflict
 from automation.domain.keywords import KeywordRow
 from automation.domain.runs import DRIVEN, LIVE, LeaseLost
 
+KEYWORD_CHUNK = 2_000
+"""Rows per INSERT: 9 parameters each stays well under asyncpg's 32,767."""
+
 LISTABLE = {
     "keywords": keywords,
     "clusters": clusters,
@@ -104,30 +107,33 @@ class SqlAlchemyAutomationStore:
     async def add_keywords(
         self, account_id: uuid.UUID, site_id: uuid.UUID, rows: list[KeywordRow]
     ) -> int:
-        if not rows:
-            return 0
-        added = await self.session.execute(
-            insert(keywords)
-            .values(
-                [
-                    {
-                        "keyword_id": uuid.uuid4(),
-                        "account_id": account_id,
-                        "site_id": site_id,
-                        "keyword": r.keyword,
-                        "volume": r.volume,
-                        "difficulty": r.difficulty,
-                        "cpc": r.cpc,
-                        "intent": r.intent,
-                        "country": r.country,
-                    }
-                    for r in rows
-                ]
+        """Insert in chunks (one statement may carry at most 32,767 parameters), all in the
+        caller's transaction: every row or none."""
+        added = 0
+        for start in range(0, len(rows), KEYWORD_CHUNK):
+            inserted = await self.session.execute(
+                insert(keywords)
+                .values(
+                    [
+                        {
+                            "keyword_id": uuid.uuid4(),
+                            "account_id": account_id,
+                            "site_id": site_id,
+                            "keyword": r.keyword,
+                            "volume": r.volume,
+                            "difficulty": r.difficulty,
+                            "cpc": r.cpc,
+                            "intent": r.intent,
+                            "country": r.country,
+                        }
+                        for r in rows[start : start + KEYWORD_CHUNK]
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(keywords.c.keyword_id)
             )
-            .on_conflict_do_nothing()
-            .returning(keywords.c.keyword_id)
-        )
-        return len(added.all())
+            added += len(inserted.all())
+        return added
 
     async def listing(
         self,

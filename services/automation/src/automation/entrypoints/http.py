@@ -18,8 +18,14 @@ from automation.app import runs as run_cases
 from automation.domain import keywords as keyword_import
 from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
-from automation.domain.errors import AutomationError, InvalidInput, NotFound
+from automation.domain.errors import (
+    ImportTooLarge,
+    InvalidInput,
+    NotFound,
+    ProviderMissing,
+)
 from automation.domain.runs import estimate
+from automation.entrypoints.errors import DomainErrorRoute
 from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
 
@@ -87,13 +93,18 @@ class KeywordPatch(BaseModel):
     intent: str | None = None
 
 
-class ProviderMissing(AutomationError):
-    status = 503
-
-
-def automation_error_handler(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, AutomationError)
-    return JSONResponse({"detail": error.detail}, status_code=error.status)
+async def _limited_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit`: from Content-Length
+    before anything is read, or while streaming a body sent without it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ImportTooLarge(f"an import may be at most {limit} bytes")
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise ImportTooLarge(f"an import may be at most {limit} bytes")
+    return bytes(received)
 
 
 def _json(value: Any) -> Any:
@@ -120,7 +131,7 @@ def create_router(
     start_wait_s: float,
     admits: Callable[..., Callable[..., Caller]],
 ) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=DomainErrorRoute)
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     Publishing = Annotated[Caller, Depends(admits("publishing", "gateway"))]
 
@@ -154,8 +165,11 @@ def create_router(
     async def import_keywords(
         site_id: uuid.UUID, request: Request, caller: Gateway
     ) -> dict[str, Any]:
-        parsed = keyword_import.parse(await request.body(), request.headers.get("content-type", ""))
-        async with uow() as u:
+        async with uow() as u:  # an unknown site is a 404 before the body is read
+            await known_site(u, caller, site_id)
+        body = await _limited_body(request, keyword_import.MAX_BYTES)
+        parsed = keyword_import.parse(body, request.headers.get("content-type", ""))
+        async with uow() as u:  # every valid row or none of them
             account = await known_site(u, caller, site_id)
             imported = await u.store.add_keywords(account, site_id, parsed.rows)
             await u.commit()
@@ -312,7 +326,7 @@ def create_router(
         try:
             ensure_ai()
         except AINotConfigured as error:
-            return JSONResponse({"detail": error.detail}, status_code=503)
+            raise ProviderMissing(error.detail) from None
         async with uow() as u:
             run_id = await run_cases.start_run(
                 u, caller.require_account(), site_id, (body or StartRun()).stages
