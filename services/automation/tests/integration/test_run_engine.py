@@ -314,3 +314,68 @@ async def _sent_topic(h, topic: str) -> bool:
 
 def _sent(h, topic: str):
     return _sent_topic(h, topic)
+
+
+async def test_the_image_consumer_holds_no_transaction_across_the_provider_call(harness):
+    from aiokafka import ConsumerRecord
+
+    from automation.entrypoints.events import image_subscription
+    from igny8.contracts import TOPICS
+    from igny8.messaging.consumer import ConsumerSettings, InboxConsumer
+
+    h = harness
+    await h.add_site({**SMALL, "inline_images": 0})
+    await h.add_keywords(3)
+    h.pump_images = False
+    run_id = await h.start([1, 2, 3, 4, 5, 6])
+    driving = asyncio.create_task(h.drive_until(run_id, {"completed", "failed", "paused"}))
+    await until(lambda: _sent(h, "image.generate"))
+    driving.cancel()  # only the consumer works from here on (the run stays running)
+    await asyncio.gather(driving, return_exceptions=True)
+    assert h._pump is not None
+    h._pump.cancel()
+    subscription = image_subscription(h.run_engine)
+    assert subscription.max_batch is not None and subscription.max_batch <= 8, "small batches"
+    consumer = InboxConsumer(
+        "automation",
+        subscription,
+        TOPICS,
+        h.sessions,
+        None,
+        ConsumerSettings(),  # type: ignore[arg-type]
+    )
+    envelope = h.topics("image.generate")[0]
+    record = ConsumerRecord(
+        topic="image.generate",
+        partition=0,
+        offset=0,
+        timestamp=0,
+        timestamp_type=0,
+        key=str(run_id).encode(),
+        value=envelope.to_bytes(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=(),
+    )
+    h.ai.image_gate = asyncio.Event()
+    handled = asyncio.create_task(consumer.handle(record))
+    await until(lambda: _entered(h))
+    async with h.engine.connect() as conn:  # while the provider works on the image
+        open_transactions = (
+            await conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            )
+        ).scalar_one()
+    h.ai.image_gate.set()
+    assert await asyncio.wait_for(handled, 10) == "applied"
+    assert open_transactions == 0, "no transaction is held across the provider call"
+    assert await consumer.handle(record) == "duplicate"
+    assert h.ai.calls["generate_image"] == 1
+
+
+async def _entered(h) -> bool:
+    return h.ai.image_entered.is_set()

@@ -96,4 +96,13 @@ def image_subscription(engine: RunEngine) -> Subscription:
         outcome = await engine.image_item(payload.run_id, payload.fencing_token, payload.prompt_id)
         log.info("image.generate handled", run_id=str(payload.run_id), outcome=outcome)
 
-    return Subscription(("image.generate",), "images", handle, parallel=True)
+    # a few records per poll and no inbox transaction across the provider call: with real
+    # latency a batch must not outlive max.poll.interval, nor hold pooled connections
+    return Subscription(
+        ("image.generate",),
+        "images",
+        handle,
+        parallel=True,
+        max_batch=engine.image_concurrency,
+        own_transactions=True,
+    )
