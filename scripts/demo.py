@@ -84,12 +84,13 @@ async def main(keywords_file: Path, credits: int) -> int:
             print("automation did not learn the site in time")
             return 1
         config = {
-            "batch_sizes": {"1": 60},
+            # One clustering call sees every keyword, as a model must to group related ones
+            # (clusters never span calls, so a split batch would split topics too).
+            "batch_sizes": {"1": 300},
             "ideas_per_cluster": 2,
             "target_word_count": 700,
             "inline_images": 1,
             "image_size": "256x256",
-            "max_items_per_stage": {"2": 8},
         }
         (
             await client.put(
