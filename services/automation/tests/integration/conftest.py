@@ -201,14 +201,14 @@ class Harness:
                 )
             )
             if config is not None:
-                await uow.store.save_config(self.account, self.site, config)
+                await uow.sites.save_config(self.account, self.site, config)
             await uow.commit()
 
     async def add_keywords(self, n: int) -> None:
         from automation.domain.keywords import KeywordRow
 
         async with self.uow() as uow:
-            await uow.store.add_keywords(
+            await uow.planner.add_keywords(
                 self.account,
                 self.site,
                 [KeywordRow(keyword=f"keyword {k}") for k in range(n)],
@@ -223,7 +223,7 @@ class Harness:
 
     async def run(self, run_id: uuid.UUID) -> dict[str, Any]:
         async with self.uow() as uow:
-            found = await uow.store.run(run_id)
+            found = await uow.runs.run(run_id)
         assert found is not None
         return dict(found)
 
@@ -364,7 +364,7 @@ async def act(h: Harness, run_id: uuid.UUID, action: str) -> dict[str, Any]:
     from automation.app import runs as run_cases
 
     async with h.uow() as uow:
-        run = await uow.store.run(run_id, h.account)
+        run = await uow.runs.run(run_id, h.account)
         if action == "pause":
             result = await run_cases.pause_run(uow, h.account, run_id, SystemClock())
         elif action == "resume":

@@ -193,7 +193,7 @@ async def test_a_resume_racing_a_cancel_does_not_revive_the_run(harness, action)
 
     cancelling = h.uow()
     await cancelling.__aenter__()
-    run = await cancelling.store.run(run_id)
+    run = await cancelling.runs.run(run_id)
     await run_cases.cancel_run(cancelling, run, SystemClock(), "cancelled on request")
 
     async def resume() -> None:
@@ -245,7 +245,7 @@ async def test_stage_6_skips_a_deleted_prompt_and_fails_an_image_nobody_made(har
     run = await asyncio.wait_for(driving, 15)
     assert run["status"] == "completed"
     async with h.uow() as uow:
-        result = (await uow.store.stage_results(run_id))[6]
+        result = (await uow.runs.stage_results(run_id))[6]
     assert result["skipped"] == 1, result
     assert result["failed"] == len(commands) - 1, result
     assert h.ai.calls["generate_image"] == 0

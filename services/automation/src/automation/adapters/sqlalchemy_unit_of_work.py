@@ -1,4 +1,4 @@
-"""The automation unit of work: one transaction, the store, the run holds, the outbox."""
+"""The automation unit of work: one transaction, a repository per aggregate, the outbox."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from automation.adapters.sqlalchemy_checkpoints import SqlAlchemyItemCheckpoints
 from automation.adapters.sqlalchemy_holds import SqlAlchemyRunHolds
-from automation.adapters.sqlalchemy_store import SqlAlchemyAutomationStore
+from automation.adapters.sqlalchemy_library import SqlAlchemyLibrary
+from automation.adapters.sqlalchemy_planner import SqlAlchemyPlannerRepository
+from automation.adapters.sqlalchemy_queues import SqlAlchemyWorkQueues
+from automation.adapters.sqlalchemy_runs import SqlAlchemyRunRepository
+from automation.adapters.sqlalchemy_sites import SqlAlchemySiteRepository
 from igny8.db import SqlAlchemyUnitOfWork
 
 
@@ -24,8 +29,13 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
             self._bind(session)
 
     def _bind(self, session: AsyncSession) -> None:
-        self.store = SqlAlchemyAutomationStore(session)
+        self.runs = SqlAlchemyRunRepository(session)
         self.holds = SqlAlchemyRunHolds(session)
+        self.items = SqlAlchemyItemCheckpoints(session)
+        self.planner = SqlAlchemyPlannerRepository(session)
+        self.queues = SqlAlchemyWorkQueues(session)
+        self.sites = SqlAlchemySiteRepository(session)
+        self.library = SqlAlchemyLibrary(session)
 
     async def __aenter__(self) -> AutomationUnitOfWork:
         await super().__aenter__()

@@ -31,14 +31,14 @@ async def reserve(
     when a first reservation was refused (the run ended `rejected`). Raises Stop when the run
     was paused, cancelled or failed meanwhile."""
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token)
+        await uow.runs.guard(ctx.run_id, ctx.token)
         pending = [h for h in await uow.holds.holds(ctx.run_id) if h.status is HoldStatus.REQUESTED]
         if pending:  # asked before (by us or a worker we took over from): ask again
             reservation_id = pending[-1].reservation_id
             await resend_reserve(emitter(uow, ctx), pending[-1], eng.hold_ttl_s, ctx.run_id)
         else:
             quantities = estimate(
-                await uow.store.work_counts(ctx.site_id),
+                await uow.queues.work_counts(ctx.site_id),
                 ctx.config,
                 list(ctx.stages),
                 dict(ctx.target) if ctx.target else None,
@@ -72,8 +72,8 @@ async def reserve(
             reply = hold.reply or {}
             if initial and not await _started(eng, ctx):
                 async with eng.unit_of_work() as uow:
-                    await uow.store.guard(ctx.run_id, ctx.token)
-                    await uow.store.update_run(ctx.run_id, rejection=reply)
+                    await uow.runs.guard(ctx.run_id, ctx.token)
+                    await uow.runs.update_run(ctx.run_id, rejection=reply)
                     await uow.commit()
                 await finish(eng, ctx, R.REJECTED, reply.get("reason"))
                 return False
@@ -89,7 +89,7 @@ async def reserve(
             raise Stop(R.FAILED)
         if clock.time() >= resend_at:
             async with eng.unit_of_work() as uow:
-                await uow.store.guard(ctx.run_id, ctx.token)
+                await uow.runs.guard(ctx.run_id, ctx.token)
                 await resend_reserve(emitter(uow, ctx), hold, eng.hold_ttl_s, ctx.run_id)
                 await uow.commit()
             eng.log.write(ctx.run_id, None, "credits.resend", "no answer yet; reserve sent again")
@@ -99,15 +99,15 @@ async def reserve(
 
 async def _started(eng: RunEngine, ctx: RunContext) -> bool:
     async with eng.unit_of_work() as uow:
-        run = await uow.store.run(ctx.run_id)
+        run = await uow.runs.run(ctx.run_id)
     return run is not None and run["started_at"] is not None
 
 
 async def _running(eng: RunEngine, ctx: RunContext) -> None:
     async with eng.unit_of_work() as uow:
-        current = await uow.store.guard(ctx.run_id, ctx.token)
-        if await uow.store.transition(ctx.run_id, (R.RESERVING,), R.RUNNING):
-            await uow.store.update_run(
+        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        if await uow.runs.transition(ctx.run_id, (R.RESERVING,), R.RUNNING):
+            await uow.runs.update_run(
                 ctx.run_id, started_at=current["started_at"] or eng.clock.now()
             )
             await run_event(

@@ -43,7 +43,7 @@ async def run_item(
         cap = ctx.config.max_credits
         if cap is not None:
             async with eng.unit_of_work() as uow:
-                run = await uow.store.run(ctx.run_id)
+                run = await uow.runs.run(ctx.run_id)
             spent = run["credits_charged"] if run else 0
             if spent + cost > cap:
                 await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
@@ -121,8 +121,8 @@ async def _commit_item(
     operation = OPERATION.get(stage)
     async with eng.unit_of_work() as uow:
         # only a running run takes results: a late finisher after a pause or an end writes nothing
-        await uow.store.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
-        if await uow.store.item_done(ctx.run_id, key):
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        if await uow.items.item_done(ctx.run_id, key):
             return None
         credits, commit_id = 0, None
         if operation:
@@ -141,9 +141,9 @@ async def _commit_item(
             if claimed is None:
                 raise _ShortHold
             credits = claimed
-            await uow.store.add_charge(ctx.run_id, credits)
+            await uow.runs.add_charge(ctx.run_id, credits)
         detail = await save(uow, result)
-        await uow.store.checkpoint(ctx.run_id, key, stage, "done", commit_id, credits, detail)
+        await uow.items.checkpoint(ctx.run_id, key, stage, "done", commit_id, credits, detail)
         await uow.commit()
     return credits
 
@@ -164,7 +164,7 @@ async def record_failure(
 ) -> None:
     detail = getattr(error, "detail", None) or str(error) or type(error).__name__
     async with eng.unit_of_work() as uow:
-        await uow.store.checkpoint(
+        await uow.items.checkpoint(
             ctx.run_id,
             key,
             stage,

@@ -70,7 +70,7 @@ class RunEngine:
 
     async def drive(self, run_id: uuid.UUID) -> str:
         async with self.unit_of_work() as uow:
-            token = await uow.store.acquire_lease(
+            token = await uow.runs.acquire_lease(
                 run_id, self.worker_id, self.clock.now(), self.lease_ttl_s
             )
             await uow.commit()
@@ -90,14 +90,14 @@ class RunEngine:
                 await renewer
             with contextlib.suppress(Exception):
                 async with self.unit_of_work() as uow:
-                    await uow.store.release_lease(run_id, token)
+                    await uow.runs.release_lease(run_id, token)
                     await uow.commit()
 
     async def _renew(self, run_id: uuid.UUID, token: int) -> None:
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
             async with self.unit_of_work() as uow:
-                if not await uow.store.renew_lease(
+                if not await uow.runs.renew_lease(
                     run_id, token, self.clock.now(), self.lease_ttl_s
                 ):
                     return
@@ -107,7 +107,7 @@ class RunEngine:
 
     async def _drive(self, run_id: uuid.UUID, token: int) -> str:
         async with self.unit_of_work() as uow:
-            run = await uow.store.guard(run_id, token)
+            run = await uow.runs.guard(run_id, token)
         ctx = RunContext.of(run, token)
         if run["status"] == R.FINISHING:  # taken over while waiting for billing's answers
             return await settle_and_end(self, ctx)
@@ -120,7 +120,7 @@ class RunEngine:
             if not await reserve(self, ctx, initial=True):
                 return R.REJECTED
         async with self.unit_of_work() as uow:
-            results = await uow.store.stage_results(run_id)
+            results = await uow.runs.stage_results(run_id)
         done_stages = {s for s, r in results.items() if r.get("status") == "completed"}
         for position, stage in enumerate(ctx.stages):
             if stage in done_stages:
@@ -133,7 +133,7 @@ class RunEngine:
 
     async def _run_stage(self, ctx: RunContext, stage: int) -> None:
         async with self.unit_of_work() as uow:
-            await uow.store.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+            await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
             await stage_event(uow, ctx, "started", stage, {})
             await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
@@ -141,8 +141,8 @@ class RunEngine:
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
         tally = {k: outcomes.count(k) for k in ("done", "failed", "skipped")}
         async with self.unit_of_work() as uow:
-            await uow.store.guard(ctx.run_id, ctx.token, (R.RUNNING,))
-            credits = (await uow.store.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)
+            await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+            credits = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)
             result = {
                 **tally,
                 "total": len(outcomes),
@@ -153,7 +153,7 @@ class RunEngine:
                 if tally["skipped"]
                 else [],
             }
-            await uow.store.save_stage_result(ctx.run_id, stage, result)
+            await uow.runs.save_stage_result(ctx.run_id, stage, result)
             await stage_event(uow, ctx, "completed", stage, result)
             await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.completed", STAGES[stage], **result)

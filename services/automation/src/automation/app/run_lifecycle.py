@@ -31,8 +31,8 @@ async def between_items(
 ) -> bool:
     """Pause and cancel take effect here. True when the item `key` is already done."""
     async with eng.unit_of_work() as uow:
-        current = await uow.store.guard(ctx.run_id, ctx.token)
-        done = key is not None and await uow.store.item_done(ctx.run_id, key)
+        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        done = key is not None and await uow.items.item_done(ctx.run_id, key)
     if current["requested"] == "cancel":
         await finish(eng, ctx, R.CANCELLED, "cancelled on request")
         raise Stop(R.CANCELLED)
@@ -45,8 +45,8 @@ async def between_items(
 
 async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token)
-        if await uow.store.transition(
+        await uow.runs.guard(ctx.run_id, ctx.token)
+        if await uow.runs.transition(
             ctx.run_id,
             (R.RUNNING, R.RESERVING),
             R.PAUSED,
@@ -63,8 +63,8 @@ async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:
 async def finish(eng: RunEngine, ctx: RunContext, status: str, reason: str | None = None) -> None:
     """completed | cancelled | failed | rejected: into `finishing`, then settle and end."""
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token)
-        await uow.store.transition(
+        await uow.runs.guard(ctx.run_id, ctx.token)
+        await uow.runs.transition(
             ctx.run_id,
             (R.RESERVING, R.RUNNING),
             R.FINISHING,
@@ -82,15 +82,15 @@ async def settle_and_end(eng: RunEngine, ctx: RunContext) -> str:
     different topics: a release overtaking a capture would leave finished work unbilled."""
     while True:
         async with eng.unit_of_work() as uow:
-            await uow.store.guard(ctx.run_id, ctx.token, (R.FINISHING,))
-            if await uow.store.unsettled_captures(ctx.run_id) == 0:
+            await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
+            if await uow.items.unsettled_captures(ctx.run_id) == 0:
                 break
         await asyncio.sleep(eng.poll_s)
     async with eng.unit_of_work() as uow:
-        run = await uow.store.guard(ctx.run_id, ctx.token, (R.FINISHING,))
+        run = await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
         status, reason = run["ending"], run["end_reason"]
         await release_confirmed(uow.holds, emitter(uow, ctx), ctx.run_id)
-        await uow.store.transition(
+        await uow.runs.transition(
             ctx.run_id,
             (R.FINISHING,),
             status,
@@ -108,7 +108,7 @@ async def settle_and_end(eng: RunEngine, ctx: RunContext) -> str:
 
 
 async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> None:
-    for content in await uow.store.contents_of_run(ctx.run_id):
+    for content in await uow.planner.contents_of_run(ctx.run_id):
         await uow.emit(
             "content.ready",
             ContentReady(
@@ -133,7 +133,7 @@ async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> No
 
 
 async def _run(uow: UnitOfWork, ctx: RunContext) -> dict[str, object]:
-    found = await uow.store.run(ctx.run_id)
+    found = await uow.runs.run(ctx.run_id)
     assert found is not None
     return dict(found)
 

@@ -21,9 +21,9 @@ R = RunStatus
 async def site_config(
     uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID
 ) -> AutomationConfig:
-    if await uow.store.site(account_id, site_id) is None:
+    if await uow.sites.site(account_id, site_id) is None:
         raise NotFound("site not found")
-    stored = await uow.store.config(site_id)
+    stored = await uow.sites.config(site_id)
     return AutomationConfig.model_validate(stored) if stored else AutomationConfig()
 
 
@@ -32,11 +32,11 @@ async def regenerate_content(
 ) -> uuid.UUID:
     """One article written again, as a small run of its own: reserved, charged and released like
     any AI call, under the one-run-per-site rule; the old text stays until the new one exists."""
-    content = await uow.store.get_item("content", account_id, site_id, content_id)
+    content = await uow.library.get_item("content", account_id, site_id, content_id)
     if content is None:
         raise NotFound("content not found")
     run_id = await start_run(uow, account_id, site_id, [4])
-    await uow.store.update_run(
+    await uow.runs.update_run(
         run_id, target={"content_id": str(content_id), "task_id": str(content["task_id"])}
     )
     return run_id
@@ -49,7 +49,7 @@ async def start_run(
     if not stages or any(s not in range(1, 7) for s in stages):
         raise InvalidInput("stages must be a non-empty subset of 1..6")
     run_id = uuid.uuid4()
-    await uow.store.create_run(
+    await uow.runs.create_run(
         {
             "run_id": run_id,
             "account_id": account_id,
@@ -88,7 +88,7 @@ def _driven_now(run: Mapping[str, Any], clock: Clock) -> bool:
 async def pause_run(
     uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID, clock: Clock | None = None
 ) -> dict[str, Any]:
-    run = await uow.store.run(run_id, account_id)
+    run = await uow.runs.run(run_id, account_id)
     if run is None:
         raise NotFound("run not found")
     expected = (R.RESERVING, R.RUNNING)
@@ -98,13 +98,13 @@ async def pause_run(
     if (
         clock is not None
         and not _driven_now(run, clock)
-        and await uow.store.transition(
+        and await uow.runs.transition(
             run_id, (run["status"],), R.PAUSED, requested=None, pause_reason="requested"
         )
     ):
         await _announce(uow, run, "run.paused", R.PAUSED, "requested")
         return {**run, "status": R.PAUSED}
-    if not await uow.store.request(run_id, expected, "pause"):  # takes effect between items
+    if not await uow.runs.request(run_id, expected, "pause"):  # takes effect between items
         raise RunConflict("the run changed meanwhile; try again")
     return {**run, "requested": "pause"}
 
@@ -112,7 +112,7 @@ async def pause_run(
 async def resume_run(
     uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID, clock: Clock
 ) -> dict[str, Any]:
-    run = await uow.store.run(run_id, account_id)
+    run = await uow.runs.run(run_id, account_id)
     if run is None:
         raise NotFound("run not found")
     if run["status"] != R.PAUSED:
@@ -120,7 +120,7 @@ async def resume_run(
     now = clock.now()
     live = [h for h in await uow.holds.holds(run_id) if h.live(now) and h.remaining > 0]
     status = R.RUNNING if live else R.RESERVING  # an expired hold means reserving again
-    if not await uow.store.transition(
+    if not await uow.runs.transition(
         run_id,
         (R.PAUSED,),
         status,
@@ -144,11 +144,11 @@ async def cancel_run(
     if status not in LIVE or status == R.FINISHING:
         raise RunConflict(f"a {status} run cannot be cancelled")
     if status in (R.RESERVING, R.RUNNING) and _driven_now(run, clock):
-        if not await uow.store.request(run_id, (R.RESERVING, R.RUNNING), "cancel"):
+        if not await uow.runs.request(run_id, (R.RESERVING, R.RUNNING), "cancel"):
             raise RunConflict("the run changed meanwhile; try again")
         return {**run, "requested": "cancel"}
-    if await uow.store.unsettled_captures(run_id):
-        if not await uow.store.transition(
+    if await uow.items.unsettled_captures(run_id):
+        if not await uow.runs.transition(
             run_id,
             (status,),
             R.FINISHING,
@@ -160,7 +160,7 @@ async def cancel_run(
         ):
             raise RunConflict("the run changed meanwhile; try again")
         return {**run, "status": R.FINISHING, "requested": "cancel"}
-    if not await uow.store.transition(
+    if not await uow.runs.transition(
         run_id,
         (status,),
         R.CANCELLED,

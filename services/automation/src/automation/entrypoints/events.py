@@ -53,7 +53,7 @@ def site_subscription(clock: Clock) -> Subscription:
         )
         if applied and payload.deleted:
             uow = AutomationUnitOfWork(session=session)
-            run = await uow.store.live_run(payload.site_id)
+            run = await uow.runs.live_run(payload.site_id)
             if run is not None and run["status"] != "finishing":  # that one is ending anyway
                 await cancel_run(uow, run, clock, "site deleted")
 
@@ -64,10 +64,10 @@ def credit_replies_subscription() -> Subscription:
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
         uow = AutomationUnitOfWork(session=session)
         if isinstance(payload, wire.CreditsCommitted):
-            await uow.store.settle_capture(payload.commit_id)
+            await uow.items.settle_capture(payload.commit_id)
         elif isinstance(payload, wire.CreditCommandFailed):
             if payload.commit_id is not None:
-                await uow.store.settle_capture(payload.commit_id)  # answered, even if refused
+                await uow.items.settle_capture(payload.commit_id)  # answered, even if refused
             log.warning(
                 "billing refused a credit command",
                 command=payload.command_type,
@@ -77,7 +77,7 @@ def credit_replies_subscription() -> Subscription:
         else:
 
             async def live(run_id: uuid.UUID) -> bool:
-                run = await uow.store.run(run_id)
+                run = await uow.runs.run(run_id)
                 return run is not None and run["status"] in LIVE
 
             async def emit(topic: str, message: BaseModel) -> None:

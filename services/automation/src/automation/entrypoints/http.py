@@ -140,7 +140,7 @@ def create_router(
 
     async def known_site(u: AutomationUnitOfWork, caller: Caller, site_id: uuid.UUID) -> uuid.UUID:
         account = caller.require_account()
-        if await u.store.site(account, site_id) is None:
+        if await u.sites.site(account, site_id) is None:
             raise NotFound("site not found")
         return account
 
@@ -157,7 +157,7 @@ def create_router(
     ) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            await u.store.save_config(account, site_id, body.model_dump(mode="json"))
+            await u.sites.save_config(account, site_id, body.model_dump(mode="json"))
             await u.commit()
         return body.model_dump(mode="json")
 
@@ -171,7 +171,7 @@ def create_router(
         parsed = keyword_import.parse(body, request.headers.get("content-type", ""))
         async with uow() as u:  # every valid row or none of them
             account = await known_site(u, caller, site_id)
-            imported = await u.store.add_keywords(account, site_id, parsed.rows)
+            imported = await u.planner.add_keywords(account, site_id, parsed.rows)
             await u.commit()
         return {
             "imported": imported,
@@ -192,7 +192,7 @@ def create_router(
             ) -> dict[str, Any]:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    rows = await u.store.listing(kind, account, site_id, limit, offset, status)
+                    rows = await u.library.listing(kind, account, site_id, limit, offset, status)
                 return {"items": _json(rows), "limit": limit, "offset": offset}
 
             @router.get(f"/sites/{{site_id}}/{kind}/{{item_id}}", tags=[kind], name=f"get_{kind}")
@@ -201,7 +201,7 @@ def create_router(
             ) -> dict[str, Any]:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    found = await u.store.get_item(kind, account, site_id, item_id)
+                    found = await u.library.get_item(kind, account, site_id, item_id)
                 if found is None:
                     raise NotFound(f"{kind} item not found")
                 return _json(found)  # type: ignore[no-any-return]
@@ -214,7 +214,7 @@ def create_router(
     ) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            if not await u.store.update_item(
+            if not await u.library.update_item(
                 "keywords", account, site_id, keyword_id, body.model_dump(exclude_none=True)
             ):
                 raise NotFound("keyword not found")
@@ -227,7 +227,7 @@ def create_router(
     ) -> Response:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            if not await u.store.delete_keyword(account, site_id, keyword_id):
+            if not await u.library.delete_keyword(account, site_id, keyword_id):
                 raise NotFound("keyword not found")
             await u.commit()
         return Response(status_code=204)
@@ -248,7 +248,7 @@ def create_router(
                 changes = edit.model_dump(exclude_none=True)
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    if not changes or not await u.store.update_item(
+                    if not changes or not await u.library.update_item(
                         kind, account, site_id, item_id, changes
                     ):
                         raise (
@@ -256,7 +256,7 @@ def create_router(
                             if changes
                             else InvalidInput("nothing to change")
                         )
-                    found = await u.store.get_item(kind, account, site_id, item_id)
+                    found = await u.library.get_item(kind, account, site_id, item_id)
                     await u.commit()
                 return _json(found)  # type: ignore[no-any-return]
 
@@ -269,7 +269,7 @@ def create_router(
             async def delete(site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway) -> Response:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    if not await u.store.delete_item(kind, account, site_id, item_id):
+                    if not await u.library.delete_item(kind, account, site_id, item_id):
                         raise NotFound(f"{kind} item not found")
                     await u.commit()
                 return Response(status_code=204)
@@ -297,7 +297,7 @@ def create_router(
     async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            if not await u.store.update_item(
+            if not await u.library.update_item(
                 "content", account, site_id, content_id, {"status": "approved"}
             ):
                 raise NotFound("content not found")
@@ -311,7 +311,7 @@ def create_router(
         stages = (body or StartRun()).stages
         async with uow() as u:
             config = await run_cases.site_config(u, caller.require_account(), site_id)
-            counts = await u.store.work_counts(site_id)
+            counts = await u.queues.work_counts(site_id)
         quantities = estimate(counts, config, stages)
         return {
             "stages": stages,
@@ -336,7 +336,7 @@ def create_router(
         run: dict[str, Any] = {}
         while asyncio.get_running_loop().time() < deadline:
             async with uow() as u:
-                run = await u.store.run(run_id) or {}
+                run = await u.runs.run(run_id) or {}
             # a refused reservation passes through `finishing` on its way to `rejected`
             deciding = run.get("status") == "finishing" and run.get("ending") == "rejected"
             if run.get("status") != "reserving" and not deciding:
@@ -364,12 +364,12 @@ def create_router(
     ) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            return {"items": _json(await u.store.runs_for_site(account, site_id, limit))}
+            return {"items": _json(await u.runs.runs_for_site(account, site_id, limit))}
 
     async def owned_run(
         u: AutomationUnitOfWork, caller: Caller, run_id: uuid.UUID
     ) -> dict[str, Any]:
-        run = await u.store.run(run_id, caller.require_account())
+        run = await u.runs.run(run_id, caller.require_account())
         if run is None:
             raise NotFound("run not found")
         return dict(run)
@@ -378,9 +378,9 @@ def create_router(
     async def get_run(run_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             run = await owned_run(u, caller, run_id)
-            run["stage_results"] = await u.store.stage_results(run_id)
-            run["progress"] = await u.store.item_tally(run_id)  # live: items done/failed, credits
-            run["holds"] = await u.store.holds(run_id)
+            run["stage_results"] = await u.runs.stage_results(run_id)
+            run["progress"] = await u.items.item_tally(run_id)  # live: items done/failed, credits
+            run["holds"] = await u.library.holds_of_run(run_id)
         run.pop("config", None)
         return _json(run)  # type: ignore[no-any-return]
 
@@ -415,7 +415,7 @@ def create_router(
     @router.get("/images/{image_id}", tags=["images"])
     async def image_file(image_id: uuid.UUID, caller: Publishing) -> Response:
         async with uow() as u:
-            found = await u.store.image(caller.require_account(), image_id)
+            found = await u.library.image(caller.require_account(), image_id)
         if found is None:
             raise NotFound("image not found")
         return Response(await storage.read(found["storage_key"]), media_type="image/png")

@@ -36,7 +36,7 @@ def run_driver(
             if free > 0:
                 try:
                     async with unit_of_work() as uow:
-                        waiting = await uow.store.runs_needing_a_worker(
+                        waiting = await uow.runs.runs_needing_a_worker(
                             engine.clock.now(), free + len(active)
                         )
                 except Exception as exc:  # database hiccup: try again next tick

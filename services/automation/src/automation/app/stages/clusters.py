@@ -23,7 +23,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     processed = 0
     while processed < limit:
         async with eng.unit_of_work() as uow:
-            batch = await uow.store.new_keywords(
+            batch = await uow.queues.new_keywords(
                 ctx.site_id, min(ctx.config.batch(1), limit - processed)
             )
         if not batch:
@@ -44,7 +44,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         async def save(
             uow: UnitOfWork, data: Any, by_keyword: dict[str, uuid.UUID] = by_keyword
         ) -> dict[str, Any]:
-            made = await uow.store.save_clusters(
+            made = await uow.planner.save_clusters(
                 ctx.account_id, ctx.site_id, ctx.run_id, data["clusters"], by_keyword
             )
             return {"clusters": made, "keywords": len(by_keyword)}

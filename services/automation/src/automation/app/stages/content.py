@@ -29,9 +29,11 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     words_wanted = ctx.config.target_word_count
     async with eng.unit_of_work() as uow:
         if target:
-            found = await uow.store.task_for_regeneration(ctx.site_id, uuid.UUID(target["task_id"]))
+            found = await uow.queues.task_for_regeneration(
+                ctx.site_id, uuid.UUID(target["task_id"])
+            )
         else:
-            found = await uow.store.pending_tasks(ctx.site_id, limit)
+            found = await uow.queues.pending_tasks(ctx.site_id, limit)
     outcomes = []
     for task in found:
 
@@ -52,11 +54,11 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         ) -> dict[str, Any]:
             words = word_count(article["html"])
             if target:  # the new text replaces the article only now, when it exists
-                await uow.store.replace_content(
+                await uow.planner.replace_content(
                     uuid.UUID(target["content_id"]), ctx.run_id, article, words
                 )
                 return {"content_id": target["content_id"], "words": words, "regenerated": True}
-            content_id = await uow.store.save_content(
+            content_id = await uow.planner.save_content(
                 ctx.account_id, ctx.site_id, ctx.run_id, task["task_id"], article, words
             )
             return {"content_id": str(content_id), "words": words}

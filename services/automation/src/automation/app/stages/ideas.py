@@ -19,13 +19,13 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     site = await site_variables(eng, ctx)
     count = ctx.config.ideas_per_cluster
     async with eng.unit_of_work() as uow:
-        found = await uow.store.clusters_without_ideas(ctx.site_id, limit)
+        found = await uow.queues.clusters_without_ideas(ctx.site_id, limit)
     outcomes = []
     for cluster in found:
 
         async def work(cluster: dict[str, Any] = cluster) -> tuple[Any, AIUsage | None, int]:
             async with eng.unit_of_work() as uow:
-                members = await uow.store.cluster_keywords(cluster["cluster_id"])
+                members = await uow.queues.cluster_keywords(cluster["cluster_id"])
             result = await eng.ai.complete(
                 AIFunction.GENERATE_IDEAS,
                 {**site, "count": count},
@@ -38,7 +38,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         async def save(
             uow: UnitOfWork, ideas: Any, cluster: dict[str, Any] = cluster
         ) -> dict[str, Any]:
-            made = await uow.store.save_ideas(
+            made = await uow.planner.save_ideas(
                 ctx.account_id, ctx.site_id, ctx.run_id, cluster["cluster_id"], ideas
             )
             return {"ideas": made}

@@ -29,11 +29,11 @@ SETTLED = ("done", "failed", "skipped")
 
 async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     async with eng.unit_of_work() as uow:
-        found = await uow.store.prompts_without_images(ctx.site_id, limit)
+        found = await uow.queues.prompts_without_images(ctx.site_id, limit)
     keys = {f"s6:{p['prompt_id']}": p for p in found}
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
-        states = await uow.store.item_states(ctx.run_id, list(keys))
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        states = await uow.items.item_states(ctx.run_id, list(keys))
         for key, prompt in keys.items():
             if key not in states:
                 await uow.emit(
@@ -53,7 +53,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     while True:
         await between_items(eng, ctx)
         async with eng.unit_of_work() as uow:
-            states = await uow.store.item_states(ctx.run_id, list(keys))
+            states = await uow.items.item_states(ctx.run_id, list(keys))
         settled = [k for k in keys if states.get(k) in SETTLED]
         if len(settled) != reported:
             reported = len(settled)
@@ -68,9 +68,9 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
 
 async def _give_up(eng: RunEngine, ctx: RunContext, keys: list[str]) -> None:
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
         for key in keys:  # never over a `done` a late image may have written meanwhile
-            await uow.store.checkpoint(
+            await uow.items.checkpoint(
                 ctx.run_id,
                 key,
                 6,
@@ -91,9 +91,9 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
     checkpoint in this run (done, failed, skipped) is never sent to the provider again."""
     key = f"s6:{prompt_id}"
     async with eng.unit_of_work() as uow:
-        run = await uow.store.run(run_id)
-        prompt = await uow.store.prompt(prompt_id)
-        state = await uow.store.item_state(run_id, key)
+        run = await uow.runs.run(run_id)
+        prompt = await uow.queues.prompt(prompt_id)
+        state = await uow.items.item_state(run_id, key)
     if run is None or run["status"] != RunStatus.RUNNING or run["fencing_token"] != token:
         return "ignored"
     if state is not None:
@@ -102,8 +102,8 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
     try:
         if prompt is None:  # deleted with its article meanwhile: nothing to draw
             async with eng.unit_of_work() as uow:
-                await uow.store.guard(run_id, token, (RunStatus.RUNNING,))
-                await uow.store.checkpoint(
+                await uow.runs.guard(run_id, token, (RunStatus.RUNNING,))
+                await uow.items.checkpoint(
                     run_id, key, 6, "skipped", detail={"reason": "the prompt was deleted"}
                 )
                 await uow.commit()
@@ -128,14 +128,14 @@ def _save(eng: RunEngine, prompt: dict[str, Any]) -> Any:
     async def save(uow: UnitOfWork, png: bytes) -> dict[str, Any]:
         key = await eng.storage.save(prompt["account_id"], prompt["site_id"], image_id, png)
         width, height = struct.unpack(">II", png[16:24])
-        saved = await uow.store.save_image(prompt, key, width, height, len(png))
+        saved = await uow.planner.save_image(prompt, key, width, height, len(png))
         if prompt["kind"] == "inline":
-            html = await uow.store.content_html_for_update(prompt["content_id"])
+            html = await uow.planner.content_html_for_update(prompt["content_id"])
             if html is not None:
                 placed = with_inline_image(
                     html, prompt["position"], eng.image_url(saved), prompt["alt"]
                 )
-                await uow.store.set_content_html(prompt["content_id"], placed)
+                await uow.planner.set_content_html(prompt["content_id"], placed)
         return {"image": key}
 
     return save

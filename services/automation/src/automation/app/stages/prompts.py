@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     inline = ctx.config.inline_images
     async with eng.unit_of_work() as uow:
-        found = await uow.store.contents_without_prompts(ctx.site_id, limit)
+        found = await uow.queues.contents_without_prompts(ctx.site_id, limit)
     outcomes = []
     for content in found:
 
@@ -37,7 +37,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         async def save(
             uow: UnitOfWork, prompts: Any, content: dict[str, Any] = content
         ) -> dict[str, Any]:
-            made = await uow.store.save_prompts(
+            made = await uow.planner.save_prompts(
                 ctx.account_id, ctx.site_id, content["content_id"], prompts, inline
             )
             return {"prompts": made}

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 async def site_variables(eng: RunEngine, ctx: RunContext) -> dict[str, str]:
     async with eng.unit_of_work() as uow:
-        site = await uow.store.site(ctx.account_id, ctx.site_id) or {}
+        site = await uow.sites.site(ctx.account_id, ctx.site_id) or {}
     return {
         "site_name": site.get("name", ""),
         "sector": site.get("sector", "") or "",

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     await between_items(eng, ctx)
     async with eng.unit_of_work() as uow:
-        await uow.store.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
-        found = await uow.store.ideas_without_tasks(ctx.site_id, limit)
-        made = await uow.store.create_tasks(
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        found = await uow.queues.ideas_without_tasks(ctx.site_id, limit)
+        made = await uow.planner.create_tasks(
             ctx.account_id, ctx.site_id, ctx.run_id, [i["idea_id"] for i in found]
         )
-        await uow.store.checkpoint(
+        await uow.items.checkpoint(
             ctx.run_id, f"s3:{uuid.uuid4()}", 3, "done", detail={"tasks": made}
         )
         await uow.commit()
