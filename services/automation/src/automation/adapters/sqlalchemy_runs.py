@@ -16,7 +16,7 @@ from automation.adapters.sqlalchemy_tables import (
     stage_results,
 )
 from automation.domain.errors import RunConflict
-from automation.domain.runs import DRIVEN, LIVE, LeaseLost
+from automation.domain.runs import DRIVEN, LIVE, LeaseLost, allowed
 
 
 class SqlAlchemyRunRepository(SessionRepository):
@@ -121,6 +121,8 @@ class SqlAlchemyRunRepository(SessionRepository):
     ) -> bool:
         """Compare-and-set: the run changes state only from one of the `expected` states (under
         concurrent changes PostgreSQL re-checks the condition after the row lock)."""
+        if not allowed(expected, status):
+            raise ValueError(f"no run transition {'|'.join(expected)} -> {status}")
         changed = await self.session.execute(
             sa.update(runs)
             .where(runs.c.run_id == run_id, runs.c.status.in_(expected))

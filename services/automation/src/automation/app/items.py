@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
-from automation.app.run_lifecycle import between_items, emitter, finish, pause
+from automation.app.run_lifecycle import emitter, finish, pause, take_requests
 from automation.domain.ai import AIError, AINotConfigured, AIQuotaExceeded, AIUsage
 from automation.domain.runs import OPERATION, LeaseLost, RunStatus, item_quantity_ceiling
 from automation.ports import UnitOfWork
 from igny8.contracts import credits as wire
-from igny8.credit_saga import claim
+from igny8.credit_saga import claim, covering_hold
 
 if TYPE_CHECKING:
     from automation.app.run_engine import RunEngine
@@ -34,19 +34,22 @@ SAVE_ATTEMPTS = 3
 async def run_item(
     eng: RunEngine, ctx: RunContext, stage: int, key: str, work: Work, save: Save
 ) -> str:
-    if await between_items(eng, ctx, key):
-        return "skipped"
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
+    # one read: the run's requests, whether the item is done, and the holds
+    async with eng.unit_of_work() as uow:
+        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        done = await uow.items.item_done(ctx.run_id, key)
+        holds = await uow.holds.holds(ctx.run_id) if operation else []
+    await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
+    if done:
+        return "skipped"
     if operation:  # make sure the most this item can cost is held before calling the AI
-        cost = await hold_for(eng, ctx, operation, ceiling)
-        cap = ctx.config.max_credits
-        if cap is not None:
-            async with eng.unit_of_work() as uow:
-                run = await uow.runs.run(ctx.run_id)
-            spent = run["credits_charged"] if run else 0
-            if spent + cost > cap:
-                await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
+        found = covering_hold(holds, operation, ceiling, eng.clock.now())
+        cost = found[1] if found else await hold_for(eng, ctx, operation, ceiling)
+        cap, spent = ctx.config.max_credits, current["credits_charged"]
+        if cap is not None and spent + cost > cap:
+            await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
     try:
         result, usage, quantity = await work()
     except AINotConfigured as error:

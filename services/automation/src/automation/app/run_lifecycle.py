@@ -6,7 +6,8 @@ every capture, and only then releases its holds (DESIGN §4; the state machine i
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -33,6 +34,14 @@ async def between_items(
     async with eng.unit_of_work() as uow:
         current = await uow.runs.guard(ctx.run_id, ctx.token)
         done = key is not None and await uow.items.item_done(ctx.run_id, key)
+    await take_requests(eng, ctx, current, expect)
+    return done
+
+
+async def take_requests(
+    eng: RunEngine, ctx: RunContext, current: Mapping[str, Any], expect: tuple[str, ...]
+) -> None:
+    """Act on a pause or cancel asked for, or stop when the run left the expected states."""
     if current["requested"] == "cancel":
         await finish(eng, ctx, R.CANCELLED, "cancelled on request")
         raise Stop(R.CANCELLED)
@@ -40,7 +49,6 @@ async def between_items(
         await pause(eng, ctx, "requested")
     if current["status"] not in expect:
         raise Stop(current["status"])  # paused or ending elsewhere (e.g. by an image worker)
-    return done
 
 
 async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:

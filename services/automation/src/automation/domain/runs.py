@@ -30,12 +30,18 @@ DRIVEN = (R.RESERVING, R.RUNNING, R.FINISHING)
 """A worker holds the lease of a run in these states."""
 
 TRANSITIONS: dict[RunStatus, tuple[RunStatus, ...]] = {
-    R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED, R.FAILED, R.REJECTED),
-    R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED, R.FAILED),
+    R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
+    R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED),
     R.PAUSED: (R.RUNNING, R.RESERVING, R.FINISHING, R.CANCELLED),
-    R.FINISHING: (R.COMPLETED, R.CANCELLED, R.FAILED),
+    R.FINISHING: (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED),
 }
-"""Every allowed status change; each is a compare-and-set on the expected state."""
+"""Every allowed status change; each is a compare-and-set on the expected state. A driven run
+ends through `finishing`; `→ cancelled` directly is the cancel of a run nobody drives whose
+captures are all answered."""
+
+
+def allowed(expected: tuple[str, ...], status: str) -> bool:
+    return all(status in TRANSITIONS.get(RunStatus(e), ()) for e in expected)
 
 
 class HoldStatus(StrEnum):
