@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from igny8.db import new_metadata
 from igny8.messaging import include_messaging_tables
+from igny8.messaging.entities import site_replica_table
 
 metadata = new_metadata()
 include_messaging_tables(metadata)
@@ -30,19 +31,7 @@ def _created() -> sa.Column[object]:
     )
 
 
-known_sites = sa.Table(
-    "known_sites",
-    metadata,
-    _id("site_id"),
-    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("deleted", sa.Boolean, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("url", sa.Text, nullable=False),
-    sa.Column("sector", sa.Text, nullable=False, server_default=""),
-    sa.Column("niche", sa.Text, nullable=False, server_default=""),
-    sa.Column("language", sa.Text, nullable=False, server_default="en"),
-)
+known_sites = site_replica_table(metadata)  # the newest site.* snapshot per site (igny8)
 
 keywords = sa.Table(
     "keywords",

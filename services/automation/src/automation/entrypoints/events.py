@@ -19,7 +19,8 @@ from igny8.contracts import credits as wire
 from igny8.contracts.runs import GenerateImage
 from igny8.contracts.sites import SiteSnapshot
 from igny8.credit_saga import apply_reply
-from igny8.messaging import Subscription, keep_newest
+from igny8.messaging import Subscription
+from igny8.messaging.entities import keep_site
 from igny8.observability import get_logger
 
 log = get_logger(__name__)
@@ -36,21 +37,7 @@ CREDIT_REPLIES = (
 def site_subscription(clock: Clock) -> Subscription:
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
         assert isinstance(payload, SiteSnapshot)
-        applied = await keep_newest(
-            session,
-            known_sites,
-            {
-                "site_id": payload.site_id,
-                "account_id": payload.account_id,
-                "version": payload.version,
-                "deleted": payload.deleted,
-                "name": payload.name,
-                "url": str(payload.url),
-                "sector": payload.sector,
-                "niche": payload.niche,
-                "language": payload.language,
-            },
-        )
+        applied = await keep_site(session, known_sites, payload)
         if applied and payload.deleted:
             uow = AutomationUnitOfWork(session=session)
             run = await uow.runs.live_run(payload.site_id)
