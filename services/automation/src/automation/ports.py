@@ -291,6 +291,12 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
     def library(self) -> Library: ...
 
 
+class CreditQuotes(Protocol):
+    """Billing's price for quantities per operation (a quote, nothing held)."""
+
+    async def quote(self, account_id: uuid.UUID, quantities: dict[str, int]) -> dict[str, Any]: ...
+
+
 class ImageStorage(Protocol):
     async def save(self, account_id: Any, site_id: Any, image_id: Any, png: bytes) -> str: ...
 

@@ -1,7 +1,6 @@
 """Internal HTTP API of automation (service token, X-Account-Id). Another account's site or run
 answers 404."""
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -15,16 +14,14 @@ from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app import runs as run_cases
+from automation.app import site_work
 from automation.domain import keywords as keyword_import
-from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import (
     ImportTooLarge,
     InvalidInput,
     NotFound,
-    ProviderMissing,
 )
-from automation.domain.runs import estimate
 from automation.entrypoints.errors import DomainErrorRoute
 from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
@@ -156,28 +153,24 @@ def create_router(
         site_id: uuid.UUID, body: AutomationConfig, caller: Gateway
     ) -> dict[str, Any]:
         async with uow() as u:
-            account = await known_site(u, caller, site_id)
-            await u.sites.save_config(account, site_id, body.model_dump(mode="json"))
+            saved = await site_work.save_config(u, caller.require_account(), site_id, body)
             await u.commit()
-        return body.model_dump(mode="json")
+        return saved.model_dump(mode="json")
 
     @router.post("/sites/{site_id}/keywords", status_code=201, tags=["keywords"])
     async def import_keywords(
         site_id: uuid.UUID, request: Request, caller: Gateway
     ) -> dict[str, Any]:
+        account = caller.require_account()
         async with uow() as u:  # an unknown site is a 404 before the body is read
-            await known_site(u, caller, site_id)
+            await site_work.known_site(u, account, site_id)
         body = await _limited_body(request, keyword_import.MAX_BYTES)
-        parsed = keyword_import.parse(body, request.headers.get("content-type", ""))
-        async with uow() as u:  # every valid row or none of them
-            account = await known_site(u, caller, site_id)
-            imported = await u.planner.add_keywords(account, site_id, parsed.rows)
+        async with uow() as u:
+            result = await site_work.import_keywords(
+                u, account, site_id, body, request.headers.get("content-type", "")
+            )
             await u.commit()
-        return {
-            "imported": imported,
-            "duplicates": parsed.duplicates + len(parsed.rows) - imported,
-            "errors": parsed.errors,
-        }
+        return result
 
     for kind in LISTS:
 
@@ -282,10 +275,7 @@ def create_router(
     async def regenerate(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
-        try:
-            ensure_ai()
-        except AINotConfigured as error:
-            raise ProviderMissing(error.detail) from None
+        site_work.require_ai(ensure_ai)
         async with uow() as u:
             run_id = await run_cases.regenerate_content(
                 u, caller.require_account(), site_id, content_id
@@ -296,11 +286,7 @@ def create_router(
     @router.post("/sites/{site_id}/content/{content_id}/approve", tags=["content"])
     async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
-            account = await known_site(u, caller, site_id)
-            if not await u.library.update_item(
-                "content", account, site_id, content_id, {"status": "approved"}
-            ):
-                raise NotFound("content not found")
+            await site_work.approve_content(u, caller.require_account(), site_id, content_id)
             await u.commit()
         return {"content_id": str(content_id), "status": "approved"}
 
@@ -310,53 +296,29 @@ def create_router(
     ) -> dict[str, Any]:
         stages = (body or StartRun()).stages
         async with uow() as u:
-            config = await run_cases.site_config(u, caller.require_account(), site_id)
-            counts = await u.queues.work_counts(site_id)
-        quantities = estimate(counts, config, stages)
-        return {
-            "stages": stages,
-            "quantities": quantities,
-            "quote": await quotes.quote(caller.require_account(), quantities),
-        }
+            return await site_work.estimate_run(
+                u, quotes, caller.require_account(), site_id, stages
+            )
 
     @router.post("/sites/{site_id}/runs", tags=["runs"])
     async def start(
         site_id: uuid.UUID, caller: Gateway, body: StartRun | None = None
     ) -> JSONResponse:
-        try:
-            ensure_ai()
-        except AINotConfigured as error:
-            raise ProviderMissing(error.detail) from None
-        async with uow() as u:
-            run_id = await run_cases.start_run(
-                u, caller.require_account(), site_id, (body or StartRun()).stages
-            )
-            await u.commit()
-        deadline = asyncio.get_running_loop().time() + start_wait_s
-        run: dict[str, Any] = {}
-        while asyncio.get_running_loop().time() < deadline:
-            async with uow() as u:
-                run = await u.runs.run(run_id) or {}
-            # a refused reservation passes through `finishing` on its way to `rejected`
-            deciding = run.get("status") == "finishing" and run.get("ending") == "rejected"
-            if run.get("status") != "reserving" and not deciding:
-                break
-            await asyncio.sleep(0.1)
-        status = run.get("status")
-        if status == "rejected":
+        stages = (body or StartRun()).stages
+        run = await site_work.start_and_wait(
+            uow, ensure_ai, caller.require_account(), site_id, stages, start_wait_s
+        )
+        if run["status"] == "rejected":
             rejection = run.get("rejection") or {}
             return JSONResponse(
                 {
-                    "run_id": str(run_id),
+                    "run_id": str(run["run_id"]),
                     "status": "rejected",
-                    "reason": rejection.get("reason"),
-                    "required": rejection.get("required"),
-                    "available": rejection.get("available"),
-                    "detail": rejection.get("detail"),
+                    **{k: rejection.get(k) for k in ("reason", "required", "available", "detail")},
                 },
                 status_code=402,
             )
-        return JSONResponse(_json(run), status_code=202 if status == "reserving" else 201)
+        return JSONResponse(_json(run), status_code=202 if run["status"] == "reserving" else 201)
 
     @router.get("/sites/{site_id}/runs", tags=["runs"])
     async def site_runs(
