@@ -250,9 +250,17 @@ class Library(Protocol):
         values: dict[str, Any],
     ) -> bool: ...
 
-    async def delete_item(
-        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
-    ) -> bool: ...
+    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
+        ...
+
+    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+        """Delete rows of `kind`; an article goes with its image prompts and images."""
+        ...
+
+    async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None: ...
+
+    async def release_keywords(self, cluster_id: uuid.UUID) -> None: ...
 
     async def delete_keyword(
         self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID

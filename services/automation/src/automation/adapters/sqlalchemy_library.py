@@ -78,84 +78,41 @@ class SqlAlchemyLibrary(SessionRepository):
         )
         return changed.first() is not None
 
-    async def delete_item(
-        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
-    ) -> bool:
-        """Delete a cluster, idea or article with what hangs off it (keywords return to `new`)."""
-        found = await self.get_item(kind, account_id, site_id, item_id)
-        if found is None:
-            return False
-        content_ids: list[Any] = []
-        if kind == "images":  # the prompt stays: the next run draws the image again
-            await self.session.execute(sa.delete(images).where(images.c.image_id == item_id))
-            return True
-        if kind == "tasks":  # its idea becomes plannable again
-            content_ids = list(
-                (
-                    await self.session.execute(
-                        sa.select(contents.c.content_id).where(contents.c.task_id == item_id)
-                    )
-                ).scalars()
-            )
-            await self._delete_contents(content_ids)
-            await self.session.execute(sa.delete(tasks).where(tasks.c.task_id == item_id))
-            await self.session.execute(
-                sa.update(ideas).where(ideas.c.idea_id == found["idea_id"]).values(status="new")
-            )
-            return True
-        if kind == "clusters":
-            await self.session.execute(
-                sa.update(keywords)
-                .where(keywords.c.cluster_id == item_id)
-                .values(cluster_id=None, status="new")
-            )
-            idea_ids = list(
-                (
-                    await self.session.execute(
-                        sa.select(ideas.c.idea_id).where(ideas.c.cluster_id == item_id)
-                    )
-                ).scalars()
-            )
-        elif kind == "ideas":
-            idea_ids = [item_id]
-        else:
-            idea_ids, content_ids = [], [item_id]
-        if idea_ids:
-            task_ids = list(
-                (
-                    await self.session.execute(
-                        sa.select(tasks.c.task_id).where(tasks.c.idea_id.in_(idea_ids))
-                    )
-                ).scalars()
-            )
-            if task_ids:
-                content_ids += list(
-                    (
-                        await self.session.execute(
-                            sa.select(contents.c.content_id).where(contents.c.task_id.in_(task_ids))
-                        )
-                    ).scalars()
-                )
-        await self._delete_contents(content_ids)
-        if idea_ids:
-            await self.session.execute(sa.delete(tasks).where(tasks.c.idea_id.in_(idea_ids)))
-            await self.session.execute(sa.delete(ideas).where(ideas.c.idea_id.in_(idea_ids)))
-        if kind == "clusters":
-            await self.session.execute(sa.delete(clusters).where(clusters.c.cluster_id == item_id))
-        return True
+    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
+        if not parent_ids:
+            return []
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        found = await self.session.execute(sa.select(key).where(table.c[parent].in_(parent_ids)))
+        return list(found.scalars())
 
-    async def _delete_contents(self, content_ids: list[Any]) -> None:
-        if not content_ids:
+    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+        """Delete rows of `kind`; an article goes with its image prompts and images."""
+        if not item_ids:
             return
-        prompt_ids = sa.select(image_prompts.c.prompt_id).where(
-            image_prompts.c.content_id.in_(content_ids)
-        )
-        await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
+        if kind == "content":
+            prompt_ids = sa.select(image_prompts.c.prompt_id).where(
+                image_prompts.c.content_id.in_(item_ids)
+            )
+            await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
+            await self.session.execute(
+                sa.delete(image_prompts).where(image_prompts.c.content_id.in_(item_ids))
+            )
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        await self.session.execute(sa.delete(table).where(key.in_(item_ids)))
+
+    async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None:
         await self.session.execute(
-            sa.delete(image_prompts).where(image_prompts.c.content_id.in_(content_ids))
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="new")
         )
+
+    async def release_keywords(self, cluster_id: uuid.UUID) -> None:
         await self.session.execute(
-            sa.delete(contents).where(contents.c.content_id.in_(content_ids))
+            sa.update(keywords)
+            .where(keywords.c.cluster_id == cluster_id)
+            .values(cluster_id=None, status="new")
         )
 
     async def delete_keyword(

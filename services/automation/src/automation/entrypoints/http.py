@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app import library as library_cases
 from automation.app import runs as run_cases
 from automation.app import site_work
 from automation.domain import keywords as keyword_import
@@ -262,8 +263,7 @@ def create_router(
             async def delete(site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway) -> Response:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    if not await u.library.delete_item(kind, account, site_id, item_id):
-                        raise NotFound(f"{kind} item not found")
+                    await library_cases.delete_item(u, kind, account, site_id, item_id)
                     await u.commit()
                 return Response(status_code=204)
 
