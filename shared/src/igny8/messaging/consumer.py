@@ -59,6 +59,13 @@ class Subscription:
     parallel: bool = False
     """Work topics whose messages are independent: handle a batch's records side by side
     (bounded by the consumer's key concurrency) instead of in order per key."""
+    max_batch: int | None = None
+    """Records per poll for this subscription (None: the consumer's setting). Work topics whose
+    handlers call a provider take a few, so a batch never outlives `max.poll.interval`."""
+    own_transactions: bool = False
+    """The handler opens its own short transactions (a work topic around a provider call): no
+    inbox transaction — nor pooled connection — is held across it; the inbox row is written once
+    it returned. Its handler must be idempotent (a redelivery after a crash runs it again)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,7 @@ class InboxConsumer:
         @self._broker.subscriber(
             *self.subscription.topics,
             batch=True,
-            max_records=self._settings.max_batch,
+            max_records=self.subscription.max_batch or self._settings.max_batch,
             batch_timeout_ms=self._settings.batch_timeout_ms,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
@@ -198,6 +205,8 @@ class InboxConsumer:
             return outcome
 
     async def _apply_once(self, envelope: Envelope) -> str:
+        if self.subscription.own_transactions:
+            return await self._apply_outside_a_transaction(envelope)
         async with self._sessions() as session, session.begin():
             claimed = await session.execute(
                 insert(inbox)
@@ -217,6 +226,31 @@ class InboxConsumer:
                 return "rejected"
             await self.subscription.handler(envelope, payload, session)
             return "applied"
+
+    async def _apply_outside_a_transaction(self, envelope: Envelope) -> str:
+        def received() -> Any:
+            return sa.select(inbox.c.message_id).where(
+                inbox.c.consumer == self.group_id, inbox.c.message_id == envelope.id
+            )
+
+        async with self._sessions() as session:
+            if (await session.execute(received())).first() is not None:
+                log.info("duplicate delivery ignored")
+                return "duplicate"
+        try:
+            payload = self._registry.payload(envelope)
+        except InvalidPayload as exc:
+            raise _Invalid(exc) from None
+        async with self._sessions() as session:  # no transaction until the handler starts one
+            await self.subscription.handler(envelope, payload, session)
+            await session.commit()
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                insert(inbox)
+                .values(consumer=self.group_id, message_id=envelope.id)
+                .on_conflict_do_nothing()
+            )
+        return "applied"
 
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, error: str, attempts: int = 1
