@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -84,6 +85,10 @@ class Messaging:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, 10)
         await self.broker.stop()
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """What the consumers wait for (records retried while the infrastructure fails)."""
+        return [w for consumer in self.consumers for w in consumer.waiting()]
 
     async def kafka_reachable(self, timeout: float = 2.0) -> bool:
         try:

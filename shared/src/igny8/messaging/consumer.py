@@ -3,8 +3,15 @@
 FastStream's default (ack-first) is at-most-once, and its nack-on-error loops forever on a
 poison message. Here every subscriber is MANUAL: decode → (inbox claim + handler) in one
 database transaction → commit → commit the Kafka offset. Undecodable messages and handlers that
-keep failing go to `<topic>.dlq` with the reason and their original coordinates, and the
-partition moves on.
+keep failing while the database answers go to `<topic>.dlq` with the reason and their original
+coordinates, and the partition moves on.
+
+Transient is not poison: a failure of the infrastructure (`failures.is_transient`, or any failure
+while the database does not answer) is retried with capped backoff for as long as it lasts and
+never dead-lettered. So that the consumer stays in its group meanwhile (Kafka drops a member
+that does not poll within max.poll.interval), a batch waits at most `hold_batch_s`; then its
+unfinished partitions are rewound to the first unfinished record and the consumer polls again,
+which hands the same records back. `waiting()` says what waits and why (for /readyz).
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
@@ -27,13 +35,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
+from igny8.messaging.failures import is_transient
 from igny8.messaging.tables import inbox
 from igny8.messaging.tracing import context_from_headers, tracer
 from igny8.observability import (
+    CONSUMER_WAITING,
     HANDLER_SECONDS,
     MESSAGES_CONSUMED,
     MESSAGES_DEAD_LETTERED,
     MESSAGES_RETRIED,
+    TRANSIENT_FAILURES,
     get_logger,
 )
 
@@ -71,6 +82,40 @@ class ConsumerSettings:
     batch_timeout_ms: int = 50
     key_concurrency: int = 8
     """Distinct keys of one batch handled at once (keep below the database pool size)."""
+    transient_backoff_max_s: float = 5.0
+    """Cap of the backoff between attempts while the infrastructure is failing."""
+    hold_batch_s: float = 30.0
+    """How long a batch waits on the infrastructure before it is handed back and polled again."""
+    max_poll_interval_ms: int = 300_000
+    """Kafka drops a member that does not poll this long; must exceed hold_batch_s plenty."""
+
+    def __post_init__(self) -> None:
+        if self.hold_batch_s * 1000 * 2 > self.max_poll_interval_ms:
+            raise ValueError("hold_batch_s must stay well below max_poll_interval_ms")
+
+
+@dataclass
+class _Batch:
+    """One polled batch: when it must be handed back, and whether it was."""
+
+    deadline: float
+    handed_back: bool = False
+    unfinished: list[ConsumerRecord[Any, Any]] = field(default_factory=list)
+
+
+class _HandBack(Exception):
+    """The batch waited its time on the infrastructure: rewind and poll again."""
+
+
+@dataclass
+class _Waiting:
+    topic: str
+    partition: int
+    offset: int
+    since: str
+    error: str
+    attempts: int = 0
+    last_at: float = 0.0
 
 
 class InboxConsumer:
@@ -92,6 +137,30 @@ class InboxConsumer:
         self._sessions = sessions
         self._broker = broker
         self._settings = settings
+        self._waiting: dict[tuple[str, int, int], _Waiting] = {}
+        self._backoff = settings.retry_backoff_s
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """Records waiting for the infrastructure, with the last error (empty when healthy)."""
+        # A waiting record fails again at least every backoff cap; one not seen for longer was
+        # handed back and went elsewhere (its partition was revoked).
+        stale = time.monotonic() - 3 * self._settings.transient_backoff_max_s - 1
+        for key in [k for k, w in self._waiting.items() if w.last_at < stale]:
+            del self._waiting[key]
+        if not self._waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(0)
+        return [
+            {
+                "consumer": self.group_id,
+                "topic": w.topic,
+                "partition": w.partition,
+                "offset": w.offset,
+                "since": w.since,
+                "attempts": w.attempts,
+                "error": w.error,
+            }
+            for w in self._waiting.values()
+        ]
 
     def register(self) -> None:
         async def raw_body(message: Any) -> Any:
@@ -109,35 +178,65 @@ class InboxConsumer:
             auto_offset_reset="earliest" if self.subscription.from_beginning else "latest",
             session_timeout_ms=self._settings.session_timeout_ms,
             heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
+            max_poll_interval_ms=self._settings.max_poll_interval_ms,
             decoder=raw_body,
             title=f"{self.group_id}:{','.join(self.subscription.topics)}",
         )
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
-            await self.handle_batch(records if isinstance(records, tuple) else (records,))
-            await message.ack()
+            unfinished = await self.handle_batch(
+                records if isinstance(records, tuple) else (records,)
+            )
+            if unfinished:
+                self._rewind(message.consumer, unfinished)
+            await message.ack()  # commits the positions: after a rewind, the finished prefix
 
-    async def handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def handle_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[ConsumerRecord[Any, Any]]:
         """Records of one key in order; different keys side by side (bounded), so one slow
-        account never serializes the others while per-key order is kept."""
+        account never serializes the others while per-key order is kept. Returns the records
+        left unfinished because the batch was handed back (the infrastructure is failing)."""
+        batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
             lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)
-        if len(lanes) == 1:
-            for record in records:
-                await self.handle(record)
-            return
         gate = asyncio.Semaphore(self._settings.key_concurrency)
 
         async def run(lane: list[ConsumerRecord[Any, Any]]) -> None:
             async with gate:
-                for record in lane:
-                    await self.handle(record)
+                for n, record in enumerate(lane):
+                    if batch.handed_back:
+                        batch.unfinished += lane[n:]
+                        return
+                    try:
+                        await self.handle(record, batch)
+                    except _HandBack:
+                        batch.unfinished += lane[n:]
+                        return
 
-        await asyncio.gather(*(run(lane) for lane in lanes.values()))
+        if len(lanes) == 1:
+            await run(records if isinstance(records, list) else list(records))
+        else:
+            await asyncio.gather(*(run(lane) for lane in lanes.values()))
+        return batch.unfinished
 
-    async def handle(self, record: ConsumerRecord[Any, Any]) -> str:
-        """Process one record to its final outcome; returns applied|duplicate|dead_lettered."""
+    def _rewind(self, consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Seek each partition back to its first unfinished record; records of other keys after
+        it that were applied come again and the inbox absorbs them."""
+        first: dict[TopicPartition, int] = {}
+        for record in unfinished:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+        for tp, offset in first.items():
+            try:
+                consumer.seek(tp, offset)
+            except Exception as exc:  # revoked meanwhile: its new owner starts from the commit
+                log.info("partition not rewound", partition=str(tp), error=repr(exc))
+
+    async def handle(self, record: ConsumerRecord[Any, Any], batch: _Batch | None = None) -> str:
+        """Process one record to its final outcome; returns applied|duplicate|dead_lettered.
+        Raises _HandBack when `batch` must be handed back (infrastructure failing too long)."""
         topic = record.topic
         try:
             envelope = self._registry.decode(topic, record.value)
@@ -161,17 +260,16 @@ class InboxConsumer:
                     "messaging.message.id": str(envelope.id),
                 },
             ):
-                return await self._apply_with_retries(record, envelope)
+                return await self._apply_with_retries(record, envelope, batch)
         finally:
             structlog.contextvars.unbind_contextvars("message_id", "message_type", "correlation_id")
 
     async def _apply_with_retries(
-        self, record: ConsumerRecord[Any, Any], envelope: Envelope
+        self, record: ConsumerRecord[Any, Any], envelope: Envelope, batch: _Batch | None
     ) -> str:
         topic = record.topic
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
             started = time.perf_counter()
             try:
                 outcome = await self._apply_once(envelope)
@@ -182,20 +280,83 @@ class InboxConsumer:
                 await self._dead_letter(record, "invalid", str(exc.error))
                 return "dead_lettered"
             except Exception as exc:
-                if attempt >= self._settings.max_attempts:
-                    detail = "".join(traceback.format_exception_only(exc)).strip()
-                    log.error(
-                        "handler kept failing; dead-lettering", attempts=attempt, error=detail
-                    )
-                    await self._dead_letter(record, "handler_failed", detail, attempts=attempt)
-                    return "dead_lettered"
+                transient = is_transient(exc)
+                if not transient:
+                    failures += 1
+                    if failures >= self._settings.max_attempts:
+                        # The same failure N times proves the message bad only if the database
+                        # answers; otherwise it is the outage speaking.
+                        if await self._database_answers():
+                            self._recovered(record)
+                            detail = "".join(traceback.format_exception_only(exc)).strip()
+                            log.error(
+                                "handler kept failing; dead-lettering",
+                                attempts=failures,
+                                error=detail,
+                            )
+                            await self._dead_letter(
+                                record, "handler_failed", detail, attempts=failures
+                            )
+                            return "dead_lettered"
+                        transient = True
+                if transient:
+                    await self._wait_out(record, exc, batch)
+                    continue
                 MESSAGES_RETRIED.labels(self.group_id, topic).inc()
-                log.warning("handler failed; retrying", attempt=attempt, error=repr(exc))
-                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (attempt - 1))
+                log.warning("handler failed; retrying", attempt=failures, error=repr(exc))
+                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (failures - 1))
                 continue
+            self._recovered(record)
             HANDLER_SECONDS.labels(self.group_id, topic).observe(time.perf_counter() - started)
             MESSAGES_CONSUMED.labels(self.group_id, topic, outcome).inc()
             return outcome
+
+    async def _wait_out(
+        self, record: ConsumerRecord[Any, Any], exc: BaseException, batch: _Batch | None
+    ) -> None:
+        """One backoff step of a transient failure; hands the batch back when it waited long."""
+        key = (record.topic, record.partition, record.offset)
+        error = repr(exc)[:500]
+        if not self._waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(1)
+            log.warning(
+                "waiting for infrastructure; retrying until it is back",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=error,
+            )
+        waiting = self._waiting.setdefault(
+            key,
+            _Waiting(
+                record.topic, record.partition, record.offset, datetime.now(UTC).isoformat(), error
+            ),
+        )
+        waiting.error = error
+        waiting.attempts += 1
+        waiting.last_at = time.monotonic()
+        TRANSIENT_FAILURES.labels(self.group_id, record.topic).inc()
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, self._settings.transient_backoff_max_s)
+        if batch is not None and (batch.handed_back or time.monotonic() >= batch.deadline):
+            batch.handed_back = True
+            raise _HandBack
+
+    def _recovered(self, record: ConsumerRecord[Any, Any]) -> None:
+        if self._waiting.pop((record.topic, record.partition, record.offset), None) is None:
+            return
+        self._backoff = self._settings.retry_backoff_s
+        if not self._waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(0)
+            log.warning("infrastructure is back; consuming again", topic=record.topic)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(5), self._sessions() as session:
+                await session.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     async def _apply_once(self, envelope: Envelope) -> str:
         async with self._sessions() as session, session.begin():

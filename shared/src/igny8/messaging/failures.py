@@ -1,0 +1,69 @@
+"""Transient or poison: which handler failures say nothing about the message itself.
+
+Transient failures come from the infrastructure — the database unreachable or restarting, the
+connection pool exhausted, a serialization failure or deadlock that a retry resolves. They are
+retried for as long as they last and never dead-lettered (DESIGN §3, "transient is not poison").
+Everything else is deterministic until proven otherwise: retried a bounded number of times, then
+dead-lettered, but only while the database answers (see `InboxConsumer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import asyncpg
+import sqlalchemy.exc
+
+# SQLSTATE classes and codes a retry can cure: 08 connection exception, 53 insufficient
+# resources (too many connections, out of memory, disk full), 57P0x the server shutting down or
+# starting up, 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P")
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted: the server is not there
+    sqlalchemy.exc.TimeoutError,  # the pool had no connection to give in time
+    sqlalchemy.exc.DisconnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.LockNotAvailableError,
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's `orig`) and what caused it, each once."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (
+            getattr(current, "orig", None),
+            current.__cause__,
+            current.__context__,
+        ):
+            if isinstance(linked, BaseException):
+                todo.append(linked)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the failure comes from the infrastructure, not from the message."""
+    for link in _chain(exc):
+        if isinstance(link, _TRANSIENT_TYPES):
+            return True
+        if isinstance(link, sqlalchemy.exc.DBAPIError) and link.connection_invalidated:
+            return True
+        state = getattr(link, "sqlstate", None)
+        if isinstance(state, str) and (
+            state in TRANSIENT_SQLSTATES or state.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+        ):
+            return True
+    return False
