@@ -13,6 +13,14 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from igny8.messaging.outbox import NOTIFY_CHANNEL
+from igny8.messaging.retention import (
+    DAY_S,
+    DLQ_RETENTION_S,
+    INBOX_KEEP_S,
+    OUTBOX_KEEP_SENT_S,
+    purge_inbox,
+    purge_sent_outbox,
+)
 from igny8.observability import MESSAGES_PUBLISHED, OUTBOX_LAG, OUTBOX_OLDEST_AGE, get_logger
 
 log = get_logger(__name__)
@@ -24,10 +32,6 @@ _MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
 _LAG = sa.text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM outbox WHERE sent_at IS NULL"
-)
-_PURGE_SENT = sa.text(
-    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < now() - "
-    "make_interval(secs => :keep) LIMIT 10000)"
 )
 
 
@@ -44,9 +48,17 @@ class RelaySettings:
     max_backoff_s: float = 5.0
     publish_timeout_s: float = 15.0
     """A batch not acknowledged by then counts as failed (the producer would retry forever)."""
-    keep_sent_s: float = 7 * 86_400
+    keep_sent_s: float = OUTBOX_KEEP_SENT_S
+    keep_inbox_s: float = INBOX_KEEP_S
+    """Inbox rows outlive dead-letter retention plus a margin, so a replay is still a duplicate."""
+    inbox_purge_interval_s: float = 3600.0
+    """The inbox purge scans the table (no index on age): hourly is plenty."""
     pause_after_publish_s: float = 0.0
     """Fault injection for tests: wait after publishing, before marking rows sent."""
+
+    def __post_init__(self) -> None:
+        if self.keep_inbox_s < DLQ_RETENTION_S + DAY_S:
+            raise ValueError("keep_inbox_s must exceed the dead-letter retention by a day or more")
 
 
 class OutboxRelay:
@@ -102,7 +114,8 @@ class OutboxRelay:
         await driver.add_listener(NOTIFY_CHANNEL, on_notify)
         producer: AIOKafkaProducer | None = None
         backoff = 0.1
-        last_purge = 0.0
+        # -inf: the first pass purges at once (monotonic time may start near zero at boot).
+        last_purge = last_inbox_purge = float("-inf")
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
@@ -124,9 +137,15 @@ class OutboxRelay:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, self._settings.max_backoff_s)
                     continue
+                # The active relay is the service's one periodic maintainer of both tables.
                 if time.monotonic() - last_purge > 60:
                     last_purge = time.monotonic()
                     await self._observe_and_purge(conn)
+                if time.monotonic() - last_inbox_purge > self._settings.inbox_purge_interval_s:
+                    last_inbox_purge = time.monotonic()
+                    purged = await purge_inbox(conn, self._settings.keep_inbox_s)
+                    if purged:
+                        log.info("inbox rows purged", rows=purged)
                 if sent < self._settings.batch_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
@@ -195,8 +214,8 @@ class OutboxRelay:
         count, age = (await conn.execute(_LAG)).one()
         OUTBOX_LAG.set(count)
         OUTBOX_OLDEST_AGE.set(float(age))
-        await conn.execute(_PURGE_SENT, {"keep": self._settings.keep_sent_s})
         await conn.commit()
+        await purge_sent_outbox(conn, self._settings.keep_sent_s)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

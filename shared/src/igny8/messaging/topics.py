@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from igny8.contracts import MAX_MESSAGE_BYTES, TopicSpec
+from igny8.messaging.retention import DLQ_RETENTION_S
 
 logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
 
@@ -35,7 +36,7 @@ def topic_definitions(
                 replication,
                 topic_configs={
                     "cleanup.policy": "delete",
-                    "retention.ms": str(30 * 86_400_000),
+                    "retention.ms": str(DLQ_RETENTION_S * 1000),
                     "max.message.bytes": configs["max.message.bytes"],
                 },
             )
