@@ -76,6 +76,11 @@ CONSUMER_WAITING = Gauge(
     "1 while a consumer retries records because the database (or another dependency) fails",
     ["consumer"],
 )
+OUTBOX_UNPUBLISHABLE = Counter(
+    "igny8_outbox_unpublishable_total",
+    "Outbox rows the broker can never accept (too large, invalid topic): set aside, not retried",
+    ["topic"],
+)
 OUTBOX_LAG = Gauge("igny8_outbox_unsent", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge(
     "igny8_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row"

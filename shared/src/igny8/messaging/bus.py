@@ -15,7 +15,7 @@ from igny8.contracts import TOPICS, TopicRegistry
 from igny8.messaging.consumer import ConsumerSettings, InboxConsumer, Subscription, build_consumers
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
-from igny8.messaging.topics import ensure_topics
+from igny8.messaging.topics import PRODUCER_MAX_REQUEST_BYTES, ensure_topics
 
 
 def create_broker(service: str, bootstrap_servers: str) -> KafkaBroker:
@@ -28,6 +28,7 @@ def create_broker(service: str, bootstrap_servers: str) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=10_000,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # dead letters of near-limit records fit
         logger=faststream_log,
         log_level=logging.DEBUG,
     )

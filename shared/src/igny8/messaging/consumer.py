@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
+from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import is_transient
 from igny8.messaging.tables import inbox
 from igny8.messaging.tracing import context_from_headers, tracer
@@ -382,34 +383,8 @@ class InboxConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, error: str, attempts: int = 1
     ) -> None:
-        headers = {
-            k: v.decode(errors="replace") for k, v in (record.headers or ()) if v is not None
-        }
-        headers.update(
-            {
-                "dlq-reason": reason,
-                "dlq-error": error[:4000],
-                "dlq-original-topic": record.topic,
-                "dlq-original-partition": str(record.partition),
-                "dlq-original-offset": str(record.offset),
-                "dlq-consumer": self.group_id,
-                "dlq-attempts": str(attempts),
-            }
-        )
-        delay = 0.2
-        while True:  # never move past a message that was not parked somewhere
-            try:
-                await self._broker.publish(
-                    record.value or b"",
-                    topic=f"{record.topic}.dlq",
-                    key=record.key,
-                    headers=headers,
-                )
-                break
-            except Exception as exc:
-                log.warning("dead-letter publish failed; retrying", error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        headers = dead_letter_headers(record, self.group_id, reason, error, attempts)
+        await park(self._broker.publish, record, headers)
         MESSAGES_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
         MESSAGES_CONSUMED.labels(self.group_id, record.topic, "dead_lettered").inc()
         log.warning(

@@ -7,9 +7,16 @@ import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from igny8.messaging.outbox import NOTIFY_CHANNEL
@@ -21,7 +28,14 @@ from igny8.messaging.retention import (
     purge_inbox,
     purge_sent_outbox,
 )
-from igny8.observability import MESSAGES_PUBLISHED, OUTBOX_LAG, OUTBOX_OLDEST_AGE, get_logger
+from igny8.messaging.topics import PRODUCER_MAX_REQUEST_BYTES
+from igny8.observability import (
+    MESSAGES_PUBLISHED,
+    OUTBOX_LAG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_UNPUBLISHABLE,
+    get_logger,
+)
 
 log = get_logger(__name__)
 
@@ -29,6 +43,19 @@ _SELECT_UNSENT = sa.text(
     "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
+# A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
+# removes it with the sent rows) and marked with the reason; the error log and the metric alert.
+_SET_ASIDE = sa.text(
+    "UPDATE outbox SET sent_at = now(), headers = headers || "
+    "jsonb_build_object('igny8-unpublishable', CAST(:reason AS text)) WHERE id = :id"
+)
+#: Errors that no retry cures: the record itself is unacceptable to the broker.
+UNPUBLISHABLE = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+)
 _LAG = sa.text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM outbox WHERE sent_at IS NULL"
@@ -163,7 +190,7 @@ class OutboxRelay:
             acks="all",
             linger_ms=2,
             request_timeout_ms=10_000,
-            max_request_size=1_048_576 + 65_536,
+            max_request_size=PRODUCER_MAX_REQUEST_BYTES,
             client_id=f"{self._service}-outbox-relay",
         )
         try:
@@ -181,24 +208,59 @@ class OutboxRelay:
             return 0
 
         async def send_all() -> list[object]:
-            futures = []
+            futures: list[asyncio.Future[object]] = []
             for row in rows:
                 headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
-                )
+                try:
+                    futures.append(
+                        await producer.send(
+                            row.topic, value=row.value, key=row.key, headers=headers
+                        )
+                    )
+                except UNPUBLISHABLE as exc:  # refused by the client before sending
+                    refused: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+                    refused.set_exception(exc)
+                    futures.append(refused)
             return list(await asyncio.gather(*futures, return_exceptions=True))
 
         results = await asyncio.wait_for(send_all(), self._settings.publish_timeout_s)
         # Mark only the unbroken prefix: a later row never counts as sent before an earlier one.
         done: list[int] = []
         failure: BaseException | None = None
+        set_aside: list[tuple[int, str]] = []
         for row, result in zip(rows, results, strict=True):
+            if isinstance(result, UNPUBLISHABLE):
+                # The broker refuses whole record batches, so batch-mates of a too-large row fail
+                # with it: try this row alone; the rows after it go again in the next batch.
+                alone = await self._send_alone(producer, row)
+                if alone is None:
+                    done.append(row.id)
+                    MESSAGES_PUBLISHED.labels(row.topic).inc()
+                elif isinstance(alone, UNPUBLISHABLE):
+                    reason = (
+                        f"{type(alone).__name__}: {len(row.value)} bytes refused by {row.topic}"
+                    )
+                    set_aside.append((row.id, reason))
+                    OUTBOX_UNPUBLISHABLE.labels(row.topic).inc()
+                    log.error(
+                        "outbox row can never be published; set aside",
+                        topic=row.topic,
+                        outbox_id=row.id,
+                        bytes=len(row.value),
+                        error=repr(alone),
+                    )
+                else:
+                    failure = alone
+                break
             if isinstance(result, BaseException):
                 failure = result
                 break
             done.append(row.id)
             MESSAGES_PUBLISHED.labels(row.topic).inc()
+        for row_id, reason in set_aside:
+            await conn.execute(_SET_ASIDE, {"id": row_id, "reason": reason})
+        if set_aside:
+            await conn.commit()
         if self._settings.pause_after_publish_s and done:
             log.info("relay published, pausing before marking sent", rows=len(done))
             await asyncio.sleep(self._settings.pause_after_publish_s)
@@ -209,6 +271,15 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(rows)
+
+    async def _send_alone(self, producer: AIOKafkaProducer, row: Any) -> BaseException | None:
+        headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+        try:
+            sent = await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
+            await asyncio.wait_for(sent, self._settings.publish_timeout_s)
+        except Exception as exc:
+            return exc
+        return None
 
     async def _observe_and_purge(self, conn: AsyncConnection) -> None:
         count, age = (await conn.execute(_LAG)).one()

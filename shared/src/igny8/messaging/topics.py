@@ -14,6 +14,15 @@ from igny8.messaging.retention import DLQ_RETENTION_S
 
 logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
 
+# Size limits, each layer with room for what the next one adds. Writers keep envelopes under
+# MAX_MESSAGE_BYTES (1 MiB); topics take a record up to 64 KiB more (headers, batch framing);
+# dead-letter topics take 64 KiB more again, because dead-lettering copies a record the topic
+# accepted and adds its own headers (bounded, see consumer); producers may send anything a
+# dead-letter topic takes, so the broker, not the client, is the one that refuses.
+TOPIC_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES + 65_536
+DLQ_MAX_MESSAGE_BYTES = TOPIC_MAX_MESSAGE_BYTES + 65_536
+PRODUCER_MAX_REQUEST_BYTES = DLQ_MAX_MESSAGE_BYTES
+
 
 def topic_definitions(
     specs: Iterable[TopicSpec], partitions: int | None = None, replication: int = 1
@@ -23,7 +32,7 @@ def topic_definitions(
         count = partitions or spec.partitions
         configs = {
             "cleanup.policy": spec.cleanup_policy,
-            "max.message.bytes": str(MAX_MESSAGE_BYTES + 65_536),
+            "max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES),
         }
         if spec.retention_ms is not None:
             configs["retention.ms"] = str(spec.retention_ms)
@@ -37,7 +46,7 @@ def topic_definitions(
                 topic_configs={
                     "cleanup.policy": "delete",
                     "retention.ms": str(DLQ_RETENTION_S * 1000),
-                    "max.message.bytes": configs["max.message.bytes"],
+                    "max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES),
                 },
             )
         )
