@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 
+from igny8 import dlq
 from igny8.auth import MAX_TOKEN_TTL_S, InvalidServiceToken, mint_service_token
 
 
@@ -16,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--from", dest="caller", required=True, help="calling service (sub)")
     token.add_argument("--to", dest="audience", required=True, help="target service (aud)")
     token.add_argument("--ttl", type=int, default=120, help=f"seconds, at most {MAX_TOKEN_TTL_S}")
+    dlq.register(sub)
     args = parser.parse_args(argv)
+    if args.command == "dlq":
+        return asyncio.run(dlq.run(args))
     if args.command == "service-token":
         try:
             print(

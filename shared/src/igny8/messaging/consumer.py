@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
+from igny8.contracts.transport import REPLAY_HEADER_PREFIX
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import is_transient
 from igny8.messaging.tables import inbox
@@ -236,9 +237,18 @@ class InboxConsumer:
                 log.info("partition not rewound", partition=str(tp), error=repr(exc))
 
     async def handle(self, record: ConsumerRecord[Any, Any], batch: _Batch | None = None) -> str:
-        """Process one record to its final outcome; returns applied|duplicate|dead_lettered.
+        """Process one record to its final outcome (applied, duplicate, rejected, dead_lettered,
+        or skipped: a replay meant for another group).
         Raises _HandBack when `batch` must be handed back (infrastructure failing too long)."""
         topic = record.topic
+        replay = _replay_headers(record)
+        if replay and replay.get("for") != self.group_id:
+            # A replayed dead letter is for the group that dead-lettered it; this group applied
+            # (or parked) the message the first time.
+            MESSAGES_CONSUMED.labels(self.group_id, topic, "skipped").inc()
+            return "skipped"
+        if replay:
+            log.warning("handling a replayed dead letter", topic=topic, **replay)
         try:
             envelope = self._registry.decode(topic, record.value)
         except ContractError as exc:
@@ -395,6 +405,14 @@ class InboxConsumer:
             partition=record.partition,
             offset=record.offset,
         )
+
+
+def _replay_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {
+        k.removeprefix(REPLAY_HEADER_PREFIX): v.decode(errors="replace")
+        for k, v in (record.headers or ())
+        if k.startswith(REPLAY_HEADER_PREFIX) and v is not None
+    }
 
 
 class _Invalid(Exception):

@@ -16,14 +16,12 @@ from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
+from igny8.contracts.transport import DLQ_SUFFIX, REPLAY_HEADER_PREFIX
 from igny8.observability import get_logger
 
 log = get_logger(__name__)
 
-DLQ_SUFFIX = ".dlq"
 MAX_ERROR_BYTES = 4000
-#: Headers of a replay (igny8.dlq): meaningful for one delivery only, never copied along.
-REPLAY_HEADER_PREFIX = "igny8-replay-"
 _TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 
 Publish = Callable[..., Awaitable[Any]]

@@ -9,19 +9,17 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from igny8.contracts import MAX_MESSAGE_BYTES, TopicSpec
+from igny8.contracts import TopicSpec
+from igny8.contracts.transport import (
+    DLQ_MAX_MESSAGE_BYTES,
+    PRODUCER_MAX_REQUEST_BYTES,
+    TOPIC_MAX_MESSAGE_BYTES,
+)
 from igny8.messaging.retention import DLQ_RETENTION_S
 
-logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
+__all__ = ["PRODUCER_MAX_REQUEST_BYTES", "ensure_topics", "topic_definitions"]
 
-# Size limits, each layer with room for what the next one adds. Writers keep envelopes under
-# MAX_MESSAGE_BYTES (1 MiB); topics take a record up to 64 KiB more (headers, batch framing);
-# dead-letter topics take 64 KiB more again, because dead-lettering copies a record the topic
-# accepted and adds its own headers (bounded, see consumer); producers may send anything a
-# dead-letter topic takes, so the broker, not the client, is the one that refuses.
-TOPIC_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES + 65_536
-DLQ_MAX_MESSAGE_BYTES = TOPIC_MAX_MESSAGE_BYTES + 65_536
-PRODUCER_MAX_REQUEST_BYTES = DLQ_MAX_MESSAGE_BYTES
+logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
 
 
 def topic_definitions(
