@@ -21,7 +21,6 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
 from igny8.contracts.transport import REPLAY_HEADER_PREFIX
 from igny8.messaging.dead_letters import dead_letter_headers, park
-from igny8.messaging.failures import is_transient
+from igny8.messaging.failures import WaitingRecords, is_transient
 from igny8.messaging.tables import inbox
 from igny8.messaging.tracing import context_from_headers, tracer
 from igny8.observability import (
@@ -109,17 +108,6 @@ class _HandBack(Exception):
     """The batch waited its time on the infrastructure: rewind and poll again."""
 
 
-@dataclass
-class _Waiting:
-    topic: str
-    partition: int
-    offset: int
-    since: str
-    error: str
-    attempts: int = 0
-    last_at: float = 0.0
-
-
 class InboxConsumer:
     """Wraps one Subscription as a FastStream subscriber with MANUAL acknowledgement."""
 
@@ -139,30 +127,15 @@ class InboxConsumer:
         self._sessions = sessions
         self._broker = broker
         self._settings = settings
-        self._waiting: dict[tuple[str, int, int], _Waiting] = {}
+        self._waiting = WaitingRecords(3 * settings.transient_backoff_max_s + 1)
         self._backoff = settings.retry_backoff_s
 
     def waiting(self) -> list[dict[str, Any]]:
         """Records waiting for the infrastructure, with the last error (empty when healthy)."""
-        # A waiting record fails again at least every backoff cap; one not seen for longer was
-        # handed back and went elsewhere (its partition was revoked).
-        stale = time.monotonic() - 3 * self._settings.transient_backoff_max_s - 1
-        for key in [k for k, w in self._waiting.items() if w.last_at < stale]:
-            del self._waiting[key]
-        if not self._waiting:
+        waiting = [{"consumer": self.group_id, **w} for w in self._waiting.snapshot()]
+        if not waiting:
             CONSUMER_WAITING.labels(self.group_id).set(0)
-        return [
-            {
-                "consumer": self.group_id,
-                "topic": w.topic,
-                "partition": w.partition,
-                "offset": w.offset,
-                "since": w.since,
-                "attempts": w.attempts,
-                "error": w.error,
-            }
-            for w in self._waiting.values()
-        ]
+        return waiting
 
     def register(self) -> None:
         async def raw_body(message: Any) -> Any:
@@ -326,8 +299,6 @@ class InboxConsumer:
         self, record: ConsumerRecord[Any, Any], exc: BaseException, batch: _Batch | None
     ) -> None:
         """One backoff step of a transient failure; hands the batch back when it waited long."""
-        key = (record.topic, record.partition, record.offset)
-        error = repr(exc)[:500]
         if not self._waiting:
             CONSUMER_WAITING.labels(self.group_id).set(1)
             log.warning(
@@ -335,17 +306,9 @@ class InboxConsumer:
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
-                error=error,
+                error=repr(exc)[:500],
             )
-        waiting = self._waiting.setdefault(
-            key,
-            _Waiting(
-                record.topic, record.partition, record.offset, datetime.now(UTC).isoformat(), error
-            ),
-        )
-        waiting.error = error
-        waiting.attempts += 1
-        waiting.last_at = time.monotonic()
+        self._waiting.failed(record, exc)
         TRANSIENT_FAILURES.labels(self.group_id, record.topic).inc()
         await asyncio.sleep(self._backoff)
         self._backoff = min(self._backoff * 2, self._settings.transient_backoff_max_s)
@@ -354,7 +317,7 @@ class InboxConsumer:
             raise _HandBack
 
     def _recovered(self, record: ConsumerRecord[Any, Any]) -> None:
-        if self._waiting.pop((record.topic, record.partition, record.offset), None) is None:
+        if not self._waiting.recovered(record):
             return
         self._backoff = self._settings.retry_backoff_s
         if not self._waiting:

@@ -9,7 +9,11 @@ dead-lettered, but only while the database answers (see `InboxConsumer`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import sqlalchemy.exc
@@ -67,3 +71,52 @@ def is_transient(exc: BaseException) -> bool:
         ):
             return True
     return False
+
+
+@dataclass
+class _Waiting:
+    since: str
+    error: str
+    attempts: int = 0
+    last_at: float = 0.0
+
+
+class WaitingRecords:
+    """Which records of one consumer are being retried on a failing infrastructure (/readyz)."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self._stale_after_s = stale_after_s
+        self._records: dict[tuple[str, int, int], _Waiting] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._records)
+
+    def failed(self, record: Any, exc: BaseException) -> None:
+        key = (record.topic, record.partition, record.offset)
+        error = repr(exc)[:500]
+        waiting = self._records.setdefault(key, _Waiting(datetime.now(UTC).isoformat(), error))
+        waiting.error = error
+        waiting.attempts += 1
+        waiting.last_at = time.monotonic()
+
+    def recovered(self, record: Any) -> bool:
+        """Forget the record; True when it had been waiting."""
+        return self._records.pop((record.topic, record.partition, record.offset), None) is not None
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        # A waiting record fails again at least every backoff cap; one not seen for longer was
+        # handed back and went elsewhere (its partition was revoked).
+        stale = time.monotonic() - self._stale_after_s
+        for key in [k for k, w in self._records.items() if w.last_at < stale]:
+            del self._records[key]
+        return [
+            {
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "since": w.since,
+                "attempts": w.attempts,
+                "error": w.error,
+            }
+            for (topic, partition, offset), w in self._records.items()
+        ]
