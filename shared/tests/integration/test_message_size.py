@@ -11,11 +11,14 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import REGISTRY
 
 from igny8.contracts import MAX_MESSAGE_BYTES
+from igny8.contracts.transport import DLQ_MAX_MESSAGE_BYTES
 from igny8.db import session_factory
 from igny8.messaging import OutboxRelay, RelaySettings, ensure_topics
+from igny8.messaging.retention import DLQ_RETENTION_S
 from igny8.testing import topic_records, wait_until
 
 import ping_app
@@ -95,3 +98,26 @@ async def test_an_outbox_row_the_broker_refuses_is_set_aside_and_reported(engine
     assert unsent == 0, "nothing retried forever"
     assert row.headers["igny8-unpublishable"].startswith("MessageSizeTooLargeError: ")
     assert REGISTRY.get_sample_value("igny8_outbox_unpublishable_total", {"topic": small}) == 1
+
+
+async def test_a_dead_letter_topic_created_with_a_smaller_limit_gets_the_current_one(
+    kafka_bootstrap,
+):
+    topic = f"test.grow.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # as wave 1 created it: the dead-letter twin no larger than its topic
+        await admin.create_topics(
+            [NewTopic(f"{topic}.dlq", 1, 1, topic_configs={"max.message.bytes": "1114112"})]
+        )
+        await ensure_topics(kafka_bootstrap, ping_app.registry(topic))
+        (described,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, f"{topic}.dlq", None)]
+        )
+    finally:
+        await admin.close()
+    ((*_, configs),) = described.resources
+    values = {c[0]: c[1] for c in configs}
+    assert values["max.message.bytes"] == str(DLQ_MAX_MESSAGE_BYTES)
+    assert values["retention.ms"] == str(DLQ_RETENTION_S * 1000), "the rest of its config kept"
+    assert values["cleanup.policy"] == "delete"
