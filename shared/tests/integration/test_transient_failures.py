@@ -102,6 +102,16 @@ async def test_failures_of_the_message_are_not_transient(engine, rows):
     assert not is_transient(KeyError("grant"))
 
 
+def test_a_remote_service_refusing_connections_is_not_a_database_outage():
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        except ConnectionRefusedError as refused:
+            raise httpx.ConnectError("AI provider unreachable") from refused
+    except httpx.ConnectError as error:
+        assert not is_transient(error), "the handler's own retry policy decides, not the consumer"
+
+
 async def _insert(engine, table: str, row: int) -> None:  # type: ignore[no-untyped-def]
     async with engine.begin() as conn:
         await conn.execute(sa.text(f"INSERT INTO {table} VALUES ({row}, 0)"))

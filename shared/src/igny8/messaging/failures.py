@@ -40,7 +40,9 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what it wraps (SQLAlchemy's `orig`) and what caused it, each once."""
+    """The exception and, through database-driver exceptions only, what they wrap (SQLAlchemy's
+    `orig`) and what caused them. An HTTP client's error caused by a refused connection is the
+    handler's business (an AI provider down), not the database's: its causes are not followed."""
     seen: set[int] = set()
     todo = [exc]
     while todo:
@@ -49,6 +51,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
+        if not type(current).__module__.startswith(("sqlalchemy", "asyncpg")):
+            continue
         for linked in (
             getattr(current, "orig", None),
             current.__cause__,
