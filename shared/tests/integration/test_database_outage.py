@@ -9,14 +9,8 @@ stopping it disturbs no other test.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -24,38 +18,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from igny8.db import create_engine
 from igny8.messaging import ensure_topics
-from igny8.testing import count_records, free_port, temporary_database, wait_until
+from igny8.testing import count_records, temporary_database, wait_until
 
 import ping_app
 from ping_app import effect_rows
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def own_postgres():
-    """A private PostgreSQL cluster (under the git-ignored .infra/, which the `postgres` user
-    can reach), its admin URL and a `ctl("pg-up" | "pg-down")` to stop and restart it."""
-    state = ROOT / ".infra" / f"test-pg-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    env = {**os.environ, "IGNY8_INFRA_DIR": str(state), "IGNY8_PG_PORT": str(port)}
-
-    def ctl(command: str) -> None:
-        subprocess.run(
-            [sys.executable, str(ROOT / "infra" / "local.py"), command],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-
-    ctl("pg-up")
-    password = json.loads((state / "pg" / "secrets.json").read_text())["postgres"]
-    try:
-        yield f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{port}/postgres", ctl
-    finally:
-        ctl("pg-down")
-        shutil.rmtree(state, ignore_errors=True)
 
 
 async def group_members(bootstrap: str, group: str) -> int:
@@ -69,9 +37,9 @@ async def group_members(bootstrap: str, group: str) -> int:
 
 
 async def test_commands_wait_out_a_database_outage_and_none_is_dead_lettered(
-    own_postgres, kafka_bootstrap, spawn
+    private_postgres, kafka_bootstrap, spawn
 ):
-    admin_url, ctl = own_postgres
+    admin_url = private_postgres.admin_url
     topic = f"test.dbout.{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, ping_app.registry(topic))
     account = uuid.uuid4()
@@ -116,7 +84,7 @@ async def test_commands_wait_out_a_database_outage_and_none_is_dead_lettered(
             await send(range(10))
             await wait_until(lambda: applied(10), 60)
 
-            ctl("pg-down")
+            private_postgres.stop()
             down_at = time.monotonic()
             for second in range(6):  # commands keep coming while the database is gone
                 await send(range(10 + 10 * second, 20 + 10 * second))
@@ -126,7 +94,7 @@ async def test_commands_wait_out_a_database_outage_and_none_is_dead_lettered(
             # been dropped from its group by now.
             await asyncio.sleep(max(0.0, 12 - (time.monotonic() - down_at)))
             assert await group_members(kafka_bootstrap, group) == 1
-            ctl("pg-up")
+            private_postgres.start()
             await engine.dispose()
 
             await wait_until(lambda: applied(70), 120, message="commands of the outage were lost")
