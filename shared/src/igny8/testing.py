@@ -239,8 +239,6 @@ class PrivatePostgres:
 
     def __init__(self) -> None:
         import json
-        import subprocess
-        import sys
 
         self._root = Path(__file__).resolve().parents[3]
         self.state = self._root / ".infra" / f"test-pg-{uuid.uuid4().hex[:8]}"
@@ -250,21 +248,26 @@ class PrivatePostgres:
             "IGNY8_INFRA_DIR": str(self.state),
             "IGNY8_PG_PORT": str(self.port),
         }
-        self._run = lambda command: subprocess.run(
+        self.start()
+        password = json.loads((self.state / "pg" / "secrets.json").read_text())["postgres"]
+        self.admin_url = f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, command: str) -> None:
+        import subprocess
+        import sys
+
+        subprocess.run(
             [sys.executable, str(self._root / "infra" / "local.py"), command],
             env=self._env,
             check=True,
             capture_output=True,
         )
-        self.start()
-        password = json.loads((self.state / "pg" / "secrets.json").read_text())["postgres"]
-        self.admin_url = f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        self._run("pg-up")
+        self._ctl("pg-up")
 
     def stop(self) -> None:
-        self._run("pg-down")
+        self._ctl("pg-down")
 
     def remove(self) -> None:
         import shutil
