@@ -238,6 +238,27 @@ async def test_refunds_make_credit_notes_and_take_back_only_unspent_credits(
         text = pdf_text(pdf.content)
         assert notes[1]["number"] in text and invoice["number"] in text
         assert "300 credits had been spent and stay spent" in text
+        # Document ids are not interchangeable: a note is not an invoice's PDF, nor another
+        # invoice's note.
+        note_id = notes[1]["credit_note_id"]
+        as_invoice = await client.get(
+            f"/accounts/{account}/invoices/{note_id}/pdf", headers=as_user(account)
+        )
+        assert as_invoice.status_code == 404
+        other = await client.post(
+            f"/accounts/{account}/invoices",
+            json={
+                "currency": "eur",
+                "lines": [{"description": "x", "quantity": 1, "unit_amount": 1}],
+            },
+            headers=as_admin(account),
+        )
+        assert other.status_code == 201, other.text
+        elsewhere = await client.get(
+            f"/accounts/{account}/invoices/{other.json()['invoice_id']}/credit-notes/{note_id}/pdf",
+            headers=as_user(account),
+        )
+        assert elsewhere.status_code == 404
         void = await client.post(
             f"/accounts/{account}/invoices/{iid}/void", headers=as_admin(account)
         )
