@@ -9,11 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from igny8.contracts import credits, runs, sites
+from igny8.contracts import credits, publications, runs, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
-KeyField = Literal["account_id", "site_id", "run_id"]
+KeyField = Literal["account_id", "site_id", "run_id", "item_id"]
+#: keys read from the payload rather than the envelope
+DATA_KEYS = ("run_id", "item_id")
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
@@ -37,7 +39,9 @@ class TopicSpec:
         return f"{self.name}.dlq"
 
     def key_of(self, envelope: Envelope) -> bytes:
-        value = envelope.data.get("run_id") if self.key == "run_id" else getattr(envelope, self.key)
+        value = (
+            envelope.data.get(self.key) if self.key in DATA_KEYS else getattr(envelope, self.key)
+        )
         if value is None:
             raise InvalidPayload(self.name, self.key, "the message key is missing")
         return str(value).encode()
@@ -228,6 +232,26 @@ TOPICS = TopicRegistry(
             "event",
             "automation",
             description="An article ready for publishing",
+        ),
+        TopicSpec(
+            "inventory.item",
+            publications.InventoryItemSnapshot,
+            "item_id",
+            "event",
+            "integration",
+            cleanup_policy="compact",
+            description="One inventory item as a versioned snapshot (compacted, keyed per item)",
+        ),
+        *(
+            TopicSpec(
+                f"publication.{verb}",
+                publications.PublicationChanged,
+                "site_id",
+                "event",
+                "publishing",
+                description=f"A publication {verb}",
+            )
+            for verb in ("scheduled", "completed", "failed", "unpublished")
         ),
     ]
 )

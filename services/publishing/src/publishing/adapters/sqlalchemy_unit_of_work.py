@@ -1,0 +1,66 @@
+"""The publishing unit of work: one database transaction, its repositories and its outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from igny8.contracts import TOPICS
+from igny8.db import SqlAlchemyUnitOfWork
+from igny8.messaging import OutboxWriter
+from publishing.adapters.sqlalchemy_repositories import (
+    SqlAlchemyArticles,
+    SqlAlchemyLinks,
+    SqlAlchemyPublications,
+    SqlAlchemyReplicas,
+    SqlAlchemySettings,
+)
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        session: AsyncSession | None = None,
+        context: MessageContext | None = None,
+    ) -> None:
+        super().__init__(sessions=sessions, session=session)
+        self.context = context or MessageContext()
+        self._outbox = OutboxWriter(TOPICS)
+        if session is not None:
+            self._bind(session)
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.replicas = SqlAlchemyReplicas(session)
+        self.articles = SqlAlchemyArticles(session)
+        self.publications = SqlAlchemyPublications(session)
+        self.links = SqlAlchemyLinks(session)
+        self.settings = SqlAlchemySettings(session)
+
+    async def __aenter__(self) -> PublishingUnitOfWork:
+        await super().__aenter__()
+        self._bind(self.session)
+        return self
+
+    async def emit(
+        self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
+    ) -> None:
+        envelope = TOPICS.envelope(
+            topic,
+            payload,
+            source="publishing",
+            account_id=account_id,
+            site_id=site_id,
+            causation_id=self.context.causation_id,
+            correlation_id=self.context.correlation_id,
+        )
+        await self._outbox.add(self.session, envelope)
