@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from igny8.auth import service_auth
 from igny8.clock import SystemClock
 from igny8.db import create_engine, session_factory
+from igny8.net import UrlGuard
 from igny8.runtime import Service, messaging_for
 from integration.adapters.aesgcm_credentials import AesGcmCredentialCipher, parse_key_ring
 from integration.adapters.platform_connectors import PlatformConnectors
-from integration.adapters.url_guard import UrlGuard
 from integration.config import IntegrationSettings
 from integration.domain.errors import IntegrationError
 from integration.entrypoints.http import create_router, integration_error_handler

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from fake_platforms import WordPressState, fake_wordpress
 from integration_support import as_account
+
+from igny8.platforms.testing import WordPressState, fake_wordpress
 
 pytestmark = pytest.mark.integration
 WP_CREDS = {"username": "editor", "application_password": "good pass"}

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fake_platforms import WordPressState, fake_wordpress
 from integration_support import RING
 
 from igny8.db import session_factory
+from igny8.net import UrlGuard
+from igny8.platforms.testing import WordPressState, fake_wordpress
 from integration.adapters.aesgcm_credentials import AesGcmCredentialCipher, parse_key_ring
 from integration.adapters.platform_connectors import PlatformConnectors
 from integration.adapters.sqlalchemy_unit_of_work import IntegrationUnitOfWork
-from integration.adapters.url_guard import UrlGuard
 from integration.app.integrations import create_integration, get_integration
 from integration.app.sites import create_site
 from integration.entrypoints.timers import sync_due

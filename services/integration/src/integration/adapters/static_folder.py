@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from igny8.contracts.sites import InventoryItem
-from integration.adapters.platform_http import PlatformFailure
+from igny8.platforms import PlatformFailure
 from integration.domain.model import ConnectionResult
 
 

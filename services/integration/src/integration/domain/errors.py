@@ -23,12 +23,6 @@ class Conflict(IntegrationError):
     status = 409
 
 
-class BlockedUrl(IntegrationError):
-    """A user-supplied URL that points somewhere the platform must not call."""
-
-    status = 422
-
-
 class KeyNotFound(IntegrationError):
     """A credential was encrypted under a key that is no longer in the key ring."""
 

@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from igny8.contracts.sites import InventoryItem
-from integration.adapters.platform_http import PlatformFailure, call
-from integration.adapters.url_guard import GuardedHttp
-from integration.domain.model import ConnectionResult
+from igny8.net.url_guard import GuardedHttp
+from igny8.platforms.base import ConnectionCheck, PlatformFailure, call
 
 API_VERSION = "2025-01"
 WRITE_ARTICLES = "write_content"
@@ -22,7 +21,7 @@ ARTICLES_QUERY = """query($after: String) {
 }"""
 
 
-class ShopifyAdmin:
+class ShopifyClient:
     def __init__(self, http: GuardedHttp, max_throttle_waits: int = 5) -> None:
         self._http = http
         self._max_throttle_waits = max_throttle_waits
@@ -65,25 +64,25 @@ class ShopifyAdmin:
             return body.get("data") or {}
         raise PlatformFailure("rate_limited", "the shop kept throttling")
 
-    async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionResult:
+    async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionCheck:
         token = credentials.get("access_token", "")
         if not token:
-            return ConnectionResult(False, "bad_credentials", "access_token is required")
+            return ConnectionCheck(False, "bad_credentials", "access_token is required")
         try:
             data = await self.graphql(base_url, token, SHOP_QUERY)
         except PlatformFailure as failure:
-            return ConnectionResult(False, failure.reason, failure.detail)
+            return ConnectionCheck(False, failure.reason, failure.detail)
         scopes = {
             s["handle"]
             for s in ((data.get("currentAppInstallation") or {}).get("accessScopes") or [])
         }
         if WRITE_ARTICLES not in scopes:
-            return ConnectionResult(
+            return ConnectionCheck(
                 False,
                 "missing_permissions",
                 f"scope {WRITE_ARTICLES} is required to write articles",
             )
-        return ConnectionResult(True, "ok", f"shop {(data.get('shop') or {}).get('name', '')}")
+        return ConnectionCheck(True, "ok", f"shop {(data.get('shop') or {}).get('name', '')}")
 
     async def inventory(self, base_url: str, credentials: dict[str, str]) -> list[InventoryItem]:
         token = credentials.get("access_token", "")

@@ -11,14 +11,13 @@ from urllib.parse import urlencode
 import httpx
 
 from igny8.contracts.sites import InventoryItem
-from integration.adapters.platform_http import PlatformFailure, call
-from integration.adapters.url_guard import GuardedHttp
-from integration.domain.model import ConnectionResult
+from igny8.net.url_guard import GuardedHttp
+from igny8.platforms.base import ConnectionCheck, PlatformFailure, call
 
 LINK_REL = re.compile(r'<([^>]+)>;\s*rel="https://api\.w\.org/"')
 
 
-class WordPressRest:
+class WordPressClient:
     def __init__(self, http: GuardedHttp) -> None:
         self._http = http
 
@@ -48,32 +47,32 @@ class WordPressRest:
             return f"{base}&{query}" if query else base
         return f"{root.rstrip('/')}/{path}" + (f"?{query}" if query else "")
 
-    async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionResult:
+    async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionCheck:
         try:
             root = await self.discover(base_url)
             auth = _basic(credentials)
             answer = await self._get(self.route(root, "wp/v2/users/me", {"context": "edit"}), auth)
             body = _json(answer)
             if answer.status_code == 501 or body.get("code") == "application_passwords_disabled":
-                return ConnectionResult(
+                return ConnectionCheck(
                     False, "application_passwords_disabled", body.get("message", "")
                 )
             if answer.status_code == 401:
-                return ConnectionResult(False, "bad_credentials", body.get("message", ""))
+                return ConnectionCheck(False, "bad_credentials", body.get("message", ""))
             if answer.status_code == 403:
-                return ConnectionResult(False, "missing_permissions", body.get("message", ""))
+                return ConnectionCheck(False, "missing_permissions", body.get("message", ""))
             if answer.status_code != 200:
-                return ConnectionResult(False, "unexpected_response", f"HTTP {answer.status_code}")
+                return ConnectionCheck(False, "unexpected_response", f"HTTP {answer.status_code}")
             capabilities = body.get("capabilities") or {}
             if not capabilities.get("publish_posts"):
-                return ConnectionResult(
+                return ConnectionCheck(
                     False, "missing_permissions", "the user cannot publish posts"
                 )
-            return ConnectionResult(
+            return ConnectionCheck(
                 True, "ok", f"authenticated as {body.get('slug', body.get('name', ''))}"
             )
         except PlatformFailure as failure:
-            return ConnectionResult(False, failure.reason, failure.detail)
+            return ConnectionCheck(False, failure.reason, failure.detail)
 
     async def inventory(self, base_url: str, credentials: dict[str, str]) -> list[InventoryItem]:
         root = await self.discover(base_url)

@@ -71,7 +71,7 @@ def _wordpress_handler(state: WordPressState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             state.requests.append(self.path)
             route, query = self._route()
-            port = self.server.server_address[1]
+            port = self.server.server_address[1]  # type: ignore[index]
             if self.path in ("/", "") or (not route and not self.path.startswith("/wp-json")):
                 root = (
                     f"http://127.0.0.1:{port}/?rest_route=/"
@@ -171,7 +171,7 @@ def _shopify_handler(state: ShopifyState) -> type[BaseHTTPRequestHandler]:
             if state.http_429_once:
                 state.http_429_once = False
                 return self._send(429, {"errors": "Throttled"}, {"Retry-After": "1"})
-            cost = {
+            cost: dict[str, Any] = {
                 "requestedQueryCost": 12,
                 "throttleStatus": {
                     "maximumAvailable": 2000,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.adapters.url_guard import UrlGuard
-from integration.domain.errors import BlockedUrl
+from igny8.net import BlockedUrl, UrlGuard
 
 HOSTILE = [
     "http://127.0.0.1/",

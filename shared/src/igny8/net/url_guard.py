@@ -19,9 +19,15 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from integration.domain.errors import BlockedUrl
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class BlockedUrl(Exception):
+    """A user-supplied URL that points somewhere the platform must not call."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,36 @@
-"""What the platform clients share: failure classification and rate-limit waits."""
+"""What the platform clients share: typed failures, connection checks, rate-limit waits."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 
-from integration.domain.errors import BlockedUrl
+from igny8.net.url_guard import BlockedUrl
 
 
 class PlatformFailure(Exception):
+    """A platform could not be used; `reason` is a stable code (`bad_credentials`,
+    `missing_permissions`, `no_rest_api`, `no_admin_api`, `application_passwords_disabled`,
+    `tls_error`, `timeout`, `unreachable`, `blocked_url`, `rate_limited`, `unexpected_response`, …)
+    and `detail` is for people."""
+
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The answer of a connection test: never an exception for a failing site."""
+
+    success: bool
+    reason: str
+    detail: str = ""
 
 
 async def call(
