@@ -41,7 +41,7 @@ def bootstrap(
         messaging=messaging_for("billing", settings, engine, sessions),
         routers=[create_router(sessions, clock, policy, admits)],
         subscriptions=[command_subscription(clock, policy)],
-        timers=[expiry_sweeper(sessions, clock, policy, settings.sweep_interval_s)],
+        timers=[expiry_sweeper(engine, sessions, clock, policy, settings.sweep_interval_s)],
         exception_handlers={BillingError: billing_error_handler},
         description=(
             "Sole owner of the credit ledger: prices operations, reserves, captures and "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
 from igny8.observability import MESSAGES_PUBLISHED, OUTBOX_LAG, OUTBOX_OLDEST_AGE, get_logger
 
@@ -31,9 +31,8 @@ _PURGE_SENT = sa.text(
 )
 
 
-def advisory_lock_key(service: str) -> int:
-    digest = hashlib.sha256(f"igny8.outbox.relay.{service}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+def relay_lock_key(service: str) -> int:
+    return advisory_lock_key(f"igny8.outbox.relay.{service}")
 
 
 @dataclass
@@ -84,7 +83,7 @@ class OutboxRelay:
                 await asyncio.wait_for(self._stopping.wait(), self._settings.standby_interval_s)
 
     async def _try_lock(self, conn: AsyncConnection) -> bool:
-        key = advisory_lock_key(self._service)
+        key = relay_lock_key(self._service)
         got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
         await conn.commit()
         return bool(got)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app.grant_credits import expire_grants
 from billing.app.release_credits import expire_reservation
 from billing.ports import Clock, Policy
 from igny8.observability import get_logger
+from igny8.periodic import periodic_job
+from igny8.runtime import Timer
 
 log = get_logger(__name__)
 
@@ -40,17 +37,17 @@ async def sweep_once(
 
 
 def expiry_sweeper(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, policy: Policy, interval_s: float
-) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                ended = await sweep_once(sessions, clock, policy)
-                if ended:
-                    log.info("expired overdue holds", count=ended)
-            except Exception as exc:  # a sweep failing must not kill the process; next pass retries
-                log.warning("expiry sweep failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    policy: Policy,
+    interval_s: float,
+) -> Timer:
+    """One replica at a time sweeps (two would race for the same holds and grants)."""
 
-    return run
+    async def sweep() -> None:
+        ended = await sweep_once(sessions, clock, policy)
+        if ended:
+            log.info("expired overdue holds", count=ended)
+
+    return periodic_job("billing.expiry-sweeper", interval_s, sweep, lock_engine=engine)
