@@ -90,16 +90,26 @@ class Links(Protocol):
 class SettingsRepository(Protocol):
     async def get(self, site_id: uuid.UUID) -> SiteSettings: ...
 
-    async def put(self, account_id: uuid.UUID, site_id: uuid.UUID, settings: SiteSettings) -> None:
-        ...
+    async def put(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, settings: SiteSettings
+    ) -> None: ...
 
 
 class UnitOfWork(Protocol):
-    replicas: Replicas
-    articles: Articles
-    publications: Publications
-    links: Links
-    settings: SettingsRepository
+    @property
+    def replicas(self) -> Replicas: ...
+
+    @property
+    def articles(self) -> Articles: ...
+
+    @property
+    def publications(self) -> Publications: ...
+
+    @property
+    def links(self) -> Links: ...
+
+    @property
+    def settings(self) -> SettingsRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -41,7 +41,9 @@ class SqlAlchemyReplicas:
 
     async def site(self, site_id: uuid.UUID) -> Site | None:
         row = (
-            await self.session.execute(sa.select(known_sites).where(known_sites.c.site_id == site_id))
+            await self.session.execute(
+                sa.select(known_sites).where(known_sites.c.site_id == site_id)
+            )
         ).first()
         if row is None:
             return None
@@ -91,9 +93,7 @@ class SqlAlchemyReplicas:
             .order_by(inventory_items.c.modified_at.desc().nulls_last())
             .limit(limit)
         )
-        return [
-            Candidate(f"inventory:{r.item_id}", r.url, r.title, "", r.excerpt) for r in rows
-        ]
+        return [Candidate(f"inventory:{r.item_id}", r.url, r.title, "", r.excerpt) for r in rows]
 
 
 class SqlAlchemyArticles:
@@ -255,7 +255,8 @@ class SqlAlchemyPublications:
 
     async def of_site(self, site_id: uuid.UUID, statuses: frozenset[Status]) -> list[Publication]:
         return await self._where(
-            publications.c.site_id == site_id, publications.c.status.in_([s.value for s in statuses])
+            publications.c.site_id == site_id,
+            publications.c.status.in_([s.value for s in statuses]),
         )
 
     async def of_integration(
@@ -409,7 +410,9 @@ class SqlAlchemyLinks:
         )
 
     async def get(self, link_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (await self.session.execute(sa.select(links).where(links.c.link_id == link_id))).first()
+        row = (
+            await self.session.execute(sa.select(links).where(links.c.link_id == link_id))
+        ).first()
         return dict(row._mapping) if row else None
 
     async def mark(self, link_ids: list[uuid.UUID], status: str, now: datetime) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from publishing.app.scheduling import emit, schedule
 from publishing.domain.errors import InvalidTransition, NotFound, QueueFull
 from publishing.domain.model import OPEN, Publication, Site, Status
-from publishing.ports import Clock, Destinations, CredentialSource, Target, UnitOfWork
+from publishing.ports import Clock, CredentialSource, Destinations, Target, UnitOfWork
 
 
 async def owned(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from publishing.app.scheduling import emit, schedule
 from publishing.domain.errors import DestinationFailure
-from publishing.domain.model import Article, Publication, Status
+from publishing.domain.model import Article, Status
 from publishing.domain.schedule import after_daily_cap, local_day_bounds
 from publishing.ports import (
     Clock,
@@ -131,8 +131,12 @@ class Publisher:
                 raise DestinationFailure(
                     "integration_unavailable", "the integration was removed", permanent=True
                 )
-            credentials = await self.credentials.credentials(
-                publication.account_id, publication.integration_id
+            credentials = (
+                {}  # a static export folder needs none
+                if integration.platform == "static"
+                else await self.credentials.credentials(
+                    publication.account_id, publication.integration_id
+                )
             )
             post = Post(
                 publication_id=publication.publication_id,
@@ -247,7 +251,7 @@ class Publisher:
                     wait = min(
                         self.policy.max_backoff_s,
                         self.policy.backoff_s * 2 ** (publication.attempts - 1),
-                    ) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+                    ) * random.uniform(0.5, 1.0)
                 publication.schedule(
                     now + timedelta(seconds=wait),
                     "worker",
@@ -262,5 +266,3 @@ class Publisher:
 def _categories(settings: dict[str, object]) -> list[object]:
     found = settings.get("categories") or settings.get("default_category") or []
     return found if isinstance(found, list) else [found]
-
-

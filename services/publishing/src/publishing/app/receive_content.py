@@ -11,7 +11,14 @@ from publishing.app.commands import ContentArrived
 from publishing.app.scheduling import schedule
 from publishing.domain.analyzer import ArticleInput, Report, analyze
 from publishing.domain.linker import canonical, inject, rank
-from publishing.domain.model import Article, Integration, Publication, Site, Status, publication_slug
+from publishing.domain.model import (
+    Article,
+    Integration,
+    Publication,
+    Site,
+    Status,
+    publication_slug,
+)
 from publishing.domain.settings import SiteSettings, approve
 from publishing.domain.text import parse_fragment
 from publishing.ports import Clock, UnitOfWork
@@ -20,9 +27,7 @@ CANDIDATE_LIMIT = 500
 KEEP_AS_IS = frozenset({Status.CANCELLED, Status.UNPUBLISHED})
 
 
-async def receive_content(
-    cmd: ContentArrived, uow: UnitOfWork, clock: Clock
-) -> list[Publication]:
+async def receive_content(cmd: ContentArrived, uow: UnitOfWork, clock: Clock) -> list[Publication]:
     """Returns the publications touched; an older or repeated version changes nothing."""
     now = clock.now()
     site = await uow.replicas.site(cmd.site_id)
@@ -57,7 +62,9 @@ async def receive_content(
         return []
     touched = []
     for integration in await destinations(uow, site, settings):
-        touched.append(await _publication_for(article, report, integration, site, settings, uow, now))
+        touched.append(
+            await _publication_for(article, report, integration, site, settings, uow, now)
+        )
     return touched
 
 
@@ -76,7 +83,9 @@ def analysis(article: Article, site: Site | None, settings: SiteSettings) -> Rep
     )
 
 
-async def interlink(article: Article, uow: UnitOfWork, settings: SiteSettings, now: datetime) -> None:
+async def interlink(
+    article: Article, uow: UnitOfWork, settings: SiteSettings, now: datetime
+) -> None:
     """Inject links into a fresh copy of the article; the previous version's links are replaced."""
     old = [link["link_id"] for link in await uow.links.active_of(article.content_id)]
     await uow.links.mark(old, "replaced", now)
@@ -145,7 +154,13 @@ async def _publication_for(
         return publication
     if approved:
         await schedule(
-            uow, publication, site, settings, actor, f"content version {article.version}: {why}", now
+            uow,
+            publication,
+            site,
+            settings,
+            actor,
+            f"content version {article.version}: {why}",
+            now,
         )
     elif publication.status != Status.PENDING_APPROVAL:
         publication.hold(why, actor, now)

@@ -23,14 +23,16 @@ async def schedule(
 ) -> bool:
     """Schedule per the site's schedule (or at `at`); held as `queue_full` when the site's queue
     is at its limit. True when it was scheduled."""
-    if publication.status != Status.SCHEDULED and settings.queue_limit is not None:
-        if await uow.publications.count_scheduled(site.site_id) >= settings.queue_limit:
-            if publication.status != Status.PENDING_APPROVAL or publication.hold_reason != (
-                "queue_full"
-            ):
-                why = f"queue_full: {settings.queue_limit} already scheduled ({reason})"
-                publication.hold("queue_full", actor, now, why)
-            return False
+    limit = settings.queue_limit
+    if (
+        publication.status != Status.SCHEDULED
+        and limit is not None
+        and await uow.publications.count_scheduled(site.site_id) >= limit
+    ):
+        if publication.status != Status.PENDING_APPROVAL or publication.hold_reason != "queue_full":
+            why = f"queue_full: {limit} already scheduled ({reason})"
+            publication.hold("queue_full", actor, now, why)
+        return False
     if at is None:
         last = await uow.publications.latest_scheduled(publication.integration_id)
         at = next_time(settings.schedule, now, last, site.timezone)
@@ -40,7 +42,11 @@ async def schedule(
 
 
 async def emit(
-    uow: UnitOfWork, publication: Publication, verb: str, reason: str | None = None, detail: str = ""
+    uow: UnitOfWork,
+    publication: Publication,
+    verb: str,
+    reason: str | None = None,
+    detail: str = "",
 ) -> None:
     status = {
         "scheduled": "scheduled",
@@ -56,8 +62,8 @@ async def emit(
             content_version=publication.content_version,
             site_id=publication.site_id,
             integration_id=publication.integration_id,
-            platform=publication.platform,  # type: ignore[arg-type]
-            status=status,  # type: ignore[arg-type]
+            platform=publication.platform,
+            status=status,
             scheduled_for=publication.scheduled_for if verb == "scheduled" else None,
             remote_id=publication.remote_id,
             url=publication.remote_url,

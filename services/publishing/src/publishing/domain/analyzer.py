@@ -1,4 +1,4 @@
-"""The optimization analyzer (pure, no AI, no charge): a 0–100 score from named, weighted checks.
+"""The optimization analyzer (pure, no AI, no charge): a 0-100 score from named, weighted checks.
 
 Each check reports pass / improve / fail and why, for the article's focus keyphrase. A check's
 weight counts fully on pass, half on improve, nothing on fail. The thresholds follow the common
@@ -152,10 +152,10 @@ def _subheadings(phrase: list[str], root: Any) -> Outcome:
     share = sum(1 for h in heads if contains_phrase(tokens(h), phrase)) / len(heads)
     pct = round(share * 100)
     if 0.3 <= share <= 0.75:
-        return name, "pass", f"{pct}% of H2/H3 contain the keyphrase (30–75%)"
+        return name, "pass", f"{pct}% of H2/H3 contain the keyphrase (30-75%)"
     if share == 0:
-        return name, "fail", "no H2/H3 contains the keyphrase (aim for 30–75%)"
-    return name, "improve", f"{pct}% of H2/H3 contain the keyphrase (aim for 30–75%)"
+        return name, "fail", "no H2/H3 contains the keyphrase (aim for 30-75%)"
+    return name, "improve", f"{pct}% of H2/H3 contain the keyphrase (aim for 30-75%)"
 
 
 def _alts(phrase: list[str], root: Any, extra: tuple[str, ...]) -> Outcome:
@@ -177,12 +177,12 @@ def _density(phrase: list[str], text: str, total: int) -> Outcome:
     density = count_phrase(tokens(text), phrase) / total * 100
     shown = f"{density:.2f}%"
     if 0.5 <= density <= 3.0:
-        return name, "pass", f"keyphrase density {shown} (0.5–3%)"
+        return name, "pass", f"keyphrase density {shown} (0.5-3%)"
     if density == 0:
         return name, "fail", "the keyphrase does not occur in the text"
     if density > 4.0:
         return name, "fail", f"keyphrase density {shown}: over 4% reads as stuffing"
-    return name, "improve", f"keyphrase density {shown} (aim for 0.5–3%)"
+    return name, "improve", f"keyphrase density {shown} (aim for 0.5-3%)"
 
 
 def _meta_length(meta: str) -> Outcome:
@@ -191,8 +191,8 @@ def _meta_length(meta: str) -> Outcome:
     if n == 0:
         return name, "fail", "no meta description"
     if 120 <= n <= 156:
-        return name, "pass", f"{n} characters (120–156)"
-    return name, "improve", f"{n} characters (aim for 120–156)"
+        return name, "pass", f"{n} characters (120-156)"
+    return name, "improve", f"{n} characters (aim for 120-156)"
 
 
 def _length(count: int, target: int) -> Outcome:

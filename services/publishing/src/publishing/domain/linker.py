@@ -124,7 +124,9 @@ def inject(
         linked_urls.add(candidate.url)
         used_anchors.add(tuple(tokens(anchor)))
         injected.append(
-            Injected(link_id, candidate.target_ref, candidate.url, anchor, block, offset, similarity)
+            Injected(
+                link_id, candidate.target_ref, candidate.url, anchor, block, offset, similarity
+            )
         )
     return serialize(root), injected
 

@@ -1,4 +1,4 @@
-"""Publications: one article × one destination, a state machine whose every move is recorded.
+"""Publications: one article x one destination, a state machine whose every move is recorded.
 
 States (issue 10 §1): `pending_approval → scheduled → publishing → published | failed`, plus
 `cancelled` and `unpublished`. A published article whose content changes is scheduled again

@@ -14,7 +14,7 @@ from typing import Any
 
 import lxml.html
 
-WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")
+WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['\u2019][A-Za-z]+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?])$")
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 BLOCKS = ("p", "li", *HEADINGS, "figcaption", "blockquote", "td", "th")
@@ -33,7 +33,7 @@ def words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased words, for phrase matching."""
-    return [w.lower().replace("’", "'") for w in words(text)]
+    return [w.lower().replace("\u2019", "'") for w in words(text)]
 
 
 def sentences(text: str) -> list[str]:
@@ -71,7 +71,7 @@ VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
 @functools.lru_cache(maxsize=50_000)
 def syllables(word: str) -> int:
-    lowered = word.lower().strip("'’")
+    lowered = word.lower().strip("'\u2019")
     if not lowered:
         return 0
     if lowered.isdigit():
@@ -86,7 +86,7 @@ def syllables(word: str) -> int:
 
 
 def flesch_reading_ease(text: str) -> float | None:
-    """206.835 − 1.015 × words/sentences − 84.6 × syllables/words; None without any words."""
+    """206.835 - 1.015 x words/sentences - 84.6 x syllables/words; None without any words."""
     found = sentences(text)
     all_words = words(text)
     if not found or not all_words:
