@@ -30,8 +30,9 @@ S = Status
 ALLOWED: dict[Status, frozenset[Status]] = {
     S.PENDING_APPROVAL: frozenset({S.SCHEDULED, S.CANCELLED, S.PENDING_APPROVAL}),
     S.SCHEDULED: frozenset({S.PUBLISHING, S.PENDING_APPROVAL, S.CANCELLED, S.SCHEDULED}),
-    # `publishing → scheduled` is a retry after a transient failure.
-    S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED, S.SCHEDULED}),
+    # `publishing → scheduled` is a retry after a transient failure; `publishing → publishing`
+    # a takeover from a worker whose lease ran out.
+    S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED, S.SCHEDULED, S.PUBLISHING}),
     S.PUBLISHED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.UNPUBLISHED, S.FAILED}),
     S.FAILED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.CANCELLED}),
     S.CANCELLED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL}),
