@@ -91,8 +91,9 @@ class Driver:
     def uow(self) -> PublishingUnitOfWork:
         return PublishingUnitOfWork(self.sessions)
 
-    def publisher(self, destinations: Any, credentials: Any = None, images: Any = None,
-                  **policy: Any) -> Publisher:
+    def publisher(
+        self, destinations: Any, credentials: Any = None, images: Any = None, **policy: Any
+    ) -> Publisher:
         return Publisher(
             uow_factory=self.uow,
             destinations=destinations,
@@ -102,10 +103,17 @@ class Driver:
             policy=PublishPolicy(**policy),
         )
 
-    async def deliver(self, topic: str, payload: Any, account_id: uuid.UUID,
-                      site_id: uuid.UUID | None = None, source: str = "integration") -> Envelope:
-        envelope = TOPICS.envelope(topic, payload, source=source, account_id=account_id,
-                                   site_id=site_id)
+    async def deliver(
+        self,
+        topic: str,
+        payload: Any,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID | None = None,
+        source: str = "integration",
+    ) -> Envelope:
+        envelope = TOPICS.envelope(
+            topic, payload, source=source, account_id=account_id, site_id=site_id
+        )
         await self.redeliver(envelope)
         return envelope
 
@@ -118,57 +126,114 @@ class Driver:
         self.versions[key] = self.versions.get(key, 0) + 1
         return self.versions[key]
 
-    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID | None = None, *,
-                   deleted: bool = False, timezone: str = "UTC") -> uuid.UUID:
+    async def site(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID | None = None,
+        *,
+        deleted: bool = False,
+        timezone: str = "UTC",
+    ) -> uuid.UUID:
         site_id = site_id or uuid.uuid4()
         await self.deliver(
             "site.deleted" if deleted else "site.created",
-            SiteSnapshot(site_id=site_id, account_id=account_id, version=self._version(site_id),
-                         deleted=deleted, name="Garden", url="https://garden.example.com",
-                         timezone=timezone),
-            account_id, site_id,
+            SiteSnapshot(
+                site_id=site_id,
+                account_id=account_id,
+                version=self._version(site_id),
+                deleted=deleted,
+                name="Garden",
+                url="https://garden.example.com",
+                timezone=timezone,
+            ),
+            account_id,
+            site_id,
         )
         return site_id
 
-    async def integration(self, account_id: uuid.UUID, site_id: uuid.UUID,
-                          platform: str = "static", *, integration_id: uuid.UUID | None = None,
-                          settings: dict[str, Any] | None = None, base_url: str = "",
-                          deleted: bool = False, is_active: bool = True) -> uuid.UUID:
+    async def integration(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        platform: str = "static",
+        *,
+        integration_id: uuid.UUID | None = None,
+        settings: dict[str, Any] | None = None,
+        base_url: str = "",
+        deleted: bool = False,
+        is_active: bool = True,
+    ) -> uuid.UUID:
         integration_id = integration_id or uuid.uuid4()
         await self.deliver(
             "integration.removed" if deleted else "integration.connected",
             IntegrationSnapshot(
-                integration_id=integration_id, site_id=site_id, account_id=account_id,
-                version=self._version(integration_id), deleted=deleted, platform=platform,
+                integration_id=integration_id,
+                site_id=site_id,
+                account_id=account_id,
+                version=self._version(integration_id),
+                deleted=deleted,
+                platform=platform,
                 base_url=base_url or "https://garden.example.com",
-                settings=settings if settings is not None else {"folder": f"f-{integration_id.hex[:8]}"},
-                is_active=is_active, has_credentials=platform != "static",
+                settings=settings
+                if settings is not None
+                else {"folder": f"f-{integration_id.hex[:8]}"},
+                is_active=is_active,
+                has_credentials=platform != "static",
             ),
-            account_id, site_id,
+            account_id,
+            site_id,
         )
         return integration_id
 
-    async def inventory(self, account_id: uuid.UUID, site_id: uuid.UUID,
-                        integration_id: uuid.UUID, remote_id: str, title: str, url: str,
-                        excerpt: str = "", *, deleted: bool = False, version: int = 1) -> None:
+    async def inventory(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        integration_id: uuid.UUID,
+        remote_id: str,
+        title: str,
+        url: str,
+        excerpt: str = "",
+        *,
+        deleted: bool = False,
+        version: int = 1,
+    ) -> None:
         await self.deliver(
             "inventory.item",
             InventoryItemSnapshot(
                 item_id=InventoryItemSnapshot.key_for(integration_id, "post", remote_id),
-                integration_id=integration_id, site_id=site_id, account_id=account_id,
-                version=version, deleted=deleted, kind="post", remote_id=remote_id,
-                title=title, url=url, excerpt=excerpt,
+                integration_id=integration_id,
+                site_id=site_id,
+                account_id=account_id,
+                version=version,
+                deleted=deleted,
+                kind="post",
+                remote_id=remote_id,
+                title=title,
+                url=url,
+                excerpt=excerpt,
             ),
-            account_id, site_id,
+            account_id,
+            site_id,
         )
 
-    def content(self, site_id: uuid.UUID, content_id: uuid.UUID | None = None, *,
-                version: int = 1, auto_publish: bool = True, keyphrase: str = "compost bins",
-                title: str | None = None, slug: str | None = None,
-                images: bool = True) -> ContentReady:
+    def content(
+        self,
+        site_id: uuid.UUID,
+        content_id: uuid.UUID | None = None,
+        *,
+        version: int = 1,
+        auto_publish: bool = True,
+        keyphrase: str = "compost bins",
+        title: str | None = None,
+        slug: str | None = None,
+        images: bool = True,
+    ) -> ContentReady:
         content_id = content_id or uuid.uuid4()
         return ContentReady(
-            content_id=content_id, site_id=site_id, run_id=None,
+            content_id=content_id,
+            site_id=site_id,
+            run_id=None,
             title=title or f"{keyphrase.capitalize()} for small gardens",
             html=article_html(keyphrase),
             meta_title=title or f"{keyphrase.capitalize()} for small gardens",
@@ -179,15 +244,25 @@ class Driver:
             slug=slug or f"{keyphrase.replace(' ', '-')}-{content_id.hex[:6]}",
             keywords=[keyphrase, "garden soil"],
             images=[
-                ContentImage(url=f"http://automation.test/images/{content_id}-f", alt=f"{keyphrase} in a garden", kind="featured"),
-                ContentImage(url=f"http://automation.test/images/{content_id}-1", alt="a heap", kind="inline"),
-            ] if images else [],
-            auto_publish=auto_publish, version=version,
+                ContentImage(
+                    url=f"http://automation.test/images/{content_id}-f",
+                    alt=f"{keyphrase} in a garden",
+                    kind="featured",
+                ),
+                ContentImage(
+                    url=f"http://automation.test/images/{content_id}-1", alt="a heap", kind="inline"
+                ),
+            ]
+            if images
+            else [],
+            auto_publish=auto_publish,
+            version=version,
         )
 
     async def ready(self, account_id: uuid.UUID, content: ContentReady) -> Envelope:
-        return await self.deliver("content.ready", content, account_id, content.site_id,
-                                  source="automation")
+        return await self.deliver(
+            "content.ready", content, account_id, content.site_id, source="automation"
+        )
 
     async def publications(self, content_id: uuid.UUID) -> list[Any]:
         async with self.uow() as uow:

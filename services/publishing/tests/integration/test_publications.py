@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 async def release(driver, *contents) -> list[uuid.UUID]:
     """Release what is due (the database is shared with other tests: keep only these)."""
     ours = {p.publication_id for c in contents for p in await driver.publications(c.content_id)}
-    released = await release_due(driver.uow, driver.clock, PublishPolicy(lease_s=86_400), batch=1000)
+    released = await release_due(
+        driver.uow, driver.clock, PublishPolicy(lease_s=86_400), batch=1000
+    )
     return [r for r in released if r in ours]
 
 
@@ -205,12 +207,33 @@ async def test_links_from_the_inventory_are_injected_recorded_and_replaced_by_a_
     site = await driver.site(account)
     integration = await driver.integration(account, site)
     await put_settings(driver, account, site, linking={"max_per_1000_words": 10})
-    await driver.inventory(account, site, integration, "11", "Green waste in the garden",
-                           "https://garden.example.com/green", "green waste keeps soil rich")
-    await driver.inventory(account, site, integration, "12", "Leaf mould basics",
-                           "https://garden.example.com/leaf-mould", "leaf mould from autumn leaves")
-    await driver.inventory(account, site, integration, "13", "Electric cars",
-                           "https://garden.example.com/cars", "batteries and motorways")
+    await driver.inventory(
+        account,
+        site,
+        integration,
+        "11",
+        "Green waste in the garden",
+        "https://garden.example.com/green",
+        "green waste keeps soil rich",
+    )
+    await driver.inventory(
+        account,
+        site,
+        integration,
+        "12",
+        "Leaf mould basics",
+        "https://garden.example.com/leaf-mould",
+        "leaf mould from autumn leaves",
+    )
+    await driver.inventory(
+        account,
+        site,
+        integration,
+        "13",
+        "Electric cars",
+        "https://garden.example.com/cars",
+        "batteries and motorways",
+    )
     content = driver.content(site)
     await driver.ready(account, content)
     async with driver.engine.connect() as conn:

@@ -1,8 +1,6 @@
 """Internal HTTP API of publishing (service token, X-Account-Id, X-Roles; callers: gateway).
 Thin: parse, authorize (another account's objects are 404), call one use case or query."""
 
-from __future__ import annotations
-
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
