@@ -94,7 +94,7 @@ async def test_settings_round_trip_and_are_validated(api, driver):
 
 
 async def test_approve_reschedule_cancel_and_history(api, driver, clock):
-    account, site, _, content, publication = await setup_site(driver)
+    account, site, _, _, publication = await setup_site(driver)
     base = f"/sites/{site}/publications/{publication.publication_id}"
     listed = await api.get(
         f"/sites/{site}/publications", params={"status": "pending_approval"}, headers=as_(account)
