@@ -38,3 +38,27 @@ def clock() -> FakeClock:
 @pytest.fixture
 def driver(engine: AsyncEngine, clock: FakeClock) -> Driver:
     return Driver(engine, clock)
+
+
+def _load_infra_wordpress():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[4] / "infra" / "wordpress.py"
+    spec = importlib.util.spec_from_file_location("igny8_infra_wordpress", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def wordpress(tmp_path_factory):
+    """A real WordPress (Debian's packages, private MariaDB, PHP's server on its own loopback
+    address), installed when missing, stopped at the end of the session."""
+    infra = _load_infra_wordpress()
+    instance = infra.LocalWordPress(tmp_path_factory.mktemp("wordpress"))
+    try:
+        yield instance.up()
+    finally:
+        instance.down()
