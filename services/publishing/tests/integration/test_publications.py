@@ -262,3 +262,17 @@ async def test_links_from_the_inventory_are_injected_recorded_and_replaced_by_a_
             )
         ).all()
     assert {(v, s) for v, s in statuses} == {(1, "replaced"), (2, "active")}
+
+
+async def test_an_article_for_a_site_not_known_yet_is_retried_not_dropped(driver):
+    from publishing.domain.errors import UnknownSite
+
+    account = uuid.uuid4()
+    content = driver.content(uuid.uuid4())
+    with pytest.raises(UnknownSite):  # the consumer retries with backoff, then dead-letters
+        await driver.ready(account, content)
+    async with driver.engine.connect() as conn:
+        stored = await conn.scalar(
+            sa.select(sa.func.count()).where(articles.c.content_id == content.content_id)
+        )
+    assert stored == 0

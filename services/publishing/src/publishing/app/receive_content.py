@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from publishing.app.commands import ContentArrived
 from publishing.app.scheduling import schedule
 from publishing.domain.analyzer import ArticleInput, Report, analyze
+from publishing.domain.errors import UnknownSite
 from publishing.domain.linker import canonical, inject, rank
 from publishing.domain.model import (
     Article,
@@ -31,7 +32,9 @@ async def receive_content(cmd: ContentArrived, uow: UnitOfWork, clock: Clock) ->
     """Returns the publications touched; an older or repeated version changes nothing."""
     now = clock.now()
     site = await uow.replicas.site(cmd.site_id)
-    if site is not None and site.account_id != cmd.account_id:
+    if site is None:
+        raise UnknownSite(f"site {cmd.site_id} is not known (yet)")
+    if site.account_id != cmd.account_id:
         return []  # not this account's site: never act on it
     known = await uow.articles.get(cmd.content_id, lock=True)
     if known is not None and (known.account_id != cmd.account_id or known.version >= cmd.version):
@@ -58,7 +61,7 @@ async def receive_content(cmd: ContentArrived, uow: UnitOfWork, clock: Clock) ->
     article.score = report.score
     article.report = {"score": report.score, "checks": [asdict(c) for c in report.checks]}
     await uow.articles.save(article)
-    if site is None or site.deleted:
+    if site.deleted:
         return []
     touched = []
     for integration in await destinations(uow, site, settings):

@@ -51,3 +51,10 @@ class DestinationFailure(PublishingError):
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class UnknownSite(PublishingError):
+    """An article for a site whose snapshot has not arrived (yet): the consumer retries it with
+    backoff and, if the site never appears, dead-letters it for a replay."""
+
+    reason = "unknown_site"
