@@ -196,7 +196,8 @@ class Destination(Protocol):
         """Create or update the remote post. Raises DestinationFailure; RemoteEdited-style
         refusals are permanent failures with reason `remote_edited`."""
 
-    async def unpublish(self, target: Target, remote_id: str) -> None: ...
+    async def unpublish(self, target: Target, remote_id: str) -> RemotePost | None:
+        """Take the post down; returns its state after our write (None when it is gone)."""
 
 
 class Destinations(Protocol):

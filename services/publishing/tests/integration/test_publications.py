@@ -276,3 +276,28 @@ async def test_an_article_for_a_site_not_known_yet_is_retried_not_dropped(driver
             sa.select(sa.func.count()).where(articles.c.content_id == content.content_id)
         )
     assert stored == 0
+
+
+async def test_a_publication_that_keeps_losing_its_worker_fails_for_good(driver):
+    account = uuid.uuid4()
+    site = await driver.site(account)
+    await driver.integration(account, site)
+    content = driver.content(site)
+    await driver.ready(account, content)
+    policy = PublishPolicy(lease_s=60, max_attempts=3)
+    [publication] = await driver.publications(content.content_id)
+
+    async def release_ours():
+        released = await release_due(driver.uow, driver.clock, policy, batch=1000)
+        return [r for r in released if r == publication.publication_id]
+
+    assert await release_ours() == [publication.publication_id]  # a worker takes it and dies
+    for _ in range(2):
+        driver.clock.advance(seconds=61)
+        assert await release_ours() == [publication.publication_id]  # taken over
+    driver.clock.advance(seconds=61)
+    assert await release_ours() == []
+    [publication] = await driver.publications(content.content_id)
+    assert publication.status == Status.FAILED
+    assert publication.last_error.startswith("worker_lost")
+    assert (await driver.events(site))[-1]["data"]["reason"] == "worker_lost"

@@ -213,3 +213,47 @@ async def test_a_process_killed_between_create_and_commit_leaves_one_post(
     assert [p["id"] for p in posts] == [post["id"]]
     [publication] = await driver.publications(content.content_id)
     assert publication.remote_id == str(post["id"])
+
+
+async def test_unpublish_then_republish_is_not_taken_for_a_customer_edit(
+    driver, wordpress, site_setup
+):
+    from publishing.app.manage import approve, unpublish
+
+    account, site, _, publisher = await site_setup()
+    wp = WP(wordpress)
+    content = driver.content(site, slug=f"herb-spiral-{uuid.uuid4().hex[:6]}")
+    await driver.ready(account, content)
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    [publication] = await driver.publications(content.content_id)
+    async with driver.uow() as uow:
+        await unpublish(
+            uow,
+            account,
+            site,
+            publication.publication_id,
+            "user:ann",
+            driver.clock,
+            publisher.destinations,
+            publisher.credentials,
+        )
+        await uow.commit()
+    [post] = wp.posts(content.slug)
+    assert post["status"] == "draft"
+    async with driver.uow() as uow:
+        await approve(
+            uow,
+            account,
+            site,
+            publication.publication_id,
+            "user:ann",
+            driver.clock,
+            reason="re-publish",
+        )
+        await uow.commit()
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    [again] = wp.posts(content.slug)
+    assert again["id"] == post["id"] and again["status"] == "publish"
+    events = [e["topic"] for e in await driver.events(site)]
+    assert events.count("publication.unpublished") == 1
+    assert events[-1] == "publication.completed"

@@ -32,7 +32,7 @@ UPDATE = (
 )
 UNPUBLISH = (
     "mutation($id: ID!) { articleUpdate(id: $id, article: {isPublished: false}) { "
-    "article { id } userErrors { code field message } } }"
+    f"article {{ {ARTICLE_FIELDS} }} userErrors {{ code field message }} }} }}"
 )
 
 
@@ -85,10 +85,9 @@ class ShopifyDestination:
         await hooks.created(created)
         return created
 
-    async def unpublish(self, target: Target, remote_id: str) -> None:
-        _result(
-            await self._graphql(target, UNPUBLISH, {"id": remote_id}), "articleUpdate", need=False
-        )
+    async def unpublish(self, target: Target, remote_id: str) -> RemotePost | None:
+        data = await self._graphql(target, UNPUBLISH, {"id": remote_id})
+        return _remote(target.integration.base_url.rstrip("/"), _result(data, "articleUpdate"))
 
     async def _first_blog(self, target: Target) -> str:
         nodes = ((await self._graphql(target, FIRST_BLOG, {})).get("blogs") or {}).get(

@@ -80,9 +80,10 @@ class StaticExport:
         _write(path, data)
         return RemotePost(remote_id=name, url=str(path), modified=_digest(data))
 
-    async def unpublish(self, target: Target, remote_id: str) -> None:
+    async def unpublish(self, target: Target, remote_id: str) -> RemotePost | None:
         path = _inside(self.folder(target), remote_id)
         path.unlink(missing_ok=True)
+        return None
 
 
 def _inside(folder: Path, name: str) -> Path:

@@ -32,11 +32,12 @@ class WordPressDestination:
         except PlatformFailure as failure:
             raise from_platform(failure) from None
 
-    async def unpublish(self, target: Target, remote_id: str) -> None:
+    async def unpublish(self, target: Target, remote_id: str) -> RemotePost | None:
         try:
             site = await self._site(target)
             answer = await site.send("POST", f"wp/v2/posts/{remote_id}", json={"status": "draft"})
             check(answer, "unpublish")
+            return _remote(answer.json())
         except PlatformFailure as failure:
             raise from_platform(failure) from None
 

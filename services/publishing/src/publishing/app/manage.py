@@ -96,9 +96,12 @@ async def unpublish(
     if integration is None:
         raise NotFound("integration not found")
     secret = await credentials.credentials(account_id, publication.integration_id)
-    await destinations.for_platform(publication.platform).unpublish(
+    after = await destinations.for_platform(publication.platform).unpublish(
         Target(integration, secret), publication.remote_id
     )
+    # our own write moved the remote `modified`: remember it, or a re-publish would take it
+    # for a customer's edit
+    publication.remote_modified = after.modified if after else None
     publication.move(Status.UNPUBLISHED, user, "unpublished", clock.now())
     await emit(uow, publication, "unpublished")
     await uow.publications.save(publication)

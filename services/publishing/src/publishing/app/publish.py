@@ -71,11 +71,20 @@ async def release_due(
                     )
                     await uow.publications.save(publication)
                     continue
-            reason = (
-                "due"
-                if publication.status == Status.SCHEDULED
-                else "lease expired: taken over from a stopped worker"
-            )
+            if publication.status == Status.PUBLISHING:
+                # A worker stopped mid-publish (crash, kill): take over, but a publication that
+                # keeps killing its workers fails for good instead of looping forever.
+                publication.attempts += 1
+                if publication.attempts >= policy.max_attempts:
+                    publication.lease_until = None
+                    publication.last_error = "worker_lost: the publish kept stopping its workers"
+                    publication.move(Status.FAILED, "scheduler", publication.last_error, now)
+                    await emit(uow, publication, "failed", "worker_lost")
+                    await uow.publications.save(publication)
+                    continue
+                reason = "lease expired: taken over from a stopped worker"
+            else:
+                reason = "due"
             publication.move(Status.PUBLISHING, "scheduler", reason, now)
             publication.lease_until = now + timedelta(seconds=policy.lease_s)
             await uow.publications.save(publication)

@@ -79,7 +79,7 @@ def analysis(article: Article, site: Site | None, settings: SiteSettings) -> Rep
             slug=article.slug,
             meta_description=article.meta_description,
             html=article.linked_html or article.html,
-            image_alts=tuple(i.alt for i in article.images if i.kind == "featured"),
+            image_alts=tuple(i.alt for i in article.images),  # placed by the destination
             site_host=urlsplit(site.url).hostname or "" if site else "",
             target_words=settings.target_words,
         )

@@ -58,7 +58,8 @@ class ArticleInput:
     meta_description: str
     html: str
     image_alts: tuple[str, ...] = ()
-    """Alts of the images that travel beside the HTML (featured image); inline ones are read."""
+    """Alts of the images that travel beside the HTML (featured and inline images that the
+    destination places); `<img>` already in the HTML are read from it."""
     site_host: str = ""
     target_words: int = 1200
 
