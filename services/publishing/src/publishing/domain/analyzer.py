@@ -92,6 +92,7 @@ def analyze(article: ArticleInput) -> Report:
     body = [b for b in found if b.tag not in HEADINGS]
     body_text = " ".join(b.text for b in body)
     body_words = words(body_text)
+    sentence_lengths = [len(words(s)) for s in sentences(body_text)]
     results = [
         _title(phrase, article.title),
         _introduction(phrase, body),
@@ -99,14 +100,14 @@ def analyze(article: ArticleInput) -> Report:
         _in("keyphrase_in_meta_description", phrase, article.meta_description, "meta description"),
         _subheadings(phrase, root),
         _alts(phrase, root, article.image_alts),
-        _density(phrase, body_text, len(body_words)),
+        _density(phrase, [w.lower().replace("\u2019", "'") for w in body_words]),
         _meta_length(article.meta_description),
         _length(len(body_words), article.target_words),
         _single_h1(root),
         _distribution(found),
         _paragraphs(body),
-        _sentence_length(body_text),
-        _flesch(body_text),
+        _sentence_length(sentence_lengths),
+        _flesch(body_text, len(sentence_lengths)),
         *_links(root, article.site_host, phrase),
     ]
     checks = tuple(Check(name, WEIGHTS[name], result, why) for name, result, why in results)
@@ -171,11 +172,12 @@ def _alts(phrase: list[str], root: Any, extra: tuple[str, ...]) -> Outcome:
     return name, "improve", "no image alt contains the keyphrase"
 
 
-def _density(phrase: list[str], text: str, total: int) -> Outcome:
+def _density(phrase: list[str], lowered: list[str]) -> Outcome:
     name = "keyphrase_density"
+    total = len(lowered)
     if total == 0 or not phrase:
         return name, "fail", "no text"
-    density = count_phrase(tokens(text), phrase) / total * 100
+    density = count_phrase(lowered, phrase) / total * 100
     shown = f"{density:.2f}%"
     if 0.5 <= density <= 3.0:
         return name, "pass", f"keyphrase density {shown} (0.5-3%)"
@@ -244,12 +246,11 @@ def _paragraphs(body: list[Any]) -> Outcome:
     return name, "improve", f"a paragraph of {longest} words (aim for ≤ 150)"
 
 
-def _sentence_length(text: str) -> Outcome:
+def _sentence_length(lengths: list[int]) -> Outcome:
     name = "sentence_length"
-    found = sentences(text)
-    if not found:
+    if not lengths:
         return name, "fail", "no sentences"
-    share = sum(1 for s in found if len(words(s)) > 20) / len(found)
+    share = sum(1 for n in lengths if n > 20) / len(lengths)
     pct = round(share * 100)
     if share <= 0.25:
         return name, "pass", f"{pct}% of sentences over 20 words (≤ 25%)"
@@ -258,9 +259,9 @@ def _sentence_length(text: str) -> Outcome:
     return name, "fail", f"{pct}% of sentences over 20 words (≤ 25%)"
 
 
-def _flesch(text: str) -> Outcome:
+def _flesch(text: str, sentence_count: int) -> Outcome:
     name = "flesch_reading_ease"
-    ease = flesch_reading_ease(text)
+    ease = flesch_reading_ease(text, sentence_count)
     if ease is None:
         return name, "fail", "no text to read"
     shown = f"{ease:.1f}"

@@ -37,7 +37,7 @@ def tokens(text: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in (part.strip() for part in SENTENCE_END.split(text)) if words(s)]
+    return [s for s in (part.strip() for part in SENTENCE_END.split(text)) if WORD.search(s)]
 
 
 def contains_phrase(haystack: list[str], phrase: list[str]) -> bool:
@@ -85,16 +85,14 @@ def syllables(word: str) -> int:
     return max(1, len(VOWEL_GROUPS.findall(lowered)))
 
 
-def flesch_reading_ease(text: str) -> float | None:
+def flesch_reading_ease(text: str, sentence_count: int | None = None) -> float | None:
     """206.835 - 1.015 x words/sentences - 84.6 x syllables/words; None without any words."""
-    found = sentences(text)
+    found = len(sentences(text)) if sentence_count is None else sentence_count
     all_words = words(text)
     if not found or not all_words:
         return None
     total_syllables = sum(syllables(w) for w in all_words)
-    return (
-        206.835 - 1.015 * (len(all_words) / len(found)) - 84.6 * (total_syllables / len(all_words))
-    )
+    return 206.835 - 1.015 * (len(all_words) / found) - 84.6 * (total_syllables / len(all_words))
 
 
 @dataclass(frozen=True)
