@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("status IN ('pending_approval', 'scheduled', 'publishing', 'published', 'failed', 'cancelled', 'unpublished')", name=op.f('ck_publications_status')),
     sa.PrimaryKeyConstraint('publication_id', name=op.f('pk_publications')),
-    sa.UniqueConstraint('content_id', 'integration_id', name='article_destination')
+    sa.UniqueConstraint('content_id', 'integration_id', name=op.f('uq_publications_content_id'))
     )
     op.create_index('ix_publications_due', 'publications', ['scheduled_for'], unique=False, postgresql_where=sa.text("status IN ('scheduled', 'publishing')"))
     op.create_index('ix_publications_site', 'publications', ['account_id', 'site_id', 'status'], unique=False)

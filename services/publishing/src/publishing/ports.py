@@ -43,6 +43,9 @@ class Articles(Protocol):
     ) -> list[Candidate]:
         """This platform's earlier articles of the site that have a published URL."""
 
+    async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
+        """This platform's other articles of the site that are published somewhere."""
+
 
 class Publications(Protocol):
     async def get(self, publication_id: uuid.UUID, lock: bool = False) -> Publication | None: ...
@@ -85,6 +88,20 @@ class Links(Protocol):
     async def mark(self, link_ids: list[uuid.UUID], status: str, now: datetime) -> None: ...
 
     async def active_of(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
+
+    async def propose(self, suggestion: dict[str, Any]) -> bool:
+        """Store an inbound link suggestion unless that source → target pair exists already."""
+
+    async def suggestion(self, suggestion_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def decide(
+        self,
+        suggestion_id: uuid.UUID,
+        status: str,
+        by: str,
+        now: datetime,
+        link_id: uuid.UUID | None = None,
+    ) -> None: ...
 
 
 class SettingsRepository(Protocol):

@@ -197,6 +197,9 @@ async def test_every_route_hides_another_accounts_objects(api, driver):
         ("GET", f"/sites/{site}/links", None),
         ("POST", f"/sites/{site}/links/{links[0]['link_id']}/undo", None),
         ("GET", f"/sites/{site}/link-graph", None),
+        ("GET", f"/sites/{site}/link-suggestions", None),
+        ("POST", f"/sites/{site}/link-suggestions/{uuid.uuid4()}/accept", None),
+        ("POST", f"/sites/{site}/link-suggestions/{uuid.uuid4()}/reject", None),
     ]
     for method, path, body in routes:
         answer = await api.request(method, path, json=body, headers=stranger)

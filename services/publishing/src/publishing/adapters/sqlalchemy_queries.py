@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from publishing.adapters.sqlalchemy_tables import (
     articles,
     inventory_items,
+    link_suggestions,
     links,
     publication_transitions,
     publications,
@@ -128,6 +129,17 @@ class SqlAlchemyPublishingQueries:
         if content_id:
             query = query.where(links.c.source_content_id == content_id)
         rows = await self.session.execute(query.order_by(links.c.created_at, links.c.block))
+        return [_json(r) for r in rows]
+
+    async def suggestions(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, status: str | None
+    ) -> list[dict[str, Any]]:
+        query = sa.select(link_suggestions).where(
+            link_suggestions.c.account_id == account_id, link_suggestions.c.site_id == site_id
+        )
+        if status:
+            query = query.where(link_suggestions.c.status == status)
+        rows = await self.session.execute(query.order_by(link_suggestions.c.created_at))
         return [_json(r) for r in rows]
 
     async def link_graph(self, account_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any]:

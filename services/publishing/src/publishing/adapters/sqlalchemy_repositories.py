@@ -15,12 +15,10 @@ from publishing.adapters.sqlalchemy_tables import (
     inventory_items,
     known_integrations,
     known_sites,
-    links,
     publication_transitions,
     publications,
-    site_settings,
 )
-from publishing.domain.linker import Candidate, Injected
+from publishing.domain.linker import Candidate
 from publishing.domain.model import (
     Article,
     Image,
@@ -30,7 +28,6 @@ from publishing.domain.model import (
     Status,
     Transition,
 )
-from publishing.domain.settings import SiteSettings
 
 LINKABLE_KINDS = ("post", "page", "article")
 
@@ -147,6 +144,20 @@ class SqlAlchemyArticles:
         await self.session.execute(
             statement.on_conflict_do_update(index_elements=["content_id"], set_=values)
         )
+
+    async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
+        ids = await self.session.scalars(
+            sa.select(publications.c.content_id)
+            .distinct()
+            .where(
+                publications.c.site_id == site_id,
+                publications.c.content_id != exclude,
+                publications.c.status == Status.PUBLISHED.value,
+            )
+            .limit(limit)
+        )
+        found = [await self.get(content_id) for content_id in ids]
+        return [a for a in found if a is not None]
 
     async def published_candidates(
         self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int
@@ -379,74 +390,3 @@ def _transition(publication_id: uuid.UUID, t: Transition) -> dict[str, Any]:
         "reason": t.reason,
         "at": t.at,
     }
-
-
-class SqlAlchemyLinks:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, article: Article, injected: list[Injected], now: datetime) -> None:
-        if not injected:
-            return
-        await self.session.execute(
-            sa.insert(links),
-            [
-                {
-                    "link_id": link.link_id,
-                    "account_id": article.account_id,
-                    "site_id": article.site_id,
-                    "source_content_id": article.content_id,
-                    "content_version": article.version,
-                    "target_ref": link.target_ref,
-                    "target_url": link.url,
-                    "anchor": link.anchor,
-                    "block": link.block,
-                    "char_offset": link.offset,
-                    "similarity": link.similarity,
-                    "created_at": now,
-                }
-                for link in injected
-            ],
-        )
-
-    async def get(self, link_id: uuid.UUID) -> dict[str, Any] | None:
-        row = (
-            await self.session.execute(sa.select(links).where(links.c.link_id == link_id))
-        ).first()
-        return dict(row._mapping) if row else None
-
-    async def mark(self, link_ids: list[uuid.UUID], status: str, now: datetime) -> None:
-        if link_ids:
-            await self.session.execute(
-                sa.update(links)
-                .where(links.c.link_id.in_(link_ids))
-                .values(status=status, undone_at=now)
-            )
-
-    async def active_of(self, content_id: uuid.UUID) -> list[dict[str, Any]]:
-        rows = await self.session.execute(
-            sa.select(links).where(
-                links.c.source_content_id == content_id, links.c.status == "active"
-            )
-        )
-        return [dict(r._mapping) for r in rows]
-
-
-class SqlAlchemySettings:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, site_id: uuid.UUID) -> SiteSettings:
-        found = await self.session.scalar(
-            sa.select(site_settings.c.settings).where(site_settings.c.site_id == site_id)
-        )
-        return SiteSettings.model_validate(found) if found else SiteSettings()
-
-    async def put(self, account_id: uuid.UUID, site_id: uuid.UUID, settings: SiteSettings) -> None:
-        values = {"account_id": account_id, "settings": settings.model_dump(mode="json")}
-        statement = insert(site_settings).values(site_id=site_id, **values)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["site_id"], set_={**values, "updated_at": sa.func.now()}
-            )
-        )

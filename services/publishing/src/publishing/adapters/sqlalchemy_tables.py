@@ -126,7 +126,7 @@ publications = sa.Table(
     _at("published_at"),
     _at("created_at", nullable=False),
     _at("updated_at", nullable=False),
-    sa.UniqueConstraint("content_id", "integration_id", name="article_destination"),
+    sa.UniqueConstraint("content_id", "integration_id"),
     sa.CheckConstraint(
         "status IN ('pending_approval', 'scheduled', 'publishing', 'published', 'failed', "
         "'cancelled', 'unpublished')",
@@ -178,4 +178,25 @@ links = sa.Table(
     sa.CheckConstraint("status IN ('active', 'undone', 'replaced')", name="status"),
     sa.Index("ix_links_site", "account_id", "site_id", "status"),
     sa.Index("ix_links_source", "source_content_id"),
+)
+
+link_suggestions = sa.Table(
+    "link_suggestions",
+    metadata,
+    sa.Column("suggestion_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("site_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("source_content_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("target_content_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("target_url", sa.Text, nullable=False),
+    sa.Column("anchor", sa.Text, nullable=False),
+    sa.Column("similarity", sa.Float, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="proposed"),
+    sa.Column("link_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    _at("created_at", nullable=False),
+    _at("decided_at"),
+    sa.UniqueConstraint("source_content_id", "target_content_id"),
+    sa.CheckConstraint("status IN ('proposed', 'accepted', 'rejected', 'stale')", name="status"),
+    sa.Index("ix_link_suggestions_site", "account_id", "site_id", "status"),
 )

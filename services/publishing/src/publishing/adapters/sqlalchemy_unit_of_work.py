@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
 from igny8.messaging import OutboxWriter
+from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
 from publishing.adapters.sqlalchemy_repositories import (
     SqlAlchemyArticles,
-    SqlAlchemyLinks,
     SqlAlchemyPublications,
     SqlAlchemyReplicas,
-    SqlAlchemySettings,
 )
 
 

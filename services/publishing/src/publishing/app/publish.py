@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from igny8.observability import get_logger
+from publishing.app.inbound import propose_inbound
 from publishing.app.scheduling import emit, schedule
 from publishing.domain.errors import DestinationFailure
 from publishing.domain.model import Article, Status
@@ -35,6 +37,7 @@ from publishing.ports import (
 )
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,23 @@ class Publisher:
                     )
             await uow.publications.save(publication)
             await uow.commit()
-            return publication.status
+        await self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        return publication.status
+
+    async def _propose_inbound(self, content_id: uuid.UUID, site_id: uuid.UUID, url: str) -> None:
+        """After the commit, in a unit of its own: proposals never undo a publish."""
+        try:
+            async with self.uow_factory() as uow:
+                article = await uow.articles.get(content_id)
+                if article is None or not url:
+                    return
+                settings = await uow.settings.get(site_id)
+                await propose_inbound(uow, article, url, settings, self.clock.now())
+                await uow.commit()
+        except Exception as exc:  # a suggestion that cannot be made is only a lost suggestion
+            log.warning(
+                "inbound link proposals failed", content_id=str(content_id), error=repr(exc)
+            )
 
     async def _failed(self, publication_id: uuid.UUID, failure: DestinationFailure) -> Status:
         now = self.clock.now()

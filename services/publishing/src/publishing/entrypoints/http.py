@@ -14,6 +14,7 @@ from igny8.auth import Caller
 from publishing.adapters.sqlalchemy_queries import SqlAlchemyPublishingQueries
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app import manage
+from publishing.app.inbound import accept_suggestion, reject_suggestion
 from publishing.app.links import undo_link
 from publishing.domain.errors import PublishingError
 from publishing.domain.model import Publication
@@ -284,6 +285,41 @@ def create_router(
             )
             await uow.commit()
         return {"link_id": str(link_id), "status": "undone", "linked_html": html}
+
+    @router.get("/sites/{site_id}/link-suggestions")
+    async def list_suggestions(
+        site_id: uuid.UUID,
+        caller: Gateway,
+        status: Literal["proposed", "accepted", "rejected", "stale"] | None = None,
+    ) -> dict[str, Any]:
+        account_id = await site_of(caller, site_id)
+        async with sessions() as session:
+            items = await SqlAlchemyPublishingQueries(session).suggestions(
+                account_id, site_id, status
+            )
+        return {"items": items}
+
+    @router.post("/sites/{site_id}/link-suggestions/{suggestion_id}/accept")
+    async def accept(
+        site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
+    ) -> dict[str, Any]:
+        async with PublishingUnitOfWork(sessions) as uow:
+            link_id = await accept_suggestion(
+                uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
+            )
+            await uow.commit()
+        return {"suggestion_id": str(suggestion_id), "status": "accepted", "link_id": str(link_id)}
+
+    @router.post("/sites/{site_id}/link-suggestions/{suggestion_id}/reject")
+    async def reject_suggested(
+        site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
+    ) -> dict[str, Any]:
+        async with PublishingUnitOfWork(sessions) as uow:
+            await reject_suggestion(
+                uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
+            )
+            await uow.commit()
+        return {"suggestion_id": str(suggestion_id), "status": "rejected"}
 
     @router.get("/sites/{site_id}/link-graph")
     async def link_graph(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
