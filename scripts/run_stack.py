@@ -55,6 +55,15 @@ def main() -> int:
         name: int(os.environ.get(f"{name.upper()}_HTTP_PORT", port))
         for name, port in SERVICES.items()
     }
+    # Publishing writes the demo's articles into a static export folder below the same root
+    # integration checks; each service reaches the others where they really listen.
+    exports = os.environ.get("INTEGRATION_STATIC_ROOT", str(ROOT / "var" / "exports"))
+    env.setdefault("INTEGRATION_STATIC_ROOT", exports)
+    env.setdefault("PUBLISHING_STATIC_ROOT", exports)
+    env.setdefault("PUBLISHING_AUTOMATION_URL", f"http://127.0.0.1:{ports['automation']}")
+    env.setdefault("PUBLISHING_INTEGRATION_URL", f"http://127.0.0.1:{ports['integration']}")
+    env.setdefault("AUTOMATION_PUBLIC_URL", f"http://127.0.0.1:{ports['automation']}")
+    env.setdefault("AUTOMATION_BILLING_URL", f"http://127.0.0.1:{ports['billing']}")
     children: dict[str, subprocess.Popen[bytes]] = {}
     checks: dict[str, tuple[int, str]] = {name: (port, "/readyz") for name, port in ports.items()}
     if not any(os.environ.get(v) for v in AI_VARIABLES):
