@@ -100,27 +100,7 @@ class SqlAlchemyArticles:
     async def get(self, content_id: uuid.UUID, lock: bool = False) -> Article | None:
         query = sa.select(articles).where(articles.c.content_id == content_id)
         row = (await self.session.execute(query.with_for_update() if lock else query)).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return Article(
-            content_id=m["content_id"],
-            account_id=m["account_id"],
-            site_id=m["site_id"],
-            version=m["version"],
-            title=m["title"],
-            html=m["html"],
-            linked_html=m["linked_html"],
-            meta_title=m["meta_title"],
-            meta_description=m["meta_description"],
-            slug=m["slug"],
-            keywords=list(m["keywords"]),
-            images=[Image(i["url"], i["alt"], i["kind"]) for i in m["images"]],
-            auto_publish=m["auto_publish"],
-            run_id=m["run_id"],
-            score=m["score"],
-            report=dict(m["report"]),
-        )
+        return _article(row._mapping) if row else None
 
     async def save(self, article: Article) -> None:
         values = {
@@ -146,18 +126,22 @@ class SqlAlchemyArticles:
         )
 
     async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
-        ids = await self.session.scalars(
+        live = (
             sa.select(publications.c.content_id)
-            .distinct()
             .where(
                 publications.c.site_id == site_id,
                 publications.c.content_id != exclude,
                 publications.c.status == Status.PUBLISHED.value,
             )
+            .distinct()
+        )
+        rows = await self.session.execute(
+            sa.select(articles)
+            .where(articles.c.content_id.in_(live))
+            .order_by(articles.c.received_at.desc())
             .limit(limit)
         )
-        found = [await self.get(content_id) for content_id in ids]
-        return [a for a in found if a is not None]
+        return [_article(r._mapping) for r in rows]
 
     async def published_candidates(
         self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int
@@ -196,6 +180,27 @@ class SqlAlchemyArticles:
             for r in rows
             if r.url
         ]
+
+
+def _article(m: Any) -> Article:
+    return Article(
+        content_id=m["content_id"],
+        account_id=m["account_id"],
+        site_id=m["site_id"],
+        version=m["version"],
+        title=m["title"],
+        html=m["html"],
+        linked_html=m["linked_html"],
+        meta_title=m["meta_title"],
+        meta_description=m["meta_description"],
+        slug=m["slug"],
+        keywords=list(m["keywords"]),
+        images=[Image(i["url"], i["alt"], i["kind"]) for i in m["images"]],
+        auto_publish=m["auto_publish"],
+        run_id=m["run_id"],
+        score=m["score"],
+        report=dict(m["report"]),
+    )
 
 
 def _publication(m: Any) -> Publication:

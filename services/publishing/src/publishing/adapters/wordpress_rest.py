@@ -8,6 +8,7 @@ its `modified_gmt` compared with the one our last write returned."""
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import httpx
@@ -20,11 +21,16 @@ from publishing.domain.errors import DestinationFailure
 from publishing.domain.media import place_images, repoint
 from publishing.ports import Hooks, Known, Post, RemotePost, Target
 
+DISCOVERY_TTL_S = 300.0
+
 
 class WordPressDestination:
     def __init__(self, http: GuardedHttp) -> None:
         self._http = http
         self._client = WordPressClient(http)
+        # REST root and namespaces per site, for a few minutes: each lookup is a full WordPress
+        # page render, and a site's API root does not move between two articles.
+        self._discovered: dict[str, tuple[float, str, list[str]]] = {}
 
     async def publish(self, target: Target, post: Post, known: Known, hooks: Hooks) -> RemotePost:
         try:
@@ -42,8 +48,16 @@ class WordPressDestination:
             raise from_platform(failure) from None
 
     async def _site(self, target: Target) -> _Site:
-        root = await self._client.discover(target.integration.base_url.rstrip("/"))
-        return _Site(self._http, root, _basic(target.credentials))
+        base = target.integration.base_url.rstrip("/")
+        auth = _basic(target.credentials)
+        known = self._discovered.get(base)
+        if known is not None and time.monotonic() - known[0] < DISCOVERY_TTL_S:
+            return _Site(self._http, known[1], auth, known[2])
+        root = await self._client.discover(base)
+        site = _Site(self._http, root, auth)
+        namespaces = await site.namespaces()
+        self._discovered[base] = (time.monotonic(), root, namespaces)
+        return site
 
     async def _publish(self, target: Target, post: Post, known: Known, hooks: Hooks) -> RemotePost:
         site = await self._site(target)
@@ -112,11 +126,13 @@ class WordPressDestination:
 
 
 class _Site:
-    def __init__(self, http: GuardedHttp, root: str, auth: str) -> None:
+    def __init__(
+        self, http: GuardedHttp, root: str, auth: str, namespaces: list[str] | None = None
+    ) -> None:
         self._http = http
         self._root = root
         self._auth = auth
-        self._namespaces: list[str] | None = None
+        self._namespaces = namespaces
 
     async def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         params = kwargs.pop("params", None)
@@ -125,12 +141,15 @@ class _Site:
         headers.update(kwargs.pop("headers", {}))
         return await call(lambda: self._http.request(method, url, headers=headers, **kwargs))
 
-    async def has_namespace(self, namespace: str) -> bool:
+    async def namespaces(self) -> list[str]:
         if self._namespaces is None:
             answer = await call(lambda: self._http.request("GET", self._root))
             body = answer.json() if answer.is_success else {}
             self._namespaces = list(body.get("namespaces") or []) if isinstance(body, dict) else []
-        return namespace in self._namespaces
+        return self._namespaces
+
+    async def has_namespace(self, namespace: str) -> bool:
+        return namespace in await self.namespaces()
 
     async def find_by_slug(self, slug: str, title: str) -> dict[str, Any] | None:
         answer = await self.send(

@@ -17,6 +17,8 @@ from publishing.domain.text import parse_fragment, words
 from publishing.ports import Clock, UnitOfWork
 
 SOURCE_LIMIT = 200
+PROPOSALS_PER_ARTICLE = 5
+"""Only the most relevant earlier articles get a suggestion: a link from everywhere is noise."""
 
 
 def _room(article: Article, settings: SiteSettings) -> int:
@@ -41,15 +43,25 @@ async def propose_inbound(
     if settings.linking.inbound == "off" or not settings.linking.enabled:
         return []
     candidate = Candidate(f"publication:{target.content_id}", url, target.title, target.keyphrase)
-    proposed = []
-    for source in await uow.articles.published(target.site_id, target.content_id, SOURCE_LIMIT):
-        room = _room(source, settings)
-        if room <= 0 or url in source.linked_html:
-            continue
-        ranked = rank(_text(source), [candidate], settings.linking.min_similarity)
-        if not ranked:
-            continue
-        _, placed = inject(source.linked_html, ranked, source.keyphrase, 1000.0, 1)
+    sources = {
+        str(source.content_id): source
+        for source in await uow.articles.published(target.site_id, target.content_id, SOURCE_LIMIT)
+        if url not in source.linked_html and _room(source, settings) > 0
+    }
+    # one TF-IDF fit for all sources (cosine similarity is symmetric)
+    relevant = rank(
+        _text(target),
+        [Candidate(key, "", s.title, s.keyphrase, _text(s)) for key, s in sources.items()],
+        settings.linking.min_similarity,
+    )
+    proposed: list[uuid.UUID] = []
+    for found, similarity in relevant:
+        if len(proposed) >= PROPOSALS_PER_ARTICLE:
+            break
+        source = sources[found.target_ref]
+        _, placed = inject(
+            source.linked_html, [(candidate, similarity)], source.keyphrase, 1000.0, 1
+        )
         if not placed:
             continue
         suggestion_id = uuid.uuid4()

@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 import lxml.html
+from sklearn.feature_extraction.text import TfidfVectorizer  # imported once, at start-up
 
 from publishing.domain.text import HEADINGS, parse_fragment, sentences, tokens, words
 
@@ -60,8 +61,6 @@ def rank(
     """Candidates at least `min_similarity` (cosine of TF-IDF vectors) to the source, best first."""
     if not candidates or not words(source_text):
         return []
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     documents = [source_text] + [
         f"{c.title} {c.keyphrase} {c.keyphrase} {c.text}" for c in candidates
     ]

@@ -38,9 +38,11 @@ from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.publish import Publisher, PublishPolicy, release_due
 from publishing.bootstrap import SERVICE_ROOT
 from publishing.domain.analyzer import ArticleInput, analyze
+from publishing.domain.settings import SiteSettings
 from publishing.entrypoints.events import content_subscription, entity_subscription
 
 ROOT = Path(__file__).resolve().parents[1]
+PHASES: dict[str, float] = {}
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
@@ -91,7 +93,7 @@ def analyzer_rate(seconds: float = 3.0) -> dict[str, float]:
     return {"articles_per_s": round(count / elapsed, 1), "words_per_article": words}
 
 
-async def through_service(wp, admin_url: str, n: int, concurrency: int) -> float:
+async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound: str) -> float:
     url = await create_database(admin_url, "publishing_bench")
     try:
         await asyncio.to_thread(migrations.upgrade, SERVICE_ROOT, url)
@@ -126,6 +128,9 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int) -> float
                 settings={"categories": ["Bench"]},
             ),
         )
+        async with PublishingUnitOfWork(sessions) as uow:
+            await uow.settings.put(account, site, SiteSettings(linking={"inbound": inbound}))
+            await uow.commit()
         publisher = Publisher(
             uow_factory=lambda: PublishingUnitOfWork(sessions),
             destinations=PlatformDestinations(
@@ -166,6 +171,7 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int) -> float
                 ),
                 source="automation",
             )
+        received = time.perf_counter() - began
         gate = asyncio.Semaphore(concurrency)
 
         async def one(publication_id):
@@ -181,6 +187,8 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int) -> float
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - began
         await engine.dispose()
+        PHASES["content_ready_handling_s"] = round(received, 2)
+        PHASES["publishing_s"] = round(elapsed - received, 2)
         return n / elapsed * 60
     finally:
         await drop_database(admin_url, url)
@@ -250,7 +258,7 @@ def load_wordpress():
     return module
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, inbound: str) -> None:
     admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     result: dict[str, object] = {
         "articles": n,
@@ -263,7 +271,7 @@ async def main(n: int, concurrency: int) -> None:
     try:
         await direct(wp, 2, concurrency)  # warm-up: PHP opcache, first uploads
         ceiling = await direct(wp, n, concurrency)
-        service = await through_service(wp, admin_url, n, concurrency)
+        service = await through_service(wp, admin_url, n, concurrency, inbound)
     finally:
         instance.down()
     result.update(
@@ -271,6 +279,7 @@ async def main(n: int, concurrency: int) -> None:
             "direct_articles_per_min": round(ceiling, 1),
             "service_articles_per_min": round(service, 1),
             "ratio_to_ceiling": round(service / ceiling, 2),
+            "service_phases": PHASES,
             "goal": ">= 0.8 of the ceiling; analyzer >= 200 articles/s",
         }
     )
@@ -281,5 +290,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--inbound", choices=["off", "suggest", "auto"], default="suggest")
     args = parser.parse_args()
-    asyncio.run(main(args.articles, args.concurrency))
+    asyncio.run(main(args.articles, args.concurrency, args.inbound))
