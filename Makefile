@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_ENV := set -a; [ -f .env.infra ] && . ./.env.infra; set +a;
 PYTEST_ARGS ?=
+# The 30 slowest tests are printed after every `make test`, so a slow one is seen when it lands.
+TEST_REPORT := --durations=30
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -42,18 +44,71 @@ demo: infra-up migrate ## start everything, run the demo, print the summary and 
 
 test: install ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
-	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(PYTEST_ARGS); status=$$?; \
+	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
 	$(PY) infra/local.py down; exit $$status
 
 test-unit: install ## unit tests only (no infrastructure)
 	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: install ## ruff, ruff format --check, mypy, import-linter, AsyncAPI drift
+lint: install k8s-schemas ## ruff, ruff format --check, mypy, import-linter, AsyncAPI/OpenAPI drift, deploy/ checks (no infrastructure)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared/src services/*/src
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/asyncapi.py --check
+	$(PY) scripts/openapi.py --check
+	$(PY) deploy/tools/check.py
+
+# Kubernetes validation, offline: tools and schemas come from package registries at pinned versions
+# into the git-ignored .cache/k8s (deploy/README.md, "Validation").
+K8S_CACHE := .cache/k8s
+KUBECONFORM := $(K8S_CACHE)/bin/kubeconform
+KUBECONFORM_VERSION := v0.8.0
+
+$(KUBECONFORM):
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
+	GOBIN=$(abspath $(K8S_CACHE)/bin) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(K8S_CACHE)/schemas/.complete: deploy/tools/k8s_schemas.py deploy/tools/strimzi/pom.xml $(VENV)/.installed
+	@command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven; }
+	$(PY) deploy/tools/k8s_schemas.py
+
+k8s-schemas: install $(KUBECONFORM) $(K8S_CACHE)/schemas/.complete ## build the offline schema cache kubeconform validates against
+
+deploy-generate: install ## regenerate deploy/base (KafkaTopics, consumer groups) from the code
+	$(PY) deploy/tools/generate.py
+
+deploy-check: k8s-schemas ## render every overlay, validate it offline, check policy and the Dockerfile
+	$(PY) deploy/tools/check.py
+
+IMAGE_TAG ?= dev
+# The build host's CA bundle reaches the build as a secret (deploy/Dockerfile explains why).
+comma := ,
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+BUILD_SECRET := $(if $(wildcard $(CA_BUNDLE)),--secret id=ca-bundle$(comma)src=$(CA_BUNDLE))
+PYTHON_IMAGE ?=
+# vfs and chroot work anywhere root does (no overlay filesystem, no user namespaces), if slowly.
+BUILDAH_FLAGS ?= --storage-driver vfs
+BUILD_ARGS := $(BUILD_SECRET) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE))
+CONTAINER_TOOL := $(shell for t in docker podman buildah; do command -v $$t >/dev/null && { [ $$t != docker ] || docker info >/dev/null 2>&1; } && { echo $$t; break; }; done)
+
+images: ## build every service image (deploy/Dockerfile) with docker, podman or buildah, whichever works
+	@[ -n "$(CONTAINER_TOOL)" ] || { echo "no working docker, podman or buildah (make image-tools installs buildah)"; exit 1; }
+	@for s in $(SERVICES); do \
+		echo "building igny8/$$s:$(IMAGE_TAG) with $(CONTAINER_TOOL)"; \
+		if [ "$(CONTAINER_TOOL)" = buildah ]; then \
+			buildah $(BUILDAH_FLAGS) bud --isolation chroot --layers $(BUILD_ARGS) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+		else \
+			$(CONTAINER_TOOL) build $(BUILD_ARGS) -f deploy/Dockerfile --build-arg SERVICE=$$s -t igny8/$$s:$(IMAGE_TAG) . || exit 1; \
+		fi; \
+	done
+
+image-tools: ## install buildah and mmdebstrap from Debian (for images without a registry)
+	@command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah mmdebstrap uidmap; }
+
+IMAGE_SERVICE ?= billing
+image-debian: image-tools install ## build one service image from Debian packages only (IMAGE_SERVICE=billing)
+	deploy/tools/image_from_debian.sh $(IMAGE_SERVICE) $(IMAGE_TAG)
 
 fmt: install ## format and autofix
 	$(VENV)/bin/ruff format .
@@ -61,6 +116,9 @@ fmt: install ## format and autofix
 
 asyncapi: install ## regenerate docs/asyncapi/ from the topic registry
 	$(PY) scripts/asyncapi.py
+
+openapi: install ## regenerate docs/openapi/ from every service's routes
+	$(PY) scripts/openapi.py
 
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
@@ -71,4 +129,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi bench clean
+.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian

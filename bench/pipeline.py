@@ -24,7 +24,7 @@ from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.contracts.sites import SiteSnapshot
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, free_port, temporary_database
+from igny8.testing import ChildProcess, ensure_service_keys, free_port, temporary_database
 
 BIN = Path(sys.executable).parent
 LATENCY_S = 0.2
@@ -135,7 +135,7 @@ def peak_rss_mb(pid: int) -> float:
 async def main() -> None:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     admin = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
-    key = os.environ.get("IGNY8_SERVICE_KEY") or "bench-key-" + "x" * 24
+    ensure_service_keys()  # .env.infra's development keys, or a fresh set
     await ensure_topics(bootstrap, TOPICS)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     async with (
@@ -143,7 +143,7 @@ async def main() -> None:
         temporary_database(admin, "bench_automation") as automation_db,
     ):
         ports = {name: free_port() for name in ("ai", "billing", "automation")}
-        env = {"IGNY8_SERVICE_KEY": key, "LOG_LEVEL": "WARNING"}
+        env = {"LOG_LEVEL": "WARNING"}
         ai = ChildProcess(
             [
                 str(BIN / "igny8-dev-ai"),
@@ -197,7 +197,7 @@ async def main() -> None:
                 )
 
                 def h(target: str, *roles: str) -> dict[str, str]:
-                    return auth_headers(key, "gateway", target, account, roles)
+                    return auth_headers(None, "gateway", target, account, roles)
 
                 await client.post(
                     f"{billing_url}/accounts",

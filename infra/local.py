@@ -28,9 +28,27 @@ KAFKA_LIBS = CACHE / "kafka" / "libs"
 ENV_FILE = Path(os.environ.get("IGNY8_ENV_FILE", ROOT / ".env.infra"))
 SERVICES = ("billing", "automation", "integration", "publishing", "gateway")
 
-KAFKA_PORT = int(os.environ.get("IGNY8_KAFKA_PORT", "19092"))
-KAFKA_CONTROLLER_PORT = int(os.environ.get("IGNY8_KAFKA_CONTROLLER_PORT", str(KAFKA_PORT + 1)))
-PG_PORT = int(os.environ.get("IGNY8_PG_PORT", "15432"))
+PORTS_FILE = STATE / "ports.json"
+STACK_FILE = STATE / "stack.json"
+
+
+def _recorded_ports() -> dict[str, int]:
+    """The ports the infrastructure was last started with: `status` and `down` (and a later `up`)
+    use them when the variables are not exported, so they look where it really runs."""
+    try:
+        return {k: int(v) for k, v in json.loads(PORTS_FILE.read_text()).items()}
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
+
+
+_RECORDED = _recorded_ports()
+KAFKA_PORT = int(os.environ.get("IGNY8_KAFKA_PORT") or _RECORDED.get("kafka") or 19092)
+KAFKA_CONTROLLER_PORT = int(
+    os.environ.get("IGNY8_KAFKA_CONTROLLER_PORT")
+    or (_RECORDED.get("kafka_controller") if "IGNY8_KAFKA_PORT" not in os.environ else None)
+    or KAFKA_PORT + 1
+)
+PG_PORT = int(os.environ.get("IGNY8_PG_PORT") or _RECORDED.get("postgres") or 15432)
 
 
 def log(msg: str) -> None:
@@ -403,9 +421,31 @@ def kafka_down() -> None:
 # ---------------------------------------------------------------- commands
 
 
+def service_key_lines() -> list[str]:
+    """A development Ed25519 key pair per service under .infra/keys/ (kept across runs): each
+    service's private key as `<SERVICE>_SERVICE_PRIVATE_KEY`, every public key in
+    `IGNY8_SERVICE_PUBLIC_KEYS` (see igny8.service_keys)."""
+    from igny8.service_keys import format_public_keys, new_private_key, private_key_variable
+
+    folder = STATE / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    private = {}
+    for svc in SERVICES:
+        key_file = folder / f"{svc}.key"
+        if not key_file.exists():
+            key_file.write_text(new_private_key() + "\n")
+            key_file.chmod(0o600)
+        private[svc] = key_file.read_text().strip()
+    lines = [f"{private_key_variable(svc)}={key}" for svc, key in private.items()]
+    lines.append(f"IGNY8_SERVICE_PUBLIC_KEYS={format_public_keys(private)}")
+    return lines
+
+
 def write_env() -> None:
     creds = pg_secrets()
     lines = [
+        f"IGNY8_KAFKA_PORT={KAFKA_PORT}",
+        f"IGNY8_PG_PORT={PG_PORT}",
         f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
         f"IGNY8_POSTGRES_ADMIN_URL=postgresql+asyncpg://postgres:{creds['postgres']}@127.0.0.1:{PG_PORT}/postgres",
     ]
@@ -413,11 +453,7 @@ def write_env() -> None:
         lines.append(
             f"{svc.upper()}_DATABASE_URL=postgresql+asyncpg://{svc}:{creds[svc]}@127.0.0.1:{PG_PORT}/{svc}"
         )
-    key_file = STATE / "service.key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(32))
-        key_file.chmod(0o600)
-    lines.append(f"IGNY8_SERVICE_KEY={key_file.read_text().strip()}")
+    lines.extend(service_key_lines())
     ring_file = STATE / "credential.keys"
     if not ring_file.exists():  # a development key ring for integration's credential encryption
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
@@ -430,6 +466,11 @@ def write_env() -> None:
 
 def up() -> None:
     STATE.mkdir(exist_ok=True)
+    PORTS_FILE.write_text(
+        json.dumps(
+            {"kafka": KAFKA_PORT, "kafka_controller": KAFKA_CONTROLLER_PORT, "postgres": PG_PORT}
+        )
+    )
     pg_up()
     kafka_up()
     write_env()
@@ -452,6 +493,13 @@ def status() -> None:
     )
     print(f"env file   {ENV_FILE if ENV_FILE.exists() else '(not written yet)'}")
     print(f"logs       {STATE / 'logs'}")
+    try:
+        stack = json.loads(STACK_FILE.read_text())
+        os.kill(int(stack["pid"]), 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+        return
+    for name, port in stack["ports"].items():
+        print(f"{name:<10} running  http://127.0.0.1:{port}  (make run)")
 
 
 COMMANDS = {

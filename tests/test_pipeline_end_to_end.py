@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -24,7 +23,6 @@ from stack import wait_http
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
-KEY = os.environ.get("IGNY8_SERVICE_KEY", "") or "pipeline-test-key-" + "x" * 20
 TOPICS_WORDS = [
     "compost",
     "raised bed",
@@ -83,7 +81,7 @@ async def stack(postgres_admin_url, kafka_bootstrap, tmp_path):
         temporary_database(postgres_admin_url, "automation_e2e") as automation_db,
     ):
         ports = {name: free_port() for name in ("ai", "billing", "automation")}
-        env = {"IGNY8_SERVICE_KEY": KEY}
+        env: dict[str, str] = {}  # service keys: inherited (igny8.testing puts them in the env)
         ai = ChildProcess(
             [str(BIN / "igny8-dev-ai"), "--port", str(ports["ai"])], tmp_path / "ai.log", env
         )
@@ -138,7 +136,7 @@ class Tenant:
         self.automation = f"http://127.0.0.1:{stack['ports']['automation']}"
 
     def headers(self, target: str, *roles: str) -> dict[str, str]:
-        return auth_headers(KEY, "gateway", target, self.account, roles)
+        return auth_headers(None, "gateway", target, self.account, roles)
 
     async def start(self, client: httpx.AsyncClient) -> str:
         """Start a run of every stage on the tenant's site; its id."""
@@ -264,7 +262,7 @@ async def test_full_run_over_200_keywords_charges_exactly_the_recorded_usage_and
         assert len(images) == 12
         png = await client.get(
             f"{t.automation}/images/{images[0]['image_id']}",
-            headers=auth_headers(KEY, "publishing", "automation", t.account),
+            headers=auth_headers(None, "publishing", "automation", t.account),
         )
         assert png.content.startswith(b"\x89PNG")
         for _ in range(100):  # the release reaches billing after the run ends

@@ -7,9 +7,8 @@ import uuid
 from igny8.auth import auth_headers
 from integration.adapters.aesgcm_credentials import new_key
 
-KEY = "integration-test-service-key-" + "x" * 10
 RING = f"k1:{new_key()}"
 
 
 def as_account(account: uuid.UUID, caller: str = "gateway") -> dict[str, str]:
-    return auth_headers(KEY, caller, "integration", account)
+    return auth_headers(None, caller, "integration", account)  # the caller's key, from the env

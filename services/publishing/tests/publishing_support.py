@@ -21,7 +21,6 @@ from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.publish import Publisher, PublishPolicy
 from publishing.entrypoints.events import content_subscription, entity_subscription
 
-KEY = "test-service-key-publishing-0123456789"
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
     b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef"

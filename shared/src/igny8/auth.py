@@ -1,68 +1,44 @@
 """Internal authentication (DESIGN §1): short-lived service JWTs plus the forwarded tenant.
 
-Every internal HTTP call carries `Authorization: Bearer <jwt>` signed with the shared
-`IGNY8_SERVICE_KEY` (HS256; `sub` = calling service, `aud` = target service, `exp` at most five
-minutes after `iat`), the tenant in `X-Account-Id` and the user's roles in `X-Roles`.
+Every internal HTTP call carries `Authorization: Bearer <jwt>` signed with the calling service's own
+Ed25519 key (`igny8.service_keys`: `sub` = calling service, `aud` = target service, `exp` at most
+five minutes after `iat`), the tenant in `X-Account-Id` and the user's roles in `X-Roles`. Roles
+are the user's, forwarded by the gateway: they are honoured from the gateway only, so no other
+service can claim `platform_admin` (or any role) for itself.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import jwt
 from fastapi import Header, HTTPException, Request, status
 
-ALGORITHM = "HS256"
-MAX_TOKEN_TTL_S = 300
+from igny8.service_keys import (
+    MAX_TOKEN_TTL_S,
+    InvalidServiceToken,
+    PublicKeys,
+    SigningKey,
+    mint_service_token,
+    verify_service_token,
+)
+
+__all__ = [
+    "GATEWAY",
+    "MAX_TOKEN_TTL_S",
+    "PLATFORM_ADMIN",
+    "Caller",
+    "InvalidServiceToken",
+    "auth_headers",
+    "mint_service_token",
+    "service_auth",
+    "verify_service_token",
+]
+
+GATEWAY = "gateway"
 PLATFORM_ADMIN = "platform_admin"
-
-
-class InvalidServiceToken(Exception):
-    pass
-
-
-def mint_service_token(key: str, caller: str, audience: str, ttl_s: int = 120) -> str:
-    if not key:
-        raise InvalidServiceToken("IGNY8_SERVICE_KEY is not set")
-    if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
-        raise InvalidServiceToken(f"ttl must be between 1 and {MAX_TOKEN_TTL_S} seconds")
-    now = int(time.time())
-    claims = {
-        "sub": caller,
-        "aud": audience,
-        "iat": now,
-        "exp": now + ttl_s,
-        "jti": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
-
-
-def verify_service_token(key: str, token: str, audience: str) -> str:
-    """Return the calling service's name, or raise InvalidServiceToken with the reason."""
-    if not key:
-        raise InvalidServiceToken("service key not configured")
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            options={"require": ["exp", "iat", "sub", "aud"]},
-            leeway=5,
-        )
-    except jwt.ExpiredSignatureError:
-        raise InvalidServiceToken("token expired") from None
-    except jwt.InvalidAudienceError:
-        raise InvalidServiceToken("token is for another service") from None
-    except jwt.PyJWTError as exc:
-        raise InvalidServiceToken(f"invalid token: {exc}") from None
-    if claims["exp"] - claims["iat"] > MAX_TOKEN_TTL_S:
-        raise InvalidServiceToken("token lifetime exceeds five minutes")
-    return str(claims["sub"])
 
 
 @dataclass(frozen=True)
@@ -75,7 +51,8 @@ class Caller:
 
     @property
     def is_platform_admin(self) -> bool:
-        return PLATFORM_ADMIN in self.roles
+        """Only the gateway vouches for users: the role counts only on the gateway's calls."""
+        return self.service == GATEWAY and PLATFORM_ADMIN in self.roles
 
     def require_account(self) -> uuid.UUID:
         if self.account_id is None:
@@ -84,9 +61,13 @@ class Caller:
 
 
 def service_auth(
-    audience: str, key_provider: Callable[[], str]
+    audience: str, public_keys: Callable[[], PublicKeys | str] | PublicKeys | str
 ) -> Callable[..., Callable[..., Caller]]:
-    """Build `admits(...)`: a FastAPI dependency factory for one service's internal endpoints."""
+    """Build `admits(...)`: a FastAPI dependency factory for one service's internal endpoints.
+    `public_keys` (or a callable returning them): every caller's public key, by service name."""
+
+    def keys() -> PublicKeys | str:
+        return public_keys() if callable(public_keys) else public_keys
 
     def admits(*callers: str) -> Callable[..., Caller]:
         allowed = frozenset(callers)
@@ -104,7 +85,7 @@ def service_auth(
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             try:
-                caller = verify_service_token(key_provider(), authorization[7:].strip(), audience)
+                caller = verify_service_token(keys(), authorization[7:].strip(), audience)
             except InvalidServiceToken as exc:
                 raise HTTPException(
                     status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
@@ -122,6 +103,8 @@ def service_auth(
                         status.HTTP_400_BAD_REQUEST, "X-Account-Id must be a UUID"
                     ) from None
             roles = frozenset(r.strip() for r in (x_roles or "").split(",") if r.strip())
+            if caller != GATEWAY:  # roles are the user's, and only the gateway knows the user
+                roles = frozenset()
             resolved = Caller(service=caller, account_id=account_id, roles=roles)
             request.state.caller = resolved
             return resolved
@@ -132,13 +115,14 @@ def service_auth(
 
 
 def auth_headers(
-    key: str,
+    key: SigningKey,
     caller: str,
     audience: str,
     account_id: uuid.UUID | str | None = None,
     roles: Iterable[str] = (),
 ) -> dict[str, str]:
-    """Headers for an internal call from `caller` to `audience`."""
+    """Headers for an internal call from `caller` to `audience`, signed with `key` (the caller's
+    private key; None reads `<CALLER>_SERVICE_PRIVATE_KEY` from the environment)."""
     headers = {"Authorization": f"Bearer {mint_service_token(key, caller, audience)}"}
     if account_id is not None:
         headers["X-Account-Id"] = str(account_id)

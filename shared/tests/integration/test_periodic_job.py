@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from igny8.db import create_engine
 from igny8.periodic import periodic_job, periodic_job_lock_key
 from igny8.runtime import Timer
-from igny8.testing import wait_until
+from igny8.testing import ChildProcess, wait_until
 
 pytestmark = pytest.mark.integration
 INTERVAL = 0.05
+APP = Path(__file__).resolve().parents[1] / "support" / "periodic_app.py"
 
 
 class Replica:
@@ -161,3 +164,35 @@ async def test_an_exception_does_not_end_an_unlocked_job():
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_standby_takes_over_when_the_holder_process_is_killed(
+    db_url, engine, replicas, tmp_path
+):
+    holder = ChildProcess(
+        [
+            sys.executable,
+            str(APP),
+            "--db",
+            db_url,
+            "--name",
+            "test.killed",
+            "--replica",
+            "child",
+        ],
+        tmp_path / "periodic.log",
+    )
+    try:
+        holder.wait_for_output("tick")
+        standby = Replica(db_url, "test.killed").start()
+        replicas.append(standby)
+        holder.wait_for_output("tick\ntick\ntick")
+        assert standby.calls == 0, "the standby ran beside the holder"
+
+        holder.kill()  # SIGKILL: no unlock, no clean-up; PostgreSQL ends the session
+        await wait_until(lambda: _true(standby.calls >= 3), message="the standby never took over")
+    finally:
+        holder.stop()
+    async with engine.connect() as conn:
+        child_ticks = (await conn.execute(sa.text("SELECT count(*) FROM ticks"))).scalar()
+    assert child_ticks >= 3

@@ -78,7 +78,7 @@ def bootstrap(
         max_provider_failures=settings.max_provider_failures,
         image_concurrency=settings.image_concurrency,
     )
-    key = settings.service_key.get_secret_value()
+    key = settings.service_private_key.get_secret_value()
     return Service(
         name="automation",
         settings=settings,
@@ -95,7 +95,7 @@ def bootstrap(
                 run_log,
                 storage,
                 settings.start_wait_s,
-                service_auth("automation", settings.service_key.get_secret_value),
+                service_auth("automation", settings.public_keys),
             )
         ],
         subscriptions=[

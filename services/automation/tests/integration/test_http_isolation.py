@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from automation.adapters.sqlalchemy_tables import known_sites
 from automation.bootstrap import bootstrap
@@ -19,7 +18,6 @@ from igny8.db import create_engine
 from igny8.runtime import create_app
 
 pytestmark = pytest.mark.integration
-KEY = "automation-isolation-key-" + "x" * 12
 
 
 @dataclass
@@ -33,7 +31,6 @@ async def client(automation_db, tmp_path):
     engine = create_engine(automation_db, 5)
     settings = AutomationSettings(
         database_url=automation_db,
-        service_key=SecretStr(KEY),
         openai_base_url="http://127.0.0.1:9/v1",
         image_root=tmp_path / "i",
         run_log_root=tmp_path / "r",
@@ -60,8 +57,8 @@ async def test_every_site_and_run_route_answers_404_for_another_account(client):
                 url="https://s.example",
             )
         )
-    own = auth_headers(KEY, "gateway", "automation", owner)
-    other = auth_headers(KEY, "gateway", "automation", stranger)
+    own = auth_headers(None, "gateway", "automation", owner)
+    other = auth_headers(None, "gateway", "automation", stranger)
     added = await c.post(
         f"/sites/{site}/keywords",
         content=b'["compost", "mulch"]',
@@ -118,7 +115,7 @@ async def test_unreadable_import_is_a_4xx_with_the_reason(client):
         f"/sites/{site}/keywords",
         content=b"{oops",
         headers={
-            **auth_headers(KEY, "gateway", "automation", owner),
+            **auth_headers(None, "gateway", "automation", owner),
             "Content-Type": "application/json",
         },
     )
@@ -139,7 +136,6 @@ async def test_starting_a_run_without_an_ai_provider_is_refused_clearly(
     engine = create_engine(automation_db, 2)
     settings = AutomationSettings(
         database_url=automation_db,
-        service_key=SecretStr(KEY),
         image_root=tmp_path,
         run_log_root=tmp_path,
     )
@@ -158,7 +154,7 @@ async def test_starting_a_run_without_an_ai_provider_is_refused_clearly(
         )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as c:
         answer = await c.post(
-            f"/sites/{site}/runs", headers=auth_headers(KEY, "gateway", "automation", owner)
+            f"/sites/{site}/runs", headers=auth_headers(None, "gateway", "automation", owner)
         )
     assert answer.status_code == 503
     assert "AUTOMATION_OPENAI_API_KEY" in answer.json()["detail"]

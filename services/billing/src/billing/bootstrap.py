@@ -31,7 +31,7 @@ def bootstrap(
     sessions = session_factory(engine)
     clock = clock or SystemClock()
     policy = Policy(low_balance_threshold=settings.low_balance_threshold)
-    admits = service_auth("billing", settings.service_key.get_secret_value)
+    admits = service_auth("billing", settings.public_keys)
     return Service(
         name="billing",
         settings=settings,

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from billing.bootstrap import bootstrap
 from billing.config import BillingSettings
 from igny8.auth import auth_headers
 from igny8.runtime import create_app
+from igny8.service_keys import private_key_variable
 
 pytestmark = pytest.mark.integration
-KEY = "test-service-key-" + "x" * 20
 
 
 @pytest.fixture
 async def client(billing_db, engine) -> AsyncIterator[httpx.AsyncClient]:
-    settings = BillingSettings(database_url=billing_db, service_key=SecretStr(KEY))
+    settings = BillingSettings(database_url=billing_db)
     app = create_app(bootstrap(settings, engine=engine))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://billing"
@@ -29,7 +29,7 @@ async def client(billing_db, engine) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def as_user(account: uuid.UUID, *roles: str, caller: str = "gateway") -> dict[str, str]:
-    return auth_headers(KEY, caller, "billing", account, roles)
+    return auth_headers(None, caller, "billing", account, roles)
 
 
 def as_admin(account: uuid.UUID) -> dict[str, str]:
@@ -96,7 +96,7 @@ async def test_promo_grants_show_their_expiry_and_bad_grants_are_422(client):
         f"/accounts/{account}/grants", json={"credits": 5, "kind": "promo"}, headers=headers
     )
     assert no_expiry.status_code == 422
-    assert "expiry" in no_expiry.json()["detail"]
+    assert "expiry" in no_expiry.json()["error"]["message"]
     ok = await client.post(
         f"/accounts/{account}/grants",
         json={"credits": 5, "kind": "promo", "expires_at": "2099-01-01T00:00:00Z"},
@@ -181,7 +181,7 @@ async def test_quotes_price_without_reserving_and_reject_unknown_operations(clie
         headers=as_user(account, caller="automation"),
     )
     assert bad.status_code == 422
-    assert "nope" in bad.json()["detail"]
+    assert "nope" in bad.json()["error"]["message"]
     balance = (await client.get(f"/accounts/{account}/balance", headers=as_user(account))).json()
     assert balance["held"] == 0
 
@@ -230,3 +230,98 @@ async def test_price_changes_need_platform_admin_and_apply_to_new_quotes(client)
         headers=as_admin(account),
     )
     assert bad.status_code == 422
+
+
+async def test_platform_admin_from_automation_does_not_open_another_accounts_balance(client):
+    """The balance route admits automation too; only the gateway's `platform_admin` passes the
+    tenant check, so automation claiming the role for a foreign account gets a 404."""
+    victim = await open_with_credits(client, 10)
+    caller_account = uuid.uuid4()
+    forged = as_user(caller_account, "platform_admin", caller="automation")
+    assert (await client.get(f"/accounts/{victim}/balance", headers=forged)).status_code == 404
+    honest = as_user(caller_account, "platform_admin")  # the gateway, for an operator
+    assert (await client.get(f"/accounts/{victim}/balance", headers=honest)).status_code == 200
+
+
+async def test_a_service_signing_as_the_gateway_with_its_own_key_is_refused(client):
+    account = await open_with_credits(client, 10)
+    automation_key = os.environ[private_key_variable("automation")]
+    forged = auth_headers(automation_key, "gateway", "billing", account, ["platform_admin"])
+    answer = await client.get(f"/accounts/{account}/balance", headers=forged)
+    assert answer.status_code == 401
+
+
+# ---------------------------------------------------------------- bad input (issue 12)
+
+
+async def test_a_threshold_beyond_the_column_is_422_naming_the_field(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.put(
+        f"/accounts/{account}/settings",
+        json={"low_balance_threshold": 99999999999999999999},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["param"] == "low_balance_threshold"
+    assert answer.headers["x-request-id"] == error["request_id"]
+    opened = await client.post(
+        "/accounts",
+        json={"account_id": str(account), "low_balance_threshold": 10**30},
+        headers=as_user(account),
+    )
+    assert opened.status_code == 422
+
+
+async def test_a_cursor_beyond_the_sequence_column_is_422_not_500(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.get(
+        f"/accounts/{account}/transactions",
+        params={"cursor": "99999999999999999999999"},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["param"] == "cursor"
+    largest = await client.get(
+        f"/accounts/{account}/transactions",
+        params={"cursor": str(2**63 - 1)},
+        headers=as_user(account),
+    )
+    assert largest.status_code == 200
+    assert len(largest.json()["items"]) == 1
+
+
+async def test_naive_datetimes_in_filters_are_refused(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.get(
+        f"/accounts/{account}/usage",
+        params={"since": "2026-01-01T00:00:00"},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["param"] == "since"
+
+
+async def test_transaction_pages_say_whether_more_follow(client):
+    account = await open_with_credits(client, 10)
+    path = f"/accounts/{account}/transactions"
+    full = (await client.get(path, params={"limit": 1}, headers=as_user(account))).json()
+    assert (full["has_more"], full["next_cursor"]) == (False, None)
+
+
+async def test_put_replaces_settings_and_patch_merges_them(client):
+    account = await open_with_credits(client, 10)
+    path = f"/accounts/{account}/settings"
+    put = await client.put(path, json={"low_balance_threshold": 7}, headers=as_user(account))
+    assert put.json()["low_balance_threshold"] == 7
+    untouched = await client.patch(path, json={}, headers=as_user(account))
+    assert untouched.status_code == 200
+    assert untouched.json()["low_balance_threshold"] == 7
+    read = await client.get(path, headers=as_user(account))
+    assert read.json() == {"account_id": str(account), "low_balance_threshold": 7}
+    reset = await client.put(path, json={}, headers=as_user(account))
+    assert reset.json()["low_balance_threshold"] is None
+    patched = await client.patch(path, json={"low_balance_threshold": 3}, headers=as_user(account))
+    assert patched.json()["low_balance_threshold"] == 3
+    stranger = uuid.uuid4()
+    assert (await client.patch(path, json={}, headers=as_user(stranger))).status_code == 404

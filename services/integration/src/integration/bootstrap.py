@@ -37,10 +37,14 @@ def bootstrap(
         parse_key_ring(settings.credential_keys.get_secret_value())
     )
     connector = connector or PlatformConnectors(
-        UrlGuard(settings.ssrf_allow_list), settings.static_root, settings.http_timeout_s
+        UrlGuard(settings.ssrf_allow_list),
+        settings.static_root,
+        settings.http_timeout_s,
+        settings.inventory_limits,
+        settings.http_max_response_bytes,
     )
     clock = clock or SystemClock()
-    admits = service_auth("integration", settings.service_key.get_secret_value)
+    admits = service_auth("integration", settings.public_keys)
     return Service(
         name="integration",
         settings=settings,
@@ -48,7 +52,11 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("integration", settings, engine, sessions),
-        routers=[create_router(sessions, cipher, connector, clock, admits)],
+        routers=[
+            create_router(
+                sessions, cipher, connector, clock, admits, schedule=settings.sync_schedule
+            )
+        ],
         timers=[
             sync_scheduler(
                 engine,
@@ -58,6 +66,12 @@ def bootstrap(
                 clock,
                 settings.sync_interval_s,
                 settings.scheduler_tick_s,
+                retry_s=settings.sync_retry_s,
+                max_backoff_s=settings.sync_max_backoff_s,
+                batch=settings.scheduler_batch,
+                per_account=settings.scheduler_per_account,
+                concurrency=settings.scheduler_concurrency,
+                sync_timeout_s=settings.sync_max_seconds + 60,
             )
         ],
         exception_handlers={IntegrationError: integration_error_handler},

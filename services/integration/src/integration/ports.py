@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -40,8 +41,8 @@ class IntegrationRepository(Protocol):
     async def get(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> Integration | None: ...
     async def for_site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> list[Integration]: ...
     async def save(self, integration: Integration) -> None: ...
-    async def due_for_sync(
-        self, before: datetime, limit: int
+    async def claim_due(
+        self, now: datetime, limit: int, per_account: int, lease_s: float
     ) -> list[tuple[uuid.UUID, uuid.UUID]]: ...
     async def with_credentials(self, limit: int, after: uuid.UUID | None) -> list[Integration]: ...
 
@@ -112,6 +113,11 @@ class UnitOfWork(Protocol):
     async def emit(
         self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
     ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""A fresh unit of work per transaction: use cases that call a customer's site open one before and
+one after the call, so no transaction (row lock, pooled connection) lives across it."""
 
 
 class Clock(Protocol):

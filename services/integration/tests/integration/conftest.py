@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from integration_support import KEY, RING
+from integration_support import RING
 from pydantic import SecretStr
 
 from igny8.db import create_engine
@@ -33,11 +33,11 @@ async def engine(integration_db):
 def settings(integration_db, tmp_path) -> IntegrationSettings:
     return IntegrationSettings(
         database_url=integration_db,
-        service_key=SecretStr(KEY),
         credential_keys=SecretStr(RING),
         ssrf_allow="127.0.0.1/32",
         static_root=tmp_path / "exports",
         http_timeout_s=5,
+        sync_max_seconds=3,
     )
 
 

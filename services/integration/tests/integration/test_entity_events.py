@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from integration_support import KEY, RING, as_account
+from integration_support import RING, as_account
 from snapshot_consumer import create_schema, known_integrations, known_sites
 
 from igny8.contracts import TOPICS
@@ -50,7 +50,6 @@ async def test_snapshots_reach_another_process_and_out_of_order_ends_on_the_newe
             tmp_path / "integration.log",
             {
                 "INTEGRATION_DATABASE_URL": integration_db,
-                "IGNY8_SERVICE_KEY": KEY,
                 "INTEGRATION_CREDENTIAL_KEYS": RING,
                 "INTEGRATION_MIGRATE_ON_START": "false",
             },

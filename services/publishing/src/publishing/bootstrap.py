@@ -39,7 +39,7 @@ def bootstrap(
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     clock = clock or SystemClock()
-    key = settings.service_key.get_secret_value
+    key = settings.signing_key  # read when a call is made: the API role needs none
     allow = tuple(a.strip() for a in settings.ssrf_allow.split(",") if a.strip())
     destinations = destinations or PlatformDestinations(
         GuardedHttp(UrlGuard(allow), timeout_s=settings.http_timeout_s), settings.static_root
@@ -58,7 +58,7 @@ def bootstrap(
             backoff_s=settings.publish_backoff_s,
         ),
     )
-    admits = service_auth("publishing", key)
+    admits = service_auth("publishing", settings.public_keys)
     return Service(
         name="publishing",
         settings=settings,

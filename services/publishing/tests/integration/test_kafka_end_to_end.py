@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from http.server import BaseHTTPRequestHandler
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from publishing_support import KEY, PNG, Driver
+from publishing_support import PNG, Driver
 
 from igny8.auth import verify_service_token
 from igny8.contracts import TOPICS
@@ -23,6 +24,7 @@ from igny8.contracts.sites import IntegrationSnapshot, SiteSnapshot
 from igny8.db import create_engine, migrations
 from igny8.messaging import ensure_topics
 from igny8.platforms.testing import serve
+from igny8.service_keys import PUBLIC_KEYS_ENV
 from igny8.testing import ChildProcess, free_port, temporary_database, topic_records, wait_until
 from publishing.adapters.sqlalchemy_tables import known_integrations, publications
 from publishing.bootstrap import SERVICE_ROOT
@@ -38,7 +40,7 @@ def automation_images(seen: list[str]) -> type[BaseHTTPRequestHandler]:
         def do_GET(self):
             token = (self.headers.get("Authorization") or "")[7:]
             try:
-                caller = verify_service_token(KEY, token, "automation")
+                caller = verify_service_token(os.environ[PUBLIC_KEYS_ENV], token, "automation")
             except Exception:
                 caller = None
             if caller != "publishing" or not self.headers.get("X-Account-Id"):
@@ -72,7 +74,6 @@ async def test_an_article_on_the_bus_is_published_and_announced(
                 "PUBLISHING_AUTOMATION_URL": automation,
                 "PUBLISHING_SCHEDULER_TICK_S": "0.3",
                 "PUBLISHING_CONSUMER_SESSION_TIMEOUT_MS": "6000",
-                "IGNY8_SERVICE_KEY": KEY,
             }
             binary = str(Path(sys.executable).parent / "publishing")
             process = ChildProcess([binary, "serve"], tmp_path / "publishing.log", env)
@@ -161,7 +162,7 @@ async def test_an_article_on_the_bus_is_published_and_announced(
                         )
 
                 await wait_until(published, timeout=90, message=process.output()[-3000:])
-                page = tmp_path / "exports" / "garden" / "compost-bins-guide.md"
+                page = tmp_path / "exports" / str(account) / "garden" / "compost-bins-guide.md"
                 assert page.exists()
                 assert "](https://garden.example.com/leaf-mould)" in page.read_text()
                 assert sorted(seen) == ["/images/0", "/images/1"]

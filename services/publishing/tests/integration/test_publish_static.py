@@ -41,7 +41,7 @@ async def test_an_article_is_exported_as_markdown_with_images_beside_it(
     outcome = await publish_all(driver, publisher, content)
     assert list(outcome.values()) == [Status.PUBLISHED]
 
-    folder = tmp_path / "exports" / "garden"
+    folder = tmp_path / "exports" / str(account) / "garden"
     page = (folder / "compost-bins-guide.md").read_text()
     _, front, body = page.split("---\n", 2)
     meta = yaml.safe_load(front)

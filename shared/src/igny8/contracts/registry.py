@@ -13,9 +13,9 @@ from igny8.contracts import credits, publications, runs, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
-KeyField = Literal["account_id", "site_id", "run_id", "item_id"]
-#: keys read from the payload rather than the envelope
-DATA_KEYS = ("run_id", "item_id")
+KeyField = Literal["account_id", "site_id", "run_id", "integration_id", "item_id"]
+DATA_KEYS = ("run_id", "integration_id", "item_id")
+"""Keys taken from the payload rather than the envelope."""
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
@@ -165,16 +165,16 @@ TOPICS = TopicRegistry(
             )
             for verb in ("created", "updated", "deleted")
         ),
-        # Keyed by site_id (DESIGN §3) so one site's changes stay in order. Several integrations
-        # share a site key, so compaction would keep only one of them: keep everything instead.
+        # Keyed by integration_id (DESIGN §3): several integrations share a site, and compaction
+        # keeps one record per key. Snapshots are versioned, so per-site order is not needed.
         *(
             TopicSpec(
                 f"integration.{verb}",
                 sites.IntegrationSnapshot,
-                "site_id",
+                "integration_id",
                 "event",
                 "integration",
-                retention_ms=-1,
+                cleanup_policy="compact",
                 description=f"Integration snapshot ({verb})",
             )
             for verb in ("connected", "updated", "removed", "health_changed")

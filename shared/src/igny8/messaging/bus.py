@@ -43,6 +43,7 @@ class Messaging:
         consumer_settings: ConsumerSettings | None = None,
         relay_settings: RelaySettings | None = None,
         topic_partitions: int | None = None,
+        topic_replication_factor: int = 1,
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
@@ -54,6 +55,7 @@ class Messaging:
         self.consumers: list[InboxConsumer] = []
         self._consumer_settings = consumer_settings or ConsumerSettings()
         self._topic_partitions = topic_partitions
+        self._topic_replication_factor = topic_replication_factor
         self._relay_task: asyncio.Task[None] | None = None
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
@@ -68,7 +70,12 @@ class Messaging:
         )
 
     async def ensure_topics(self) -> list[str]:
-        return await ensure_topics(self.bootstrap_servers, self.registry, self._topic_partitions)
+        return await ensure_topics(
+            self.bootstrap_servers,
+            self.registry,
+            self._topic_partitions,
+            self._topic_replication_factor,
+        )
 
     async def start(self, *, consume: bool = True, relay: bool = True) -> None:
         if consume:

@@ -1,5 +1,5 @@
 """Outbound networking to addresses users supply (customer sites): the SSRF guard."""
 
-from igny8.net.url_guard import BlockedUrl, CheckedUrl, GuardedHttp, UrlGuard
+from igny8.net.url_guard import BlockedUrl, CheckedUrl, GuardedHttp, ResponseTooLarge, UrlGuard
 
-__all__ = ["BlockedUrl", "CheckedUrl", "GuardedHttp", "UrlGuard"]
+__all__ = ["BlockedUrl", "CheckedUrl", "GuardedHttp", "ResponseTooLarge", "UrlGuard"]

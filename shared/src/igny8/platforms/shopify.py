@@ -8,7 +8,14 @@ from typing import Any
 
 from igny8.contracts.sites import InventoryItem
 from igny8.net.url_guard import GuardedHttp
-from igny8.platforms.base import ConnectionCheck, PlatformFailure, call
+from igny8.platforms.base import (
+    Budget,
+    ConnectionCheck,
+    InventoryLimits,
+    PlatformFailure,
+    call,
+    deadline,
+)
 
 API_VERSION = "2025-01"
 WRITE_ARTICLES = "write_content"
@@ -29,6 +36,13 @@ class ShopifyClient:
     async def graphql(
         self, base_url: str, token: str, query: str, variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        """The `data` of a GraphQL answer; `PlatformFailure` for refusals, errors, throttling that
+        does not end, or a malformed answer."""
+        return (await self._exchange(base_url, token, query, variables))[0]
+
+    async def _exchange(
+        self, base_url: str, token: str, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], int]:
         url = f"{base_url.rstrip('/')}/admin/api/{API_VERSION}/graphql.json"
         headers = {"X-Shopify-Access-Token": token, "Content-Type": "application/json"}
         for _ in range(self._max_throttle_waits + 1):
@@ -46,8 +60,15 @@ class ShopifyClient:
                 raise PlatformFailure("no_admin_api", "no Shopify Admin API at this URL")
             if answer.status_code != 200:
                 raise PlatformFailure("unexpected_response", f"HTTP {answer.status_code}")
-            body = answer.json()
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                raise PlatformFailure("unexpected_response", "the answer is not a JSON object")
             errors = body.get("errors") or []
+            if not isinstance(errors, list):
+                errors = [{"message": str(errors)}]
             if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
                 status = ((body.get("extensions") or {}).get("cost") or {}).get(
                     "throttleStatus"
@@ -61,7 +82,10 @@ class ShopifyClient:
                 raise PlatformFailure(
                     "unexpected_response", "; ".join(e.get("message", "") for e in errors)[:300]
                 )
-            return body.get("data") or {}
+            data = body.get("data") or {}
+            if not isinstance(data, dict):
+                raise PlatformFailure("unexpected_response", "data is not an object")
+            return data, len(answer.content)
         raise PlatformFailure("rate_limited", "the shop kept throttling")
 
     async def test(self, base_url: str, credentials: dict[str, str]) -> ConnectionCheck:
@@ -84,31 +108,47 @@ class ShopifyClient:
             )
         return ConnectionCheck(True, "ok", f"shop {(data.get('shop') or {}).get('name', '')}")
 
-    async def inventory(self, base_url: str, credentials: dict[str, str]) -> list[InventoryItem]:
+    async def inventory(
+        self,
+        base_url: str,
+        credentials: dict[str, str],
+        limits: InventoryLimits | None = None,
+    ) -> list[InventoryItem]:
+        """Every article, bounded by `limits` (pages, items, bytes, total time)."""
+        budget = Budget(limits or InventoryLimits())
         token = credentials.get("access_token", "")
         items: list[InventoryItem] = []
         after: str | None = None
-        while True:
-            data = await self.graphql(base_url, token, ARTICLES_QUERY, {"after": after})
-            articles = data.get("articles") or {}
-            for node in articles.get("nodes") or []:
-                updated = node.get("updatedAt")
-                items.append(
-                    InventoryItem(
-                        kind="article",
-                        remote_id=node["id"],
-                        title=node.get("title", ""),
-                        url=_article_url(base_url, node),
-                        excerpt=(node.get("summary") or "")[:500],
-                        modified_at=datetime.fromisoformat(updated.replace("Z", "+00:00"))
-                        if updated
-                        else None,
-                    )
-                )
-            page = articles.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
-                return items
-            after = page.get("endCursor")
+        async with deadline(budget.limits.max_seconds):
+            while True:
+                budget.next_page()
+                data, size = await self._exchange(base_url, token, ARTICLES_QUERY, {"after": after})
+                articles = data.get("articles") or {}
+                nodes = articles.get("nodes") or []
+                budget.bytes += size
+                budget.count(len(nodes))
+                items.extend(_article(base_url, node) for node in nodes)
+                page = articles.get("pageInfo") or {}
+                if not page.get("hasNextPage"):
+                    return items
+                after = page.get("endCursor")
+
+
+def _article(base_url: str, node: Any) -> InventoryItem:
+    try:
+        updated = node.get("updatedAt")
+        return InventoryItem(
+            kind="article",
+            remote_id=node["id"],
+            title=node.get("title", ""),
+            url=_article_url(base_url, node),
+            excerpt=(node.get("summary") or "")[:500],
+            modified_at=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None,
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise PlatformFailure(
+            "unexpected_response", f"an article is malformed: {exc}"[:300]
+        ) from None
 
 
 def _article_url(base_url: str, node: dict[str, Any]) -> str:

@@ -4,12 +4,17 @@ Shopify Admin GraphQL API, with failure switches (test support; real HTTP on loo
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,6 +48,8 @@ class WordPressState:
     tags: int = 120
     throttle_once: set[str] = field(default_factory=set)
     """Routes (e.g. 'wp/v2/posts?page=2') answered once with 429 Retry-After: 1."""
+    link_root: str | None = None
+    """The REST root the home page's `Link` header announces (default: this server's own)."""
     requests: list[str] = field(default_factory=list)
     created_posts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -78,6 +85,7 @@ def _wordpress_handler(state: WordPressState) -> type[BaseHTTPRequestHandler]:
                     if state.plain_permalinks
                     else f"http://127.0.0.1:{port}/wp-json/"
                 )
+                root = state.link_root or root
                 headers = {"Link": f'<{root}>; rel="https://api.w.org/"'} if state.rest_api else {}
                 if route == "" and "rest_route" in urlsplit(self.path).query and state.rest_api:
                     return self._send(200, {"namespaces": ["wp/v2"]})
@@ -239,15 +247,88 @@ def _shopify_handler(state: ShopifyState) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+def serve(handler: type[BaseHTTPRequestHandler], tls: bool = False) -> Iterator[str]:
+    """Serve on a free loopback port; with `tls`, HTTPS under a throwaway self-signed
+    certificate (clients pass `verify=False`)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls:
+        server.socket = _self_signed_context().wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheme = "https" if tls else "http"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _self_signed_context() -> ssl.SSLContext:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    folder = Path(tempfile.mkdtemp(prefix="igny8-tls-"))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@contextmanager
+def fake_recorder(
+    redirects: dict[str, str] | None = None, status: int = 302, tls: bool = False
+) -> Iterator[tuple[str, list[Recorded]]]:
+    """A server that records every request (method, path, headers) and answers 200 `{}`, or,
+    for a path in `redirects`, redirects to its location with `status`."""
+    seen: list[Recorded] = []
+
+    class Handler(JsonHandler):
+        def _answer(self) -> None:
+            seen.append(Recorded(self.command, self.path, dict(self.headers.items())))
+            length = int(self.headers.get("Content-Length", "0"))
+            if length:
+                self.rfile.read(length)
+            if self.path in (redirects or {}):
+                return self._send(status, {}, {"Location": (redirects or {})[self.path]})
+            return self._send(200, {})
+
+        do_GET = do_POST = do_PUT = _answer
+
+    with serve(Handler, tls) as url:
+        yield url, seen
 
 
 @contextmanager
@@ -262,3 +343,64 @@ def fake_shopify(state: ShopifyState | None = None) -> Iterator[tuple[str, Shopi
     state = state or ShopifyState()
     with serve(_shopify_handler(state)) as url:
         yield url, state
+
+
+@dataclass
+class SlowState:
+    release: threading.Event = field(default_factory=threading.Event)
+    """The server holds every request until this is set (or `hold_s` passes)."""
+    hold_s: float = 30.0
+    drip: bool = False
+    """Instead of holding: send headers at once, then one byte every 0.1 s, never finishing."""
+    body_bytes: int = 0
+    """Instead of holding: answer 200 with a JSON array of this many bytes."""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    requests: int = 0
+
+
+@contextmanager
+def fake_slow_site(state: SlowState | None = None) -> Iterator[tuple[str, SlowState]]:
+    """A hostile or broken site: never answers, drips bytes forever, or answers too much."""
+    state = state if state is not None else SlowState()
+    site = state
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            site.requests += 1
+            site.arrived.set()
+            try:
+                if site.body_bytes:
+                    body = b"[" + b" " * max(0, site.body_bytes - 2) + b"]"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()  # no Content-Length: the client must count
+                    self.wfile.write(body)
+                    return
+                if site.drip:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    while not site.release.wait(0.1):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    return
+                site.release.wait(site.hold_s)
+                body = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up
+                return
+
+        do_POST = do_GET
+
+    with serve(Handler) as url:
+        try:
+            yield url, state
+        finally:
+            state.release.set()

@@ -11,9 +11,9 @@ from igny8.auth import auth_headers
 
 
 class BillingQuotes:
-    def __init__(self, base_url: str, service_key: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, private_key: str, timeout_s: float = 5.0) -> None:
         self._base = base_url.rstrip("/")
-        self._key = service_key
+        self._key = private_key  # automation's own signing key
         self._timeout = timeout_s
 
     async def quote(self, account_id: uuid.UUID, quantities: dict[str, int]) -> dict[str, Any]:

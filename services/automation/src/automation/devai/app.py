@@ -3,8 +3,10 @@
     igny8-dev-ai [--port 8199] [--latency-ms 0] [--fail-rate 0.0] [--fail-modes 429,500]
 
 Endpoints: POST /v1/chat/completions (honours `response_format` JSON schemas), POST
-/v1/images/generations (real PNGs), GET /v1/models, and POST /dev/faults to change latency and
-injected failures while running (modes: 429, quota, 500, timeout, refusal, length, bad_json).
+/v1/images/generations (real PNGs), GET /v1/models, POST /dev/faults to change latency and
+injected failures while running (modes: 429, quota, 500, timeout, refusal, length, bad_json), and
+GET /_stats/calls (calls answered per function and prompt; `?function=article` filters) with
+DELETE /_stats/calls to reset the counts.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from automation.devai.generators import answer
+from automation.devai.generators import answer, read_input
 from automation.devai.png import render_png
+from automation.devai.stats import CallStats, prompt_key
 
 BANNER = "IGNY8 DEVELOPMENT AI SERVER - deterministic answers, not a real model, not OpenAI"
 MODES = ("429", "quota", "500", "timeout", "refusal", "length", "bad_json")
@@ -61,15 +64,19 @@ def _error(status: int, message: str, code: str, kind: str) -> JSONResponse:
     )
 
 
-def create_app(faults: Faults | None = None) -> FastAPI:
+def create_app(faults: Faults | None = None, stats: CallStats | None = None) -> FastAPI:
     faults = faults or Faults()
+    stats = stats or CallStats()
     app = FastAPI(title="igny8 development AI server", description=BANNER)
     app.state.faults = faults
+    app.state.stats = stats
 
-    async def injected() -> JSONResponse | str | None:
+    async def injected(function: str) -> JSONResponse | str | None:
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         mode = faults.pick()
+        if mode is not None:
+            stats.record_fault(function, mode)
         if mode == "429":
             return _error(
                 429, "Rate limit reached (development server)", "rate_limit_exceeded", "requests"
@@ -99,9 +106,6 @@ def create_app(faults: Faults | None = None) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> JSONResponse:
         body = await request.json()
-        outcome = await injected()
-        if isinstance(outcome, JSONResponse):
-            return outcome
         messages = body.get("messages", [])
         response_format = body.get("response_format") or {}
         schema_spec = response_format.get("json_schema") or {}
@@ -109,7 +113,12 @@ def create_app(faults: Faults | None = None) -> FastAPI:
             schema_spec.get("name", "answer"),
             schema_spec.get("schema", {"type": "object"}),
         )
+        outcome = await injected(name)
+        if isinstance(outcome, JSONResponse):
+            return outcome
         text = json.dumps(answer(name, schema, messages))
+        if outcome is None:
+            stats.record(name, prompt_key(messages), read_input(messages))
         content: str | None = text
         refusal, finish = None, "stop"
         if outcome == "refusal":
@@ -146,9 +155,12 @@ def create_app(faults: Faults | None = None) -> FastAPI:
     @app.post("/v1/images/generations")
     async def images(request: Request) -> JSONResponse:
         body = await request.json()
-        outcome = await injected()
+        outcome = await injected("image")
         if isinstance(outcome, JSONResponse):
             return outcome
+        prompt = str(body.get("prompt", ""))
+        if outcome is None:
+            stats.record("image", prompt_key(prompt), {"prompt": prompt, "size": body.get("size")})
         width, height = (int(v) for v in str(body.get("size", "256x256")).split("x"))
         width, height = min(width, 1024), min(height, 1024)
         count = int(body.get("n", 1))
@@ -187,6 +199,17 @@ def create_app(faults: Faults | None = None) -> FastAPI:
             "next_failures": faults.next_failures,
             "calls": faults.calls,
         }
+
+    @app.get("/_stats/calls")
+    async def calls(function: str | None = None) -> dict[str, Any]:
+        """Answered calls per function (the schema's name, or `image`) and prompt (a digest of
+        the messages; `input` shows the request's INPUT JSON or the image prompt)."""
+        return stats.snapshot(function)
+
+    @app.delete("/_stats/calls")
+    async def reset_calls() -> dict[str, Any]:
+        stats.reset()
+        return stats.snapshot()
 
     return app
 

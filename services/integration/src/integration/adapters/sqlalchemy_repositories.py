@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,6 +113,9 @@ def _integration(row: Any) -> Integration:
         if test
         else None,
         last_synced_at=row.last_synced_at,
+        next_sync_at=row.next_sync_at,
+        last_sync_attempt_at=row.last_sync_attempt_at,
+        sync_failures=row.sync_failures,
     )
 
 
@@ -138,6 +141,9 @@ def _integration_values(i: Integration) -> dict[str, Any]:
         if test
         else None,
         "last_synced_at": i.last_synced_at,
+        "next_sync_at": i.next_sync_at,
+        "last_sync_attempt_at": i.last_sync_attempt_at,
+        "sync_failures": i.sync_failures,
         "deleted_at": datetime.now(UTC) if i.deleted else None,
     }
 
@@ -171,6 +177,9 @@ class SqlAlchemyIntegrationRepository:
         return _integration(row) if row else None
 
     async def for_site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> list[Integration]:
+        """Locked, like `get`: every change of an integration reads the version it increments
+        under the row lock, so no two snapshots carry the same version (deleting a site while
+        its integration records a sync would otherwise emit version n+1 twice)."""
         rows = await self.session.execute(
             sa.select(integrations)
             .where(
@@ -178,7 +187,8 @@ class SqlAlchemyIntegrationRepository:
                 integrations.c.site_id == site_id,
                 integrations.c.deleted_at.is_(None),
             )
-            .order_by(integrations.c.created_at)
+            .order_by(integrations.c.created_at, integrations.c.integration_id)
+            .with_for_update()
         )
         return [_integration(r) for r in rows]
 
@@ -192,19 +202,46 @@ class SqlAlchemyIntegrationRepository:
             .values(**_integration_values(integration))
         )
 
-    async def due_for_sync(self, before: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        rows = await self.session.execute(
-            sa.select(integrations.c.account_id, integrations.c.integration_id)
-            .where(
-                integrations.c.deleted_at.is_(None),
-                integrations.c.is_active,
-                integrations.c.sync_enabled,
-                sa.or_(
-                    integrations.c.last_synced_at.is_(None), integrations.c.last_synced_at < before
-                ),
+    async def claim_due(
+        self, now: datetime, limit: int, per_account: int, lease_s: float
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Up to `limit` integrations due at `now`, at most `per_account` of any one account (so
+        one tenant's many, or failing, integrations cannot take every slot), the longest
+        waiting first; each is pushed back by `lease_s` so no other tick takes it meanwhile."""
+        due = sa.and_(
+            integrations.c.deleted_at.is_(None),
+            integrations.c.is_active,
+            integrations.c.sync_enabled,
+            sa.or_(integrations.c.next_sync_at.is_(None), integrations.c.next_sync_at <= now),
+        )
+        waiting = sa.func.coalesce(
+            integrations.c.next_sync_at, sa.literal_column("'-infinity'::timestamptz")
+        )
+        ranked = (
+            sa.select(
+                integrations.c.integration_id,
+                waiting.label("waiting"),
+                sa.func.row_number()
+                .over(
+                    partition_by=integrations.c.account_id,
+                    order_by=(waiting, integrations.c.integration_id),
+                )
+                .label("rank"),
             )
-            .order_by(integrations.c.last_synced_at.nulls_first())
+            .where(due)
+            .subquery()
+        )
+        chosen = (
+            sa.select(ranked.c.integration_id)
+            .where(ranked.c.rank <= per_account)
+            .order_by(ranked.c.waiting, ranked.c.integration_id)
             .limit(limit)
+        )
+        rows = await self.session.execute(
+            sa.update(integrations)
+            .where(integrations.c.integration_id.in_(chosen), due)
+            .values(next_sync_at=now + timedelta(seconds=lease_s))
+            .returning(integrations.c.account_id, integrations.c.integration_id)
         )
         return [(r.account_id, r.integration_id) for r in rows]
 

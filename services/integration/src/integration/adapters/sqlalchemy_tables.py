@@ -54,9 +54,19 @@ integrations = sa.Table(
     sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
     _now("created_at"),
+    # When the scheduler may try next (null: now), pushed back at every attempt; the failed
+    # attempts in a row are the backoff's exponent (0 after a success).
+    sa.Column("next_sync_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_sync_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("sync_failures", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("platform IN ('wordpress', 'shopify', 'static')", name="platform"),
 )
 sa.Index("ix_integrations_site", integrations.c.account_id, integrations.c.site_id)
+sa.Index(
+    "ix_integrations_next_sync",
+    integrations.c.next_sync_at,
+    postgresql_where=sa.text("deleted_at IS NULL AND is_active AND sync_enabled"),
+)
 
 inventory = sa.Table(
     "inventory",

@@ -9,8 +9,22 @@ from typing import Any
 from integration.app.sites import get_site
 from integration.app.snapshots import integration_snapshot
 from integration.domain.errors import InvalidInput, NotFound
-from integration.domain.model import Integration, Platform, health_score, normalize_url
-from integration.ports import Clock, CredentialCipher, PlatformConnector, SyncRecord, UnitOfWork
+from integration.domain.model import (
+    Integration,
+    Platform,
+    health_score,
+    merge_settings,
+    normalize_url,
+    static_folder,
+)
+from integration.ports import (
+    Clock,
+    CredentialCipher,
+    PlatformConnector,
+    SyncRecord,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 REQUIRED_CREDENTIALS = {
     Platform.WORDPRESS: ("username", "application_password"),
@@ -36,6 +50,8 @@ async def create_integration(
     await get_site(account_id, site_id, uow)
     platform = Platform.parse(str(fields.get("platform")))
     _check_credentials(platform, credentials)
+    if platform is Platform.STATIC:
+        static_folder(dict(fields.get("settings") or {}))
     integration = Integration(
         integration_id=uuid.uuid4(),
         site_id=site_id,
@@ -75,7 +91,12 @@ async def update_integration(
     integration = await get_integration(account_id, integration_id, uow)
     if changes.get("base_url") is not None:
         integration.base_url = normalize_url(changes["base_url"])
-    for name in ("settings", "is_active", "sync_enabled"):
+    if changes.get("settings") is not None:
+        settings = merge_settings(integration.settings, changes["settings"])
+        if integration.platform is Platform.STATIC:
+            static_folder(settings)
+        integration.settings = settings
+    for name in ("is_active", "sync_enabled"):
         if changes.get(name) is not None:
             setattr(integration, name, changes[name])
     if credentials is not None:
@@ -134,29 +155,50 @@ async def record_outcome(integration: Integration, record: SyncRecord, uow: Unit
     )
 
 
+def same_target(a: Integration, b: Integration) -> bool:
+    """Did the integration keep what a remote call was made with?"""
+    return (a.platform, a.base_url, a.settings, a.credentials) == (
+        b.platform,
+        b.base_url,
+        b.settings,
+        b.credentials,
+    )
+
+
 async def test_connection(
     account_id: uuid.UUID,
     integration_id: uuid.UUID,
-    uow: UnitOfWork,
+    uows: UnitOfWorkFactory,
     cipher: CredentialCipher,
     connector: PlatformConnector,
     clock: Clock,
 ) -> Integration:
-    """Never raises for a failing site: the result says `success: false` with the reason."""
-    integration = await get_integration(account_id, integration_id, uow)
-    result = await connector.test(integration, decrypt(integration, cipher))
-    integration.last_test = replace(result, checked_at=clock.now())
-    await record_outcome(
-        integration,
-        SyncRecord(
-            uuid.uuid4(),
-            integration_id,
-            account_id,
-            "test",
-            result.success,
-            result.reason,
-            result.detail,
-        ),
-        uow,
-    )
+    """Never raises for a failing site: the result says `success: false` with the reason. The site
+    is called between two short transactions, so a slow site holds no row lock or connection;
+    a result for settings changed meanwhile is answered but not recorded."""
+    async with uows() as uow:
+        before = await get_integration(account_id, integration_id, uow)
+    result = replace(await connector.test(before, decrypt(before, cipher)), checked_at=clock.now())
+    async with uows() as uow:
+        integration = await get_integration(account_id, integration_id, uow)
+        if not same_target(before, integration):
+            integration.last_test = replace(
+                result, detail=f"{result.detail} (not recorded: the integration changed meanwhile)"
+            )
+            return integration
+        integration.last_test = result
+        await record_outcome(
+            integration,
+            SyncRecord(
+                uuid.uuid4(),
+                integration_id,
+                account_id,
+                "test",
+                result.success,
+                result.reason,
+                result.detail,
+            ),
+            uow,
+        )
+        await uow.commit()
     return integration

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from igny8.contracts.publications import InventoryItemSnapshot
 from igny8.contracts.sites import InventoryItem, SiteSynced
-from integration.app.integrations import decrypt, get_integration, record_outcome
+from integration.app.integrations import decrypt, get_integration, record_outcome, same_target
 from integration.domain.errors import IntegrationError
+from integration.domain.model import Integration, SyncSchedule
 from integration.ports import (
     Clock,
     CredentialCipher,
@@ -16,6 +17,7 @@ from integration.ports import (
     PlatformUnavailable,
     SyncRecord,
     UnitOfWork,
+    UnitOfWorkFactory,
 )
 
 PAGE_SIZE = 100
@@ -39,37 +41,96 @@ def _same(a: InventoryItem, b: InventoryItem) -> bool:
 async def sync_integration(
     account_id: uuid.UUID,
     integration_id: uuid.UUID,
-    uow: UnitOfWork,
+    uows: UnitOfWorkFactory,
     cipher: CredentialCipher,
     connector: PlatformConnector,
     clock: Clock,
+    schedule: SyncSchedule | None = None,
 ) -> SyncSummary:
-    integration = await get_integration(account_id, integration_id, uow)
+    """Read the site's inventory and store the delta. The site is read between two short
+    transactions (no row lock or pooled connection is held while it answers, or does not); the
+    connector bounds the read in pages, items, bytes and time. An inventory read with settings
+    that changed meanwhile, or for an integration removed meanwhile, is discarded."""
     sync_id = uuid.uuid4()
+    async with uows() as uow:
+        before = await get_integration(account_id, integration_id, uow)
     failure: PlatformUnavailable | None = None
     fetched: list[InventoryItem] = []
     try:
-        credentials = decrypt(integration, cipher)
+        credentials = decrypt(before, cipher)
     except IntegrationError as error:  # e.g. its key was removed from the ring before rotating
         failure = PlatformUnavailable("credentials_unreadable", error.detail)
     else:
         try:
-            fetched = await connector.inventory(integration, credentials)
+            fetched = await connector.inventory(before, credentials)
         except PlatformUnavailable as unavailable:
             failure = unavailable
-    if failure is not None:
-        integration.sync_status, integration.last_error = (
-            "failed",
-            f"{failure.reason}: {failure.detail}",
-        )
-        await record_outcome(
-            integration,
-            SyncRecord(
-                sync_id, integration_id, account_id, "sync", False, failure.reason, failure.detail
-            ),
-            uow,
-        )
-        return SyncSummary(sync_id, False, failure.reason, detail=failure.detail)
+    async with uows() as uow:
+        integration = await uow.integrations.get(account_id, integration_id)
+        if integration is None or integration.deleted:
+            return SyncSummary(sync_id, False, "removed", detail="removed during the sync")
+        if not same_target(before, integration):
+            return SyncSummary(
+                sync_id, False, "superseded", detail="the integration changed during the sync"
+            )
+        integration.sync_attempted(clock.now(), failure is None, schedule or SyncSchedule())
+        if failure is not None:
+            summary = await _record_failure(integration, sync_id, failure, uow)
+        else:
+            summary = await _apply(integration, sync_id, fetched, uow, clock)
+        await uow.commit()
+    return summary
+
+
+async def record_sync_timeout(
+    account_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    seconds: float,
+    uows: UnitOfWorkFactory,
+    clock: Clock,
+    schedule: SyncSchedule | None = None,
+) -> SyncSummary | None:
+    """A sync abandoned after `seconds` is a failed attempt like any other (it backs off)."""
+    async with uows() as uow:
+        integration = await uow.integrations.get(account_id, integration_id)
+        if integration is None or integration.deleted:
+            return None
+        integration.sync_attempted(clock.now(), False, schedule or SyncSchedule())
+        failure = PlatformUnavailable("timeout", f"the sync took longer than {seconds:g} s")
+        summary = await _record_failure(integration, uuid.uuid4(), failure, uow)
+        await uow.commit()
+    return summary
+
+
+async def _record_failure(
+    integration: Integration, sync_id: uuid.UUID, failure: PlatformUnavailable, uow: UnitOfWork
+) -> SyncSummary:
+    integration.sync_status = "failed"
+    integration.last_error = f"{failure.reason}: {failure.detail}"
+    await record_outcome(
+        integration,
+        SyncRecord(
+            sync_id,
+            integration.integration_id,
+            integration.account_id,
+            "sync",
+            False,
+            failure.reason,
+            failure.detail,
+        ),
+        uow,
+    )
+    return SyncSummary(sync_id, False, failure.reason, detail=failure.detail)
+
+
+async def _apply(
+    integration: Integration,
+    sync_id: uuid.UUID,
+    fetched: list[InventoryItem],
+    uow: UnitOfWork,
+    clock: Clock,
+) -> SyncSummary:
+    integration_id, account_id = integration.integration_id, integration.account_id
     known = await uow.inventory.current(integration_id)
     seen = {(i.kind, i.remote_id): i for i in fetched}
     added = [i for k, i in seen.items() if k not in known]

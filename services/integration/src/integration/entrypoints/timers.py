@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,7 +10,8 @@ from igny8.observability import get_logger
 from igny8.periodic import periodic_job
 from igny8.runtime import Timer
 from integration.adapters.sqlalchemy_unit_of_work import IntegrationUnitOfWork
-from integration.app.sync import sync_integration
+from integration.app.scheduled_syncs import Fairness, run_due_syncs
+from integration.domain.model import SyncSchedule
 from integration.ports import Clock, CredentialCipher, PlatformConnector
 
 log = get_logger(__name__)
@@ -23,21 +24,29 @@ async def sync_due(
     clock: Clock,
     interval_s: float,
     batch: int = 20,
+    *,
+    retry_s: float = 60.0,
+    max_backoff_s: float = 6 * 3600.0,
+    per_account: int = 2,
+    concurrency: int = 4,
+    sync_timeout_s: float = 360.0,
 ) -> int:
-    async with IntegrationUnitOfWork(sessions) as uow:
-        due = await uow.integrations.due_for_sync(
-            clock.now() - timedelta(seconds=interval_s), batch
+    """One tick of the scheduler (what the timer calls): fair, bounded, backing off."""
+    report = await run_due_syncs(
+        lambda: IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync"),
+        cipher,
+        connector,
+        clock,
+        SyncSchedule(interval_s, retry_s, max_backoff_s),
+        Fairness(batch, per_account, concurrency, sync_timeout_s),
+    )
+    if report.failed or report.timed_out:
+        log.warning(
+            "scheduled syncs failed",
+            failed=[str(i) for i in report.failed],
+            timed_out=[str(i) for i in report.timed_out],
         )
-    for account_id, integration_id in due:
-        try:
-            async with IntegrationUnitOfWork(sessions, correlation_id="scheduled-sync") as uow:
-                await sync_integration(account_id, integration_id, uow, cipher, connector, clock)
-                await uow.commit()
-        except Exception as exc:  # one integration must not stop the others' syncs
-            log.warning(
-                "scheduled sync failed", integration_id=str(integration_id), error=repr(exc)
-            )
-    return len(due)
+    return report.claimed
 
 
 def sync_scheduler(
@@ -48,9 +57,12 @@ def sync_scheduler(
     clock: Clock,
     interval_s: float,
     tick_s: float,
+    **options: Any,
 ) -> Timer:
+    """`options`: sync_due's fairness and backoff settings (retry_s, per_account, …)."""
+
     async def tick() -> None:
-        synced = await sync_due(sessions, cipher, connector, clock, interval_s)
+        synced = await sync_due(sessions, cipher, connector, clock, interval_s, **options)
         if synced:
             log.info("scheduled syncs ran", count=synced)
 

@@ -11,13 +11,16 @@ from collections.abc import Callable
 import httpx
 
 from igny8.auth import auth_headers
+from igny8.service_keys import SigningKey
 from publishing.domain.errors import DestinationFailure
 
 PERMANENT = (401, 403, 404, 422)
 
 
 class IntegrationCredentials:
-    def __init__(self, base_url: str, key: Callable[[], str], timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, key: Callable[[], SigningKey], timeout_s: float = 10.0
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._key = key
         self._timeout = timeout_s
@@ -44,7 +47,9 @@ class AutomationImages:
     """Image files from automation only: an image URL elsewhere is refused, so the service token
     never travels to another host."""
 
-    def __init__(self, base_url: str, key: Callable[[], str], timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, key: Callable[[], SigningKey], timeout_s: float = 30.0
+    ) -> None:
         self._base_url = base_url.rstrip("/") + "/"
         self._key = key
         self._timeout = timeout_s

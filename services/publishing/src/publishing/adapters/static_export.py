@@ -1,5 +1,5 @@
 """Static export destination: Markdown with YAML front matter (or HTML), images beside it, inside
-the integration's folder under the export root — never outside it.
+the integration's folder below the account's own folder of the export root — never outside it.
 
 Idempotent by construction (the file name is the publication's slug; writes are atomic). The
 `modified` stamp is the SHA-256 of the file we wrote, so a file someone edited since is never
@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 from markdownify import markdownify
 
+from igny8.platforms.base import PlatformFailure
+from igny8.platforms.static import confined_folder
 from publishing.domain.errors import DestinationFailure
 from publishing.domain.media import place_images, repoint
 from publishing.ports import Hooks, Known, Post, RemotePost, Target
@@ -25,17 +27,16 @@ class StaticExport:
         self._root = export_root.resolve()
 
     def folder(self, target: Target) -> Path:
-        relative = str(target.integration.settings.get("folder") or "")
-        if not relative:
-            raise DestinationFailure(
-                "invalid_settings", "settings.folder is required", permanent=True
+        """`<root>/<account>/<folder>` — integration's rule (igny8.platforms.static): another
+        account's exports are unreachable whatever the setting says."""
+        try:
+            return confined_folder(
+                self._root,
+                target.integration.account_id,
+                str(target.integration.settings.get("folder") or ""),
             )
-        folder = (self._root / relative).resolve()
-        if folder != self._root and self._root not in folder.parents:
-            raise DestinationFailure(
-                "invalid_settings", "the folder must lie inside the export root", permanent=True
-            )
-        return folder
+        except PlatformFailure as failure:
+            raise DestinationFailure(failure.reason, failure.detail, permanent=True) from None
 
     async def publish(self, target: Target, post: Post, known: Known, hooks: Hooks) -> RemotePost:
         folder = self.folder(target)
