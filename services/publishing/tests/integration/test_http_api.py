@@ -114,7 +114,7 @@ async def test_approve_reschedule_cancel_and_history(api, driver, clock):
     cancelled = await api.post(f"{base}/cancel", headers=as_(account, user="bob"))
     assert cancelled.json()["status"] == "cancelled"
     again = await api.post(f"{base}/cancel", headers=as_(account))
-    assert again.status_code == 409 and again.json()["reason"] == "invalid_transition"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
     unpublish = await api.post(f"{base}/unpublish", headers=as_(account))
     assert unpublish.status_code == 409
     history = (await api.get(base, headers=as_(account))).json()["transitions"]

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
+from igny8.webapi import error_response
 from publishing.adapters.sqlalchemy_queries import SqlAlchemyPublishingQueries
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app import manage
@@ -40,10 +41,10 @@ class RescheduleBody(_Body):
 
 
 def publishing_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A domain error in the platform's one error format; `code` is the domain reason."""
     assert isinstance(error, PublishingError)
-    return JSONResponse(
-        {"detail": error.detail or error.reason, "reason": error.reason},
-        status_code=http_status(error),
+    return error_response(
+        request, http_status(error), error.detail or error.reason, code=error.reason
     )
 
 
