@@ -10,6 +10,9 @@ WITH_ENV := set -a; [ -f .env.infra ] && . ./.env.infra; set +a;
 PYTEST_ARGS ?=
 # The 30 slowest tests are printed after every `make test`, so a slow one is seen when it lands.
 TEST_REPORT := --durations=30
+# stripe-mock serves Stripe's API from its OpenAPI spec for the billing tests and the demo.
+STRIPE_MOCK_VERSION := v0.203.0
+STRIPE_MOCK_STAMP := .cache/go/stripe-mock-$(STRIPE_MOCK_VERSION).stamp
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -18,7 +21,15 @@ install: $(VENV)/.installed ## install Python, Java and OS dependencies that are
 $(VENV)/.installed: uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
+	@# WeasyPrint (billing's invoice PDFs) needs Pango and HarfBuzz's subsetter, and a font.
+	@ldconfig -p | grep -q libpangoft2-1.0 && ldconfig -p | grep -q libharfbuzz-subset && [ -d /usr/share/fonts/truetype/dejavu ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; }
 	uv sync --locked --quiet
+	@touch $@
+
+tools: $(STRIPE_MOCK_STAMP) ## build the pinned test tools (stripe-mock) into .cache/go/bin
+$(STRIPE_MOCK_STAMP):
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
+	GOBIN=$(abspath .cache/go/bin) go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
 	@touch $@
 
 lock: ## refresh uv.lock after changing a pyproject.toml
@@ -36,13 +47,13 @@ infra-status: ## show what runs where
 migrate: infra-up ## migrate every service database to head
 	@$(WITH_ENV) for s in $(SERVICES); do $(VENV)/bin/$$s migrate || exit 1; echo "migrated $$s"; done
 
-run: infra-up migrate ## start everything, run the demo, keep serving until Ctrl-C
+run: infra-up migrate tools ## start everything, run the demo, keep serving until Ctrl-C
 	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo
 
-demo: infra-up migrate ## start everything, run the demo, print the summary and stop
+demo: infra-up migrate tools ## start everything, run the demo, print the summary and stop
 	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo --exit-after-demo
 
-test: install ## the whole suite on its own infrastructure (starts and stops it)
+test: install tools ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
 	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
 	$(PY) infra/local.py down; exit $$status
@@ -129,4 +140,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian
+.PHONY: help install tools lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian

@@ -1,4 +1,4 @@
-"""The demo: an account with credits, a site (through integration), the sample keywords, one full
+"""The demo: an account that buys its credits (a package paid by card through Stripe), a site (through integration), the sample keywords, one full
 pipeline run with live progress, then a summary. Needs the stack of `scripts/run_stack.py` up."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from demo_purchase import buy_credits
 
 from igny8.auth import auth_headers
 
@@ -83,14 +84,7 @@ async def main(keywords_file: Path, credits: int) -> int:
             json={"account_id": str(account)},
             headers=h("billing"),
         )
-        await call(
-            client,
-            "POST",
-            f"{url('billing')}/accounts/{account}/grants",
-            json={"credits": credits, "kind": "paid"},
-            headers={**h("billing", "platform_admin"), "Idempotency-Key": "demo"},
-        )
-        print(f"credits     {credits} granted")
+        await buy_credits(client, account, credits)  # a package paid through Stripe (stripe-mock)
         site = (
             await call(
                 client,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ SERVICES = {
     "integration": 8103,
     "publishing": 8104,
 }
+STRIPE_MOCK = ROOT / ".cache" / "go" / "bin" / "stripe-mock"  # built by `make tools`
 AI_VARIABLES = (
     "AUTOMATION_OPENAI_API_KEY",
     "AUTOMATION_OPENAI_BASE_URL",
@@ -111,6 +113,19 @@ def main() -> int:
             f"AI provider: the local DEVELOPMENT server on 127.0.0.1:{ai_port} "
             "(set OPENAI_API_KEY or AUTOMATION_OPENAI_BASE_URL for a real one)"
         )
+    if not os.environ.get("BILLING_STRIPE_API_BASE") and STRIPE_MOCK.exists():
+        # No Stripe configured: billing talks to stripe-mock, and the demo signs the webhooks
+        # with this secret (stripe-mock sends none).
+        stripe_port = int(os.environ.get("IGNY8_STRIPE_MOCK_PORT", "12111"))
+        children["stripe-mock"] = spawn(
+            "stripe-mock",
+            [str(STRIPE_MOCK), "-http-addr", f"127.0.0.1:{stripe_port}",
+             "-https-addr", f"127.0.0.1:{stripe_port + 1}"],
+            env,
+        )  # fmt: skip
+        env["BILLING_STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+        env.setdefault("BILLING_STRIPE_WEBHOOK_SECRET", f"whsec_{secrets.token_hex(16)}")
+        print(f"Payments: stripe-mock on 127.0.0.1:{stripe_port} (set BILLING_STRIPE_* for Stripe)")
     for name, port in ports.items():
         # each service gets its own private key only (the demo, a script, keeps all of them)
         own = {

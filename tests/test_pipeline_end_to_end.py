@@ -484,6 +484,16 @@ async def test_the_run_survives_a_killed_automation_process_without_duplicates_o
         )
         await settled(t, client, run_id, run["credits_charged"])  # charged exactly once per item
         assert run["fencing_token"] >= 2, "the restarted worker took the lease over"
+        calls = await ai_calls(stack, client)
+        # only the article being written when the process died may be asked for twice
+        assert len(tasks) <= calls["by_function"]["article"] <= len(tasks) + 1, calls["by_function"]
+        assert calls["repeated"] <= 1, [c for c in calls["calls"] if c["count"] > 1]
+        assert all(c["count"] == 1 for c in calls["calls"] if c["function"] != "article")
+
+
+async def ai_calls(stack: dict, client: httpx.AsyncClient) -> dict:
+    """What the development AI server answered: per function and per prompt."""
+    return (await client.get(f"http://127.0.0.1:{stack['ports']['ai']}/_stats/calls")).json()
 
 
 async def wait_for_stage(stack: dict, run_id: str, stage: int) -> None:
@@ -631,6 +641,11 @@ async def test_one_article_can_be_regenerated_and_is_charged_like_any_ai_call(st
         )
         missing = await client.post(f"{base}/content/{uuid.uuid4()}/regenerate", headers=h)
         assert missing.status_code == 404
+        calls = await ai_calls(stack, client)
+        assert calls["by_function"]["article"] == 2, "the first article and its one rewrite"
+        assert calls["by_function"]["image"] == 1 + SMALL["inline_images"]
+        repeated = [(c["function"], c["count"]) for c in calls["calls"] if c["count"] > 1]
+        assert repeated == [("article", 2)], "only the rewrite asks the same brief again"
 
 
 async def test_the_per_run_credit_cap_pauses_the_run_before_it_is_exceeded(stack):
@@ -642,4 +657,27 @@ async def test_the_per_run_credit_cap_pauses_the_run_before_it_is_exceeded(stack
         assert 0 < run["credits_charged"] <= 40
         await client.post(f"{t.automation}/runs/{run_id}/cancel", headers=t.headers("automation"))
         run = await t.run_until(client, run_id, {"cancelled"})
+        await settled(t, client, run_id, run["credits_charged"])
+
+
+async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
+    async with httpx.AsyncClient(timeout=30) as client:
+        t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.3})
+        run_id = await t.start(client)
+        await wait_for_stage(stack, run_id, 4)
+        h = t.headers("automation")
+        assert (
+            await client.post(f"{t.automation}/runs/{run_id}/pause", headers=h)
+        ).status_code == 200
+        paused = await t.run_until(client, run_id, {"paused", "completed"})
+        assert paused["status"] == "paused"
+        assert (
+            await client.post(f"{t.automation}/runs/{run_id}/resume", headers=h)
+        ).status_code == 200
+        run = await t.run_until(client, run_id, {"completed", "failed", "paused"})
+        assert run["status"] == "completed", run
+        tasks = (await client.get(f"{t.automation}/sites/{t.site}/tasks", headers=h)).json()
+        calls = await ai_calls(stack, client)
+        assert calls["by_function"]["article"] == len(tasks["items"])
+        assert calls["repeated"] == 0, [c for c in calls["calls"] if c["count"] > 1]
         await settled(t, client, run_id, run["credits_charged"])

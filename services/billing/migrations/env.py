@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import billing.adapters.sqlalchemy_invoicing_tables  # noqa: F401  (registers its tables)
 from billing.adapters.sqlalchemy_tables import metadata
 from billing.config import BillingSettings
 from igny8.db.migrations import run_env

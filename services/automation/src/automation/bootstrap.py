@@ -16,13 +16,12 @@ from automation.adapters.sqlalchemy_unit_of_work import (
 )
 from automation.app.run_engine import RunEngine
 from automation.config import AutomationSettings
-from automation.domain.errors import AutomationError
 from automation.entrypoints.events import (
     credit_replies_subscription,
     image_subscription,
     site_subscription,
 )
-from automation.entrypoints.http import automation_error_handler, create_router
+from automation.entrypoints.http import create_router
 from automation.entrypoints.worker import run_driver, scheduler
 from automation.ports import AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
@@ -75,6 +74,8 @@ def bootstrap(
         image_url=lambda image_id: f"{public}/images/{image_id}",
         lease_ttl_s=settings.lease_ttl_s,
         reserve_wait_s=settings.reserve_wait_s,
+        reserve_deadline_s=settings.reserve_deadline_s,
+        image_deadline_s=settings.image_deadline_s,
         max_provider_failures=settings.max_provider_failures,
         image_concurrency=settings.image_concurrency,
     )
@@ -91,7 +92,7 @@ def bootstrap(
                 sessions,
                 clock,
                 BillingQuotes(settings.billing_url, key),
-                ai.ensure_configured,  # type: ignore[attr-defined]
+                ai.ensure_configured,
                 run_log,
                 storage,
                 settings.start_wait_s,
@@ -114,6 +115,5 @@ def bootstrap(
                 engine, lambda: AutomationUnitOfWork(sessions), clock, settings.scheduler_tick_s
             ),
         ],
-        exception_handlers={AutomationError: automation_error_handler},
         description="Runs the multi-stage AI content pipeline per site.",
     )

@@ -65,6 +65,11 @@ class AutomationSettings(ServiceSettings):
     worker_tick_s: float = 0.5
     lease_ttl_s: float = 15.0
     reserve_wait_s: float = 60.0
+    """How long a run waits for billing's answer before sending the same reserve again."""
+    reserve_deadline_s: float = 600.0
+    """A run whose reserve got no answer for this long fails with the reason; the site is free."""
+    image_deadline_s: float = 900.0
+    """Stage 6 records an image as failed when no worker made it within this long."""
     start_wait_s: float = 5.0
     """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
     image_concurrency: int = Field(default=4, ge=1, le=32)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from types import TracebackType
+import uuid
+from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from automation.domain.ai import AIFunction, AIImage, AIResult
+from automation.domain.keywords import KeywordRow
+from automation.domain.runs import DRIVEN
+from igny8.credit_saga import HoldBook
+from igny8.uow import UnitOfWork as BaseUnitOfWork
 
 
 class AIEngine(Protocol):
@@ -25,26 +28,281 @@ class AIEngine(Protocol):
 
     async def image(self, prompt: str, size: str) -> AIImage: ...
 
+    def ensure_configured(self) -> None:
+        """Raise AINotConfigured when no provider is configured (no silent fallback)."""
 
-class UnitOfWork(Protocol):
-    """One transaction over the automation store, with its outbox."""
 
-    store: Any
+class RunRepository(Protocol):
+    """Runs and their leases (fencing tokens), compare-and-set status changes and stage results."""
 
-    async def __aenter__(self) -> UnitOfWork: ...
+    async def create_run(self, values: dict[str, Any]) -> None: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+    async def run(
+        self, run_id: uuid.UUID, account_id: uuid.UUID | None = None
+    ) -> dict[str, Any] | None: ...
+
+    async def runs_for_site(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def live_run(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def runs_needing_a_worker(self, now: datetime, limit: int) -> list[uuid.UUID]: ...
+
+    async def acquire_lease(
+        self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
+    ) -> int | None: ...
+
+    async def renew_lease(
+        self, run_id: uuid.UUID, token: int, now: datetime, ttl_s: float
+    ) -> bool: ...
+
+    async def release_lease(self, run_id: uuid.UUID, token: int) -> None: ...
+
+    async def guard(
+        self, run_id: uuid.UUID, token: int, statuses: tuple[str, ...] = DRIVEN
+    ) -> dict[str, Any]: ...
+
+    async def transition(
+        self, run_id: uuid.UUID, expected: tuple[str, ...], status: str, **values: Any
+    ) -> bool: ...
+
+    async def request(self, run_id: uuid.UUID, expected: tuple[str, ...], what: str) -> bool: ...
+
+    async def add_charge(self, run_id: uuid.UUID, credits: int) -> None: ...
+
+    async def update_run(self, run_id: uuid.UUID, **values: Any) -> None: ...
+
+    async def save_stage_result(
+        self, run_id: uuid.UUID, stage: int, result: dict[str, Any]
     ) -> None: ...
 
-    async def commit(self) -> None: ...
+    async def stage_results(self, run_id: uuid.UUID) -> dict[int, dict[str, Any]]: ...
 
-    async def rollback(self) -> None: ...
 
-    async def emit(self, topic: str, payload: BaseModel, account_id: Any, site_id: Any) -> None: ...
+class ItemCheckpoints(Protocol):
+    """A run's item checkpoints (`run_items`) and which captures billing has answered."""
+
+    async def item_state(self, run_id: uuid.UUID, item_key: str) -> str | None: ...
+
+    async def item_done(self, run_id: uuid.UUID, item_key: str) -> bool: ...
+
+    async def checkpoint(
+        self,
+        run_id: uuid.UUID,
+        item_key: str,
+        stage: int,
+        status: str,
+        commit_id: uuid.UUID | None = None,
+        credits: int = 0,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    async def settle_capture(self, commit_id: uuid.UUID) -> None: ...
+
+    async def unsettled_captures(self, run_id: uuid.UUID) -> int: ...
+
+    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]: ...
+
+    async def item_tally(self, run_id: uuid.UUID) -> dict[int, dict[str, int]]: ...
+
+
+class PlannerRepository(Protocol):
+    """What the pipeline writes: keywords, clusters, ideas, tasks, articles, prompts, images."""
+
+    async def add_keywords(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, rows: list[KeywordRow]
+    ) -> int: ...
+
+    async def save_clusters(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        found: list[dict[str, Any]],
+        by_keyword: dict[str, uuid.UUID],
+    ) -> int: ...
+
+    async def save_ideas(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        cluster_id: uuid.UUID,
+        found: list[dict[str, Any]],
+    ) -> int: ...
+
+    async def create_tasks(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        idea_ids: list[uuid.UUID],
+    ) -> int: ...
+
+    async def save_content(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        task_id: uuid.UUID,
+        article: dict[str, Any],
+        word_count: int,
+    ) -> uuid.UUID: ...
+
+    async def replace_content(
+        self, content_id: uuid.UUID, run_id: uuid.UUID, article: dict[str, Any], words: int
+    ) -> None: ...
+
+    async def save_prompts(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        content_id: uuid.UUID,
+        found: dict[str, Any],
+        inline_limit: int,
+    ) -> int: ...
+
+    async def save_image(
+        self, prompt: dict[str, Any], storage_key: str, width: int, height: int, size: int
+    ) -> uuid.UUID: ...
+
+    async def content_html_for_update(self, content_id: uuid.UUID) -> str | None: ...
+
+    async def set_content_html(self, content_id: uuid.UUID, html: str) -> None: ...
+
+    async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]: ...
+
+
+class WorkQueues(Protocol):
+    """Each stage's work in sight, per site, oldest first."""
+
+    async def new_keywords(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+
+    async def clusters_without_ideas(
+        self, site_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def cluster_keywords(self, cluster_id: uuid.UUID) -> list[str]: ...
+
+    async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+
+    async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+
+    async def task_for_regeneration(
+        self, site_id: uuid.UUID, task_id: uuid.UUID
+    ) -> list[dict[str, Any]]: ...
+
+    async def contents_without_prompts(
+        self, site_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def prompts_without_images(
+        self, site_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def work_counts(self, site_id: uuid.UUID) -> dict[str, int]: ...
+
+    async def prompt(self, prompt_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+
+class SiteRepository(Protocol):
+    """The sites integration announced, their automation config and schedule state."""
+
+    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def save_config(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, config: dict[str, Any]
+    ) -> None: ...
+
+    async def scheduled_sites(self) -> list[dict[str, Any]]: ...
+
+    async def mark_occurrence(
+        self, site_id: uuid.UUID, occurrence: datetime, outcome: str
+    ) -> None: ...
+
+
+class Library(Protocol):
+    """The library people browse and edit over HTTP, tenant-scoped by account and site."""
+
+    async def listing(
+        self,
+        kind: str,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        limit: int,
+        offset: int,
+        status: str | None,
+    ) -> list[dict[str, Any]]: ...
+
+    async def get_item(
+        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
+    ) -> dict[str, Any] | None: ...
+
+    async def update_item(
+        self,
+        kind: str,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        item_id: uuid.UUID,
+        values: dict[str, Any],
+    ) -> bool: ...
+
+    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
+        ...
+
+    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+        """Delete rows of `kind`; an article goes with its image prompts and images."""
+        ...
+
+    async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None: ...
+
+    async def release_keywords(self, cluster_id: uuid.UUID) -> None: ...
+
+    async def delete_keyword(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
+    ) -> bool: ...
+
+    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The run's holds as rows, for the run's view."""
+        ...
+
+
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """One transaction over automation's repositories (one per aggregate), with its outbox.
+    Read-only properties: each implementation exposes its own repository types."""
+
+    @property
+    def runs(self) -> RunRepository: ...
+
+    @property
+    def holds(self) -> HoldBook: ...
+
+    @property
+    def items(self) -> ItemCheckpoints: ...
+
+    @property
+    def planner(self) -> PlannerRepository: ...
+
+    @property
+    def queues(self) -> WorkQueues: ...
+
+    @property
+    def sites(self) -> SiteRepository: ...
+
+    @property
+    def library(self) -> Library: ...
+
+
+class CreditQuotes(Protocol):
+    """Billing's price for quantities per operation (a quote, nothing held)."""
+
+    async def quote(self, account_id: uuid.UUID, quantities: dict[str, int]) -> dict[str, Any]: ...
 
 
 class ImageStorage(Protocol):

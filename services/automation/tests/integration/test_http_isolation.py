@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from automation.adapters.sqlalchemy_tables import known_sites
+from automation.adapters.sqlalchemy_tables import keywords, known_sites
 from automation.bootstrap import bootstrap
 from automation.config import AutomationSettings
 from igny8.auth import auth_headers
@@ -120,7 +121,7 @@ async def test_unreadable_import_is_a_4xx_with_the_reason(client):
         },
     )
     assert answer.status_code == 400
-    assert "not valid JSON" in answer.json()["detail"]
+    assert "not valid JSON" in answer.json()["error"]["message"]
 
 
 async def test_starting_a_run_without_an_ai_provider_is_refused_clearly(
@@ -157,5 +158,77 @@ async def test_starting_a_run_without_an_ai_provider_is_refused_clearly(
             f"/sites/{site}/runs", headers=auth_headers(None, "gateway", "automation", owner)
         )
     assert answer.status_code == 503
-    assert "AUTOMATION_OPENAI_API_KEY" in answer.json()["detail"]
+    assert "AUTOMATION_OPENAI_API_KEY" in answer.json()["error"]["message"]
     await engine.dispose()
+
+
+async def _own_site(engine) -> tuple[uuid.UUID, uuid.UUID]:
+    owner, site = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(known_sites).values(
+                site_id=site,
+                account_id=owner,
+                version=1,
+                deleted=False,
+                name="s",
+                url="https://s.example",
+            )
+        )
+    return owner, site
+
+
+async def test_an_import_of_50000_rows_stores_every_valid_row(client):
+    c, engine = client
+    owner, site = await _own_site(engine)
+    rows = [{"keyword": f"keyword number {n}", "volume": n} for n in range(49_999)]
+    rows.append({"keyword": "", "volume": 1})  # an invalid row is a per-line error
+    answer = await c.post(
+        f"/sites/{site}/keywords",
+        content=json.dumps(rows).encode(),
+        headers={
+            **auth_headers(None, "gateway", "automation", owner),
+            "Content-Type": "application/json",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["imported"] == 49_999
+    assert [e["line"] for e in answer.json()["errors"]] == [50_000]
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(sa.func.count()).select_from(keywords).where(keywords.c.site_id == site)
+            )
+        ).scalar_one()
+    assert stored == 49_999
+
+
+async def test_an_import_over_the_size_limit_is_413_before_it_is_read(client):
+    c, engine = client
+    owner, site = await _own_site(engine)
+    read: list[int] = []
+
+    async def body():
+        for _ in range(12):  # 12 MiB, no Content-Length: refused while streaming
+            read.append(1)
+            yield b" " * (1024 * 1024)
+
+    answer = await c.post(
+        f"/sites/{site}/keywords",
+        content=body(),
+        headers={
+            **auth_headers(None, "gateway", "automation", owner),
+            "Content-Type": "application/json",
+        },
+    )
+    assert answer.status_code == 413, answer.text
+    declared = await c.post(
+        f"/sites/{site}/keywords",
+        content=b"[]",
+        headers={
+            **auth_headers(None, "gateway", "automation", owner),
+            "Content-Type": "application/json",
+            "Content-Length": str(11 * 1024 * 1024),
+        },
+    )
+    assert declared.status_code == 413

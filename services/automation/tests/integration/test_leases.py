@@ -38,7 +38,7 @@ async def test_a_taken_over_run_refuses_the_stale_workers_writes(automation_db):
 
     async def acquire(owner: str, ttl: float) -> int | None:
         async with AutomationUnitOfWork(sessions) as uow:
-            token = await uow.store.acquire_lease(run_id, owner, datetime.now(UTC), ttl)
+            token = await uow.runs.acquire_lease(run_id, owner, datetime.now(UTC), ttl)
             await uow.commit()
             return token
 
@@ -49,8 +49,8 @@ async def test_a_taken_over_run_refuses_the_stale_workers_writes(automation_db):
     second = await acquire("worker-b", 10)
     assert second == first + 1
     async with AutomationUnitOfWork(sessions) as uow:
-        assert not await uow.store.renew_lease(run_id, first, datetime.now(UTC), 10)
+        assert not await uow.runs.renew_lease(run_id, first, datetime.now(UTC), 10)
         with pytest.raises(LeaseLost):
-            await uow.store.guard(run_id, first)
-        assert (await uow.store.guard(run_id, second))["lease_owner"] == "worker-b"
+            await uow.runs.guard(run_id, first)
+        assert (await uow.runs.guard(run_id, second))["lease_owner"] == "worker-b"
     await engine.dispose()

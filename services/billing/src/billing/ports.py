@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from pydantic import BaseModel
 
+from billing.domain.invoicing import BillingDetails, CreditNote, Invoice
 from billing.domain.model import AccountLedger, Grant, Reservation
+from billing.domain.payments import Payment
 from billing.domain.pricing import Price, PriceList
+from billing.domain.subscriptions import CreditPackage, Dunning, Plan, Subscription
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ class ReservationRepository(Protocol):
 
     async def get_capture(self, commit_id: uuid.UUID) -> Capture | None: ...
 
+    async def add_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> None:
+        """Remember a release of a reservation not (yet) made (idempotent)."""
+
+    async def has_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> bool: ...
+
     async def add_capture(self, capture: Capture) -> None: ...
 
 
@@ -141,3 +149,195 @@ class Policy:
     """Platform-wide billing settings the use cases need."""
 
     low_balance_threshold: int = 100
+
+
+# -- invoicing and payments ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BillingProfile:
+    """An account's invoicing details: number prefix, tax rate, who is billed, Stripe ids."""
+
+    account_id: uuid.UUID
+    number_prefix: str
+    tax_rate_bp: int = 0
+    name: str = ""
+    email: str = ""
+    address: str = ""
+    stripe_customer_id: str | None = None
+    default_payment_method: str | None = None
+
+    @property
+    def details(self) -> BillingDetails:
+        return BillingDetails(self.name, self.email, self.address)
+
+
+class CatalogueRepository(Protocol):
+    async def latest_plan(self, code: str) -> Plan | None: ...
+
+    async def plan(self, plan_id: uuid.UUID) -> Plan | None: ...
+
+    async def plans(self) -> list[Plan]:
+        """The latest version of every plan."""
+
+    async def add_plan(self, plan: Plan) -> None: ...
+
+    async def latest_package(self, code: str) -> CreditPackage | None: ...
+
+    async def packages(self) -> list[CreditPackage]: ...
+
+    async def add_package(self, package: CreditPackage) -> None: ...
+
+
+class InvoiceRepository(Protocol):
+    async def profile(self, account_id: uuid.UUID, lock: bool = False) -> BillingProfile | None: ...
+
+    async def ensure_profile(
+        self, account_id: uuid.UUID, default_prefix: str
+    ) -> BillingProfile | None:
+        """The profile, created with defaults if missing; None when the account does not exist."""
+
+    async def save_profile(self, profile: BillingProfile) -> None: ...
+
+    async def add(self, invoice: Invoice) -> None: ...
+
+    async def get(
+        self, invoice_id: uuid.UUID, account_id: uuid.UUID | None = None, lock: bool = False
+    ) -> Invoice | None:
+        """With `account_id`, only that account's invoice (another account's is missing)."""
+
+    async def save(self, invoice: Invoice) -> None:
+        """Persist status, number, billing details and timestamps (lines never change)."""
+
+    async def by_request_key(self, account_id: uuid.UUID, request_key: str) -> Invoice | None: ...
+
+    async def for_period(
+        self, subscription_id: uuid.UUID, period_start: datetime
+    ) -> Invoice | None: ...
+
+    async def next_number(self, account_id: uuid.UUID, series: str, year: int) -> int:
+        """Increment the (account, series, year) counter row in this transaction: a rollback
+        gives the number back, so numbers have no gaps."""
+
+    async def add_credit_note(self, note: CreditNote) -> None: ...
+
+    async def credit_notes(self, invoice_id: uuid.UUID) -> list[CreditNote]: ...
+
+    async def credit_note_for_refund(self, refund_reference: str) -> CreditNote | None: ...
+
+    async def store_document(
+        self, document_id: uuid.UUID, account_id: uuid.UUID, kind: str, content: bytes
+    ) -> None:
+        """Once per document (a second store is ignored); kept with its SHA-256."""
+
+    async def has_document(self, document_id: uuid.UUID) -> bool: ...
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> None: ...
+
+    async def get(self, payment_id: uuid.UUID, lock: bool = False) -> Payment | None: ...
+
+    async def by_intent(self, intent_id: str, lock: bool = False) -> Payment | None: ...
+
+    async def latest(self, invoice_id: uuid.UUID) -> Payment | None: ...
+
+    async def save(self, payment: Payment, now: datetime) -> None: ...
+
+    async def stale_pending(self, before: datetime, limit: int) -> list[uuid.UUID]:
+        """Attempts recorded but never answered by the provider (a crash between the two)."""
+
+    async def first_delivery(self, event_id: str, event_type: str, now: datetime) -> bool:
+        """Record a provider event id; False when it was seen before (a redelivery)."""
+
+
+class SubscriptionRepository(Protocol):
+    async def live_for_account(
+        self, account_id: uuid.UUID, lock: bool = False
+    ) -> Subscription | None: ...
+
+    async def get(self, subscription_id: uuid.UUID, lock: bool = False) -> Subscription | None: ...
+
+    async def add(self, subscription: Subscription) -> None: ...
+
+    async def save(self, subscription: Subscription) -> None: ...
+
+    async def needing_attention(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Subscriptions whose period ended, whose retry is due, or whose grace has lapsed."""
+
+
+class InvoicingUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def catalogue(self) -> CatalogueRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    intent_id: str
+    status: str
+    """The provider's status (`succeeded`, `processing`, `requires_action`, …)."""
+    client_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    event_id: str
+    type: str
+    object: dict[str, Any]
+
+
+class PaymentGateway(Protocol):
+    """The payment provider (Stripe). Every call that creates something takes an idempotency
+    key the caller stored before calling."""
+
+    async def ensure_customer(
+        self, account_id: uuid.UUID, email: str, name: str, idempotency_key: str
+    ) -> str: ...
+
+    async def checkout(
+        self,
+        payment: Payment,
+        invoice: Invoice,
+        customer_id: str,
+        success_url: str,
+        cancel_url: str,
+    ) -> CheckoutSession: ...
+
+    async def charge(
+        self, payment: Payment, invoice: Invoice, customer_id: str, payment_method: str | None
+    ) -> ChargeResult:
+        """A PaymentIntent; with a saved method it is confirmed off-session at once.
+        A card declined raises `PaymentFailed`."""
+
+    async def refund(self, intent_id: str, amount: int | None, idempotency_key: str) -> str: ...
+
+    def verify_webhook(self, payload: bytes, signature: str | None) -> ProviderEvent:
+        """Check the signature on the raw body before anything is read; `InvalidSignature`."""
+
+
+class DocumentRenderer(Protocol):
+    def invoice_pdf(self, invoice: Invoice) -> bytes: ...
+
+    def credit_note_pdf(self, note: CreditNote, invoice: Invoice) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class PaymentsPolicy:
+    dunning: Dunning = field(default_factory=Dunning)
+    success_url: str = "http://127.0.0.1:8100/console/invoices?paid=1"
+    cancel_url: str = "http://127.0.0.1:8100/console/invoices?cancelled=1"

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from igny8.contracts import credits, publications, runs, sites
+from igny8.contracts import credits, invoices, publications, runs, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
@@ -153,6 +153,12 @@ TOPICS = TopicRegistry(
         _credit("credit.command_failed", credits.CreditCommandFailed, "event", "A command failed"),
         _credit("credit.granted", credits.CreditsGranted, "event", "Credits were granted"),
         _credit("balance.low", credits.BalanceLow, "event", "Available fell below threshold"),
+        _credit("invoice.finalized", invoices.InvoiceChanged, "event", "An invoice was numbered"),
+        _credit("invoice.paid", invoices.InvoiceChanged, "event", "An invoice was paid"),
+        _credit("invoice.voided", invoices.InvoiceChanged, "event", "An invoice was voided"),
+        _credit("payment.succeeded", invoices.PaymentChanged, "event", "A payment succeeded"),
+        _credit("payment.failed", invoices.PaymentChanged, "event", "A payment attempt failed"),
+        _credit("payment.refunded", invoices.PaymentChanged, "event", "A payment was refunded"),
         *(
             TopicSpec(
                 f"site.{verb}",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar, Self
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
@@ -11,7 +13,16 @@ class SqlAlchemyUnitOfWork:
 
     Either opens its own session, or joins one handed in by the messaging consumer (whose
     transaction also records the inbox row) — then commit is left to the owner of the session.
+
+    `emit` queues a message in the outbox, in this transaction: the one way every service sends.
+    A service names itself in `source`; `correlation_id` / `causation_id` (set per unit, e.g. from
+    the message being handled) travel in the envelope, and a payload's `run_id` is the
+    correlation id when none is set.
     """
+
+    source: ClassVar[str] = ""
+    correlation_id: str | None = None
+    causation_id: str | None = None
 
     def __init__(
         self,
@@ -53,3 +64,26 @@ class SqlAlchemyUnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    async def emit(
+        self,
+        topic: str,
+        payload: BaseModel,
+        account_id: uuid.UUID | None = None,
+        site_id: uuid.UUID | None = None,
+    ) -> None:
+        # imported here: igny8.messaging imports igny8.db, not the other way round at load time
+        from igny8.contracts import TOPICS
+        from igny8.messaging.outbox import OutboxWriter
+
+        run_id: Any = getattr(payload, "run_id", None)
+        envelope = TOPICS.envelope(
+            topic,
+            payload,
+            source=self.source or "unknown",
+            account_id=account_id,
+            site_id=site_id,
+            causation_id=self.causation_id,
+            correlation_id=self.correlation_id or (str(run_id) if run_id else None),
+        )
+        await OutboxWriter(TOPICS).add(self.session, envelope)

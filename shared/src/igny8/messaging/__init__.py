@@ -2,7 +2,12 @@
 
 from igny8.messaging.bus import Messaging, create_broker
 from igny8.messaging.consumer import ConsumerSettings, DeadLetter, InboxConsumer, Subscription
-from igny8.messaging.entities import keep_newest
+from igny8.messaging.entities import (
+    keep_newest,
+    keep_site,
+    site_replica_table,
+    site_replica_values,
+)
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
 from igny8.messaging.tables import (
@@ -30,5 +35,8 @@ __all__ = [
     "inbox",
     "include_messaging_tables",
     "keep_newest",
+    "keep_site",
     "outbox",
+    "site_replica_table",
+    "site_replica_values",
 ]

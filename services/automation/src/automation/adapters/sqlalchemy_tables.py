@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from igny8.db import new_metadata
 from igny8.messaging import include_messaging_tables
+from igny8.messaging.entities import site_replica_table
 
 metadata = new_metadata()
 include_messaging_tables(metadata)
@@ -30,19 +31,7 @@ def _created() -> sa.Column[object]:
     )
 
 
-known_sites = sa.Table(
-    "known_sites",
-    metadata,
-    _id("site_id"),
-    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("version", sa.BigInteger, nullable=False),
-    sa.Column("deleted", sa.Boolean, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("url", sa.Text, nullable=False),
-    sa.Column("sector", sa.Text, nullable=False, server_default=""),
-    sa.Column("niche", sa.Text, nullable=False, server_default=""),
-    sa.Column("language", sa.Text, nullable=False, server_default="en"),
-)
+known_sites = site_replica_table(metadata)  # the newest site.* snapshot per site (igny8)
 
 keywords = sa.Table(
     "keywords",
@@ -201,9 +190,12 @@ runs = sa.Table(
     _created(),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    # while `finishing`: the status the run ends in once billing answered every capture
+    sa.Column("ending", sa.Text, nullable=True),
+    sa.Column("end_reason", sa.Text, nullable=True),
     sa.CheckConstraint(
-        "status IN ('pending', 'reserving', 'running', 'paused', 'completed', 'cancelled', "
-        "'failed', 'rejected')",
+        "status IN ('pending', 'reserving', 'running', 'paused', 'finishing', 'completed', "
+        "'cancelled', 'failed', 'rejected')",
         name="status",
     ),
 )
@@ -212,7 +204,7 @@ sa.Index(
     "uq_runs_one_live_per_site",
     runs.c.site_id,
     unique=True,
-    postgresql_where=sa.text("status IN ('reserving', 'running', 'paused')"),
+    postgresql_where=sa.text("status IN ('reserving', 'running', 'paused', 'finishing')"),
 )
 sa.Index("ix_runs_site", runs.c.account_id, runs.c.site_id, runs.c.created_at)
 
@@ -228,6 +220,7 @@ run_holds = sa.Table(
     sa.Column("prices", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("reply", JSONB, nullable=True),
+    sa.Column("request", JSONB, nullable=True),  # the reserve's items, re-sent unchanged
     _created(),
     sa.CheckConstraint(
         "status IN ('requested', 'reserved', 'rejected', 'releasing', 'released', 'expired')",

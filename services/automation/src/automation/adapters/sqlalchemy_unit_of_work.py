@@ -1,22 +1,24 @@
-"""The automation unit of work: one transaction, the store, the outbox."""
+"""The automation unit of work: one transaction, a repository per aggregate, the outbox."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from automation.adapters.sqlalchemy_store import SqlAlchemyAutomationStore
-from igny8.contracts import TOPICS
+from automation.adapters.sqlalchemy_checkpoints import SqlAlchemyItemCheckpoints
+from automation.adapters.sqlalchemy_holds import SqlAlchemyRunHolds
+from automation.adapters.sqlalchemy_library import SqlAlchemyLibrary
+from automation.adapters.sqlalchemy_planner import SqlAlchemyPlannerRepository
+from automation.adapters.sqlalchemy_queues import SqlAlchemyWorkQueues
+from automation.adapters.sqlalchemy_runs import SqlAlchemyRunRepository
+from automation.adapters.sqlalchemy_sites import SqlAlchemySiteRepository
 from igny8.db import SqlAlchemyUnitOfWork
-from igny8.messaging import OutboxWriter
-
-_OUTBOX = OutboxWriter(TOPICS)
 
 
 class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
+    source = "automation"
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession] | None = None,
@@ -24,24 +26,21 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
     ) -> None:
         super().__init__(sessions=sessions, session=session)
         if session is not None:
-            self.store = SqlAlchemyAutomationStore(session)
+            self._bind(session)
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.runs = SqlAlchemyRunRepository(session)
+        self.holds = SqlAlchemyRunHolds(session)
+        self.items = SqlAlchemyItemCheckpoints(session)
+        self.planner = SqlAlchemyPlannerRepository(session)
+        self.queues = SqlAlchemyWorkQueues(session)
+        self.sites = SqlAlchemySiteRepository(session)
+        self.library = SqlAlchemyLibrary(session)
 
     async def __aenter__(self) -> AutomationUnitOfWork:
         await super().__aenter__()
-        self.store = SqlAlchemyAutomationStore(self.session)
+        self._bind(self.session)
         return self
-
-    async def emit(self, topic: str, payload: BaseModel, account_id: Any, site_id: Any) -> None:
-        run_id = getattr(payload, "run_id", None)
-        envelope = TOPICS.envelope(
-            topic,
-            payload,
-            source="automation",
-            account_id=account_id,
-            site_id=site_id,
-            correlation_id=str(run_id) if run_id else None,
-        )
-        await _OUTBOX.add(self.session, envelope)
 
 
 def new_worker_id() -> str:

@@ -1,24 +1,29 @@
-"""Starting, pausing, resuming and cancelling runs (the worker does the driving)."""
+"""Starting, pausing, resuming and cancelling runs (the worker does the driving). Every status
+change is a compare-and-set on the state it was decided on, so a resume racing a cancel cannot
+revive the run."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import InvalidInput, NotFound, RunConflict
-from automation.domain.runs import LIVE
+from automation.domain.runs import LIVE, RunStatus
 from automation.ports import Clock, UnitOfWork
-from igny8.contracts import credits as wire
 from igny8.contracts.runs import RunChanged
+from igny8.credit_saga import release_confirmed
+
+R = RunStatus
 
 
 async def site_config(
     uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID
 ) -> AutomationConfig:
-    if await uow.store.site(account_id, site_id) is None:
+    if await uow.sites.site(account_id, site_id) is None:
         raise NotFound("site not found")
-    stored = await uow.store.config(site_id)
+    stored = await uow.sites.config(site_id)
     return AutomationConfig.model_validate(stored) if stored else AutomationConfig()
 
 
@@ -27,11 +32,11 @@ async def regenerate_content(
 ) -> uuid.UUID:
     """One article written again, as a small run of its own: reserved, charged and released like
     any AI call, under the one-run-per-site rule; the old text stays until the new one exists."""
-    content = await uow.store.get_item("content", account_id, site_id, content_id)
+    content = await uow.library.get_item("content", account_id, site_id, content_id)
     if content is None:
         raise NotFound("content not found")
     run_id = await start_run(uow, account_id, site_id, [4])
-    await uow.store.update_run(
+    await uow.runs.update_run(
         run_id, target={"content_id": str(content_id), "task_id": str(content["task_id"])}
     )
     return run_id
@@ -44,12 +49,12 @@ async def start_run(
     if not stages or any(s not in range(1, 7) for s in stages):
         raise InvalidInput("stages must be a non-empty subset of 1..6")
     run_id = uuid.uuid4()
-    await uow.store.create_run(
+    await uow.runs.create_run(
         {
             "run_id": run_id,
             "account_id": account_id,
             "site_id": site_id,
-            "status": "reserving",
+            "status": R.RESERVING,
             "stages": sorted(set(stages)),
             "config": config.model_dump(mode="json"),
         }
@@ -58,7 +63,7 @@ async def start_run(
 
 
 async def _announce(
-    uow: UnitOfWork, run: dict[str, Any], topic: str, status: str, reason: str | None
+    uow: UnitOfWork, run: Mapping[str, Any], topic: str, status: str, reason: str | None
 ) -> None:
     await uow.emit(
         topic,
@@ -75,85 +80,100 @@ async def _announce(
     )
 
 
-async def pause_run(uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
-    run = await uow.store.run(run_id, account_id)
+def _driven_now(run: Mapping[str, Any], clock: Clock) -> bool:
+    """A worker holds the run's lease: it takes a request between items."""
+    return run["lease_expires_at"] is not None and run["lease_expires_at"] > clock.now()
+
+
+async def pause_run(
+    uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID, clock: Clock | None = None
+) -> dict[str, Any]:
+    run = await uow.runs.run(run_id, account_id)
     if run is None:
         raise NotFound("run not found")
-    if run["status"] not in ("reserving", "running"):
+    expected = (R.RESERVING, R.RUNNING)
+    if run["status"] not in expected:
         raise RunConflict(f"a {run['status']} run cannot be paused")
-    await uow.store.update_run(run_id, requested="pause")  # takes effect between items
-    return dict(run)
+    # nobody drives it (no worker yet, or between drives): pause it here and now
+    if (
+        clock is not None
+        and not _driven_now(run, clock)
+        and await uow.runs.transition(
+            run_id, (run["status"],), R.PAUSED, requested=None, pause_reason="requested"
+        )
+    ):
+        await _announce(uow, run, "run.paused", R.PAUSED, "requested")
+        return {**run, "status": R.PAUSED}
+    if not await uow.runs.request(run_id, expected, "pause"):  # takes effect between items
+        raise RunConflict("the run changed meanwhile; try again")
+    return {**run, "requested": "pause"}
 
 
 async def resume_run(
     uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID, clock: Clock
 ) -> dict[str, Any]:
-    run = await uow.store.run(run_id, account_id)
+    run = await uow.runs.run(run_id, account_id)
     if run is None:
         raise NotFound("run not found")
-    if run["status"] != "paused":
+    if run["status"] != R.PAUSED:
         raise RunConflict(f"a {run['status']} run cannot be resumed")
-    holds = await uow.store.holds(run_id)
-    live = [
-        h
-        for h in holds
-        if h["status"] == "reserved"
-        and h["remaining"] > 0
-        and (h["expires_at"] is None or h["expires_at"] > clock.now())
-    ]
-    status = "running" if live else "reserving"  # an expired hold means reserving again
-    await uow.store.update_run(
+    now = clock.now()
+    live = [h for h in await uow.holds.holds(run_id) if h.live(now) and h.remaining > 0]
+    status = R.RUNNING if live else R.RESERVING  # an expired hold means reserving again
+    if not await uow.runs.transition(
         run_id,
-        status=status,
+        (R.PAUSED,),
+        status,
         requested=None,
         pause_reason=None,
         lease_owner=None,
         lease_expires_at=None,
-    )
-    if status == "running":
-        await _announce(uow, {**run, "status": status}, "run.resumed", "running", None)
+    ):
+        raise RunConflict("the run is no longer paused")
+    if status == R.RUNNING:
+        await _announce(uow, {**run, "status": status}, "run.resumed", R.RUNNING, None)
     return {**run, "status": status}
 
 
 async def cancel_run(
-    uow: UnitOfWork, run: dict[str, Any], clock: Clock, reason: str
+    uow: UnitOfWork, run: Mapping[str, Any], clock: Clock, reason: str
 ) -> dict[str, Any]:
-    """A driven run stops between items; a paused one ends here and now. Holds are released."""
-    if run["status"] not in LIVE:
-        raise RunConflict(f"a {run['status']} run cannot be cancelled")
-    if (
-        run["status"] in ("reserving", "running")
-        and run["lease_expires_at"] is not None
-        and run["lease_expires_at"] > clock.now()
-    ):
-        await uow.store.update_run(run["run_id"], requested="cancel")
+    """A driven run stops between items; one nobody drives ends here — through `finishing`
+    when billing has not answered all its captures yet (a worker then ends it)."""
+    status, run_id = run["status"], run["run_id"]
+    if status not in LIVE or status == R.FINISHING:
+        raise RunConflict(f"a {status} run cannot be cancelled")
+    if status in (R.RESERVING, R.RUNNING) and _driven_now(run, clock):
+        if not await uow.runs.request(run_id, (R.RESERVING, R.RUNNING), "cancel"):
+            raise RunConflict("the run changed meanwhile; try again")
         return {**run, "requested": "cancel"}
-    if await uow.store.unsettled_captures(run["run_id"]):
-        # captures still in flight: a worker ends the run once billing has answered them
-        await uow.store.update_run(
-            run["run_id"],
-            status="running",
-            requested="cancel",
+    if await uow.items.unsettled_captures(run_id):
+        if not await uow.runs.transition(
+            run_id,
+            (status,),
+            R.FINISHING,
+            ending=R.CANCELLED,
+            end_reason=reason,
+            requested=None,
             lease_owner=None,
             lease_expires_at=None,
-        )
-        return {**run, "requested": "cancel"}
-    for hold in await uow.store.holds(run["run_id"]):
-        if hold["status"] in ("requested", "reserved"):
-            await uow.emit(
-                "credit.release",
-                wire.ReleaseCredits(reservation_id=hold["reservation_id"]),
-                run["account_id"],
-                run["site_id"],
-            )
-            await uow.store.update_hold(hold["reservation_id"], status="releasing")
-    await uow.store.update_run(
-        run["run_id"],
-        status="cancelled",
+        ):
+            raise RunConflict("the run changed meanwhile; try again")
+        return {**run, "status": R.FINISHING, "requested": "cancel"}
+    if not await uow.runs.transition(
+        run_id,
+        (status,),
+        R.CANCELLED,
         requested=None,
         ended_at=clock.now(),
         lease_owner=None,
         lease_expires_at=None,
-    )
-    await _announce(uow, run, "run.cancelled", "cancelled", reason)
-    return {**run, "status": "cancelled"}
+    ):
+        raise RunConflict("the run changed meanwhile; try again")
+
+    async def emit(topic: str, payload: Any) -> None:
+        await uow.emit(topic, payload, run["account_id"], run["site_id"])
+
+    await release_confirmed(uow.holds, emit, run_id)  # unanswered reserves: see apply_reply
+    await _announce(uow, run, "run.cancelled", R.CANCELLED, reason)
+    return {**run, "status": R.CANCELLED}

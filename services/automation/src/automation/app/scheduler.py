@@ -16,7 +16,7 @@ async def start_due_runs(unit_of_work: Callable[[], UnitOfWork], clock: Clock) -
     backfilled; a site with a reserving, running or paused run is skipped, never doubled."""
     outcomes = []
     async with unit_of_work() as uow:
-        sites = await uow.store.scheduled_sites()
+        sites = await uow.sites.scheduled_sites()
     now = clock.now()
     for site in sites:
         config = AutomationConfig.model_validate(site["config"])
@@ -29,12 +29,12 @@ async def start_due_runs(unit_of_work: Callable[[], UnitOfWork], clock: Clock) -
         last = site["last_occurrence"]
         async with unit_of_work() as uow:
             if last is None:
-                await uow.store.mark_occurrence(site["site_id"], occurrence, "armed")
+                await uow.sites.mark_occurrence(site["site_id"], occurrence, "armed")
                 outcome = "armed"
             elif occurrence <= last:
                 continue
-            elif await uow.store.live_run(site["site_id"]) is not None:
-                await uow.store.mark_occurrence(
+            elif await uow.runs.live_run(site["site_id"]) is not None:
+                await uow.sites.mark_occurrence(
                     site["site_id"], occurrence, "skipped: site has a live run"
                 )
                 outcome = "skipped"
@@ -44,7 +44,7 @@ async def start_due_runs(unit_of_work: Callable[[], UnitOfWork], clock: Clock) -
                     outcome = "started"
                 except AutomationError as error:  # e.g. a run started by hand a moment ago
                     outcome = f"skipped: {error.detail}"
-                await uow.store.mark_occurrence(site["site_id"], occurrence, outcome)
+                await uow.sites.mark_occurrence(site["site_id"], occurrence, outcome)
             await uow.commit()
         outcomes.append(f"{site['site_id']}:{outcome}")
     return outcomes

@@ -1,11 +1,25 @@
-"""The AI functions of the pipeline, their output schemas (strict), results and typed failures."""
+"""The AI functions of the pipeline and their output schemas (strict); results and typed failures
+are igny8.ai's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+# what a call returns and how it fails is shared (igny8.ai): publishing's optimizer pays alike
+from igny8.ai import (
+    AIError,
+    AIImage,
+    AINotConfigured,
+    AIQuotaExceeded,
+    AIRateLimited,
+    AIRefused,
+    AIResult,
+    AISchemaViolation,
+    AITruncated,
+    AIUnavailable,
+    AIUsage,
+)
 
 
 class AIFunction(StrEnum):
@@ -14,73 +28,6 @@ class AIFunction(StrEnum):
     GENERATE_CONTENT = "generate_content"
     GENERATE_IMAGE_PROMPTS = "generate_image_prompts"
     GENERATE_IMAGE = "generate_image"
-
-
-@dataclass(frozen=True)
-class AIUsage:
-    model: str
-    input_tokens: int
-    output_tokens: int
-    provider_cost_usd: Decimal
-
-
-@dataclass(frozen=True)
-class AIResult:
-    data: dict[str, Any]
-    usage: AIUsage
-    prompt_version: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class AIImage:
-    png: bytes
-    usage: AIUsage
-    attempts: int
-
-
-class AIError(Exception):
-    """A call that produced nothing usable (never charged)."""
-
-    retryable = False
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-        super().__init__(detail)
-
-
-class AINotConfigured(AIError):
-    pass
-
-
-class AIRefused(AIError):
-    pass
-
-
-class AITruncated(AIError):
-    pass
-
-
-class AISchemaViolation(AIError):
-    retryable = True
-
-
-class AIRateLimited(AIError):
-    retryable = True
-
-    def __init__(self, detail: str, retry_after_s: float | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after_s = retry_after_s
-
-
-class AIQuotaExceeded(AIError):
-    """The provider account is out of money: retrying cannot help."""
-
-
-class AIUnavailable(AIError):
-    """Timeouts, connection failures, 5xx."""
-
-    retryable = True
 
 
 def _strict(properties: dict[str, Any]) -> dict[str, Any]:
@@ -164,3 +111,20 @@ SCHEMAS: dict[AIFunction, tuple[str, dict[str, Any]]] = {
         ),
     ),
 }
+
+
+__all__ = [
+    "SCHEMAS",
+    "AIError",
+    "AIFunction",
+    "AIImage",
+    "AINotConfigured",
+    "AIQuotaExceeded",
+    "AIRateLimited",
+    "AIRefused",
+    "AIResult",
+    "AISchemaViolation",
+    "AITruncated",
+    "AIUnavailable",
+    "AIUsage",
+]

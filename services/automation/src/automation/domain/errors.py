@@ -1,27 +1,33 @@
-"""Typed failures of the automation domain (the HTTP table maps them to statuses)."""
+"""Typed failures of the automation domain (`entrypoints/errors.py` maps them to statuses)."""
 
 from __future__ import annotations
 
 
 class AutomationError(Exception):
-    status = 422
-
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(detail)
 
 
 class InvalidInput(AutomationError):
-    status = 422
+    pass
 
 
 class UnreadableImport(AutomationError):
-    status = 400
+    pass
+
+
+class ImportTooLarge(AutomationError):
+    """An import over the size limit, refused before it is read."""
 
 
 class NotFound(AutomationError):
-    status = 404
+    pass
 
 
 class RunConflict(AutomationError):
-    status = 409
+    pass
+
+
+class ProviderMissing(AutomationError):
+    """No AI provider is configured: the AI stages refuse to start."""

@@ -14,6 +14,8 @@ from automation.domain.errors import UnreadableImport
 
 INTENTS = {"informational", "commercial", "transactional", "navigational"}
 MAX_ROWS = 50_000
+MAX_BYTES = 10 * 1024 * 1024
+"""An import's body (50,000 rows of keyword, metrics and intent fit with room to spare)."""
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,56 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from enum import StrEnum
 
 from automation.domain.config import AutomationConfig
 
-LIVE = ("reserving", "running", "paused")
-ENDED = ("completed", "cancelled", "failed", "rejected")
+
+class RunStatus(StrEnum):
+    """The run's state machine (see `TRANSITIONS`)."""
+
+    RESERVING = "reserving"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHING = "finishing"
+    """Ended in intent (`ending`), waiting for billing to answer every capture before the holds
+    are released; still live, so the site stays taken."""
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+R = RunStatus
+LIVE = (R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING)
+ENDED = (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED)
+DRIVEN = (R.RESERVING, R.RUNNING, R.FINISHING)
+"""A worker holds the lease of a run in these states."""
+
+TRANSITIONS: dict[RunStatus, tuple[RunStatus, ...]] = {
+    R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
+    R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED),
+    R.PAUSED: (R.RUNNING, R.RESERVING, R.FINISHING, R.CANCELLED),
+    R.FINISHING: (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED),
+}
+"""Every allowed status change; each is a compare-and-set on the expected state. A driven run
+ends through `finishing`; `→ cancelled` directly is the cancel of a run nobody drives whose
+captures are all answered."""
+
+
+def allowed(expected: tuple[str, ...], status: str) -> bool:
+    return all(status in TRANSITIONS.get(RunStatus(e), ()) for e in expected)
+
+
+class HoldStatus(StrEnum):
+    REQUESTED = "requested"
+    RESERVED = "reserved"
+    REJECTED = "rejected"
+    RELEASING = "releasing"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
 STAGES = {
     1: "keywords → clusters",
     2: "clusters → ideas",
@@ -25,31 +69,29 @@ OPERATION = {
     6: "image_generation",
 }
 KEYWORDS_PER_CLUSTER_GUESS = 5
+TOKENS_PER_TARGET_WORD = 2.0
+"""Output tokens allowed per word of the article's ceiling: an English word is ~1.3 tokens and the
+HTML markup and the JSON fields around it need nearly as much again, so truncation stays rare."""
 
 
 class LeaseLost(Exception):
-    """Another worker took the run over; a stale worker must stop writing."""
+    """Another worker took the run over, or the run left the state the writer expected: a stale
+    or late writer must stop without writing."""
 
 
-@dataclass(frozen=True)
-class Price:
-    unit: str
-    credits_per_unit: int
-    minimum_credits: int
-
-    def credits_for(self, quantity: int) -> int:
-        if quantity <= 0:
-            return 0
-        size = {"per_100_words": 100, "per_200_words": 200}.get(self.unit, 1)
-        return max(self.minimum_credits, math.ceil(quantity / size) * self.credits_per_unit)
+def content_token_limit(config: AutomationConfig) -> int:
+    """The model's output token limit for one article, set from the target word count."""
+    return math.ceil(config.target_word_count * config.word_limit_factor * TOKENS_PER_TARGET_WORD)
 
 
 def item_quantity_ceiling(stage: int, config: AutomationConfig) -> int:
-    """The most one item of a stage can be charged for, in the operation's natural measure."""
+    """The most one item of a stage can be charged for, in the operation's natural measure. An
+    article cannot have more words than its token limit has tokens, so that limit is its
+    ceiling: the hold covers it and the charge is the words actually delivered."""
     if stage == 2:
         return config.ideas_per_cluster
     if stage == 4:
-        return math.ceil(config.target_word_count * config.word_limit_factor)
+        return content_token_limit(config)
     return 1
 
 

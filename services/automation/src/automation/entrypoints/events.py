@@ -3,6 +3,8 @@ replies to our credit commands."""
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,12 +12,15 @@ from automation.adapters.sqlalchemy_tables import known_sites
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.runs import cancel_run
+from automation.domain.runs import LIVE
 from automation.ports import Clock
 from igny8.contracts import Envelope
 from igny8.contracts import credits as wire
 from igny8.contracts.runs import GenerateImage
 from igny8.contracts.sites import SiteSnapshot
-from igny8.messaging import Subscription, keep_newest
+from igny8.credit_saga import apply_reply
+from igny8.messaging import Subscription
+from igny8.messaging.entities import keep_site
 from igny8.observability import get_logger
 
 log = get_logger(__name__)
@@ -32,25 +37,11 @@ CREDIT_REPLIES = (
 def site_subscription(clock: Clock) -> Subscription:
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
         assert isinstance(payload, SiteSnapshot)
-        applied = await keep_newest(
-            session,
-            known_sites,
-            {
-                "site_id": payload.site_id,
-                "account_id": payload.account_id,
-                "version": payload.version,
-                "deleted": payload.deleted,
-                "name": payload.name,
-                "url": str(payload.url),
-                "sector": payload.sector,
-                "niche": payload.niche,
-                "language": payload.language,
-            },
-        )
+        applied = await keep_site(session, known_sites, payload)
         if applied and payload.deleted:
             uow = AutomationUnitOfWork(session=session)
-            run = await uow.store.live_run(payload.site_id)
-            if run is not None:
+            run = await uow.runs.live_run(payload.site_id)
+            if run is not None and run["status"] != "finishing":  # that one is ending anyway
                 await cancel_run(uow, run, clock, "site deleted")
 
     return Subscription(SITE_TOPICS, "sites", handle)
@@ -58,44 +49,28 @@ def site_subscription(clock: Clock) -> Subscription:
 
 def credit_replies_subscription() -> Subscription:
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
-        store = AutomationUnitOfWork(session=session).store
-        if isinstance(payload, wire.CreditsReserved):
-            # Only the first answer sets the remaining hold; captures have been counting it down.
-            holds = [
-                h
-                for h in await store.holds_by_reservation(payload.reservation_id)
-                if h["status"] == "requested"
-            ]
-            if holds:
-                await store.update_hold(
-                    payload.reservation_id,
-                    status="reserved",
-                    credits=payload.credits,
-                    remaining=payload.credits,
-                    expires_at=payload.expires_at,
-                    prices={op: p.model_dump(mode="json") for op, p in payload.prices.items()},
-                )
-        elif isinstance(payload, wire.CreditsRejected) and payload.reservation_id is not None:
-            await store.update_hold(
-                payload.reservation_id, status="rejected", reply=payload.model_dump(mode="json")
-            )
-        elif isinstance(payload, wire.CreditsReleased):
-            await store.update_hold(
-                payload.reservation_id,
-                remaining=0,
-                status="expired" if payload.reason == "expired" else "released",
-            )
-        elif isinstance(payload, wire.CreditsCommitted):
-            await store.settle_capture(payload.commit_id)
+        uow = AutomationUnitOfWork(session=session)
+        if isinstance(payload, wire.CreditsCommitted):
+            await uow.items.settle_capture(payload.commit_id)
         elif isinstance(payload, wire.CreditCommandFailed):
             if payload.commit_id is not None:
-                await store.settle_capture(payload.commit_id)  # answered, even if refused
+                await uow.items.settle_capture(payload.commit_id)  # answered, even if refused
             log.warning(
                 "billing refused a credit command",
                 command=payload.command_type,
                 reason=payload.reason,
                 detail=payload.detail,
             )
+        else:
+
+            async def live(run_id: uuid.UUID) -> bool:
+                run = await uow.runs.run(run_id)
+                return run is not None and run["status"] in LIVE
+
+            async def emit(topic: str, message: BaseModel) -> None:
+                await uow.emit(topic, message, envelope.account_id, None)
+
+            await apply_reply(uow.holds, emit, payload, live)
 
     return Subscription(CREDIT_REPLIES, "credits", handle)
 
@@ -108,4 +83,13 @@ def image_subscription(engine: RunEngine) -> Subscription:
         outcome = await engine.image_item(payload.run_id, payload.fencing_token, payload.prompt_id)
         log.info("image.generate handled", run_id=str(payload.run_id), outcome=outcome)
 
-    return Subscription(("image.generate",), "images", handle, parallel=True)
+    # a few records per poll and no inbox transaction across the provider call: with real
+    # latency a batch must not outlive max.poll.interval, nor hold pooled connections
+    return Subscription(
+        ("image.generate",),
+        "images",
+        handle,
+        parallel=True,
+        max_batch=engine.image_concurrency,
+        own_transactions=True,
+    )

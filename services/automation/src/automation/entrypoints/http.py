@@ -1,7 +1,6 @@
 """Internal HTTP API of automation (service token, X-Account-Id). Another account's site or run
 answers 404."""
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -14,12 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app import library as library_cases
 from automation.app import runs as run_cases
+from automation.app import site_work
 from automation.domain import keywords as keyword_import
-from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
-from automation.domain.errors import AutomationError, InvalidInput, NotFound
-from automation.domain.runs import estimate
+from automation.domain.errors import (
+    ImportTooLarge,
+    InvalidInput,
+    NotFound,
+)
+from automation.entrypoints.errors import DomainErrorRoute
 from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
 
@@ -87,13 +91,18 @@ class KeywordPatch(BaseModel):
     intent: str | None = None
 
 
-class ProviderMissing(AutomationError):
-    status = 503
-
-
-def automation_error_handler(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, AutomationError)
-    return JSONResponse({"detail": error.detail}, status_code=error.status)
+async def _limited_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit`: from Content-Length
+    before anything is read, or while streaming a body sent without it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ImportTooLarge(f"an import may be at most {limit} bytes")
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise ImportTooLarge(f"an import may be at most {limit} bytes")
+    return bytes(received)
 
 
 def _json(value: Any) -> Any:
@@ -120,7 +129,7 @@ def create_router(
     start_wait_s: float,
     admits: Callable[..., Callable[..., Caller]],
 ) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=DomainErrorRoute)
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     Publishing = Annotated[Caller, Depends(admits("publishing", "gateway"))]
 
@@ -129,7 +138,7 @@ def create_router(
 
     async def known_site(u: AutomationUnitOfWork, caller: Caller, site_id: uuid.UUID) -> uuid.UUID:
         account = caller.require_account()
-        if await u.store.site(account, site_id) is None:
+        if await u.sites.site(account, site_id) is None:
             raise NotFound("site not found")
         return account
 
@@ -145,25 +154,24 @@ def create_router(
         site_id: uuid.UUID, body: AutomationConfig, caller: Gateway
     ) -> dict[str, Any]:
         async with uow() as u:
-            account = await known_site(u, caller, site_id)
-            await u.store.save_config(account, site_id, body.model_dump(mode="json"))
+            saved = await site_work.save_config(u, caller.require_account(), site_id, body)
             await u.commit()
-        return body.model_dump(mode="json")
+        return saved.model_dump(mode="json")
 
     @router.post("/sites/{site_id}/keywords", status_code=201, tags=["keywords"])
     async def import_keywords(
         site_id: uuid.UUID, request: Request, caller: Gateway
     ) -> dict[str, Any]:
-        parsed = keyword_import.parse(await request.body(), request.headers.get("content-type", ""))
+        account = caller.require_account()
+        async with uow() as u:  # an unknown site is a 404 before the body is read
+            await site_work.known_site(u, account, site_id)
+        body = await _limited_body(request, keyword_import.MAX_BYTES)
         async with uow() as u:
-            account = await known_site(u, caller, site_id)
-            imported = await u.store.add_keywords(account, site_id, parsed.rows)
+            result = await site_work.import_keywords(
+                u, account, site_id, body, request.headers.get("content-type", "")
+            )
             await u.commit()
-        return {
-            "imported": imported,
-            "duplicates": parsed.duplicates + len(parsed.rows) - imported,
-            "errors": parsed.errors,
-        }
+        return result
 
     for kind in LISTS:
 
@@ -178,7 +186,7 @@ def create_router(
             ) -> dict[str, Any]:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    rows = await u.store.listing(kind, account, site_id, limit, offset, status)
+                    rows = await u.library.listing(kind, account, site_id, limit, offset, status)
                 return {"items": _json(rows), "limit": limit, "offset": offset}
 
             @router.get(f"/sites/{{site_id}}/{kind}/{{item_id}}", tags=[kind], name=f"get_{kind}")
@@ -187,7 +195,7 @@ def create_router(
             ) -> dict[str, Any]:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    found = await u.store.get_item(kind, account, site_id, item_id)
+                    found = await u.library.get_item(kind, account, site_id, item_id)
                 if found is None:
                     raise NotFound(f"{kind} item not found")
                 return _json(found)  # type: ignore[no-any-return]
@@ -200,7 +208,7 @@ def create_router(
     ) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            if not await u.store.update_item(
+            if not await u.library.update_item(
                 "keywords", account, site_id, keyword_id, body.model_dump(exclude_none=True)
             ):
                 raise NotFound("keyword not found")
@@ -213,7 +221,7 @@ def create_router(
     ) -> Response:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            if not await u.store.delete_keyword(account, site_id, keyword_id):
+            if not await u.library.delete_keyword(account, site_id, keyword_id):
                 raise NotFound("keyword not found")
             await u.commit()
         return Response(status_code=204)
@@ -234,7 +242,7 @@ def create_router(
                 changes = edit.model_dump(exclude_none=True)
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    if not changes or not await u.store.update_item(
+                    if not changes or not await u.library.update_item(
                         kind, account, site_id, item_id, changes
                     ):
                         raise (
@@ -242,7 +250,7 @@ def create_router(
                             if changes
                             else InvalidInput("nothing to change")
                         )
-                    found = await u.store.get_item(kind, account, site_id, item_id)
+                    found = await u.library.get_item(kind, account, site_id, item_id)
                     await u.commit()
                 return _json(found)  # type: ignore[no-any-return]
 
@@ -255,8 +263,7 @@ def create_router(
             async def delete(site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway) -> Response:
                 async with uow() as u:
                     account = await known_site(u, caller, site_id)
-                    if not await u.store.delete_item(kind, account, site_id, item_id):
-                        raise NotFound(f"{kind} item not found")
+                    await library_cases.delete_item(u, kind, account, site_id, item_id)
                     await u.commit()
                 return Response(status_code=204)
 
@@ -268,10 +275,7 @@ def create_router(
     async def regenerate(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
-        try:
-            ensure_ai()
-        except AINotConfigured as error:
-            raise ProviderMissing(error.detail) from None
+        site_work.require_ai(ensure_ai)
         async with uow() as u:
             run_id = await run_cases.regenerate_content(
                 u, caller.require_account(), site_id, content_id
@@ -282,11 +286,7 @@ def create_router(
     @router.post("/sites/{site_id}/content/{content_id}/approve", tags=["content"])
     async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
-            account = await known_site(u, caller, site_id)
-            if not await u.store.update_item(
-                "content", account, site_id, content_id, {"status": "approved"}
-            ):
-                raise NotFound("content not found")
+            await site_work.approve_content(u, caller.require_account(), site_id, content_id)
             await u.commit()
         return {"content_id": str(content_id), "status": "approved"}
 
@@ -296,51 +296,29 @@ def create_router(
     ) -> dict[str, Any]:
         stages = (body or StartRun()).stages
         async with uow() as u:
-            config = await run_cases.site_config(u, caller.require_account(), site_id)
-            counts = await u.store.work_counts(site_id)
-        quantities = estimate(counts, config, stages)
-        return {
-            "stages": stages,
-            "quantities": quantities,
-            "quote": await quotes.quote(caller.require_account(), quantities),
-        }
+            return await site_work.estimate_run(
+                u, quotes, caller.require_account(), site_id, stages
+            )
 
     @router.post("/sites/{site_id}/runs", tags=["runs"])
     async def start(
         site_id: uuid.UUID, caller: Gateway, body: StartRun | None = None
     ) -> JSONResponse:
-        try:
-            ensure_ai()
-        except AINotConfigured as error:
-            return JSONResponse({"detail": error.detail}, status_code=503)
-        async with uow() as u:
-            run_id = await run_cases.start_run(
-                u, caller.require_account(), site_id, (body or StartRun()).stages
-            )
-            await u.commit()
-        deadline = asyncio.get_running_loop().time() + start_wait_s
-        run: dict[str, Any] = {}
-        while asyncio.get_running_loop().time() < deadline:
-            async with uow() as u:
-                run = await u.store.run(run_id) or {}
-            if run.get("status") != "reserving":
-                break
-            await asyncio.sleep(0.1)
-        status = run.get("status")
-        if status == "rejected":
+        stages = (body or StartRun()).stages
+        run = await site_work.start_and_wait(
+            uow, ensure_ai, caller.require_account(), site_id, stages, start_wait_s
+        )
+        if run["status"] == "rejected":
             rejection = run.get("rejection") or {}
             return JSONResponse(
                 {
-                    "run_id": str(run_id),
+                    "run_id": str(run["run_id"]),
                     "status": "rejected",
-                    "reason": rejection.get("reason"),
-                    "required": rejection.get("required"),
-                    "available": rejection.get("available"),
-                    "detail": rejection.get("detail"),
+                    **{k: rejection.get(k) for k in ("reason", "required", "available", "detail")},
                 },
                 status_code=402,
             )
-        return JSONResponse(_json(run), status_code=202 if status == "reserving" else 201)
+        return JSONResponse(_json(run), status_code=202 if run["status"] == "reserving" else 201)
 
     @router.get("/sites/{site_id}/runs", tags=["runs"])
     async def site_runs(
@@ -348,12 +326,12 @@ def create_router(
     ) -> dict[str, Any]:
         async with uow() as u:
             account = await known_site(u, caller, site_id)
-            return {"items": _json(await u.store.runs_for_site(account, site_id, limit))}
+            return {"items": _json(await u.runs.runs_for_site(account, site_id, limit))}
 
     async def owned_run(
         u: AutomationUnitOfWork, caller: Caller, run_id: uuid.UUID
     ) -> dict[str, Any]:
-        run = await u.store.run(run_id, caller.require_account())
+        run = await u.runs.run(run_id, caller.require_account())
         if run is None:
             raise NotFound("run not found")
         return dict(run)
@@ -362,9 +340,9 @@ def create_router(
     async def get_run(run_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             run = await owned_run(u, caller, run_id)
-            run["stage_results"] = await u.store.stage_results(run_id)
-            run["progress"] = await u.store.item_tally(run_id)  # live: items done/failed, credits
-            run["holds"] = await u.store.holds(run_id)
+            run["stage_results"] = await u.runs.stage_results(run_id)
+            run["progress"] = await u.items.item_tally(run_id)  # live: items done/failed, credits
+            run["holds"] = await u.library.holds_of_run(run_id)
         run.pop("config", None)
         return _json(run)  # type: ignore[no-any-return]
 
@@ -373,7 +351,7 @@ def create_router(
         async with uow() as u:
             run = await owned_run(u, caller, run_id)
             if action == "pause":
-                result = await run_cases.pause_run(u, caller.require_account(), run_id)
+                result = await run_cases.pause_run(u, caller.require_account(), run_id, clock)
             elif action == "resume":
                 result = await run_cases.resume_run(u, caller.require_account(), run_id, clock)
             elif action == "cancel":
@@ -399,7 +377,7 @@ def create_router(
     @router.get("/images/{image_id}", tags=["images"])
     async def image_file(image_id: uuid.UUID, caller: Publishing) -> Response:
         async with uow() as u:
-            found = await u.store.image(caller.require_account(), image_id)
+            found = await u.library.image(caller.require_account(), image_id)
         if found is None:
             raise NotFound("image not found")
         return Response(await storage.read(found["storage_key"]), media_type="image/png")

@@ -9,9 +9,15 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
+from automation.app.scheduler import start_due_runs
+from automation.ports import Clock
 from igny8.observability import get_logger
+from igny8.periodic import periodic_job
+from igny8.runtime import Timer
 
 log = get_logger(__name__)
 
@@ -36,7 +42,7 @@ def run_driver(
             if free > 0:
                 try:
                     async with unit_of_work() as uow:
-                        waiting = await uow.store.runs_needing_a_worker(
+                        waiting = await uow.runs.runs_needing_a_worker(
                             engine.clock.now(), free + len(active)
                         )
                 except Exception as exc:  # database hiccup: try again next tick
@@ -56,37 +62,18 @@ def run_driver(
     return run
 
 
-SCHEDULER_LOCK = 0x1687_5C4E_A070
-
-
 def scheduler(
-    engine: Any, unit_of_work: Callable[[], AutomationUnitOfWork], clock: Any, tick_s: float
-) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    """Starts due runs; one replica at a time (PostgreSQL advisory lock)."""
-    import sqlalchemy as sa
+    engine: AsyncEngine,
+    unit_of_work: Callable[[], AutomationUnitOfWork],
+    clock: Clock,
+    tick_s: float,
+) -> Timer:
+    """Starts due runs; one replica at a time (`igny8.periodic`, an advisory lock keyed by the
+    job's name)."""
 
-    from automation.app.scheduler import start_due_runs
+    async def tick() -> None:
+        started = await start_due_runs(unit_of_work, clock)
+        if started:
+            log.info("scheduler pass", outcomes=started)
 
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with engine.connect() as conn:
-                    if (
-                        await conn.execute(
-                            sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK}
-                        )
-                    ).scalar():
-                        try:
-                            started = await start_due_runs(unit_of_work, clock)
-                            if started:
-                                log.info("scheduler pass", outcomes=started)
-                        finally:
-                            await conn.execute(
-                                sa.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEDULER_LOCK}
-                            )
-            except Exception as exc:  # a failing pass must not stop the scheduler
-                log.warning("scheduler pass failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), tick_s)
-
-    return run
+    return periodic_job("automation.scheduler", tick_s, tick, lock_engine=engine)

@@ -62,6 +62,26 @@ CHECKS: dict[str, str] = {
     "captures recorded twice in the ledger": """
         SELECT reference FROM ledger_transactions WHERE kind = 'capture'
         GROUP BY reference HAVING count(*) > 1""",
+    "paid package or custom invoices whose credits were never granted": """
+        SELECT i.invoice_id::text FROM invoices i
+        WHERE i.status = 'paid' AND i.credits > 0 AND i.kind <> 'subscription'
+          AND NOT EXISTS (SELECT 1 FROM grant_keys k WHERE k.account_id = i.account_id
+                          AND k.idempotency_key = 'invoice:' || i.invoice_id::text)""",
+    "invoice grants whose invoice is not paid": """
+        SELECT k.idempotency_key FROM grant_keys k
+        LEFT JOIN invoices i ON 'invoice:' || i.invoice_id::text = k.idempotency_key
+        WHERE k.idempotency_key LIKE 'invoice:%' AND (i.status IS NULL OR i.status <> 'paid')""",
+    "invoice or credit-note numbers with gaps or duplicates (per account, series and year)": r"""
+        SELECT account_id::text || ' ' || series FROM (
+          SELECT account_id, 'invoice' AS series, number FROM invoices WHERE number IS NOT NULL
+          UNION ALL SELECT account_id, 'credit_note', number FROM credit_notes) n
+        GROUP BY account_id, series, substring(number from '(\d{4})-\d+$')
+        HAVING count(*) <> max(substring(number from '(\d+)$')::bigint)
+            OR count(DISTINCT number) <> count(*)""",
+    "credits taken back beyond what an invoice bought": """
+        SELECT c.invoice_id::text FROM credit_notes c JOIN invoices i USING (invoice_id)
+        GROUP BY c.invoice_id, i.credits
+        HAVING sum(c.credits_taken_back + c.credits_already_spent) > i.credits""",
 }
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billing.adapters.sqlalchemy_invoicing import (
+    SqlAlchemyInvoiceRepository,
+    SqlAlchemyPaymentRepository,
+)
 from billing.adapters.sqlalchemy_repositories import (
     SqlAlchemyLedgerRepository,
     SqlAlchemyPriceRepository,
     SqlAlchemyReservationRepository,
     SqlAlchemyUsageRepository,
 )
-from igny8.contracts import TOPICS
+from billing.adapters.sqlalchemy_subscriptions import (
+    SqlAlchemyCatalogueRepository,
+    SqlAlchemySubscriptionRepository,
+)
 from igny8.db import SqlAlchemyUnitOfWork
-from igny8.messaging import OutboxWriter
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class MessageContext:
 
 
 class BillingUnitOfWork(SqlAlchemyUnitOfWork):
+    source = "billing"
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession] | None = None,
@@ -36,7 +42,8 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
     ) -> None:
         super().__init__(sessions=sessions, session=session)
         self.context = context or MessageContext()
-        self._outbox = OutboxWriter(TOPICS)
+        self.causation_id = self.context.causation_id  # `emit` (igny8.db) puts them in envelopes
+        self.correlation_id = self.context.correlation_id
         if session is not None:
             self._bind(session)
 
@@ -45,19 +52,12 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
         self.reservations = SqlAlchemyReservationRepository(session)
         self.prices = SqlAlchemyPriceRepository(session)
         self.usage = SqlAlchemyUsageRepository(session)
+        self.catalogue = SqlAlchemyCatalogueRepository(session)
+        self.invoices = SqlAlchemyInvoiceRepository(session)
+        self.payments = SqlAlchemyPaymentRepository(session)
+        self.subscriptions = SqlAlchemySubscriptionRepository(session)
 
     async def __aenter__(self) -> BillingUnitOfWork:
         await super().__aenter__()
         self._bind(self.session)
         return self
-
-    async def emit(self, topic: str, payload: BaseModel, account_id: uuid.UUID) -> None:
-        envelope = TOPICS.envelope(
-            topic,
-            payload,
-            source="billing",
-            account_id=account_id,
-            causation_id=self.context.causation_id,
-            correlation_id=self.context.correlation_id,
-        )
-        await self._outbox.add(self.session, envelope)

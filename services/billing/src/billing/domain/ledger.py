@@ -32,6 +32,8 @@ class MovementKind(StrEnum):
     CAPTURE = "capture"
     RELEASE = "release"
     EXPIRE = "expire"
+    REVOKE = "revoke"
+    """Unspent credits taken back (a refunded purchase); the reference is the credit note."""
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from billing.domain.errors import InvalidCommand, UnknownOperation
+from igny8.contracts import credits as wire
+from igny8.contracts.pricing import OPERATIONS, credits_for, unit_size
 
 
 class Unit(StrEnum):
@@ -20,18 +21,10 @@ class Unit(StrEnum):
     @property
     def size(self) -> int:
         """How many of the natural measure (words or counts) make one unit."""
-        return {Unit.PER_100_WORDS: 100, Unit.PER_200_WORDS: 200}.get(self, 1)
+        return unit_size(self.value)
 
 
-OPERATIONS = (
-    "clustering",
-    "idea_generation",
-    "content_generation",
-    "image_prompt_extraction",
-    "image_generation",
-    "linking",
-    "optimization",
-)
+__all__ = ["DEFAULT_PRICES", "OPERATIONS", "Price", "PriceList", "Unit"]
 
 
 @dataclass(frozen=True)
@@ -49,14 +42,20 @@ class Price:
         if self.credits_per_unit < 0 or self.minimum_credits < 0:
             raise InvalidCommand("prices are non-negative integers")
 
+    @property
+    def wire(self) -> wire.Price:
+        return wire.Price(
+            unit=wire.PricingUnit(self.unit.value),
+            credits_per_unit=self.credits_per_unit,
+            minimum_credits=self.minimum_credits,
+        )
+
     def credits_for(self, quantity: int) -> int:
-        """Quantity in the natural measure (words or counts); nothing used costs nothing."""
+        """Quantity in the natural measure (words or counts); nothing used costs nothing. The
+        formula is the shared one callers size their holds and claims with."""
         if quantity < 0:
             raise InvalidCommand("quantity must not be negative")
-        if quantity == 0:
-            return 0
-        units = math.ceil(quantity / self.unit.size)
-        return max(self.minimum_credits, units * self.credits_per_unit)
+        return credits_for(self.wire, quantity)
 
 
 class PriceList:

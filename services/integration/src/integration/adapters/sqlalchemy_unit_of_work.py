@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
-from igny8.messaging import OutboxWriter
 from integration.adapters.sqlalchemy_repositories import (
     SqlAlchemyIntegrationRepository,
     SqlAlchemyInventoryRepository,
@@ -19,12 +14,13 @@ from integration.adapters.sqlalchemy_repositories import (
 
 
 class IntegrationUnitOfWork(SqlAlchemyUnitOfWork):
+    source = "integration"
+
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], correlation_id: str | None = None
     ) -> None:
         super().__init__(sessions=sessions)
-        self._outbox = OutboxWriter(TOPICS)
-        self._correlation_id = correlation_id
+        self.correlation_id = correlation_id  # `emit` (igny8.db) puts it in envelopes
 
     async def __aenter__(self) -> IntegrationUnitOfWork:
         await super().__aenter__()
@@ -33,16 +29,3 @@ class IntegrationUnitOfWork(SqlAlchemyUnitOfWork):
         self.inventory = SqlAlchemyInventoryRepository(self.session)
         self.syncs = SqlAlchemySyncEventRepository(self.session)
         return self
-
-    async def emit(
-        self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
-    ) -> None:
-        envelope = TOPICS.envelope(
-            topic,
-            payload,
-            source="integration",
-            account_id=account_id,
-            site_id=site_id,
-            correlation_id=self._correlation_id,
-        )
-        await self._outbox.add(self.session, envelope)

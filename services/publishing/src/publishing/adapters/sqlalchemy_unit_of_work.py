@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
-from igny8.messaging import OutboxWriter
 from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
 from publishing.adapters.sqlalchemy_repositories import (
     SqlAlchemyArticles,
@@ -26,6 +22,8 @@ class MessageContext:
 
 
 class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
+    source = "publishing"
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession] | None = None,
@@ -34,7 +32,8 @@ class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
     ) -> None:
         super().__init__(sessions=sessions, session=session)
         self.context = context or MessageContext()
-        self._outbox = OutboxWriter(TOPICS)
+        self.causation_id = self.context.causation_id  # `emit` (igny8.db) puts them in envelopes
+        self.correlation_id = self.context.correlation_id
         if session is not None:
             self._bind(session)
 
@@ -49,17 +48,3 @@ class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
         await super().__aenter__()
         self._bind(self.session)
         return self
-
-    async def emit(
-        self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
-    ) -> None:
-        envelope = TOPICS.envelope(
-            topic,
-            payload,
-            source="publishing",
-            account_id=account_id,
-            site_id=site_id,
-            causation_id=self.context.causation_id,
-            correlation_id=self.context.correlation_id,
-        )
-        await self._outbox.add(self.session, envelope)

@@ -1,0 +1,144 @@
+"""The library people browse and edit over HTTP, tenant-scoped by account and site."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from automation.adapters.sqlalchemy_rows import SessionRepository
+from automation.adapters.sqlalchemy_tables import (
+    clusters,
+    contents,
+    ideas,
+    image_prompts,
+    images,
+    keywords,
+    run_holds,
+    tasks,
+)
+
+LISTABLE = {
+    "keywords": keywords,
+    "clusters": clusters,
+    "ideas": ideas,
+    "tasks": tasks,
+    "content": contents,
+    "images": images,
+}
+
+
+class SqlAlchemyLibrary(SessionRepository):
+    async def listing(
+        self,
+        kind: str,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        limit: int,
+        offset: int,
+        status: str | None,
+    ) -> list[dict[str, Any]]:
+        table = LISTABLE[kind]
+        query = sa.select(table).where(table.c.account_id == account_id, table.c.site_id == site_id)
+        if status and "status" in table.c:
+            query = query.where(table.c.status == status)
+        return await self._all(
+            query.order_by(table.c.created_at, next(iter(table.primary_key.columns)))
+            .limit(limit)
+            .offset(offset)
+        )
+
+    async def get_item(
+        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        return await self._one(
+            sa.select(table).where(
+                table.c.account_id == account_id, table.c.site_id == site_id, key == item_id
+            )
+        )
+
+    async def update_item(
+        self,
+        kind: str,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        item_id: uuid.UUID,
+        values: dict[str, Any],
+    ) -> bool:
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        changed = await self.session.execute(
+            sa.update(table)
+            .where(table.c.account_id == account_id, table.c.site_id == site_id, key == item_id)
+            .values(**values)
+            .returning(key)
+        )
+        return changed.first() is not None
+
+    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
+        if not parent_ids:
+            return []
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        found = await self.session.execute(sa.select(key).where(table.c[parent].in_(parent_ids)))
+        return list(found.scalars())
+
+    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+        """Delete rows of `kind`; an article goes with its image prompts and images."""
+        if not item_ids:
+            return
+        if kind == "content":
+            prompt_ids = sa.select(image_prompts.c.prompt_id).where(
+                image_prompts.c.content_id.in_(item_ids)
+            )
+            await self.session.execute(sa.delete(images).where(images.c.prompt_id.in_(prompt_ids)))
+            await self.session.execute(
+                sa.delete(image_prompts).where(image_prompts.c.content_id.in_(item_ids))
+            )
+        table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
+        await self.session.execute(sa.delete(table).where(key.in_(item_ids)))
+
+    async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None:
+        await self.session.execute(
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="new")
+        )
+
+    async def release_keywords(self, cluster_id: uuid.UUID) -> None:
+        await self.session.execute(
+            sa.update(keywords)
+            .where(keywords.c.cluster_id == cluster_id)
+            .values(cluster_id=None, status="new")
+        )
+
+    async def delete_keyword(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
+    ) -> bool:
+        gone = await self.session.execute(
+            sa.delete(keywords)
+            .where(
+                keywords.c.account_id == account_id,
+                keywords.c.site_id == site_id,
+                keywords.c.keyword_id == keyword_id,
+            )
+            .returning(keywords.c.keyword_id)
+        )
+        return gone.first() is not None
+
+    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None:
+        return await self._one(
+            sa.select(images).where(
+                images.c.image_id == image_id, images.c.account_id == account_id
+            )
+        )
+
+    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self._all(
+            sa.select(run_holds)
+            .where(run_holds.c.run_id == run_id)
+            .order_by(run_holds.c.created_at)
+        )

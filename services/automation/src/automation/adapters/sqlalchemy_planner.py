@@ -1,0 +1,293 @@
+"""What the pipeline writes: keywords, clusters, ideas, tasks, articles, image prompts, images."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from automation.adapters.sqlalchemy_rows import SessionRepository
+from automation.adapters.sqlalchemy_tables import (
+    clusters,
+    contents,
+    ideas,
+    image_prompts,
+    images,
+    keywords,
+    tasks,
+)
+from automation.domain.keywords import KeywordRow
+
+KEYWORD_CHUNK = 2_000
+"""Rows per INSERT: 9 parameters each stays well under asyncpg's 32,767."""
+
+
+class SqlAlchemyPlannerRepository(SessionRepository):
+    async def add_keywords(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, rows: list[KeywordRow]
+    ) -> int:
+        """Insert in chunks (one statement may carry at most 32,767 parameters), all in the
+        caller's transaction: every row or none."""
+        added = 0
+        for start in range(0, len(rows), KEYWORD_CHUNK):
+            inserted = await self.session.execute(
+                insert(keywords)
+                .values(
+                    [
+                        {
+                            "keyword_id": uuid.uuid4(),
+                            "account_id": account_id,
+                            "site_id": site_id,
+                            "keyword": r.keyword,
+                            "volume": r.volume,
+                            "difficulty": r.difficulty,
+                            "cpc": r.cpc,
+                            "intent": r.intent,
+                            "country": r.country,
+                        }
+                        for r in rows[start : start + KEYWORD_CHUNK]
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(keywords.c.keyword_id)
+            )
+            added += len(inserted.all())
+        return added
+
+    async def save_clusters(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        found: list[dict[str, Any]],
+        by_keyword: dict[str, uuid.UUID],
+    ) -> int:
+        made = 0
+        for cluster in found:
+            members = [by_keyword[k] for k in dict.fromkeys(cluster["keywords"]) if k in by_keyword]
+            if not members:
+                continue
+            cluster_id = uuid.uuid4()
+            await self.session.execute(
+                sa.insert(clusters).values(
+                    cluster_id=cluster_id,
+                    account_id=account_id,
+                    site_id=site_id,
+                    run_id=run_id,
+                    name=cluster["name"][:200],
+                    description=cluster["description"],
+                    primary_keyword=cluster["primary_keyword"],
+                    keyword_count=len(members),
+                )
+            )
+            await self.session.execute(
+                sa.update(keywords)
+                .where(
+                    keywords.c.site_id == site_id,
+                    keywords.c.keyword_id.in_(members),
+                    keywords.c.status == "new",
+                )
+                .values(status="clustered", cluster_id=cluster_id)
+            )
+            for member in members:
+                by_keyword = {k: v for k, v in by_keyword.items() if v != member}
+            made += 1
+        # keywords the model left out stay available for another batch, but not in a loop forever
+        if by_keyword:
+            await self.session.execute(
+                sa.update(keywords)
+                .where(
+                    keywords.c.keyword_id.in_(list(by_keyword.values())), keywords.c.status == "new"
+                )
+                .values(status="archived")
+            )
+        return made
+
+    async def save_ideas(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        cluster_id: uuid.UUID,
+        found: list[dict[str, Any]],
+    ) -> int:
+        for idea in found:
+            await self.session.execute(
+                sa.insert(ideas).values(
+                    idea_id=uuid.uuid4(),
+                    account_id=account_id,
+                    site_id=site_id,
+                    cluster_id=cluster_id,
+                    run_id=run_id,
+                    title=idea["title"],
+                    brief=idea["brief"],
+                    outline=idea["outline"],
+                    target_keywords=idea["target_keywords"],
+                    content_type=idea["content_type"],
+                    structure=idea["structure"],
+                )
+            )
+        await self.session.execute(
+            sa.update(clusters).where(clusters.c.cluster_id == cluster_id).values(status="planned")
+        )
+        return len(found)
+
+    async def create_tasks(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        idea_ids: list[uuid.UUID],
+    ) -> int:
+        if not idea_ids:
+            return 0
+        made = await self.session.execute(
+            insert(tasks)
+            .values(
+                [
+                    {
+                        "task_id": uuid.uuid4(),
+                        "account_id": account_id,
+                        "site_id": site_id,
+                        "idea_id": i,
+                        "run_id": run_id,
+                    }
+                    for i in idea_ids
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(tasks.c.task_id)
+        )
+        await self.session.execute(
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="queued")
+        )
+        return len(made.all())
+
+    async def save_content(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        run_id: uuid.UUID,
+        task_id: uuid.UUID,
+        article: dict[str, Any],
+        word_count: int,
+    ) -> uuid.UUID:
+        content_id = uuid.uuid4()
+        await self.session.execute(
+            sa.insert(contents).values(
+                content_id=content_id,
+                account_id=account_id,
+                site_id=site_id,
+                task_id=task_id,
+                run_id=run_id,
+                title=article["title"],
+                html=article["html"],
+                meta_title=article["meta_title"][:200],
+                meta_description=article["meta_description"][:400],
+                slug=article["slug"][:200],
+                keywords=article["keywords"],
+                word_count=word_count,
+                status="ready",
+            )
+        )
+        await self.session.execute(
+            sa.update(tasks).where(tasks.c.task_id == task_id).values(status="completed")
+        )
+        return content_id
+
+    async def replace_content(
+        self, content_id: uuid.UUID, run_id: uuid.UUID, article: dict[str, Any], words: int
+    ) -> None:
+        await self.session.execute(
+            sa.update(contents)
+            .where(contents.c.content_id == content_id)
+            .values(
+                run_id=run_id,
+                title=article["title"],
+                html=article["html"],
+                meta_title=article["meta_title"][:200],
+                meta_description=article["meta_description"][:400],
+                slug=article["slug"][:200],
+                keywords=article["keywords"],
+                word_count=words,
+                status="ready",
+            )
+        )
+
+    async def save_prompts(
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        content_id: uuid.UUID,
+        found: dict[str, Any],
+        inline_limit: int,
+    ) -> int:
+        slots = [("featured", 0, found["featured"])] + [
+            ("inline", n + 1, p) for n, p in enumerate(found["inline"][:inline_limit])
+        ]
+        for kind, position, prompt in slots:
+            await self.session.execute(
+                insert(image_prompts)
+                .values(
+                    prompt_id=uuid.uuid4(),
+                    account_id=account_id,
+                    site_id=site_id,
+                    content_id=content_id,
+                    kind=kind,
+                    position=position,
+                    prompt=prompt["prompt"],
+                    alt=prompt["alt"],
+                )
+                .on_conflict_do_nothing()
+            )
+        return len(slots)
+
+    async def save_image(
+        self, prompt: dict[str, Any], storage_key: str, width: int, height: int, size: int
+    ) -> uuid.UUID:
+        image_id = uuid.uuid4()
+        await self.session.execute(
+            sa.insert(images).values(
+                image_id=image_id,
+                account_id=prompt["account_id"],
+                site_id=prompt["site_id"],
+                prompt_id=prompt["prompt_id"],
+                content_id=prompt["content_id"],
+                storage_key=storage_key,
+                width=width,
+                height=height,
+                bytes=size,
+            )
+        )
+        return image_id
+
+    async def content_html_for_update(self, content_id: uuid.UUID) -> str | None:
+        found = await self.session.execute(
+            sa.select(contents.c.html).where(contents.c.content_id == content_id).with_for_update()
+        )
+        return found.scalar()
+
+    async def set_content_html(self, content_id: uuid.UUID, html: str) -> None:
+        await self.session.execute(
+            sa.update(contents).where(contents.c.content_id == content_id).values(html=html)
+        )
+
+    async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        found = await self._all(
+            sa.select(contents).where(contents.c.run_id == run_id).order_by(contents.c.created_at)
+        )
+        for content in found:
+            content["images"] = await self._all(
+                sa.select(
+                    images.c.image_id,
+                    image_prompts.c.kind,
+                    image_prompts.c.position,
+                    image_prompts.c.alt,
+                )
+                .join(image_prompts, image_prompts.c.prompt_id == images.c.prompt_id)
+                .where(images.c.content_id == content["content_id"])
+                .order_by(image_prompts.c.position)
+            )
+        return found

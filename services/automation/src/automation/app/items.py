@@ -1,0 +1,180 @@
+"""One checkpointed unit of work: done, skipped (already done) or failed (not charged).
+
+Before the AI call a live hold must cover the item's most expensive outcome; after it, the item's
+actual usage is claimed and captured, its results saved and its checkpoint written — all in one
+transaction, which a late finisher (the run was paused or ended meanwhile, or taken over) cannot
+commit. A failure after a paid AI call (storage, database) is recorded without calling the
+provider again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from automation.app.credit_holds import commit_id_of, hold_for
+from automation.app.run_context import RunContext, Stop
+from automation.app.run_lifecycle import emitter, finish, pause, take_requests
+from automation.domain.ai import AIError, AINotConfigured, AIQuotaExceeded, AIUsage
+from automation.domain.runs import OPERATION, LeaseLost, RunStatus, item_quantity_ceiling
+from automation.ports import UnitOfWork
+from igny8.contracts import credits as wire
+from igny8.credit_saga import claim, covering_hold
+
+if TYPE_CHECKING:
+    from automation.app.run_engine import RunEngine
+
+Work = Callable[[], Awaitable[tuple[Any, AIUsage | None, int]]]
+"""The AI call: its result, usage and the quantity to charge (words, ideas, 1)."""
+Save = Callable[[UnitOfWork, Any], Awaitable[dict[str, Any]]]
+"""Stores the result in the item's transaction; returns the checkpoint's detail."""
+SAVE_ATTEMPTS = 3
+
+
+async def run_item(
+    eng: RunEngine, ctx: RunContext, stage: int, key: str, work: Work, save: Save
+) -> str:
+    operation = OPERATION.get(stage)
+    ceiling = item_quantity_ceiling(stage, ctx.config)
+    # one read: the run's requests, whether the item is done, and the holds
+    async with eng.unit_of_work() as uow:
+        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        done = await uow.items.item_done(ctx.run_id, key)
+        holds = await uow.holds.holds(ctx.run_id) if operation else []
+    await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
+    if done:
+        return "skipped"
+    if operation:  # make sure the most this item can cost is held before calling the AI
+        found = covering_hold(holds, operation, ceiling, eng.clock.now())
+        cost = found[1] if found else await hold_for(eng, ctx, operation, ceiling)
+        cap, spent = ctx.config.max_credits, current["credits_charged"]
+        if cap is not None and spent + cost > cap:
+            await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
+    try:
+        result, usage, quantity = await work()
+    except AINotConfigured as error:
+        await finish(eng, ctx, RunStatus.FAILED, error.detail)
+        raise Stop(RunStatus.FAILED) from None
+    except AIQuotaExceeded as error:
+        await record_failure(eng, ctx, stage, key, error)
+        await pause(eng, ctx, "provider_quota")
+        raise AssertionError("unreachable") from None
+    except AIError as error:
+        await record_failure(eng, ctx, stage, key, error)
+        if eng.count_failure(ctx.run_id):
+            await pause(eng, ctx, f"provider_failures: {error.detail}")
+        return "failed"
+    eng.count_success(ctx.run_id)
+    return await save_item(eng, ctx, stage, key, result, usage, quantity, save)
+
+
+async def save_item(
+    eng: RunEngine,
+    ctx: RunContext,
+    stage: int,
+    key: str,
+    result: Any,
+    usage: AIUsage | None,
+    quantity: int,
+    save: Save,
+) -> str:
+    operation = OPERATION.get(stage)
+    failures = 0
+    while True:
+        try:
+            credits = await _commit_item(eng, ctx, stage, key, result, usage, quantity, save)
+        except (LeaseLost, Stop):
+            eng.log.write(ctx.run_id, stage, "item.discarded", key, why="the run moved on")
+            raise
+        except _ShortHold:
+            assert operation is not None
+            await hold_for(eng, ctx, operation, quantity)  # top up first, then claim again
+            continue
+        except Exception as error:  # storage or database, after a paid AI call
+            failures += 1
+            if failures < SAVE_ATTEMPTS:
+                await asyncio.sleep(eng.poll_s * 2**failures)
+                continue
+            await record_failure(eng, ctx, stage, key, error)
+            return "failed"
+        if credits is None:
+            return "skipped"
+        break
+    eng.log.write(ctx.run_id, stage, "item.done", key, credits=credits)
+    if ctx.config.delay_within_stage_s:
+        await asyncio.sleep(ctx.config.delay_within_stage_s)
+    return "done"
+
+
+class _ShortHold(Exception):
+    pass
+
+
+async def _commit_item(
+    eng: RunEngine,
+    ctx: RunContext,
+    stage: int,
+    key: str,
+    result: Any,
+    usage: AIUsage | None,
+    quantity: int,
+    save: Save,
+) -> int | None:
+    """The item's one transaction; the credits charged, None when it was already done."""
+    operation = OPERATION.get(stage)
+    async with eng.unit_of_work() as uow:
+        # only a running run takes results: a late finisher after a pause or an end writes nothing
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        if await uow.items.item_done(ctx.run_id, key):
+            return None
+        credits, commit_id = 0, None
+        if operation:
+            commit_id = commit_id_of(ctx, key)
+            claimed = await claim(
+                uow.holds,
+                emitter(uow, ctx),
+                ctx.run_id,
+                operation,
+                quantity,
+                commit_id,
+                eng.clock.now(),
+                usage=_wire_usage(usage),
+                ref=wire.UsageRef(run_id=ctx.run_id, stage=stage, item_id=key[:200]),
+            )
+            if claimed is None:
+                raise _ShortHold
+            credits = claimed
+            await uow.runs.add_charge(ctx.run_id, credits)
+        detail = await save(uow, result)
+        await uow.items.checkpoint(ctx.run_id, key, stage, "done", commit_id, credits, detail)
+        await uow.commit()
+    return credits
+
+
+def _wire_usage(usage: AIUsage | None) -> wire.Usage | None:
+    if usage is None:
+        return None
+    return wire.Usage(
+        model=usage.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        provider_cost_usd=usage.provider_cost_usd,
+    )
+
+
+async def record_failure(
+    eng: RunEngine, ctx: RunContext, stage: int, key: str, error: Exception
+) -> None:
+    detail = getattr(error, "detail", None) or str(error) or type(error).__name__
+    async with eng.unit_of_work() as uow:
+        await uow.items.checkpoint(
+            ctx.run_id,
+            key,
+            stage,
+            "failed",
+            detail={"error": type(error).__name__, "detail": detail[:500]},
+        )
+        await uow.commit()
+    eng.log.write(
+        ctx.run_id, stage, "item.failed", key, error=type(error).__name__, detail=detail[:200]
+    )

@@ -1,0 +1,155 @@
+"""The run's state changes while a worker drives it: pause and cancel between items, pausing
+itself, and ending — through `finishing`, where the run waits (live) until billing has answered
+every capture, and only then releases its holds (DESIGN §4; the state machine is
+`domain.runs.TRANSITIONS`). Every change is a compare-and-set on the expected state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from automation.app.run_context import RunContext, Stop
+from automation.app.run_events import run_event
+from automation.domain.runs import RunStatus
+from igny8.contracts.runs import ContentImage, ContentReady
+from igny8.credit_saga import Emit, release_confirmed
+
+if TYPE_CHECKING:
+    from automation.app.run_engine import RunEngine
+    from automation.ports import UnitOfWork
+
+R = RunStatus
+
+
+async def between_items(
+    eng: RunEngine,
+    ctx: RunContext,
+    key: str | None = None,
+    expect: tuple[str, ...] = (R.RUNNING,),
+) -> bool:
+    """Pause and cancel take effect here. True when the item `key` is already done."""
+    async with eng.unit_of_work() as uow:
+        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        done = key is not None and await uow.items.item_done(ctx.run_id, key)
+    await take_requests(eng, ctx, current, expect)
+    return done
+
+
+async def take_requests(
+    eng: RunEngine, ctx: RunContext, current: Mapping[str, Any], expect: tuple[str, ...]
+) -> None:
+    """Act on a pause or cancel asked for, or stop when the run left the expected states."""
+    if current["requested"] == "cancel":
+        await finish(eng, ctx, R.CANCELLED, "cancelled on request")
+        raise Stop(R.CANCELLED)
+    if current["requested"] == "pause":
+        await pause(eng, ctx, "requested")
+    if current["status"] not in expect:
+        raise Stop(current["status"])  # paused or ending elsewhere (e.g. by an image worker)
+
+
+async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:
+    async with eng.unit_of_work() as uow:
+        await uow.runs.guard(ctx.run_id, ctx.token)
+        if await uow.runs.transition(
+            ctx.run_id,
+            (R.RUNNING, R.RESERVING),
+            R.PAUSED,
+            requested=None,
+            pause_reason=reason,
+            lease_owner=None,
+            lease_expires_at=None,
+        ):
+            await run_event(eng, uow, await _run(uow, ctx), R.PAUSED, reason)
+        await uow.commit()
+    raise Stop(R.PAUSED)
+
+
+async def finish(eng: RunEngine, ctx: RunContext, status: str, reason: str | None = None) -> None:
+    """completed | cancelled | failed | rejected: into `finishing`, then settle and end."""
+    async with eng.unit_of_work() as uow:
+        await uow.runs.guard(ctx.run_id, ctx.token)
+        await uow.runs.transition(
+            ctx.run_id,
+            (R.RESERVING, R.RUNNING),
+            R.FINISHING,
+            ending=status,
+            end_reason=reason,
+            requested=None,
+        )
+        await uow.commit()
+    await settle_and_end(eng, ctx)
+
+
+async def settle_and_end(eng: RunEngine, ctx: RunContext) -> str:
+    """Wait (holding the lease) until billing answered every capture, then release the holds
+    billing confirmed, announce the end and free the site. Captures and releases travel on
+    different topics: a release overtaking a capture would leave finished work unbilled."""
+    while True:
+        async with eng.unit_of_work() as uow:
+            await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
+            if await uow.items.unsettled_captures(ctx.run_id) == 0:
+                break
+        await asyncio.sleep(eng.poll_s)
+    async with eng.unit_of_work() as uow:
+        run = await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
+        status, reason = run["ending"], run["end_reason"]
+        await release_confirmed(uow.holds, emitter(uow, ctx), ctx.run_id)
+        await uow.runs.transition(
+            ctx.run_id,
+            (R.FINISHING,),
+            status,
+            requested=None,
+            error=reason if status == R.FAILED else None,
+            ended_at=eng.clock.now(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        if status == R.COMPLETED:
+            await _content_ready(eng, uow, ctx)
+        await run_event(eng, uow, await _run(uow, ctx), status, reason)
+        await uow.commit()
+    return str(status)
+
+
+async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> None:
+    for content in await uow.planner.contents_of_run(ctx.run_id):
+        await uow.emit(
+            "content.ready",
+            ContentReady(
+                content_id=content["content_id"],
+                site_id=content["site_id"],
+                run_id=ctx.run_id,
+                title=content["title"],
+                html=content["html"],
+                meta_title=content["meta_title"],
+                meta_description=content["meta_description"],
+                slug=content["slug"],
+                keywords=content["keywords"],
+                auto_publish=ctx.config.auto_publish,
+                images=[
+                    ContentImage(url=eng.image_url(i["image_id"]), alt=i["alt"], kind=i["kind"])
+                    for i in content["images"]
+                ],
+            ),
+            ctx.account_id,
+            ctx.site_id,
+        )
+
+
+async def _run(uow: UnitOfWork, ctx: RunContext) -> dict[str, object]:
+    found = await uow.runs.run(ctx.run_id)
+    assert found is not None
+    return dict(found)
+
+
+def emitter(uow: UnitOfWork, ctx: RunContext) -> Emit:
+    """The credit saga's `emit`: through this unit's outbox, under the run's account and site."""
+
+    async def emit(topic: str, payload: BaseModel) -> None:
+        await uow.emit(topic, payload, ctx.account_id, ctx.site_id)
+
+    return emit

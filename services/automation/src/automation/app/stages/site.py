@@ -1,0 +1,21 @@
+"""The site's description the prompts are rendered with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from automation.app.run_context import RunContext
+
+if TYPE_CHECKING:
+    from automation.app.run_engine import RunEngine
+
+
+async def site_variables(eng: RunEngine, ctx: RunContext) -> dict[str, str]:
+    async with eng.unit_of_work() as uow:
+        site = await uow.sites.site(ctx.account_id, ctx.site_id) or {}
+    return {
+        "site_name": site.get("name", ""),
+        "sector": site.get("sector", "") or "",
+        "niche": site.get("niche", "") or "",
+        "language": site.get("language", "en") or "en",
+    }
