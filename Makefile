@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_ENV := set -a; [ -f .env.infra ] && . ./.env.infra; set +a;
 PYTEST_ARGS ?=
+# The 30 slowest tests are printed after every `make test`, so a slow one is seen when it lands.
+TEST_REPORT := --durations=30
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -42,18 +44,19 @@ demo: infra-up migrate ## start everything, run the demo, print the summary and 
 
 test: install ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
-	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(PYTEST_ARGS); status=$$?; \
+	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
 	$(PY) infra/local.py down; exit $$status
 
 test-unit: install ## unit tests only (no infrastructure)
 	$(VENV)/bin/pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: install ## ruff, ruff format --check, mypy, import-linter, AsyncAPI drift
+lint: install ## ruff, ruff format --check, mypy, import-linter, AsyncAPI and OpenAPI drift (no infrastructure)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared/src services/*/src
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/asyncapi.py --check
+	$(PY) scripts/openapi.py --check
 
 fmt: install ## format and autofix
 	$(VENV)/bin/ruff format .
@@ -61,6 +64,9 @@ fmt: install ## format and autofix
 
 asyncapi: install ## regenerate docs/asyncapi/ from the topic registry
 	$(PY) scripts/asyncapi.py
+
+openapi: install ## regenerate docs/openapi/ from every service's routes
+	$(PY) scripts/openapi.py
 
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
@@ -70,4 +76,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi bench clean
+.PHONY: help install lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean

@@ -28,9 +28,27 @@ KAFKA_LIBS = CACHE / "kafka" / "libs"
 ENV_FILE = Path(os.environ.get("IGNY8_ENV_FILE", ROOT / ".env.infra"))
 SERVICES = ("billing", "automation", "integration", "publishing", "gateway")
 
-KAFKA_PORT = int(os.environ.get("IGNY8_KAFKA_PORT", "19092"))
-KAFKA_CONTROLLER_PORT = int(os.environ.get("IGNY8_KAFKA_CONTROLLER_PORT", str(KAFKA_PORT + 1)))
-PG_PORT = int(os.environ.get("IGNY8_PG_PORT", "15432"))
+PORTS_FILE = STATE / "ports.json"
+STACK_FILE = STATE / "stack.json"
+
+
+def _recorded_ports() -> dict[str, int]:
+    """The ports the infrastructure was last started with: `status` and `down` (and a later `up`)
+    use them when the variables are not exported, so they look where it really runs."""
+    try:
+        return {k: int(v) for k, v in json.loads(PORTS_FILE.read_text()).items()}
+    except (FileNotFoundError, ValueError, AttributeError):
+        return {}
+
+
+_RECORDED = _recorded_ports()
+KAFKA_PORT = int(os.environ.get("IGNY8_KAFKA_PORT") or _RECORDED.get("kafka") or 19092)
+KAFKA_CONTROLLER_PORT = int(
+    os.environ.get("IGNY8_KAFKA_CONTROLLER_PORT")
+    or (_RECORDED.get("kafka_controller") if "IGNY8_KAFKA_PORT" not in os.environ else None)
+    or KAFKA_PORT + 1
+)
+PG_PORT = int(os.environ.get("IGNY8_PG_PORT") or _RECORDED.get("postgres") or 15432)
 
 
 def log(msg: str) -> None:
@@ -426,6 +444,8 @@ def service_key_lines() -> list[str]:
 def write_env() -> None:
     creds = pg_secrets()
     lines = [
+        f"IGNY8_KAFKA_PORT={KAFKA_PORT}",
+        f"IGNY8_PG_PORT={PG_PORT}",
         f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
         f"IGNY8_POSTGRES_ADMIN_URL=postgresql+asyncpg://postgres:{creds['postgres']}@127.0.0.1:{PG_PORT}/postgres",
     ]
@@ -446,6 +466,11 @@ def write_env() -> None:
 
 def up() -> None:
     STATE.mkdir(exist_ok=True)
+    PORTS_FILE.write_text(
+        json.dumps(
+            {"kafka": KAFKA_PORT, "kafka_controller": KAFKA_CONTROLLER_PORT, "postgres": PG_PORT}
+        )
+    )
     pg_up()
     kafka_up()
     write_env()
@@ -468,6 +493,13 @@ def status() -> None:
     )
     print(f"env file   {ENV_FILE if ENV_FILE.exists() else '(not written yet)'}")
     print(f"logs       {STATE / 'logs'}")
+    try:
+        stack = json.loads(STACK_FILE.read_text())
+        os.kill(int(stack["pid"]), 0)
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
+        return
+    for name, port in stack["ports"].items():
+        print(f"{name:<10} running  http://127.0.0.1:{port}  (make run)")
 
 
 COMMANDS = {

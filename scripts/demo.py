@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,40 @@ STAGES = {
     4: "articles",
     5: "prompt sets",
     6: "images",
+}
+
+
+class RequestFailed(Exception):
+    """A demo request that did not answer as expected: the demo says which and stops."""
+
+
+async def call(
+    client: httpx.AsyncClient, method: str, address: str, *, ok: tuple[int, ...] = (), **kw: Any
+) -> httpx.Response:
+    try:
+        answer = await client.request(method, address, **kw)
+    except httpx.TransportError as exc:
+        raise RequestFailed(
+            f"{method} {address} could not be sent ({type(exc).__name__}): is the service up? "
+            "(`make infra-status`, logs in .infra/logs/)"
+        ) from None
+    if answer.status_code >= 400 and answer.status_code not in ok:
+        raise RequestFailed(
+            f"{method} {address} answered {answer.status_code}: {answer.text[:500]}"
+        )
+    return answer
+
+
+#: The demo's caps, and why: the sample file has 294 keywords; uncapped, the development AI server
+#: would plan dozens of clusters and write an article for every idea. Eight clusters, two ideas
+#: each, 700-word articles and one small image each show every stage in about a minute.
+CAPS = {
+    "batch_sizes": {"1": 60},
+    "ideas_per_cluster": 2,
+    "target_word_count": 700,
+    "inline_images": 1,
+    "image_size": "256x256",
+    "max_items_per_stage": {"2": 8},
 }
 
 
@@ -41,23 +76,25 @@ async def main(keywords_file: Path, credits: int) -> int:
 
     async with httpx.AsyncClient(timeout=30) as client:
         print(f"account     {account}")
-        (
-            await client.post(
-                f"{url('billing')}/accounts",
-                json={"account_id": str(account)},
-                headers=h("billing"),
-            )
-        ).raise_for_status()
-        (
-            await client.post(
-                f"{url('billing')}/accounts/{account}/grants",
-                json={"credits": credits, "kind": "paid"},
-                headers={**h("billing", "platform_admin"), "Idempotency-Key": "demo"},
-            )
-        ).raise_for_status()
+        await call(
+            client,
+            "POST",
+            f"{url('billing')}/accounts",
+            json={"account_id": str(account)},
+            headers=h("billing"),
+        )
+        await call(
+            client,
+            "POST",
+            f"{url('billing')}/accounts/{account}/grants",
+            json={"credits": credits, "kind": "paid"},
+            headers={**h("billing", "platform_admin"), "Idempotency-Key": "demo"},
+        )
         print(f"credits     {credits} granted")
         site = (
-            await client.post(
+            await call(
+                client,
+                "POST",
                 f"{url('integration')}/sites",
                 json={
                     "name": "Green Thumb Journal",
@@ -73,8 +110,12 @@ async def main(keywords_file: Path, credits: int) -> int:
         print(f"site        {site['name']} ({site_id}), announced to automation via site.created")
         for _ in range(300):
             if (
-                await client.get(
-                    f"{url('automation')}/sites/{site_id}/config", headers=h("automation")
+                await call(
+                    client,
+                    "GET",
+                    f"{url('automation')}/sites/{site_id}/config",
+                    ok=(404,),
+                    headers=h("automation"),
                 )
             ).status_code == 200:
                 break
@@ -82,21 +123,21 @@ async def main(keywords_file: Path, credits: int) -> int:
         else:
             print("automation did not learn the site in time")
             return 1
-        config = {
-            "batch_sizes": {"1": 60},
-            "ideas_per_cluster": 2,
-            "target_word_count": 700,
-            "inline_images": 1,
-            "image_size": "256x256",
-            "max_items_per_stage": {"2": 8},
-        }
-        (
-            await client.put(
-                f"{url('automation')}/sites/{site_id}/config", json=config, headers=h("automation")
-            )
-        ).raise_for_status()
+        await call(
+            client,
+            "PUT",
+            f"{url('automation')}/sites/{site_id}/config",
+            json=CAPS,
+            headers=h("automation"),
+        )
+        print(
+            "caps        at most 8 clusters planned, 2 ideas each, ~700-word articles with one "
+            "256px image: every stage runs, in about a minute (scripts/demo.py CAPS)"
+        )
         imported = (
-            await client.post(
+            await call(
+                client,
+                "POST",
                 f"{url('automation')}/sites/{site_id}/keywords",
                 content=keywords,
                 headers={**h("automation"), "Content-Type": "text/csv"},
@@ -107,15 +148,22 @@ async def main(keywords_file: Path, credits: int) -> int:
             f"({imported['duplicates']} duplicates, {len(imported['errors'])} bad rows)"
         )
         estimate = (
-            await client.post(
-                f"{url('automation')}/sites/{site_id}/runs/estimate", headers=h("automation")
+            await call(
+                client,
+                "POST",
+                f"{url('automation')}/sites/{site_id}/runs/estimate",
+                headers=h("automation"),
             )
         ).json()
         print(
             f"estimate    {estimate['quantities']} → {estimate['quote']['credits']} credits (quantities include the 20% buffer)"
         )
-        started = await client.post(
-            f"{url('automation')}/sites/{site_id}/runs", headers=h("automation")
+        started = await call(
+            client,
+            "POST",
+            f"{url('automation')}/sites/{site_id}/runs",
+            ok=(402,),
+            headers=h("automation"),
         )
         if started.status_code == 402:
             print(f"refused     {started.json()}")
@@ -125,7 +173,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         began, last = time.monotonic(), ""
         while True:
             run = (
-                await client.get(f"{url('automation')}/runs/{run_id}", headers=h("automation"))
+                await call(
+                    client, "GET", f"{url('automation')}/runs/{run_id}", headers=h("automation")
+                )
             ).json()
             progress = run.get("progress", {})
             line = (
@@ -145,7 +195,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         counts = {}
         for kind in ("clusters", "ideas", "content", "images"):
             items = (
-                await client.get(
+                await call(
+                    client,
+                    "GET",
                     f"{url('automation')}/sites/{site_id}/{kind}",
                     params={"limit": 500},
                     headers=h("automation"),
@@ -154,7 +206,9 @@ async def main(keywords_file: Path, credits: int) -> int:
             counts[kind] = len(items)
         await asyncio.sleep(1.0)
         balance = (
-            await client.get(f"{url('billing')}/accounts/{account}/balance", headers=h("billing"))
+            await call(
+                client, "GET", f"{url('billing')}/accounts/{account}/balance", headers=h("billing")
+            )
         ).json()
         logs = logs_root / run_id
         print(f"\nsummary     run {run['status']} in {time.monotonic() - began:.1f}s")
@@ -166,6 +220,10 @@ async def main(keywords_file: Path, credits: int) -> int:
             f"            {run['credits_charged']} credits charged; balance {balance['available']} available, "
             f"{balance['held']} held"
         )
+        print(
+            f"            articles: in automation (GET {url('automation')}/sites/{site_id}/content) "
+            "and announced on the content.ready topic; publishing does not publish them yet"
+        )
         print(f"            logs: {logs} (main.log, stage-N.log, trace.jsonl)")
         return 0 if run["status"] == "completed" else 1
 
@@ -175,4 +233,8 @@ if __name__ == "__main__":
     parser.add_argument("--keywords", type=Path, default=ROOT / "data" / "sample_keywords.csv")
     parser.add_argument("--credits", type=int, default=50_000)
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.keywords, args.credits)))
+    try:
+        sys.exit(asyncio.run(main(args.keywords, args.credits)))
+    except RequestFailed as failure:
+        print(f"\ndemo stopped: {failure}", file=sys.stderr)
+        sys.exit(1)

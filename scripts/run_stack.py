@@ -5,8 +5,10 @@ until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LOGS = ROOT / ".infra" / "logs"
+STACK_FILE = ROOT / ".infra" / "stack.json"
+"""Where the running stack's ports are recorded, for `make infra-status`."""
 SERVICES = {
     "gateway": 8100,
     "billing": 8101,
@@ -39,6 +43,26 @@ def ready(port: int, path: str = "/readyz") -> bool:
         return False
 
 
+def port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def service_environment(env: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
+    """What one service needs to find another follows the ports chosen for this run, unless the
+    caller set it explicitly: automation calls billing for quotes and hands out image URLs."""
+    wired = {
+        "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
+        "AUTOMATION_PUBLIC_URL": f"http://127.0.0.1:{ports['automation']}",
+    }
+    return {**wired, **env}
+
+
 def spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -55,10 +79,22 @@ def main() -> int:
         name: int(os.environ.get(f"{name.upper()}_HTTP_PORT", port))
         for name, port in SERVICES.items()
     }
+    taken = [(name, port) for name, port in ports.items() if port_taken(port)]
+    if taken:
+        for name, port in taken:
+            print(
+                f"port {port} for {name} is taken: set {name.upper()}_HTTP_PORT to a free port "
+                f"(e.g. `{name.upper()}_HTTP_PORT={port + 1000} make run`)"
+            )
+        return 1
+    env = service_environment(env, ports)
     children: dict[str, subprocess.Popen[bytes]] = {}
     checks: dict[str, tuple[int, str]] = {name: (port, "/readyz") for name, port in ports.items()}
     if not any(os.environ.get(v) for v in AI_VARIABLES):
         ai_port = int(os.environ.get("IGNY8_DEV_AI_PORT", "8199"))
+        if port_taken(ai_port):
+            print(f"port {ai_port} for the development AI server is taken: set IGNY8_DEV_AI_PORT")
+            return 1
         children["dev-ai"] = spawn(
             "dev-ai", [str(BIN / "igny8-dev-ai"), "--port", str(ai_port)], env
         )
@@ -99,6 +135,8 @@ def main() -> int:
                 f"  {name:<12} http://127.0.0.1:{port}  (docs /docs, probes /healthz /readyz, /metrics)"
             )
         print(f"  {'logs':<12} {LOGS}", flush=True)
+        print("  try the API: README.md, section 'Try the API'", flush=True)
+        STACK_FILE.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
         if args.demo:
             print("\n--- demo ---", flush=True)
             demo = subprocess.run(
@@ -126,6 +164,7 @@ def main() -> int:
             time.sleep(0.5)
         return 0
     finally:
+        STACK_FILE.unlink(missing_ok=True)
         stop(children)
 
 

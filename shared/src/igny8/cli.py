@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from igny8.service_keys import (
     InvalidServiceToken,
     development_keys,
     mint_service_token,
+    private_key_variable,
+)
+
+HOW_TO_GET_A_KEY = (
+    "igny8: tokens are signed with the calling service's private key. For the local stack, "
+    "`make infra-up` writes the keys to .env.infra: run `set -a; . ./.env.infra; set +a` first. "
+    "Elsewhere, export the key of the environment you are calling."
 )
 
 
@@ -44,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         print(mint_service_token(key, args.caller, args.audience, args.ttl))
     except (InvalidServiceToken, OSError) as exc:
         print(f"igny8: {exc}", file=sys.stderr)
+        if args.key_file is None and not os.environ.get(private_key_variable(args.caller)):
+            print(HOW_TO_GET_A_KEY, file=sys.stderr)
         return 2
     return 0
 

@@ -19,14 +19,17 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from igny8.config import ServiceSettings
 from igny8.db import migrations
 from igny8.messaging import ConsumerSettings, Messaging, RelaySettings, Subscription
 from igny8.observability import configure, get_logger
+from igny8.webapi import RequestContextMiddleware, finish_openapi, install_error_handlers
 
 log = get_logger(__name__)
 http_tracer = trace.get_tracer("igny8.http")
@@ -103,7 +106,14 @@ def create_app(service: Service) -> FastAPI:
             await service.messaging.stop()
             await service.engine.dispose()
 
-    app = FastAPI(title=f"igny8 {service.name}", description=service.description, lifespan=lifespan)
+    # Swagger UI and ReDoc from files bundled in the package: the docs work with no CDN.
+    app = FastAPIOffline(
+        title=f"igny8 {service.name}",
+        description=service.description,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
 
     @app.middleware("http")
     async def trace_requests(
@@ -111,14 +121,25 @@ def create_app(service: Service) -> FastAPI:
     ) -> Response:
         with http_tracer.start_as_current_span(
             f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
-        ):
-            return await call_next(request)
+        ) as span:
+            response = await call_next(request)
+            # Named by route template once routing has matched, like the HTTP metrics.
+            route = getattr(request.scope.get("route"), "path", None)
+            if route:
+                span.update_name(f"{request.method} {route}")
+            return response
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": service.name}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Ready: database and Kafka reachable",
+        responses={200: {"model": Readiness}, 503: {"model": Readiness}},
+        response_model=None,
+    )
     async def readyz() -> JSONResponse:
         checks = {
             "database": await _database_ok(service.engine),
@@ -127,7 +148,13 @@ def create_app(service: Service) -> FastAPI:
         ok = all(checks.values())
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -136,7 +163,13 @@ def create_app(service: Service) -> FastAPI:
             app.include_router(router)
     for exc_type, handler in service.exception_handlers.items():
         app.add_exception_handler(exc_type, handler)
+    app.openapi = finish_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
 
 
 async def _database_ok(engine: AsyncEngine) -> bool:

@@ -13,11 +13,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+if TYPE_CHECKING:
+    from igny8.fuzz import FuzzReport, FuzzTarget
 
 MISSING = (
     "{name} is not set: start the private infrastructure with `make infra-up` and export "
@@ -243,3 +247,41 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port between 20000 and 32000")
+
+
+def start_service_process(
+    name: str, env: dict[str, str], log_path: Path, timeout: float = 60.0
+) -> tuple[ChildProcess, str]:
+    """`<name> serve` as its own process on a free port; returns it and its base URL once
+    `/healthz` answers."""
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    child = ChildProcess(
+        [str(Path(sys.executable).parent / name), "serve", "--port", str(port)], log_path, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.proc.poll() is not None:
+            raise AssertionError(
+                f"{name} exited ({child.proc.returncode}):\n{child.output()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):  # noqa: S310 - loopback
+                return child, url
+        except OSError:
+            time.sleep(0.2)
+    child.stop()
+    raise AssertionError(
+        f"{name} did not answer /healthz within {timeout}s:\n{child.output()[-3000:]}"
+    )
+
+
+def fuzz_service(target: FuzzTarget) -> FuzzReport:
+    """The schemathesis harness (`igny8.fuzz`): fuzz a live service's OpenAPI operations."""
+    from igny8.fuzz import fuzz_service as run
+
+    return run(target)

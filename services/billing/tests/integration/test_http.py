@@ -96,7 +96,7 @@ async def test_promo_grants_show_their_expiry_and_bad_grants_are_422(client):
         f"/accounts/{account}/grants", json={"credits": 5, "kind": "promo"}, headers=headers
     )
     assert no_expiry.status_code == 422
-    assert "expiry" in no_expiry.json()["detail"]
+    assert "expiry" in no_expiry.json()["error"]["message"]
     ok = await client.post(
         f"/accounts/{account}/grants",
         json={"credits": 5, "kind": "promo", "expires_at": "2099-01-01T00:00:00Z"},
@@ -181,7 +181,7 @@ async def test_quotes_price_without_reserving_and_reject_unknown_operations(clie
         headers=as_user(account, caller="automation"),
     )
     assert bad.status_code == 422
-    assert "nope" in bad.json()["detail"]
+    assert "nope" in bad.json()["error"]["message"]
     balance = (await client.get(f"/accounts/{account}/balance", headers=as_user(account))).json()
     assert balance["held"] == 0
 
@@ -249,3 +249,79 @@ async def test_a_service_signing_as_the_gateway_with_its_own_key_is_refused(clie
     forged = auth_headers(automation_key, "gateway", "billing", account, ["platform_admin"])
     answer = await client.get(f"/accounts/{account}/balance", headers=forged)
     assert answer.status_code == 401
+
+
+# ---------------------------------------------------------------- bad input (issue 12)
+
+
+async def test_a_threshold_beyond_the_column_is_422_naming_the_field(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.put(
+        f"/accounts/{account}/settings",
+        json={"low_balance_threshold": 99999999999999999999},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["param"] == "low_balance_threshold"
+    assert answer.headers["x-request-id"] == error["request_id"]
+    opened = await client.post(
+        "/accounts",
+        json={"account_id": str(account), "low_balance_threshold": 10**30},
+        headers=as_user(account),
+    )
+    assert opened.status_code == 422
+
+
+async def test_a_cursor_beyond_the_sequence_column_is_422_not_500(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.get(
+        f"/accounts/{account}/transactions",
+        params={"cursor": "99999999999999999999999"},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["param"] == "cursor"
+    largest = await client.get(
+        f"/accounts/{account}/transactions",
+        params={"cursor": str(2**63 - 1)},
+        headers=as_user(account),
+    )
+    assert largest.status_code == 200
+    assert len(largest.json()["items"]) == 1
+
+
+async def test_naive_datetimes_in_filters_are_refused(client):
+    account = await open_with_credits(client, 10)
+    answer = await client.get(
+        f"/accounts/{account}/usage",
+        params={"since": "2026-01-01T00:00:00"},
+        headers=as_user(account),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["param"] == "since"
+
+
+async def test_transaction_pages_say_whether_more_follow(client):
+    account = await open_with_credits(client, 10)
+    path = f"/accounts/{account}/transactions"
+    full = (await client.get(path, params={"limit": 1}, headers=as_user(account))).json()
+    assert (full["has_more"], full["next_cursor"]) == (False, None)
+
+
+async def test_put_replaces_settings_and_patch_merges_them(client):
+    account = await open_with_credits(client, 10)
+    path = f"/accounts/{account}/settings"
+    put = await client.put(path, json={"low_balance_threshold": 7}, headers=as_user(account))
+    assert put.json()["low_balance_threshold"] == 7
+    untouched = await client.patch(path, json={}, headers=as_user(account))
+    assert untouched.status_code == 200
+    assert untouched.json()["low_balance_threshold"] == 7
+    read = await client.get(path, headers=as_user(account))
+    assert read.json() == {"account_id": str(account), "low_balance_threshold": 7}
+    reset = await client.put(path, json={}, headers=as_user(account))
+    assert reset.json()["low_balance_threshold"] is None
+    patched = await client.patch(path, json={"low_balance_threshold": 3}, headers=as_user(account))
+    assert patched.json()["low_balance_threshold"] == 3
+    stranger = uuid.uuid4()
+    assert (await client.patch(path, json={}, headers=as_user(stranger))).status_code == 404

@@ -85,7 +85,9 @@ async def test_unknown_platform_is_422_naming_the_supported_ones(client):
         headers=as_account(account),
     )
     assert answer.status_code == 422
-    assert "wordpress, shopify, static" in answer.json()["detail"]
+    error = answer.json()["error"]
+    assert error["param"] == "platform"
+    assert all(name in error["message"] for name in ("wordpress", "shopify", "static"))
 
 
 async def test_credentials_are_masked_everywhere_and_encrypted_at_rest(client, engine):
@@ -224,38 +226,106 @@ async def test_static_integration_checks_its_folder_inside_the_export_root(clien
     account = uuid.uuid4()
     site = await new_site(client, account)
     (settings.static_root / str(account) / "garden").mkdir(parents=True)
-    ok = (
-        await client.post(
+
+    async def create(folder: str):
+        return await client.post(
             f"/sites/{site['site_id']}/integrations",
             json={
                 "platform": "static",
                 "base_url": "https://garden.example",
-                "settings": {"folder": "garden"},
+                "settings": {"folder": folder},
             },
             headers=as_account(account),
         )
-    ).json()
-    escape = (
-        await client.post(
-            f"/sites/{site['site_id']}/integrations",
-            json={
-                "platform": "static",
-                "base_url": "https://garden.example",
-                "settings": {"folder": "../../etc"},
-            },
-            headers=as_account(account),
-        )
-    ).json()
+
+    ok = (await create("garden")).json()
+    for escaping in ("../../etc", "/etc", "garden/../../x", ""):
+        refused = await create(escaping)
+        assert refused.status_code == 422, escaping
+        assert "export root" in refused.text or "required" in refused.text
+        assert str(settings.static_root) not in refused.text
     result = (
         await client.post(f"/integrations/{ok['integration_id']}/test", headers=as_account(account))
     ).json()
-    refused = (
+    assert result["success"] is True
+    assert str(settings.static_root) not in json.dumps(result)
+    moved = await client.patch(
+        f"/integrations/{ok['integration_id']}",
+        json={"settings": {"folder": "../outside"}},
+        headers=as_account(account),
+    )
+    assert moved.status_code == 422
+
+
+async def test_a_missing_static_folder_is_reported_without_server_paths(client, settings):
+    account = uuid.uuid4()
+    site = await new_site(client, account)
+    created = await client.post(
+        f"/sites/{site['site_id']}/integrations",
+        json={
+            "platform": "static",
+            "base_url": "https://g.example",
+            "settings": {"folder": "nope"},
+        },
+        headers=as_account(account),
+    )
+    result = (
         await client.post(
-            f"/integrations/{escape['integration_id']}/test", headers=as_account(account)
+            f"/integrations/{created.json()['integration_id']}/test", headers=as_account(account)
         )
     ).json()
-    assert (result["success"], refused["success"], refused["reason"]) == (
-        True,
-        False,
-        "invalid_settings",
+    assert (result["success"], result["reason"]) == (False, "missing_folder")
+    assert "'nope'" in result["detail"]
+    assert str(settings.static_root) not in json.dumps(result)
+
+
+async def test_an_unknown_timezone_is_refused_at_creation_and_on_change(client):
+    account = uuid.uuid4()
+    answer = await client.post(
+        "/sites",
+        json={"name": "Mars", "url": "https://mars.example", "timezone": "Mars/Olympus"},
+        headers=as_account(account),
     )
+    assert answer.status_code == 422
+    assert "Mars/Olympus" in answer.json()["error"]["message"]
+    site = await new_site(client, account)
+    for bad in ("Mars/Olympus", "../../etc/passwd", "localtime"):
+        patched = await client.patch(
+            f"/sites/{site['site_id']}", json={"timezone": bad}, headers=as_account(account)
+        )
+        assert patched.status_code == 422, bad
+    good = await client.patch(
+        f"/sites/{site['site_id']}", json={"timezone": "Europe/Paris"}, headers=as_account(account)
+    )
+    assert good.json()["timezone"] == "Europe/Paris"
+
+
+async def test_patching_settings_merges_them(client):
+    account = uuid.uuid4()
+    site = await new_site(client, account)
+    integration = await new_wordpress(client, account, site)
+    path = f"/integrations/{integration['integration_id']}"
+    merged = await client.patch(
+        path, json={"settings": {"category": "news"}}, headers=as_account(account)
+    )
+    assert merged.json()["settings"] == {"default_status": "draft", "category": "news"}
+    removed = await client.patch(
+        path, json={"settings": {"default_status": None}}, headers=as_account(account)
+    )
+    assert removed.json()["settings"] == {"category": "news"}
+
+
+async def test_site_lists_say_whether_more_follow_and_huge_offsets_are_422(client):
+    account = uuid.uuid4()
+    for _ in range(3):
+        await new_site(client, account)
+    first = (await client.get("/sites", params={"limit": 2}, headers=as_account(account))).json()
+    assert (len(first["items"]), first["has_more"]) == (2, True)
+    rest = (
+        await client.get("/sites", params={"limit": 2, "offset": 2}, headers=as_account(account))
+    ).json()
+    assert (len(rest["items"]), rest["has_more"]) == (1, False)
+    huge = await client.get(
+        "/sites", params={"offset": "99999999999999999999"}, headers=as_account(account)
+    )
+    assert huge.status_code == 422

@@ -3,12 +3,11 @@ call one use case or query, map the outcome."""
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_queries import SqlAlchemyBillingQueries
@@ -17,53 +16,29 @@ from billing.app import commands
 from billing.app.accounts import change_threshold, open_account
 from billing.app.grant_credits import grant_credits
 from billing.app.prices import change_prices, quote
-from billing.domain.errors import BillingError
-from billing.domain.model import GrantKind
-from billing.domain.pricing import OPERATIONS, Price, Unit
+from billing.domain.errors import BillingError, InsufficientCredits
+from billing.domain.pricing import Price
 from billing.entrypoints.errors import http_status
+from billing.entrypoints.http_models import (
+    AccountOpened,
+    AccountSettings,
+    AccountSettingsPatch,
+    Balance,
+    Costs,
+    CostsBody,
+    CostsChanged,
+    GrantBody,
+    GrantView,
+    OpenAccount,
+    Quote,
+    QuoteBody,
+    Settings,
+    TransactionPage,
+    Usage,
+)
 from billing.ports import Clock, Policy
 from igny8.auth import Caller
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OpenAccount(_Body):
-    account_id: uuid.UUID
-    low_balance_threshold: int | None = Field(default=None, ge=0)
-
-
-class AccountSettings(_Body):
-    low_balance_threshold: int | None = Field(default=None, ge=0)
-
-
-class GrantBody(_Body):
-    credits: int = Field(gt=0, le=100_000_000)
-    kind: GrantKind
-    expires_at: AwareDatetime | None = None
-
-
-class QuoteItem(_Body):
-    operation: str
-    quantity: int = Field(ge=0, le=100_000_000)
-
-
-class QuoteBody(_Body):
-    items: list[QuoteItem] = Field(min_length=1, max_length=100)
-
-
-class PriceBody(_Body):
-    operation: Literal[OPERATIONS]  # type: ignore[valid-type]
-    unit: Unit
-    credits_per_unit: int = Field(ge=0, le=1_000_000)
-    minimum_credits: int = Field(ge=0, le=1_000_000)
-    display_name: str = Field(default="", max_length=200)
-
-
-class CostsBody(_Body):
-    prices: list[PriceBody] = Field(min_length=1)
-    effective_at: AwareDatetime | None = None
+from igny8.webapi import INT64_MAX, error_response, errors
 
 
 def _price(p: Price) -> dict[str, Any]:
@@ -78,10 +53,17 @@ def _price(p: Price) -> dict[str, Any]:
 
 
 def billing_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A domain error in the platform's one error format; `code` is the domain reason."""
     assert isinstance(error, BillingError)
-    return JSONResponse(
-        {"detail": error.detail or error.reason, "reason": error.reason},
-        status_code=http_status(error),
+    extra = {}
+    if isinstance(error, InsufficientCredits):
+        extra = {"required": error.required, "available": error.available}
+    return error_response(
+        request,
+        http_status(error),
+        error.detail or error.reason,
+        code="parameter_invalid" if error.reason == "invalid" else error.reason,
+        extra=extra,
     )
 
 
@@ -105,7 +87,14 @@ def create_router(
         if not caller.is_platform_admin:
             raise HTTPException(403, "platform_admin role required")
 
-    @router.post("/accounts", status_code=201, tags=["accounts"])
+    @router.post(
+        "/accounts",
+        status_code=201,
+        tags=["accounts"],
+        summary="Open a billing account (idempotent on the account id)",
+        response_model=AccountOpened,
+        responses={200: {"model": AccountOpened, "description": "Already open."}, **errors(404)},
+    )
     async def open_(body: OpenAccount, caller: FrontDoor, response: Response) -> dict[str, Any]:
         tenant(caller, body.account_id)
         async with BillingUnitOfWork(sessions) as uow:
@@ -115,7 +104,13 @@ def create_router(
             response.status_code = 200
         return {"account_id": str(body.account_id), "created": created}
 
-    @router.get("/accounts/{account_id}/balance", tags=["accounts"])
+    @router.get(
+        "/accounts/{account_id}/balance",
+        tags=["accounts"],
+        summary="Available and held credits, by grant kind, with the next expiries",
+        response_model=Balance,
+        responses=errors(404),
+    )
     async def balance(account_id: uuid.UUID, caller: Internal) -> dict[str, Any]:
         tenant(caller, account_id)
         async with sessions() as session:
@@ -124,7 +119,30 @@ def create_router(
             raise HTTPException(404, "account not found")
         return found
 
-    @router.put("/accounts/{account_id}/settings", tags=["accounts"])
+    async def current_settings(account_id: uuid.UUID) -> dict[str, Any]:
+        async with sessions() as session:
+            found = await SqlAlchemyBillingQueries(session).balance(account_id, clock.now())
+        if found is None:
+            raise HTTPException(404, "account not found")
+        return {"account_id": account_id, "low_balance_threshold": found["low_balance_threshold"]}
+
+    @router.get(
+        "/accounts/{account_id}/settings",
+        tags=["accounts"],
+        summary="The account's settings",
+        response_model=Settings,
+        responses=errors(404),
+    )
+    async def read_settings(account_id: uuid.UUID, caller: FrontDoor) -> dict[str, Any]:
+        return await current_settings(tenant(caller, account_id))
+
+    @router.put(
+        "/accounts/{account_id}/settings",
+        tags=["accounts"],
+        summary="Replace the account's settings (omitted fields return to their defaults)",
+        response_model=Settings,
+        responses=errors(404),
+    )
     async def settings(
         account_id: uuid.UUID, body: AccountSettings, caller: FrontDoor
     ) -> dict[str, Any]:
@@ -132,9 +150,37 @@ def create_router(
         async with BillingUnitOfWork(sessions) as uow:
             await change_threshold(account_id, body.low_balance_threshold, uow)
             await uow.commit()
-        return {"account_id": str(account_id), "low_balance_threshold": body.low_balance_threshold}
+        return {"account_id": account_id, "low_balance_threshold": body.low_balance_threshold}
 
-    @router.post("/accounts/{account_id}/grants", status_code=201, tags=["accounts"])
+    @router.patch(
+        "/accounts/{account_id}/settings",
+        tags=["accounts"],
+        summary="Change only the given settings (merge); null resets a field to its default",
+        response_model=Settings,
+        responses=errors(404),
+    )
+    async def patch_settings(
+        account_id: uuid.UUID, body: AccountSettingsPatch, caller: FrontDoor
+    ) -> dict[str, Any]:
+        tenant(caller, account_id)
+        changes = body.model_dump(exclude_unset=True)
+        if "low_balance_threshold" in changes:
+            async with BillingUnitOfWork(sessions) as uow:
+                await change_threshold(account_id, changes["low_balance_threshold"], uow)
+                await uow.commit()
+        return await current_settings(account_id)
+
+    @router.post(
+        "/accounts/{account_id}/grants",
+        status_code=201,
+        tags=["accounts"],
+        summary="Grant credits by hand (platform_admin; idempotent on Idempotency-Key)",
+        response_model=GrantView,
+        responses={
+            200: {"model": GrantView, "description": "Replay of an earlier grant with this key."},
+            **errors(404, 409, s409="The Idempotency-Key was used with other parameters."),
+        },
+    )
     async def grant(
         account_id: uuid.UUID,
         body: GrantBody,
@@ -160,45 +206,65 @@ def create_router(
             "expires_at": g.expires_at.isoformat() if g.expires_at else None,
         }
 
-    @router.get("/accounts/{account_id}/transactions", tags=["accounts"])
+    @router.get(
+        "/accounts/{account_id}/transactions",
+        tags=["accounts"],
+        summary="Ledger transactions, newest first (cursor pagination)",
+        response_model=TransactionPage,
+        responses=errors(404),
+    )
     async def transactions(
         account_id: uuid.UUID,
         caller: FrontDoor,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[int | None, Query(ge=1)] = None,
+        cursor: Annotated[
+            int | None,
+            Query(ge=1, le=INT64_MAX, description="`next_cursor` of the previous page."),
+        ] = None,
         kind: Annotated[
             Literal["grant", "reserve", "capture", "release", "expire"] | None, Query()
         ] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> dict[str, Any]:
         tenant(caller, account_id)
         async with sessions() as session:
             items, next_cursor = await SqlAlchemyBillingQueries(session).transactions(
                 account_id, limit, cursor, kind, since, until
             )
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "has_more": next_cursor is not None, "next_cursor": next_cursor}
 
-    @router.get("/accounts/{account_id}/usage", tags=["accounts"])
+    @router.get(
+        "/accounts/{account_id}/usage",
+        tags=["accounts"],
+        summary="Captured usage, grouped by operation, model, day or run",
+        response_model=Usage,
+        responses=errors(404),
+    )
     async def usage(
         account_id: uuid.UUID,
         caller: FrontDoor,
         group_by: Literal["operation", "model", "day", "run"] = "operation",
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> dict[str, Any]:
         tenant(caller, account_id)
         async with sessions() as session:
             rows = await SqlAlchemyBillingQueries(session).usage(account_id, group_by, since, until)
         return {"group_by": group_by, "rows": rows}
 
-    @router.get("/costs", tags=["costs"])
+    @router.get("/costs", tags=["costs"], summary="The cost table in force", response_model=Costs)
     async def costs(caller: Internal) -> dict[str, Any]:
         async with BillingUnitOfWork(sessions) as uow:
             prices = await uow.prices.prices_at(clock.now())
         return {"prices": [_price(p) for p in prices.values()]}
 
-    @router.put("/costs", tags=["costs"])
+    @router.put(
+        "/costs",
+        tags=["costs"],
+        summary="Change prices from `effective_at` on (platform_admin; the listed operations only)",
+        response_model=CostsChanged,
+    )
     async def put_costs(body: CostsBody, caller: FrontDoor) -> dict[str, Any]:
         platform_admin(caller)
         now = clock.now()
@@ -212,7 +278,13 @@ def create_router(
             await uow.commit()
         return {"effective_at": effective.isoformat(), "prices": [_price(p) for p in prices]}
 
-    @router.post("/quotes", tags=["costs"])
+    @router.post(
+        "/quotes",
+        tags=["costs"],
+        summary="Price quantities with the cost table in force",
+        response_model=Quote,
+        responses=errors(422),
+    )
     async def quotes(body: QuoteBody, caller: Internal) -> dict[str, Any]:
         async with BillingUnitOfWork(sessions) as uow:
             lines = await quote(

@@ -26,15 +26,18 @@ class StaticFolder:
             folder = self.folder(account_id, settings)
         except PlatformFailure as failure:
             return ConnectionResult(False, failure.reason, failure.detail)
+        # Results name the folder as the customer gave it, never the server's absolute path.
+        shown = str(settings.get("folder"))
         if not folder.is_dir():
-            return ConnectionResult(False, "missing_folder", f"{folder} does not exist")
+            return ConnectionResult(False, "missing_folder", f"folder {shown!r} does not exist")
         probe = folder / f".igny8-probe-{uuid.uuid4().hex}"
         try:
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
-            return ConnectionResult(False, "not_writable", str(exc))
-        return ConnectionResult(True, "ok", str(folder))
+            detail = f"folder {shown!r} is not writable ({exc.strerror or type(exc).__name__})"
+            return ConnectionResult(False, "not_writable", detail)
+        return ConnectionResult(True, "ok", f"folder {shown!r} is writable")
 
     async def inventory(
         self, account_id: uuid.UUID, settings: dict[str, object]

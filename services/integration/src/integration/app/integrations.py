@@ -9,7 +9,14 @@ from typing import Any
 from integration.app.sites import get_site
 from integration.app.snapshots import integration_snapshot
 from integration.domain.errors import InvalidInput, NotFound
-from integration.domain.model import Integration, Platform, health_score, normalize_url
+from integration.domain.model import (
+    Integration,
+    Platform,
+    health_score,
+    merge_settings,
+    normalize_url,
+    static_folder,
+)
 from integration.ports import (
     Clock,
     CredentialCipher,
@@ -43,6 +50,8 @@ async def create_integration(
     await get_site(account_id, site_id, uow)
     platform = Platform.parse(str(fields.get("platform")))
     _check_credentials(platform, credentials)
+    if platform is Platform.STATIC:
+        static_folder(dict(fields.get("settings") or {}))
     integration = Integration(
         integration_id=uuid.uuid4(),
         site_id=site_id,
@@ -82,7 +91,12 @@ async def update_integration(
     integration = await get_integration(account_id, integration_id, uow)
     if changes.get("base_url") is not None:
         integration.base_url = normalize_url(changes["base_url"])
-    for name in ("settings", "is_active", "sync_enabled"):
+    if changes.get("settings") is not None:
+        settings = merge_settings(integration.settings, changes["settings"])
+        if integration.platform is Platform.STATIC:
+            static_folder(settings)
+        integration.settings = settings
+    for name in ("is_active", "sync_enabled"):
         if changes.get(name) is not None:
             setattr(integration, name, changes[name])
     if credentials is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from integration.app.snapshots import integration_snapshot, site_snapshot
 from integration.domain.errors import InvalidInput, NotFound
-from integration.domain.model import Site, normalize_url
+from integration.domain.model import Site, check_timezone, normalize_url
 from integration.ports import UnitOfWork
 
 
@@ -23,7 +23,7 @@ async def create_site(account_id: uuid.UUID, fields: dict[str, Any], uow: UnitOf
         sector=fields.get("sector") or "",
         niche=fields.get("niche") or "",
         language=fields.get("language") or "en",
-        timezone=fields.get("timezone") or "UTC",
+        timezone=check_timezone(fields.get("timezone") or "UTC"),
     )
     await uow.sites.add(site)
     await uow.emit("site.created", site_snapshot(site), account_id, site.site_id)

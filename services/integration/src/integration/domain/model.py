@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 import uuid
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +39,52 @@ def normalize_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
 
 
+@cache
+def _known_timezones() -> frozenset[str]:
+    # `localtime` is the server's own zone, not a place a customer can live in.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
+def check_timezone(name: str) -> str:
+    """An IANA zone name the scheduler can use; anything else is refused here rather than
+    accepted and then silently skipped by the scheduler forever."""
+    if name not in _known_timezones():
+        raise InvalidInput(f"unknown timezone {name[:64]!r}; use an IANA name such as Europe/Paris")
+    return name
+
+
+def static_folder(settings: dict[str, Any]) -> str:
+    """The export folder of a static integration, relative to the service's export root.
+
+    Checked when the integration is created or changed, so a path that climbs out of the root
+    (`../etc`, `/srv`) is refused up front; the adapter checks again after resolving symlinks.
+    Messages never name server paths."""
+    folder = settings.get("folder")
+    if not isinstance(folder, str) or not folder.strip():
+        raise InvalidInput("settings.folder is required for a static integration")
+    if "\x00" in folder or len(folder) > 500:
+        raise InvalidInput("settings.folder is not a valid folder name")
+    if folder.startswith(("/", "\\")) or (len(folder) > 1 and folder[1] == ":"):
+        raise InvalidInput("settings.folder must be relative to the export root")
+    normalized = posixpath.normpath(folder.replace("\\", "/"))
+    if normalized == ".." or normalized.startswith("../"):
+        raise InvalidInput("settings.folder must stay inside the export root")
+    return normalized
+
+
+def merge_settings(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396): given keys change, null removes a key, objects merge."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 @dataclass
 class Site:
     site_id: uuid.UUID
@@ -55,6 +104,8 @@ class Site:
                 continue
             if name == "url":
                 value = normalize_url(value)
+            if name == "timezone":
+                value = check_timezone(value)
             setattr(self, name, value)
         self.version += 1
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
+from igny8.webapi import INT32_MAX, error_response, errors
 from integration.adapters.aesgcm_credentials import mask
 from integration.adapters.sqlalchemy_tables import inventory, sync_events
 from integration.adapters.sqlalchemy_unit_of_work import IntegrationUnitOfWork
@@ -19,46 +19,22 @@ from integration.app.sites import create_site, delete_site, get_site, update_sit
 from integration.app.sync import sync_integration
 from integration.domain.errors import IntegrationError
 from integration.domain.model import Integration, Site, SyncSchedule
+from integration.entrypoints.http_models import (
+    Credentials,
+    Health,
+    IntegrationBody,
+    IntegrationList,
+    IntegrationPatch,
+    IntegrationView,
+    InventoryPage,
+    SiteBody,
+    SitePage,
+    SitePatch,
+    SiteView,
+    SyncResult,
+    TestResult,
+)
 from integration.ports import Clock, CredentialCipher, PlatformConnector
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SiteBody(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    url: str = Field(max_length=2000)
-    sector: str = Field(default="", max_length=200)
-    niche: str = Field(default="", max_length=200)
-    language: str = Field(default="en", max_length=20)
-    timezone: str = Field(default="UTC", max_length=64)
-
-
-class SitePatch(_Body):
-    name: str | None = Field(default=None, max_length=200)
-    url: str | None = Field(default=None, max_length=2000)
-    sector: str | None = Field(default=None, max_length=200)
-    niche: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, max_length=20)
-    timezone: str | None = Field(default=None, max_length=64)
-
-
-class IntegrationBody(_Body):
-    platform: str
-    base_url: str = Field(max_length=2000)
-    settings: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, str] | None = None
-    is_active: bool = True
-    sync_enabled: bool = True
-
-
-class IntegrationPatch(_Body):
-    base_url: str | None = None
-    settings: dict[str, Any] | None = None
-    credentials: dict[str, str] | None = None
-    is_active: bool | None = None
-    sync_enabled: bool | None = None
 
 
 def site_view(site: Site) -> dict[str, Any]:
@@ -107,8 +83,9 @@ def integration_view(integration: Integration, cipher: CredentialCipher) -> dict
 
 
 def integration_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A domain error in the platform's one error format."""
     assert isinstance(error, IntegrationError)
-    return JSONResponse({"detail": error.detail}, status_code=error.status)
+    return error_response(request, error.status, error.detail, code=error.code)
 
 
 def create_router(
@@ -126,29 +103,57 @@ def create_router(
     def uow() -> IntegrationUnitOfWork:
         return IntegrationUnitOfWork(sessions)
 
-    @router.post("/sites", status_code=201, tags=["sites"])
+    @router.post(
+        "/sites",
+        status_code=201,
+        tags=["sites"],
+        summary="Register a site (announced as site.created)",
+        response_model=SiteView,
+    )
     async def create(body: SiteBody, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             site = await create_site(caller.require_account(), body.model_dump(), u)
             await u.commit()
         return site_view(site)
 
-    @router.get("/sites", tags=["sites"])
+    @router.get(
+        "/sites",
+        tags=["sites"],
+        summary="The account's sites, oldest first",
+        response_model=SitePage,
+    )
     async def list_sites(
         caller: Gateway,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     ) -> dict[str, Any]:
         async with uow() as u:
-            found = await u.sites.list(caller.require_account(), limit, offset)
-        return {"items": [site_view(s) for s in found], "limit": limit, "offset": offset}
+            found = await u.sites.list(caller.require_account(), limit + 1, offset)
+        return {
+            "items": [site_view(s) for s in found[:limit]],
+            "limit": limit,
+            "offset": offset,
+            "has_more": len(found) > limit,
+        }
 
-    @router.get("/sites/{site_id}", tags=["sites"])
+    @router.get(
+        "/sites/{site_id}",
+        tags=["sites"],
+        summary="One site",
+        response_model=SiteView,
+        responses=errors(404),
+    )
     async def read(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             return site_view(await get_site(caller.require_account(), site_id, u))
 
-    @router.patch("/sites/{site_id}", tags=["sites"])
+    @router.patch(
+        "/sites/{site_id}",
+        tags=["sites"],
+        summary="Change the given fields of a site (announced as site.updated)",
+        response_model=SiteView,
+        responses=errors(404),
+    )
     async def patch(site_id: uuid.UUID, body: SitePatch, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             site = await update_site(
@@ -157,14 +162,28 @@ def create_router(
             await u.commit()
         return site_view(site)
 
-    @router.delete("/sites/{site_id}", status_code=204, tags=["sites"])
+    @router.delete(
+        "/sites/{site_id}",
+        status_code=204,
+        tags=["sites"],
+        summary="Delete a site and remove its integrations (announced as site.deleted)",
+        response_class=Response,
+        responses=errors(404),
+    )
     async def remove(site_id: uuid.UUID, caller: Gateway) -> Response:
         async with uow() as u:
             await delete_site(caller.require_account(), site_id, u)
             await u.commit()
         return Response(status_code=204)
 
-    @router.post("/sites/{site_id}/integrations", status_code=201, tags=["integrations"])
+    @router.post(
+        "/sites/{site_id}/integrations",
+        status_code=201,
+        tags=["integrations"],
+        summary="Connect a WordPress, Shopify or static destination to a site",
+        response_model=IntegrationView,
+        responses=errors(404),
+    )
     async def add_integration(
         site_id: uuid.UUID, body: IntegrationBody, caller: Gateway
     ) -> dict[str, Any]:
@@ -176,22 +195,40 @@ def create_router(
             await u.commit()
         return integration_view(integration, cipher)
 
-    @router.get("/sites/{site_id}/integrations", tags=["integrations"])
+    @router.get(
+        "/sites/{site_id}/integrations",
+        tags=["integrations"],
+        summary="A site's integrations (credentials masked)",
+        response_model=IntegrationList,
+        responses=errors(404),
+    )
     async def site_integrations(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         account = caller.require_account()
         async with uow() as u:
             await get_site(account, site_id, u)
             found = await u.integrations.for_site(account, site_id)
-        return {"items": [integration_view(i, cipher) for i in found]}
+        return {"items": [integration_view(i, cipher) for i in found], "has_more": False}
 
-    @router.get("/integrations/{integration_id}", tags=["integrations"])
+    @router.get(
+        "/integrations/{integration_id}",
+        tags=["integrations"],
+        summary="One integration (credentials masked)",
+        response_model=IntegrationView,
+        responses=errors(404),
+    )
     async def read_integration(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
             return integration_view(
                 await usecases.get_integration(caller.require_account(), integration_id, u), cipher
             )
 
-    @router.patch("/integrations/{integration_id}", tags=["integrations"])
+    @router.patch(
+        "/integrations/{integration_id}",
+        tags=["integrations"],
+        summary="Change an integration: given fields only, settings merged (null removes a key)",
+        response_model=IntegrationView,
+        responses=errors(404),
+    )
     async def patch_integration(
         integration_id: uuid.UUID, body: IntegrationPatch, caller: Gateway
     ) -> dict[str, Any]:
@@ -207,14 +244,27 @@ def create_router(
             await u.commit()
         return integration_view(integration, cipher)
 
-    @router.delete("/integrations/{integration_id}", status_code=204, tags=["integrations"])
+    @router.delete(
+        "/integrations/{integration_id}",
+        status_code=204,
+        tags=["integrations"],
+        summary="Remove an integration and forget its credentials",
+        response_class=Response,
+        responses=errors(404),
+    )
     async def delete_integration(integration_id: uuid.UUID, caller: Gateway) -> Response:
         async with uow() as u:
             await usecases.remove_integration(caller.require_account(), integration_id, u)
             await u.commit()
         return Response(status_code=204)
 
-    @router.post("/integrations/{integration_id}/test", tags=["integrations"])
+    @router.post(
+        "/integrations/{integration_id}/test",
+        tags=["integrations"],
+        summary="Test the connection; a failing site answers success=false with the reason",
+        response_model=TestResult,
+        responses=errors(404),
+    )
     async def test(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         integration = await usecases.test_connection(
             caller.require_account(), integration_id, uow, cipher, connector, clock
@@ -222,7 +272,13 @@ def create_router(
         view = integration_view(integration, cipher)
         return {**view["last_test"], "health_score": integration.health_score}
 
-    @router.post("/integrations/{integration_id}/sync", tags=["integrations"])
+    @router.post(
+        "/integrations/{integration_id}/sync",
+        tags=["integrations"],
+        summary="Pull categories, tags and posts into the inventory now",
+        response_model=SyncResult,
+        responses=errors(404),
+    )
     async def sync(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         summary = await sync_integration(
             caller.require_account(), integration_id, uow, cipher, connector, clock, schedule
@@ -237,7 +293,13 @@ def create_router(
             "removed": summary.removed,
         }
 
-    @router.get("/integrations/{integration_id}/health", tags=["integrations"])
+    @router.get(
+        "/integrations/{integration_id}/health",
+        tags=["integrations"],
+        summary="Health score, sync status and the 20 latest syncs and tests",
+        response_model=Health,
+        responses=errors(404),
+    )
     async def health(integration_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         account = caller.require_account()
         async with uow() as u:
@@ -273,13 +335,19 @@ def create_router(
             "recent": recent,
         }
 
-    @router.get("/sites/{site_id}/inventory", tags=["sites"])
+    @router.get(
+        "/sites/{site_id}/inventory",
+        tags=["sites"],
+        summary="What the site's integrations found on the site (categories, tags, posts, files)",
+        response_model=InventoryPage,
+        responses=errors(404),
+    )
     async def site_inventory(
         site_id: uuid.UUID,
         caller: Gateway,
-        kind: str | None = None,
+        kind: Annotated[str | None, Query(max_length=40)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     ) -> dict[str, Any]:
         account = caller.require_account()
         async with uow() as u:
@@ -290,7 +358,9 @@ def create_router(
             if kind:
                 query = query.where(inventory.c.kind == kind)
             rows = await u.session.execute(
-                query.order_by(inventory.c.kind, inventory.c.remote_id).limit(limit).offset(offset)
+                query.order_by(inventory.c.kind, inventory.c.remote_id)
+                .limit(limit + 1)
+                .offset(offset)
             )
             items = [
                 {
@@ -304,9 +374,20 @@ def create_router(
                 }
                 for r in rows
             ]
-        return {"items": items, "limit": limit, "offset": offset}
+        return {
+            "items": items[:limit],
+            "limit": limit,
+            "offset": offset,
+            "has_more": len(items) > limit,
+        }
 
-    @router.get("/internal/integrations/{integration_id}/credentials", tags=["internal"])
+    @router.get(
+        "/internal/integrations/{integration_id}/credentials",
+        tags=["internal"],
+        summary="Decrypted credentials of one integration (publishing only)",
+        response_model=Credentials,
+        responses=errors(404),
+    )
     async def credentials(integration_id: uuid.UUID, caller: Publishing) -> dict[str, Any]:
         """The decrypted credentials of one integration — for publishing and nobody else."""
         async with uow() as u:
