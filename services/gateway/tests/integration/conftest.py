@@ -76,7 +76,11 @@ async def upstreams(upstream_dbs: dict[str, str], tmp_path: Path) -> AsyncIterat
         ),
         "automation": create_app(
             automation_bootstrap(
-                AutomationSettings(database_url=upstream_dbs["automation"]),
+                AutomationSettings(
+                    database_url=upstream_dbs["automation"],
+                    openai_api_key=SecretStr("sk-test-not-called"),
+                    openai_base_url="http://127.0.0.1:9/v1",
+                ),
                 engine=engines["automation"],
             )
         ),
@@ -95,13 +99,16 @@ async def gateway_engine(gateway_db: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_gateway(gateway_db, gateway_engine, upstreams):  # type: ignore[no-untyped-def]
-    async def make(**overrides: Any) -> httpx.AsyncClient:
-        mounts = {
+    async def make(
+        mounts_extra: dict[str, Any] | None = None, **overrides: Any
+    ) -> httpx.AsyncClient:
+        mounts: dict[str, Any] = {
             f"http://{name}": httpx.AsyncHTTPTransport()
             if app is None
             else httpx.ASGITransport(app=app)
             for name, app in upstreams.items()
         }
+        mounts.update(mounts_extra or {})
         upstream_client = httpx.AsyncClient(mounts=mounts, timeout=10)
         app = create_app(
             bootstrap(

@@ -14,6 +14,11 @@ class GatewayError(Exception):
             self.code = code
 
 
+class BadRequest(GatewayError):
+    status = 400
+    code = "bad_request"
+
+
 class Unauthenticated(GatewayError):
     status = 401
     code = "unauthenticated"

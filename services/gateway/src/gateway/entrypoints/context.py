@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import identity
 from gateway.config import GatewaySettings
-from gateway.domain.errors import GatewayError, InvalidInput, Unauthenticated
+from gateway.domain.errors import BadRequest, GatewayError, Unauthenticated
 from gateway.domain.model import Principal
 from gateway.ports import BillingAccounts, IdentityStore, RateLimiter, TokenVerifier
 from igny8.webapi import error_response
@@ -60,7 +60,7 @@ def make_auth(gw: Gateway) -> tuple[object, object]:
         try:
             account_id = uuid.UUID(raw_account) if raw_account else None
         except ValueError:
-            raise InvalidInput("X-Account-Id must be a UUID", code="invalid_account_id") from None
+            raise BadRequest("X-Account-Id must be a UUID", code="invalid_account_id") from None
         if token.startswith("igk_"):
             principal = await identity.principal_for_api_key(gw.store, token, account_id)
             result = Caller(None, principal)
@@ -76,7 +76,7 @@ def make_auth(gw: Gateway) -> tuple[object, object]:
 
     async def member(found: Annotated[Caller, Depends(caller)]) -> Principal:
         if found.principal is None:
-            raise InvalidInput(
+            raise BadRequest(
                 "X-Account-Id is required: the account this request acts in",
                 code="account_required",
             )
