@@ -37,4 +37,5 @@ class GatewaySettings(ServiceSettings):
     """Names this replica's consumer group (each replica reads every partition); default: random."""
     sse_heartbeat_s: float = 15.0
     sse_poll_s: float = 0.2
+    sse_close_grace_s: float = 2.0
     idempotency_ttl_h: int = 24

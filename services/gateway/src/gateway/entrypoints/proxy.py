@@ -88,6 +88,14 @@ async def forward(
         return upstream_failure(
             request, status, "upstream_error", f"{route.service} answered {answer.status_code}"
         )
+    if answer.status_code == 401:  # the gateway's own service token was refused: our fault
+        return error_response(
+            request,
+            502,
+            f"{route.service} refused the gateway's service credentials",
+            code="upstream_auth_failed",
+            extra={"retryable": False},
+        )
     passed = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
     passed.update(rate_headers(request))
     if answer.status_code >= 400:

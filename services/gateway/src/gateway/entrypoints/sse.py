@@ -48,8 +48,18 @@ async def stream(
 ) -> AsyncIterator[str]:
     settings = gw.settings
     last_beat = time.monotonic()
+    closing_at: float | None = None
+    if closes:  # resuming after the run's end: send what is left, then close
+        async with gw.engine.connect() as conn:
+            ended = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(stream_events)
+                .where(where, stream_events.c.seq <= after, stream_events.c.type.in_(TERMINAL))
+            )
+        if ended:
+            closing_at = time.monotonic() + settings.sse_close_grace_s
     yield "retry: 2000\n: connected\n\n"
-    while True:
+    while closing_at is None or time.monotonic() < closing_at:
         async with gw.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -62,8 +72,10 @@ async def stream(
         for row in rows:
             after = row.seq
             yield _frame(row)
-            if closes and row.type in TERMINAL:
-                return
+            if closes and row.type in TERMINAL and closing_at is None:
+                # Events of other topics (a last stage.completed) may be consumed after the
+                # run's end: the stream stays open for a short grace period to deliver them.
+                closing_at = time.monotonic() + settings.sse_close_grace_s
         if len(rows) == BATCH:
             continue
         if await request.is_disconnected():
