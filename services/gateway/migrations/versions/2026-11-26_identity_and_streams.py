@@ -1,4 +1,5 @@
-"""Users, accounts, memberships, API keys, idempotency keys, rate buckets and the event stream.
+"""Users, accounts, memberships, API keys, idempotency keys, rate buckets, the event stream,
+webhook endpoints with their deliveries, and e-mails.
 
 Revision ID: gateway_0002
 Revises: gateway_0001
@@ -24,6 +25,9 @@ TABLES = (
     "idempotency_keys",
     "rate_buckets",
     "stream_events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "emails",
 )
 
 

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
 from gateway.adapters.pg_rate_limiter import PgRateLimiter
+from gateway.adapters.smtp_mailer import SmtpMailer
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
-from gateway.entrypoints import events, identity_http, proxy, sse
+from gateway.entrypoints import events, identity_http, notify, proxy, sse
 from gateway.entrypoints.context import (
     Gateway,
     RateLimited,
@@ -42,6 +43,7 @@ def bootstrap(
     engine: AsyncEngine | None = None,
     verifier: TokenVerifier | None = None,
     client: httpx.AsyncClient | None = None,
+    mailer: notify.Mailer | None = None,
 ) -> Service:
     settings = settings or GatewaySettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
@@ -69,6 +71,18 @@ def bootstrap(
         key=key,
     )
     caller, member = make_auth(gw)
+    mailer = mailer or (
+        SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            starttls=settings.smtp_starttls,
+        )
+        if settings.smtp_host
+        else None
+    )
     replica = settings.replica_id or uuid.uuid4().hex[:12]
     return Service(
         name="gateway",
@@ -80,9 +94,11 @@ def bootstrap(
         routers=[
             identity_http.create_router(gw, caller, member),
             sse.create_router(gw, member),
+            notify.create_router(gw, member),
             proxy.create_router(gw, member),
         ],
-        subscriptions=events.subscriptions(replica),
+        subscriptions=[*events.subscriptions(replica), *notify.subscriptions()],
+        timers=notify.timers(engine, settings, mailer),
         exception_handlers={RateLimited: rate_limited_handler, GatewayError: gateway_error_handler},
         description=DESCRIPTION,
         openapi_extend=document_security,

@@ -39,3 +39,19 @@ class GatewaySettings(ServiceSettings):
     sse_poll_s: float = 0.2
     sse_close_grace_s: float = 2.0
     idempotency_ttl_h: int = 24
+    # Notifications.
+    webhook_allow: str = ""
+    """Comma-separated hosts or CIDRs admitted despite being non-public (development, tests)."""
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 30.0
+    webhook_disable_after: int = 20
+    """Consecutive failed attempts after which an endpoint is disabled."""
+    notify_poll_s: float = 1.0
+    smtp_host: str = ""
+    """Empty: e-mails stay queued (logged as unsent)."""
+    smtp_port: int = 25
+    smtp_from: str = "IGNY8 <no-reply@igny8.local>"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False

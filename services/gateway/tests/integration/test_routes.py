@@ -135,3 +135,27 @@ async def test_upstream_failures_are_retryable_5xx_never_500(make_gateway, kind,
     assert error["retryable"] is True and error["type"] == "upstream_error"
     assert answer.headers["retry-after"]
     assert answer.headers["x-request-id"] == error["request_id"]
+
+
+async def test_the_stripe_webhook_reaches_billing_byte_for_byte_without_a_user_token(make_gateway):
+    seen: list[httpx.Request] = []
+
+    def billing(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"received": True})
+
+    raw = b'{\n  "id": "evt_1",   "type": "invoice.paid" ,"data":{"object":{}}}\n'
+    signature = "t=1700000000,v1=abc123"
+    client = await make_gateway(mounts_extra={"http://billing": httpx.MockTransport(billing)})
+    async with client:
+        answer = await client.post(
+            "/v1/webhooks/stripe",
+            content=raw,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 200 and answer.json() == {"received": True}
+    (forwarded,) = seen
+    assert forwarded.url.path == "/webhooks/stripe"
+    assert forwarded.content == raw
+    assert forwarded.headers["stripe-signature"] == signature
+    assert forwarded.headers["content-type"] == "application/json"
