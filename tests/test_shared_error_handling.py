@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from automation.adapters.sqlalchemy_tables import known_sites
 from automation.bootstrap import SERVICE_ROOT, bootstrap
@@ -23,7 +22,6 @@ from igny8.runtime import create_app
 from igny8.testing import free_port, migrated_database
 
 pytestmark = pytest.mark.integration
-KEY = "shared-errors-key-" + "x" * 22
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +34,6 @@ async def site(automation_db, tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient
     engine = create_engine(automation_db, 5)
     settings = AutomationSettings(
         database_url=automation_db,
-        service_key=SecretStr(KEY),
         openai_base_url="http://127.0.0.1:9/v1",
         billing_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
         image_root=tmp_path / "i",
@@ -59,7 +56,7 @@ async def site(automation_db, tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
         base_url="http://automation",
     ) as client:
-        yield client, auth_headers(KEY, "gateway", "automation", owner), str(site_id)
+        yield client, auth_headers(None, "gateway", "automation", owner), str(site_id)
     await engine.dispose()
 
 

@@ -3,6 +3,7 @@ schema, and a route that answers without a token — and passes a clean service.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -20,10 +21,10 @@ from igny8.auth import Caller, auth_headers, service_auth
 from igny8.config import ServiceSettings
 from igny8.fuzz import FuzzTarget
 from igny8.runtime import Service, create_app
+from igny8.service_keys import PUBLIC_KEYS_ENV, parse_public_keys
 from igny8.testing import free_port, fuzz_service
 
-KEY = "f" * 40
-admits = service_auth("svc", lambda: KEY)
+admits = service_auth("svc", lambda: parse_public_keys(os.environ[PUBLIC_KEYS_ENV]))
 Gateway = Annotated[Caller, Depends(admits("gateway"))]
 
 
@@ -99,7 +100,7 @@ def clean() -> Iterator[str]:
 
 def target(url: str) -> FuzzTarget:
     account = uuid.uuid4()
-    return FuzzTarget(url, lambda label: auth_headers(KEY, "gateway", "svc", account))
+    return FuzzTarget(url, lambda label: auth_headers(None, "gateway", "svc", account))
 
 
 def test_the_harness_reports_a_500_a_schema_mismatch_and_an_open_route(defective):

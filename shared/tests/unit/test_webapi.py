@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -19,9 +20,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from igny8.auth import Caller, auth_headers, service_auth
 from igny8.config import ServiceSettings
 from igny8.runtime import Service, create_app
+from igny8.service_keys import PUBLIC_KEYS_ENV, parse_public_keys
 from igny8.webapi import INT32_MAX, ApiError, errors
-
-KEY = "w" * 40
 
 
 class Body(BaseModel):
@@ -35,7 +35,7 @@ class _AsyncpgDataError(Exception):
     sqlstate = "22003"
 
 
-admits = service_auth("svc", lambda: KEY)
+admits = service_auth("svc", lambda: parse_public_keys(os.environ[PUBLIC_KEYS_ENV]))
 Gateway = Annotated[Caller, Depends(admits("gateway"))]
 
 
@@ -110,7 +110,7 @@ async def test_validation_errors_list_fields_without_echoing_the_input(client):
     answer = await client.post(
         "/things",
         json={"name": huge, "volume": 99999999999999999999},
-        headers=auth_headers(KEY, "gateway", "svc", uuid.uuid4()),
+        headers=auth_headers(None, "gateway", "svc", uuid.uuid4()),
     )
     assert answer.status_code == 422
     error = _error(answer)
