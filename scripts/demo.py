@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from gateway.adapters.jwt_tokens import dev_token
+from gateway.config import GatewaySettings
 from igny8.auth import auth_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,8 +64,13 @@ CAPS = {
 
 
 def url(service: str) -> str:
-    port = {"billing": 8101, "automation": 8102, "integration": 8103}[service]
+    port = {"gateway": 8100, "billing": 8101, "automation": 8102, "integration": 8103}[service]
     return f"http://127.0.0.1:{os.environ.get(f'{service.upper()}_HTTP_PORT', port)}"
+
+
+def v1(path: str) -> str:
+    """Everything a customer does goes through the gateway's public API."""
+    return f"{url('gateway')}/v1{path}"
 
 
 async def main(keywords_file: Path, credits: int) -> int:
@@ -74,15 +81,24 @@ async def main(keywords_file: Path, credits: int) -> int:
     def h(target: str, *roles: str) -> dict[str, str]:
         return auth_headers(None, "gateway", target, account, roles)  # GATEWAY_SERVICE_PRIVATE_KEY
 
+    gateway = GatewaySettings()
+    user = "demo-user"
+    token = dev_token(
+        gateway.jwt_dev_secret.get_secret_value(), gateway.jwt_issuer, gateway.jwt_audience, user
+    )
+    me = {"Authorization": f"Bearer {token}", "X-Account-Id": str(account)}
+
     async with httpx.AsyncClient(timeout=30) as client:
-        print(f"account     {account}")
+        print(f"user        {user}, a development token from `gateway dev-token`")
         await call(
             client,
             "POST",
-            f"{url('billing')}/accounts",
-            json={"account_id": str(account)},
-            headers=h("billing"),
+            v1("/accounts"),
+            json={"name": "Green Thumb Media", "account_id": str(account)},
+            headers={"Authorization": f"Bearer {token}"},
         )
+        print(f"account     {account} (owner {user}; its billing account opened by the gateway)")
+        # crediting an account is the operator's act, on billing's internal API
         await call(
             client,
             "POST",
@@ -95,7 +111,7 @@ async def main(keywords_file: Path, credits: int) -> int:
             await call(
                 client,
                 "POST",
-                f"{url('integration')}/sites",
+                v1("/sites"),
                 json={
                     "name": "Green Thumb Journal",
                     "url": "https://greenthumb.example",
@@ -103,7 +119,7 @@ async def main(keywords_file: Path, credits: int) -> int:
                     "niche": "gardening, coffee, running, home office, money",
                     "language": "en",
                 },
-                headers=h("integration"),
+                headers=me,
             )
         ).json()
         site_id = site["site_id"]
@@ -113,9 +129,9 @@ async def main(keywords_file: Path, credits: int) -> int:
                 await call(
                     client,
                     "GET",
-                    f"{url('automation')}/sites/{site_id}/config",
+                    v1(f"/sites/{site_id}/config"),
                     ok=(404,),
-                    headers=h("automation"),
+                    headers=me,
                 )
             ).status_code == 200:
                 break
@@ -126,9 +142,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         await call(
             client,
             "PUT",
-            f"{url('automation')}/sites/{site_id}/config",
+            v1(f"/sites/{site_id}/config"),
             json=CAPS,
-            headers=h("automation"),
+            headers=me,
         )
         print(
             "caps        at most 8 clusters planned, 2 ideas each, ~700-word articles with one "
@@ -138,9 +154,9 @@ async def main(keywords_file: Path, credits: int) -> int:
             await call(
                 client,
                 "POST",
-                f"{url('automation')}/sites/{site_id}/keywords",
+                v1(f"/sites/{site_id}/keywords"),
                 content=keywords,
-                headers={**h("automation"), "Content-Type": "text/csv"},
+                headers={**me, "Content-Type": "text/csv"},
             )
         ).json()
         print(
@@ -151,8 +167,8 @@ async def main(keywords_file: Path, credits: int) -> int:
             await call(
                 client,
                 "POST",
-                f"{url('automation')}/sites/{site_id}/runs/estimate",
-                headers=h("automation"),
+                v1(f"/sites/{site_id}/runs/estimate"),
+                headers=me,
             )
         ).json()
         print(
@@ -161,9 +177,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         started = await call(
             client,
             "POST",
-            f"{url('automation')}/sites/{site_id}/runs",
+            v1(f"/sites/{site_id}/runs"),
             ok=(402,),
-            headers=h("automation"),
+            headers={**me, "Idempotency-Key": f"demo-run-{site_id}"},
         )
         if started.status_code == 402:
             print(f"refused     {started.json()}")
@@ -172,11 +188,7 @@ async def main(keywords_file: Path, credits: int) -> int:
         print(f"run         {run_id} ({started.json()['status']})\n")
         began, last = time.monotonic(), ""
         while True:
-            run = (
-                await call(
-                    client, "GET", f"{url('automation')}/runs/{run_id}", headers=h("automation")
-                )
-            ).json()
+            run = (await call(client, "GET", v1(f"/runs/{run_id}"), headers=me)).json()
             progress = run.get("progress", {})
             line = (
                 " | ".join(
@@ -198,18 +210,14 @@ async def main(keywords_file: Path, credits: int) -> int:
                 await call(
                     client,
                     "GET",
-                    f"{url('automation')}/sites/{site_id}/{kind}",
-                    params={"limit": 500},
-                    headers=h("automation"),
+                    v1(f"/sites/{site_id}/{kind}"),
+                    params={"limit": 200},
+                    headers=me,
                 )
             ).json()["items"]
             counts[kind] = len(items)
         await asyncio.sleep(1.0)
-        balance = (
-            await call(
-                client, "GET", f"{url('billing')}/accounts/{account}/balance", headers=h("billing")
-            )
-        ).json()
+        balance = (await call(client, "GET", v1("/credits/balance"), headers=me)).json()
         logs = logs_root / run_id
         print(f"\nsummary     run {run['status']} in {time.monotonic() - began:.1f}s")
         print(
@@ -221,7 +229,7 @@ async def main(keywords_file: Path, credits: int) -> int:
             f"{balance['held']} held"
         )
         print(
-            f"            articles: in automation (GET {url('automation')}/sites/{site_id}/content) "
+            f"            articles: GET {v1(f'/sites/{site_id}/content')} "
             "and announced on the content.ready topic; publishing does not publish them yet"
         )
         print(f"            logs: {logs} (main.log, stage-N.log, trace.jsonl)")
