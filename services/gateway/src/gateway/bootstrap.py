@@ -16,7 +16,7 @@ from gateway.adapters.smtp_mailer import SmtpMailer
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
-from gateway.entrypoints import events, identity_http, notify, proxy, sse
+from gateway.entrypoints import events, housekeeping, identity_http, notify, proxy, sse
 from gateway.entrypoints.context import (
     Gateway,
     RateLimited,
@@ -98,7 +98,7 @@ def bootstrap(
             proxy.create_router(gw, member),
         ],
         subscriptions=[*events.subscriptions(replica), *notify.subscriptions()],
-        timers=notify.timers(engine, settings, mailer),
+        timers=[*notify.timers(engine, settings, mailer), housekeeping.timer(engine, settings)],
         exception_handlers={RateLimited: rate_limited_handler, GatewayError: gateway_error_handler},
         description=DESCRIPTION,
         openapi_extend=document_security,

@@ -39,6 +39,9 @@ class GatewaySettings(ServiceSettings):
     sse_poll_s: float = 0.2
     sse_close_grace_s: float = 2.0
     idempotency_ttl_h: int = 24
+    stream_retention_h: int = 72
+    """How far back `Last-Event-ID` can resume."""
+    housekeeping_interval_s: float = 600.0
     # Notifications.
     webhook_allow: str = ""
     """Comma-separated hosts or CIDRs admitted despite being non-public (development, tests)."""
