@@ -71,6 +71,7 @@ openapi: install ## regenerate docs/openapi/ from every service's routes
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
 	@$(WITH_ENV) $(PY) bench/billing_ledger.py
+	@$(WITH_ENV) $(PY) bench/gateway.py
 	@$(WITH_ENV) $(PY) bench/pipeline.py
 
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
