@@ -38,6 +38,9 @@ class IdentityStore(Protocol):
     async def ensure_user(self, user_id: str, email: str | None) -> bool:
         """Create the user if new; returns whether the user is a platform admin."""
 
+    async def lookup(self, user_id: str, account_id: uuid.UUID) -> tuple[bool, bool, Role | None]:
+        """(user known, platform admin, role in the account) in one read."""
+
     async def create_account(self, account_id: uuid.UUID, name: str, owner: str) -> bool: ...
     async def mark_billing_opened(self, account_id: uuid.UUID) -> None: ...
     async def account(self, account_id: uuid.UUID) -> dict[str, Any] | None: ...

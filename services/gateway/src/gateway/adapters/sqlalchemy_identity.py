@@ -36,6 +36,24 @@ class SqlIdentityStore:
             )
         return bool(admin)
 
+    async def lookup(self, user_id: str, account_id: uuid.UUID) -> tuple[bool, bool, Role | None]:
+        query = (
+            sa.select(users.c.platform_admin, memberships.c.role)
+            .select_from(
+                users.outerjoin(
+                    memberships,
+                    (memberships.c.user_id == users.c.user_id)
+                    & (memberships.c.account_id == account_id),
+                )
+            )
+            .where(users.c.user_id == user_id)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return False, False, None
+        return True, bool(row.platform_admin), Role(row.role) if row.role else None
+
     async def set_platform_admin(self, user_id: str, value: bool = True) -> None:
         await self.ensure_user(user_id, None)
         async with self._engine.begin() as conn:

@@ -47,11 +47,14 @@ async def create_account(
 async def principal_for_user(
     store: IdentityStore, claims_subject: str, email: str | None, account_id: uuid.UUID | None
 ) -> Principal | None:
-    """The user in the account named by X-Account-Id; None when no account was named."""
-    platform_admin = await store.ensure_user(claims_subject, email)
+    """The user in the account named by X-Account-Id; None when no account was named. The
+    common case (a known user) is one read; a new user is recorded on first sight."""
     if account_id is None:
+        await store.ensure_user(claims_subject, email)
         return None
-    role = await store.role_of(account_id, claims_subject)
+    known, platform_admin, role = await store.lookup(claims_subject, account_id)
+    if not known:
+        platform_admin = await store.ensure_user(claims_subject, email)
     if role is None:
         if not platform_admin or await store.account(account_id) is None:
             raise Forbidden("you are not a member of that account", code="not_a_member")
