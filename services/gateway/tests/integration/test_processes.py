@@ -177,13 +177,14 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
 ):
     with StandIn() as stand_in:
         upstream = f"http://127.0.0.1:{stand_in.port}"
+        replicas = [f"sse{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
         children = [
             start_service_process(
                 "gateway",
-                gateway_env(proc_db, kafka_bootstrap, upstream, f"sse{i}-{uuid.uuid4().hex[:4]}"),
+                gateway_env(proc_db, kafka_bootstrap, upstream, replica),
                 tmp_path / f"gateway{i}.log",
             )
-            for i in range(2)
+            for i, replica in enumerate(replicas)
         ]
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
@@ -215,7 +216,10 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
                 await send("stage.progress", stage(1, 0), acct=uuid.uuid4())
                 async with engine.connect() as conn:
                     groups = await conn.scalar(
-                        sa.text("SELECT count(DISTINCT consumer) FROM inbox")
+                        sa.text(
+                            "SELECT count(DISTINCT consumer) FROM inbox WHERE consumer = ANY(:g)"
+                        ),
+                        {"g": [f"gateway.stream-{r}" for r in replicas]},
                     )
                 return groups == 2
 
