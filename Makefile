@@ -134,6 +134,7 @@ openapi: install ## regenerate docs/openapi/ from every service's routes
 bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
 	@$(WITH_ENV) $(PY) bench/billing_ledger.py
+	@$(WITH_ENV) $(PY) bench/gateway.py
 	@$(WITH_ENV) $(PY) bench/pipeline.py
 	@$(WITH_ENV) $(PY) bench/publishing_bench.py
 

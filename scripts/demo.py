@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from demo_purchase import buy_credits
 
+from gateway.adapters.jwt_tokens import dev_token
+from gateway.config import GatewaySettings
 from igny8.auth import auth_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +65,19 @@ CAPS = {
 
 
 def url(service: str) -> str:
-    port = {"billing": 8101, "automation": 8102, "integration": 8103, "publishing": 8104}[service]
+    port = {
+        "gateway": 8100,
+        "billing": 8101,
+        "automation": 8102,
+        "integration": 8103,
+        "publishing": 8104,
+    }[service]
     return f"http://127.0.0.1:{os.environ.get(f'{service.upper()}_HTTP_PORT', port)}"
+
+
+def v1(path: str) -> str:
+    """Everything a customer does goes through the gateway's public API."""
+    return f"{url('gateway')}/v1{path}"
 
 
 async def main(keywords_file: Path, credits: int) -> int:
@@ -75,21 +88,29 @@ async def main(keywords_file: Path, credits: int) -> int:
     def h(target: str, *roles: str) -> dict[str, str]:
         return auth_headers(None, "gateway", target, account, roles)  # GATEWAY_SERVICE_PRIVATE_KEY
 
+    gateway = GatewaySettings()
+    user = "demo-user"
+    token = dev_token(
+        gateway.jwt_dev_secret.get_secret_value(), gateway.jwt_issuer, gateway.jwt_audience, user
+    )
+    me = {"Authorization": f"Bearer {token}", "X-Account-Id": str(account)}
+
     async with httpx.AsyncClient(timeout=30) as client:
-        print(f"account     {account}")
+        print(f"user        {user}, a development token from `gateway dev-token`")
         await call(
             client,
             "POST",
-            f"{url('billing')}/accounts",
-            json={"account_id": str(account)},
-            headers=h("billing"),
+            v1("/accounts"),
+            json={"name": "Green Thumb Media", "account_id": str(account)},
+            headers={"Authorization": f"Bearer {token}"},
         )
+        print(f"account     {account} (owner {user}; its billing account opened by the gateway)")
         await buy_credits(client, account, credits)  # a package paid through Stripe (stripe-mock)
         site = (
             await call(
                 client,
                 "POST",
-                f"{url('integration')}/sites",
+                v1("/sites"),
                 json={
                     "name": "Green Thumb Journal",
                     "url": "https://greenthumb.example",
@@ -97,7 +118,7 @@ async def main(keywords_file: Path, credits: int) -> int:
                     "niche": "gardening, coffee, running, home office, money",
                     "language": "en",
                 },
-                headers=h("integration"),
+                headers=me,
             )
         ).json()
         site_id = site["site_id"]
@@ -107,9 +128,9 @@ async def main(keywords_file: Path, credits: int) -> int:
                 await call(
                     client,
                     "GET",
-                    f"{url('automation')}/sites/{site_id}/config",
+                    v1(f"/sites/{site_id}/config"),
                     ok=(404,),
-                    headers=h("automation"),
+                    headers=me,
                 )
             ).status_code == 200:
                 break
@@ -151,9 +172,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         await call(
             client,
             "PUT",
-            f"{url('automation')}/sites/{site_id}/config",
+            v1(f"/sites/{site_id}/config"),
             json=CAPS,
-            headers=h("automation"),
+            headers=me,
         )
         print(
             "caps        every keyword clustered in one call, one idea per cluster, ~700-word "
@@ -163,9 +184,9 @@ async def main(keywords_file: Path, credits: int) -> int:
             await call(
                 client,
                 "POST",
-                f"{url('automation')}/sites/{site_id}/keywords",
+                v1(f"/sites/{site_id}/keywords"),
                 content=keywords,
-                headers={**h("automation"), "Content-Type": "text/csv"},
+                headers={**me, "Content-Type": "text/csv"},
             )
         ).json()
         print(
@@ -176,8 +197,8 @@ async def main(keywords_file: Path, credits: int) -> int:
             await call(
                 client,
                 "POST",
-                f"{url('automation')}/sites/{site_id}/runs/estimate",
-                headers=h("automation"),
+                v1(f"/sites/{site_id}/runs/estimate"),
+                headers=me,
             )
         ).json()
         print(
@@ -186,9 +207,9 @@ async def main(keywords_file: Path, credits: int) -> int:
         started = await call(
             client,
             "POST",
-            f"{url('automation')}/sites/{site_id}/runs",
+            v1(f"/sites/{site_id}/runs"),
             ok=(402,),
-            headers=h("automation"),
+            headers={**me, "Idempotency-Key": f"demo-run-{site_id}"},
         )
         if started.status_code == 402:
             print(f"refused     {started.json()}")
@@ -197,11 +218,7 @@ async def main(keywords_file: Path, credits: int) -> int:
         print(f"run         {run_id} ({started.json()['status']})\n")
         began, last = time.monotonic(), ""
         while True:
-            run = (
-                await call(
-                    client, "GET", f"{url('automation')}/runs/{run_id}", headers=h("automation")
-                )
-            ).json()
+            run = (await call(client, "GET", v1(f"/runs/{run_id}"), headers=me)).json()
             progress = run.get("progress", {})
             line = (
                 " | ".join(
@@ -223,18 +240,14 @@ async def main(keywords_file: Path, credits: int) -> int:
                 await call(
                     client,
                     "GET",
-                    f"{url('automation')}/sites/{site_id}/{kind}",
-                    params={"limit": 500},
-                    headers=h("automation"),
+                    v1(f"/sites/{site_id}/{kind}"),
+                    params={"limit": 200},
+                    headers=me,
                 )
             ).json()["items"]
             counts[kind] = len(items)
         await asyncio.sleep(1.0)
-        balance = (
-            await call(
-                client, "GET", f"{url('billing')}/accounts/{account}/balance", headers=h("billing")
-            )
-        ).json()
+        balance = (await call(client, "GET", v1("/credits/balance"), headers=me)).json()
         published: list[dict] = []
         if run["status"] == "completed":
             for _ in range(600):  # publishing picks the articles up from content.ready

@@ -68,6 +68,13 @@ def service_environment(env: dict[str, str], ports: dict[str, int]) -> dict[str,
         "PUBLISHING_STATIC_ROOT": exports,
         "PUBLISHING_AUTOMATION_URL": f"http://127.0.0.1:{ports['automation']}",
         "PUBLISHING_INTEGRATION_URL": f"http://127.0.0.1:{ports['integration']}",
+        # the gateway is the front door: it finds every service, and signs development user
+        # tokens (`gateway dev-token`) with a local secret
+        **{
+            f"GATEWAY_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
+            for name in ("billing", "automation", "integration", "publishing")
+        },
+        "GATEWAY_JWT_DEV_SECRET": "igny8-local-development-secret-not-for-production",
     }
     return {**wired, **env}
 
@@ -157,6 +164,11 @@ def main() -> int:
                 f"  {name:<12} http://127.0.0.1:{port}  (docs /docs, probes /healthz /readyz, /metrics)"
             )
         print(f"  {'logs':<12} {LOGS}", flush=True)
+        print(
+            f"  front door   http://127.0.0.1:{ports['gateway']}/v1 with a development token: "
+            "`.venv/bin/gateway dev-token --user you` (services/gateway/README.md)",
+            flush=True,
+        )
         print("  try the API: README.md, section 'Try the API'", flush=True)
         STACK_FILE.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
         if args.demo:

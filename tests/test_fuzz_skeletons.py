@@ -15,7 +15,8 @@ from igny8.testing import fuzz_service, start_service_process
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("service", ["gateway", "publishing"])
+# The gateway has its own: services/gateway/tests/integration/test_fuzz_http.py
+@pytest.mark.parametrize("service", ["publishing"])
 def test_skeleton_apis_hold_under_fuzzing(service, kafka_bootstrap, tmp_path: Path):
     prefix = service.upper()
     database = os.environ.get(f"{prefix}_DATABASE_URL")

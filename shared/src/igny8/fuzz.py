@@ -67,6 +67,8 @@ class FuzzTarget:
     budget_s: float = 90.0
     skip: Collection[str] = ()
     """Operation labels not to fuzz, each with a reason in the caller's code."""
+    unauthenticated: Collection[str] = ()
+    """Operation labels that authenticate otherwise (a signed webhook): not expected to 401."""
 
 
 @dataclass
@@ -122,7 +124,8 @@ def fuzz_service(target: FuzzTarget) -> FuzzReport:
         report.operations.append(label)
         if operation.path in OPEN_PATHS:
             continue  # probes take no input, and /readyz answers a documented 503 by design
-        _check_token_required(session, target, operation, report)
+        if label not in target.unauthenticated:
+            _check_token_required(session, target, operation, report)
         if label in target.skip:
             continue
         fixed = _fixed_path_parameters(target, operation)

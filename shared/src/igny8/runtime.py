@@ -53,6 +53,8 @@ class Service:
     timers: Sequence[Timer] = ()
     exception_handlers: dict[Any, Callable[..., Any]] = field(default_factory=dict)
     description: str = ""
+    openapi_extend: Callable[[dict[str, Any]], None] | None = None
+    """Changes the finished OpenAPI document (the gateway documents user auth, not services')."""
 
 
 def messaging_for(
@@ -169,7 +171,20 @@ def create_app(service: Service) -> FastAPI:
             app.include_router(router)
     for exc_type, handler in service.exception_handlers.items():
         app.add_exception_handler(exc_type, handler)
-    app.openapi = finish_openapi(app)  # type: ignore[method-assign]
+    finished = finish_openapi(app)
+    if service.openapi_extend is None:
+        app.openapi = finished  # type: ignore[method-assign]
+    else:
+        extend = service.openapi_extend
+
+        def extended() -> dict[str, Any]:
+            first = app.openapi_schema is None
+            doc = finished()
+            if first:
+                extend(doc)
+            return doc
+
+        app.openapi = extended  # type: ignore[method-assign]
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from igny8.config import ServiceSettings
@@ -11,3 +12,49 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     http_port: int = 8100
+    # Where the services answer (internal URLs).
+    billing_url: str = "http://127.0.0.1:8101"
+    automation_url: str = "http://127.0.0.1:8102"
+    integration_url: str = "http://127.0.0.1:8103"
+    publishing_url: str = "http://127.0.0.1:8104"
+    upstream_timeout_s: float = 30.0
+    # User tokens (bearer JWTs from the identity provider).
+    jwt_issuer: str = "https://id.igny8.local/"
+    jwt_audience: str = "igny8-api"
+    jwt_jwks_file: str = ""
+    jwt_jwks_url: str = ""
+    jwt_algorithms: str = "RS256,ES256,EdDSA"
+    """Asymmetric algorithms accepted with a JWKS; HS256 is used only with `jwt_dev_secret`."""
+    jwt_dev_secret: SecretStr = SecretStr("")
+    """Development only: a shared HS256 secret (`gateway dev-token`). Empty disables it."""
+    # Rate limits: a token bucket per account and per API key, shared by every replica.
+    rate_limit_per_s: float = 20.0
+    rate_limit_burst: int = 60
+    api_key_rate_limit_per_s: float = 10.0
+    api_key_rate_limit_burst: int = 30
+    # Live progress.
+    replica_id: str = ""
+    """Names this replica's consumer group (each replica reads every partition); default: random."""
+    sse_heartbeat_s: float = 15.0
+    sse_poll_s: float = 0.2
+    sse_close_grace_s: float = 2.0
+    idempotency_ttl_h: int = 24
+    stream_retention_h: int = 72
+    """How far back `Last-Event-ID` can resume."""
+    housekeeping_interval_s: float = 600.0
+    # Notifications.
+    webhook_allow: str = ""
+    """Comma-separated hosts or CIDRs admitted despite being non-public (development, tests)."""
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 30.0
+    webhook_disable_after: int = 20
+    """Consecutive failed attempts after which an endpoint is disabled."""
+    notify_poll_s: float = 1.0
+    smtp_host: str = ""
+    """Empty: e-mails stay queued (logged as unsent)."""
+    smtp_port: int = 25
+    smtp_from: str = "IGNY8 <no-reply@igny8.local>"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False

@@ -1,0 +1,280 @@
+"""`/v1` routes built from the route table: authenticate, check the role, honour
+`Idempotency-Key`, call the owning service with a service token (account and roles forwarded),
+and answer its response — upstream failures become 502/503/504 with `retryable`, never a 500."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import uuid
+from typing import Annotated, Any
+
+import httpx
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.dialects.postgresql import insert
+
+from gateway.adapters.sqlalchemy_tables import idempotency_keys
+from gateway.domain.errors import Conflict, Forbidden
+from gateway.domain.model import Principal
+from gateway.entrypoints.context import Gateway, rate_headers
+from gateway.entrypoints.routes import ROUTES, Route
+from igny8.auth import auth_headers
+from igny8.webapi import error_response, errors
+
+PARAM = re.compile(r"{(\w+)}")
+PASSED_HEADERS = ("content-type", "content-disposition", "retry-after", "cache-control")
+BODY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "json": {"application/json": {"schema": {"type": "object"}}},
+    "keywords": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object"}},
+    },
+    "raw": {"application/json": {"schema": {"type": "object"}}},
+}
+ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
+
+
+def upstream_failure(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    return error_response(
+        request,
+        status,
+        message,
+        code=code,
+        headers={"Retry-After": "5"},
+        extra={"retryable": True},
+    )
+
+
+async def forward(
+    gw: Gateway, request: Request, route: Route, principal: Principal | None, upstream: str
+) -> Response:
+    """One upstream call; the answer as a Response (4xx bodies put in the one error format)."""
+    headers = {
+        k: v for k, v in request.headers.items() if k.lower() in ("content-type", "idempotency-key")
+    }
+    if route.public:  # Stripe: the signature header and the exact bytes are the authentication
+        headers.update(
+            {k: v for k, v in request.headers.items() if k.lower().startswith("stripe-")}
+        )
+    if principal is not None:
+        headers.update(
+            auth_headers(
+                gw.key, "gateway", route.service, principal.account_id, principal.forwarded_roles
+            )
+        )
+    headers["X-Request-Id"] = str(getattr(request.state, "request_id", "") or "")
+    body = await request.body() if route.body else None
+    try:
+        answer = await gw.client.request(
+            route.method,
+            gw.service_url(route.service) + upstream,
+            params=request.query_params,
+            content=body,
+            headers=headers,
+        )
+    except httpx.TimeoutException:
+        return upstream_failure(
+            request, 504, "upstream_timeout", f"{route.service} did not answer in time"
+        )
+    except httpx.HTTPError:
+        return upstream_failure(
+            request, 503, "upstream_unavailable", f"{route.service} cannot be reached"
+        )
+    if answer.status_code >= 500:
+        status = answer.status_code if answer.status_code in (502, 503, 504) else 502
+        return upstream_failure(
+            request, status, "upstream_error", f"{route.service} answered {answer.status_code}"
+        )
+    if answer.status_code == 401:  # the gateway's own service token was refused: our fault
+        return error_response(
+            request,
+            502,
+            f"{route.service} refused the gateway's service credentials",
+            code="upstream_auth_failed",
+            extra={"retryable": False},
+        )
+    passed = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_HEADERS}
+    passed.update(rate_headers(request))
+    if answer.status_code >= 400:
+        return _as_error(request, answer, passed)
+    return Response(answer.content, status_code=answer.status_code, headers=passed)
+
+
+def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str]) -> Response:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        detail = body["error"]
+        return error_response(
+            request,
+            answer.status_code,
+            str(detail.get("message", "")),
+            code=detail.get("code"),
+            param=detail.get("param"),
+            type=detail.get("type"),
+            headers={k: v for k, v in headers.items() if k.lower() != "content-type"},
+        )
+    message = body.get("detail") if isinstance(body, dict) else answer.reason_phrase
+    return error_response(request, answer.status_code, str(message))
+
+
+async def idempotent(gw: Gateway, request: Request, principal: Principal, call: Any) -> Response:
+    """Replays the stored answer of a repeated `Idempotency-Key`; the same key with another
+    request is a 409. Upstream failures (5xx) are not stored, so a retry runs again."""
+    key = request.headers.get("idempotency-key")
+    if not key:
+        return await call()  # type: ignore[no-any-return]
+    if len(key) > 255:
+        raise Conflict("Idempotency-Key is longer than 255 characters", code="idempotency_key")
+    fingerprint = hashlib.sha256(
+        f"{request.method} {request.url.path}\n".encode() + await request.body()
+    ).hexdigest()
+    where = (idempotency_keys.c.account_id == principal.account_id) & (
+        idempotency_keys.c.key == key
+    )
+    async with gw.engine.begin() as conn:
+        claimed = await conn.execute(
+            insert(idempotency_keys)
+            .values(account_id=principal.account_id, key=key, fingerprint=fingerprint)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        )
+        if claimed.first() is None:
+            row = (await conn.execute(sa.select(idempotency_keys).where(where))).one()
+            if row.fingerprint != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was used with another request",
+                    code="idempotency_key_reused",
+                )
+            if row.status is None:
+                raise Conflict(
+                    "a request with this Idempotency-Key is in progress",
+                    code="idempotency_key_in_use",
+                )
+            return Response(
+                row.body,
+                status_code=row.status,
+                media_type=row.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
+    try:
+        answer: Response = await call()
+    except BaseException:
+        async with gw.engine.begin() as conn:
+            await conn.execute(idempotency_keys.delete().where(where))
+        raise
+    async with gw.engine.begin() as conn:
+        if answer.status_code >= 500 or answer.status_code == 429:
+            await conn.execute(idempotency_keys.delete().where(where))
+        else:
+            await conn.execute(
+                idempotency_keys.update()
+                .where(where)
+                .values(
+                    status=answer.status_code,
+                    body=bytes(answer.body),
+                    content_type=answer.headers.get("content-type"),
+                )
+            )
+    return answer
+
+
+def create_router(gw: Gateway, member: Any) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    for route in ROUTES:
+        _add(router, gw, member, route)
+    return router
+
+
+def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
+    names = PARAM.findall(route.path)
+
+    async def endpoint(request: Request, **kwargs: Any) -> Response:
+        principal: Principal | None = kwargs.get("principal")
+        if principal is not None:
+            if route.platform and not principal.platform_admin:
+                raise Forbidden("only the platform operator may do this")
+            if not principal.may(route.role):
+                raise Forbidden(f"this needs the {route.role.value} role or higher")
+        values = {n: str(kwargs[n]) for n in names}
+        if principal is not None:
+            values["account"] = str(principal.account_id)
+        upstream = route.upstream.format(**values)
+
+        async def call() -> Response:
+            return await forward(gw, request, route, principal, upstream)
+
+        if route.creates and principal is not None:
+            return await idempotent(gw, request, principal, call)
+        return await call()
+
+    params = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
+    for name in names:
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[uuid.UUID, Path()]
+            )
+        )
+    if route.paged:
+        params.append(
+            inspect.Parameter(
+                "limit",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[int | None, Query(ge=1, le=200)],
+            )
+        )
+        params.append(
+            inspect.Parameter(
+                "cursor",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[str | None, Query(max_length=200)],
+            )
+        )
+    if not route.public:
+        params.append(
+            inspect.Parameter(
+                "principal",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[Principal, Depends(member)],
+            )
+        )
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {}
+    if route.body:
+        extra["requestBody"] = {"required": True, "content": BODY_SCHEMAS[route.body]}
+    if route.creates:
+        extra["parameters"] = [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "Repeating a creating POST with the same key replays its answer.",
+            }
+        ]
+    statuses = [404, 409, 422, 502, 503, 504] + ([] if route.public else [400, 401, 403, 429])
+    success: dict[int | str, dict[str, Any]] = {
+        route.status: {"description": "The owning service's answer.", **ANY_JSON}
+    }
+    if route.status == 204:
+        success = {204: {"description": "Done."}}
+    router.add_api_route(
+        route.path,
+        endpoint,
+        methods=[route.method],
+        summary=route.summary,
+        tags=[route.tag],
+        name=f"{route.method.lower()}_{route.path}",
+        operation_id=route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
+        status_code=route.status,
+        response_class=Response,
+        responses={**success, **errors(*statuses)},
+        openapi_extra=extra or None,
+    )

@@ -1,0 +1,277 @@
+"""Two gateway processes on one database: rate limits are shared exactly, and a run's event
+stream resumes with Last-Event-ID on the other process without loss.
+
+The run lookup the SSE route makes (`GET /runs/{id}` on automation) is answered by a small
+stand-in that checks the gateway's service token and the forwarded account like automation does;
+the events themselves travel through the real Kafka broker into both processes' consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, FastAPI, HTTPException
+from gateway_support import SECRET, as_user
+
+from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
+from gateway.bootstrap import SERVICE_ROOT
+from gateway.domain.model import Role
+from igny8.auth import Caller, service_auth
+from igny8.contracts import TOPICS
+from igny8.contracts.runs import RunChanged, StageChanged
+from igny8.db import create_engine
+from igny8.service_keys import parse_public_keys
+from igny8.testing import free_port, migrated_database, start_service_process, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def proc_db(postgres_admin_url: str) -> Iterator[str]:
+    yield from migrated_database(postgres_admin_url, SERVICE_ROOT, "gateway_proc")
+
+
+class StandIn:
+    """Answers automation's `GET /runs/{id}` and integration's `GET /sites/{id}` for the objects
+    registered per account, behind the real service-token check."""
+
+    def __init__(self) -> None:
+        self.objects: set[tuple[str, str]] = set()
+        import os
+
+        def keys() -> Any:
+            return parse_public_keys(os.environ["IGNY8_SERVICE_PUBLIC_KEYS"])
+
+        as_automation = service_auth("automation", keys)("gateway")
+        as_integration = service_auth("integration", keys)("gateway")
+        self.app = FastAPI()
+
+        def check(caller: Caller, object_id: str) -> dict[str, Any]:
+            if (str(caller.account_id), object_id) not in self.objects:
+                raise HTTPException(404, "not found")
+            return {"id": object_id}
+
+        @self.app.get("/runs/{object_id}")
+        async def run(object_id: str, caller: Caller = Depends(as_automation)) -> dict[str, Any]:
+            return check(caller, object_id)
+
+        @self.app.get("/sites/{object_id}")
+        async def site(object_id: str, caller: Caller = Depends(as_integration)) -> dict[str, Any]:
+            return check(caller, object_id)
+
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> StandIn:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+def gateway_env(db: str, kafka: str, upstream: str, replica: str, **extra: str) -> dict[str, str]:
+    return {
+        "GATEWAY_DATABASE_URL": db,
+        "GATEWAY_MIGRATE_ON_START": "false",
+        "GATEWAY_ROLE": "all",
+        "GATEWAY_REPLICA_ID": replica,
+        "GATEWAY_JWT_DEV_SECRET": SECRET,
+        "GATEWAY_AUTOMATION_URL": upstream,
+        "GATEWAY_INTEGRATION_URL": upstream,
+        "GATEWAY_SSE_HEARTBEAT_S": "1",
+        "GATEWAY_SSE_POLL_S": "0.1",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        **extra,
+    }
+
+
+async def member_of_new_account(db: str, user: str) -> uuid.UUID:
+    engine = create_engine(db, 2)
+    try:
+        store = SqlIdentityStore(engine)
+        account = uuid.uuid4()
+        await store.create_account(account, "Acme", user)
+        assert await store.role_of(account, user) is Role.OWNER
+    finally:
+        await engine.dispose()
+    return account
+
+
+async def test_the_rate_limit_is_exact_across_two_processes(proc_db, kafka_bootstrap, tmp_path):
+    env = {"GATEWAY_RATE_LIMIT_BURST": "7", "GATEWAY_RATE_LIMIT_PER_S": "0.001"}
+    children = [
+        start_service_process(
+            "gateway",
+            gateway_env(proc_db, kafka_bootstrap, "http://127.0.0.1:9", f"rl{i}", **env),
+            tmp_path / f"gateway{i}.log",
+        )
+        for i in range(2)
+    ]
+    try:
+        user = f"rl-{uuid.uuid4().hex[:6]}"
+        account = await member_of_new_account(proc_db, user)
+        headers = as_user(user, account)
+        async with httpx.AsyncClient(timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.get(f"{children[i % 2][1]}/v1/members", headers=headers)
+                    for i in range(20)
+                )
+            )
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(200) == 7, statuses
+        assert statuses.count(429) == 13, statuses
+        limited = next(a for a in answers if a.status_code == 429)
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["ratelimit-limit"] == "7"
+        assert limited.headers["ratelimit-remaining"] == "0"
+        assert limited.json()["error"]["type"] == "rate_limit_error"
+    finally:
+        for child, _ in children:
+            child.stop()
+
+
+async def read_events(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], count: int | None, timeout: float
+) -> tuple[list[tuple[int, str]], bool]:
+    """(id, event type) pairs until `count` events (then disconnects) or the stream ends
+    (returns ended=True); heartbeats are skipped."""
+    events: list[tuple[int, str]] = []
+    current: dict[str, str] = {}
+    async with asyncio.timeout(timeout), client.stream("GET", url, headers=headers) as answer:
+        assert answer.status_code == 200, await answer.aread()
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        async for line in answer.aiter_lines():
+            if line.startswith(("id:", "event:", "data:")):
+                name, _, value = line.partition(":")
+                current[name] = value.strip()
+            elif line == "" and "id" in current:
+                json.loads(current["data"])
+                events.append((int(current["id"]), current["event"]))
+                current = {}
+                if count is not None and len(events) == count:
+                    return events, False
+    return events, True
+
+
+async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_account(
+    proc_db, kafka_bootstrap, tmp_path
+):
+    with StandIn() as stand_in:
+        upstream = f"http://127.0.0.1:{stand_in.port}"
+        replicas = [f"sse{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
+        children = [
+            start_service_process(
+                "gateway",
+                gateway_env(proc_db, kafka_bootstrap, upstream, replica),
+                tmp_path / f"gateway{i}.log",
+            )
+            for i, replica in enumerate(replicas)
+        ]
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            owner, other = f"o-{uuid.uuid4().hex[:6]}", f"x-{uuid.uuid4().hex[:6]}"
+            account = await member_of_new_account(proc_db, owner)
+            account_b = await member_of_new_account(proc_db, other)
+            run, site = uuid.uuid4(), uuid.uuid4()
+            stand_in.objects |= {(str(account), str(run)), (str(account), str(site))}
+            stand_in.objects.add((str(account_b), str(site)))  # as if B named the same site
+
+            async def send(topic: str, payload: Any, acct: uuid.UUID = account) -> uuid.UUID:
+                envelope = TOPICS.envelope(
+                    topic, payload, source="automation", account_id=acct, site_id=site
+                )
+                await producer.send_and_wait(topic, envelope.to_bytes(), key=str(run).encode())
+                return envelope.id
+
+            def stage(n: int, done: int) -> StageChanged:
+                return StageChanged(run_id=run, site_id=site, stage=n, name=f"s{n}", done=done)
+
+            def changed(status: str) -> RunChanged:
+                return RunChanged(run_id=run, site_id=site, status=status, stages=[1, 2])
+
+            # both processes' consumers are assigned once each has handled a warm-up event
+            engine = create_engine(proc_db, 2)
+
+            async def both_consuming() -> bool:
+                await send("stage.progress", stage(1, 0), acct=uuid.uuid4())
+                async with engine.connect() as conn:
+                    groups = await conn.scalar(
+                        sa.text(
+                            "SELECT count(DISTINCT consumer) FROM inbox WHERE consumer = ANY(:g)"
+                        ),
+                        {"g": [f"gateway.stream-{r}" for r in replicas]},
+                    )
+                return groups == 2
+
+            await wait_until(both_consuming, 60, interval=1.0)
+            await engine.dispose()
+
+            first = [("run.started", changed("running")), ("stage.started", stage(1, 0))]
+            first += [("stage.progress", stage(1, i)) for i in (1, 2, 3)]
+            for topic, payload in first:
+                await send(topic, payload)
+            await send("stage.progress", stage(1, 99), acct=account_b)  # B's, never A's
+            headers = as_user(owner, account)
+            path = f"/v1/runs/{run}/events"
+            async with httpx.AsyncClient(timeout=30) as client:
+                seen, ended = await read_events(
+                    client, children[0][1] + path, headers, count=3, timeout=30
+                )
+                assert not ended
+                assert len(seen) == 3
+                later = [("stage.progress", stage(1, 4)), ("stage.completed", stage(1, 4))]
+                later.append(("run.completed", changed("completed")))
+                for topic, payload in later:
+                    await send(topic, payload)
+                resumed, ended = await read_events(
+                    client,
+                    children[1][1] + path,
+                    {**headers, "Last-Event-ID": str(seen[-1][0])},
+                    count=None,
+                    timeout=30,
+                )
+                assert ended, "the stream closes after run.completed"
+                # topics are consumed independently: the order is the gateway's arrival order
+                types = sorted(t for _, t in seen + resumed)
+                assert types == sorted(t for t, _ in first + later), types
+                ids = [i for i, _ in seen + resumed]
+                assert ids == sorted(set(ids))
+                # another account: the run is a 404; the same site id streams none of A's events
+                foreign = await client.get(children[1][1] + path, headers=as_user(other, account_b))
+                assert foreign.status_code == 404
+                theirs, _ = await read_events(
+                    client,
+                    f"{children[0][1]}/v1/sites/{site}/events",
+                    as_user(other, account_b),
+                    count=1,
+                    timeout=10,
+                )
+                assert [t for _, t in theirs] == ["stage.progress"]
+                mine, _ = await read_events(
+                    client, f"{children[1][1]}/v1/sites/{site}/events", headers, count=8, timeout=10
+                )
+                assert sorted(t for _, t in mine) == sorted(t for t, _ in first + later)
+        finally:
+            await producer.stop()
+            for child, _ in children:
+                child.stop()
