@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(path: str) -> ModuleType:
+    # a script imports its sibling modules (demo.py → demo_purchase), as when run from scripts/
+    folder = str((ROOT / path).parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
