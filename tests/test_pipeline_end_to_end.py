@@ -301,10 +301,13 @@ async def test_a_second_start_is_409_and_insufficient_credits_is_402_with_the_si
             f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")
         )
         assert refused.status_code == 402, refused.text
-        body = refused.json()
-        assert (body["reason"], body["available"]) == ("insufficient_credits", 20) and body[
-            "required"
-        ] > 20
+        error = refused.json()["error"]  # the platform's one error format (ADR 0004)
+        assert (error["type"], error["code"], error["available"]) == (
+            "payment_required_error",
+            "insufficient_credits",
+            20,
+        )
+        assert error["required"] > 20 and error["run_id"] and error["request_id"]
         runs = (
             await client.get(
                 f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")

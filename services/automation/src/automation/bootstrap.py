@@ -97,6 +97,7 @@ def bootstrap(
                 storage,
                 settings.start_wait_s,
                 service_auth("automation", settings.public_keys),
+                image_url=lambda image_id: f"{public}/images/{image_id}",
             )
         ],
         subscriptions=[

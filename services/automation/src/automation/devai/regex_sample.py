@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 try:  # Python 3.11+: the parser lives in re._parser (sre_parse is a deprecated alias)
-    from re import _parser as sre  # type: ignore[attr-defined]
+    from re import _parser as sre  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover
     import sre_parse as sre
 
