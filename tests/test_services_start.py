@@ -29,7 +29,10 @@ async def test_every_service_starts_migrates_and_answers_health_and_readiness(
             urls[name] = (process, base, db)
         for name, (process, base, db) in urls.items():
             ready = await wait_ready(base, process)
-            assert ready == {"ready": True, "checks": {"database": True, "kafka": True}}
+            assert ready == {
+                "ready": True,
+                "checks": {"database": True, "kafka": True, "consumers": True},
+            }
             async with httpx.AsyncClient() as client:
                 health = await client.get(f"{base}/healthz")
                 assert health.json() == {"status": "alive", "service": name}
@@ -73,5 +76,5 @@ async def test_readiness_reports_a_missing_database(postgres_admin_url, start_se
         else:
             raise AssertionError(process.output()[-2000:])
         assert answer.status_code == 503
-        assert answer.json()["checks"] == {"database": False, "kafka": True}
+        assert answer.json()["checks"] == {"database": False, "kafka": True, "consumers": True}
         assert (await client.get(f"{base}/healthz")).status_code == 200

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.sqlalchemy_audit import audit
@@ -114,3 +115,59 @@ class Billing:
             ledger = await uow.ledger.load(account, self.clock.now())
             assert ledger is not None
             return ledger.account.available, ledger.account.held
+
+    async def spendable(self, account: uuid.UUID) -> int:
+        """Available credits on grants that have not expired at the clock's instant."""
+        async with BillingUnitOfWork(self.sessions) as uow:
+            ledger = await uow.ledger.load(account, self.clock.now())
+            assert ledger is not None
+            return sum(
+                g.available for g in ledger.grants.values() if not g.is_expired(self.clock.now())
+            )
+
+    async def _scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.text(sql), params)).scalar()
+
+    async def alerts(self, account: uuid.UUID) -> int:
+        """How many balance.low events the account has had."""
+        return int(
+            await self._scalar(
+                "SELECT count(*) FROM outbox WHERE topic = 'balance.low' AND key = :k",
+                k=str(account).encode(),
+            )
+        )
+
+    async def alerted(self, account: uuid.UUID) -> bool:
+        return bool(
+            await self._scalar(
+                "SELECT low_balance_alerted FROM billing_accounts WHERE account_id = :a", a=account
+            )
+        )
+
+    async def hold(self, reservation: uuid.UUID) -> tuple[str, int]:
+        """A reservation's status and remaining hold."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT status, credits - captured - released AS remaining "
+                        "FROM reservations WHERE reservation_id = :r"
+                    ),
+                    {"r": reservation},
+                )
+            ).one()
+        return row.status, int(row.remaining)
+
+    async def expiries(self, accounts: list[uuid.UUID]) -> list[datetime]:
+        """Expiry instants of the accounts' live grants and active holds."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT expires_at FROM grants WHERE account_id = ANY(:a) AND NOT swept "
+                    "AND expires_at IS NOT NULL UNION SELECT expires_at FROM reservations "
+                    "WHERE account_id = ANY(:a) AND status = 'active'"
+                ),
+                {"a": accounts},
+            )
+            return sorted(r.expires_at for r in rows)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
+from igny8 import dlq
 from igny8.service_keys import (
     MAX_TOKEN_TTL_S,
     SERVICES,
@@ -34,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         "service-keys", help="print a fresh key pair per service as environment variables"
     )
     keys.add_argument("--services", default=",".join(SERVICES), help="comma-separated names")
+    dlq.register(sub)
     args = parser.parse_args(argv)
+    if args.command == "dlq":
+        return asyncio.run(dlq.run(args))
     if args.command == "service-keys":
         for name, value in development_keys(args.services.split(",")).items():
             print(f"{name}={value}")

@@ -6,6 +6,10 @@ It loads the live service's `/openapi.json`, then for every operation:
   negative modes) with a fresh service token, the seeded tenant and seeded path ids, and fails on
   any 5xx, any status the document does not declare, and any body that does not match its schema.
 
+An operation whose OpenAPI security names a scheme other than the service token
+(`igny8.webapi.signed_by`, e.g. Stripe's signed webhook) is authenticated by that scheme instead:
+the unauthenticated call must then be refused with the 400 or 401 the operation declares.
+
 The run is bounded: the token check and coverage cases run for every operation; the generated
 requests run while `budget_s` lasts, and the operations the budget left out are listed in the
 report's summary (printed by every fuzz test), so a slow machine gets a shorter run, not a flaky
@@ -36,6 +40,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 _OURS = frozenset({"authorization", "x-account-id", "x-roles"})
+SERVICE_TOKEN_SCHEME = "serviceToken"  # noqa: S105 (a scheme name, not a secret)
+"""The security scheme `igny8.webapi.finish_openapi` names for the service token."""
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CHECKS = [
     not_a_server_error,
@@ -160,10 +166,29 @@ def _check_token_required(
         path = path.replace("{" + name + "}", str(value))
     answer = session.request(operation.method.upper(), f"{target.base_url}{path}", timeout=30)
     report.requests += 1
-    if answer.status_code != 401:
+    others = _other_schemes(operation)
+    if not others:
+        if answer.status_code != 401:
+            report.failures.append(
+                f"{operation.label}: answered {answer.status_code} without a service token"
+            )
+        return
+    declared = {str(status) for status in (operation.definition.raw.get("responses") or {})}
+    refusals = {"400", "401"} & declared
+    if str(answer.status_code) not in refusals:
         report.failures.append(
-            f"{operation.label}: answered {answer.status_code} without a service token"
+            f"{operation.label}: answered {answer.status_code} without its "
+            f"{' or '.join(others)} credentials (expected one of its declared "
+            f"{', '.join(sorted(refusals)) or '400 or 401 — it declares neither'})"
         )
+
+
+def _other_schemes(operation: Any) -> list[str]:
+    """The security schemes an operation is authenticated by when the service token is not one
+    of them (an empty list: the service token, or nothing — both expect 401 unauthenticated)."""
+    requirements = operation.definition.raw.get("security") or []
+    names = sorted({name for requirement in requirements for name in requirement})
+    return [] if not names or SERVICE_TOKEN_SCHEME in names else names
 
 
 def _send(

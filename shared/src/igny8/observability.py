@@ -66,6 +66,21 @@ MESSAGES_DEAD_LETTERED = Counter(
     "Messages sent to a dead-letter topic",
     ["consumer", "topic", "reason"],
 )
+TRANSIENT_FAILURES = Counter(
+    "igny8_consumer_transient_failures_total",
+    "Handler attempts that failed on the infrastructure (retried until it is back)",
+    ["consumer", "topic"],
+)
+CONSUMER_WAITING = Gauge(
+    "igny8_consumer_waiting_for_infrastructure",
+    "1 while a consumer retries records because the database (or another dependency) fails",
+    ["consumer"],
+)
+OUTBOX_UNPUBLISHABLE = Counter(
+    "igny8_outbox_unpublishable_total",
+    "Outbox rows the broker can never accept (too large, invalid topic): set aside, not retried",
+    ["topic"],
+)
 OUTBOX_LAG = Gauge("igny8_outbox_unsent", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge(
     "igny8_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row"

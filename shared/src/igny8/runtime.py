@@ -142,12 +142,17 @@ def create_app(service: Service) -> FastAPI:
         response_model=None,
     )
     async def readyz() -> JSONResponse:
+        waiting = service.messaging.waiting()
         checks = {
             "database": await _database_ok(service.engine),
             "kafka": await service.messaging.kafka_reachable(),
+            "consumers": not waiting,  # none retrying records on a failing infrastructure
         }
         ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        body: dict[str, Any] = {"ready": ok, "checks": checks}
+        if waiting:
+            body["waiting"] = waiting
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get(
         "/metrics",

@@ -285,3 +285,55 @@ def fuzz_service(target: FuzzTarget) -> FuzzReport:
     from igny8.fuzz import fuzz_service as run
 
     return run(target)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of one test's own (infra/local.py under the git-ignored .infra/, which
+    the `postgres` user can reach), so stopping it disturbs no other test."""
+
+    def __init__(self) -> None:
+        import json
+
+        self._root = Path(__file__).resolve().parents[3]
+        self.state = self._root / ".infra" / f"test-pg-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self._env = {
+            **os.environ,
+            "IGNY8_INFRA_DIR": str(self.state),
+            "IGNY8_PG_PORT": str(self.port),
+        }
+        self.start()
+        password = json.loads((self.state / "pg" / "secrets.json").read_text())["postgres"]
+        self.admin_url = f"postgresql+asyncpg://postgres:{password}@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, command: str) -> None:
+        import subprocess
+        import sys
+
+        subprocess.run(
+            [sys.executable, str(self._root / "infra" / "local.py"), command],
+            env=self._env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self._ctl("pg-up")
+
+    def stop(self) -> None:
+        self._ctl("pg-down")
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    cluster = PrivatePostgres()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()

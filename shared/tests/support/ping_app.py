@@ -97,7 +97,7 @@ async def consume(args: argparse.Namespace) -> None:
 
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
         assert isinstance(payload, Ping)
-        if payload.fail:
+        if payload.fail and (args.fail_while is None or os.path.exists(args.fail_while)):  # noqa: ASYNC240 - a test switch
             raise RuntimeError("this handler always fails for fail=true")
         await session.execute(
             sa.insert(effects).values(
@@ -119,6 +119,9 @@ async def consume(args: argparse.Namespace) -> None:
             retry_backoff_s=0.05,
             session_timeout_ms=6000,
             heartbeat_interval_ms=500,
+            hold_batch_s=args.hold_batch_s,
+            max_poll_interval_ms=args.max_poll_interval_ms,
+            transient_backoff_max_s=1.0,
         ),
     )
     messaging.subscribe([Subscription((args.topic,), args.purpose, handle)])
@@ -167,6 +170,9 @@ def main() -> None:
     parser.add_argument("--purpose", default="effects")
     parser.add_argument("--max-attempts", type=int, default=3)
     parser.add_argument("--pause-after-publish", type=float, default=0.0)
+    parser.add_argument("--hold-batch-s", type=float, default=30.0)
+    parser.add_argument("--fail-while", default=None, help="fail=true fails while this exists")
+    parser.add_argument("--max-poll-interval-ms", type=int, default=300_000)
     args = parser.parse_args()
     configure("pinger", "INFO")
     asyncio.run(consume(args) if args.role == "consume" else relay(args))

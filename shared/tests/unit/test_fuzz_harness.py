@@ -1,5 +1,7 @@
 """The schemathesis harness catches what it promises: a 5xx, an answer that breaks its declared
-schema, and a route that answers without a token — and passes a clean service."""
+schema, a route that answers without a token, and a route authenticated by its own signature
+header (`signed_by`, like Stripe's webhook) that answers an unsigned request — and passes a clean
+service, whose signed route refuses unsigned requests with its declared 400."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import pytest
 import uvicorn
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -23,6 +26,7 @@ from igny8.fuzz import FuzzTarget
 from igny8.runtime import Service, create_app
 from igny8.service_keys import PUBLIC_KEYS_ENV
 from igny8.testing import free_port, fuzz_service
+from igny8.webapi import errors, signed_by
 
 admits = service_auth("svc", lambda: os.environ[PUBLIC_KEYS_ENV])
 Gateway = Annotated[Caller, Depends(admits("gateway"))]
@@ -51,6 +55,19 @@ def router(defects: bool) -> APIRouter:
     @r.get("/shape", response_model=None, responses={200: {"model": Count}})
     async def shape(caller: Gateway) -> Any:
         return {"count": "not a number"} if defects else {"count": 1}
+
+    @r.post(
+        "/hooks/provider",
+        response_model=Count,
+        responses=errors(400),
+        openapi_extra=signed_by("providerSignature", "X-Signature", "The provider's HMAC."),
+    )
+    async def hook(x_signature: Annotated[str | None, Header()] = None) -> Any:
+        # The real check is an HMAC; here one value stands for a valid signature. The defective
+        # service forgets to check at all.
+        if not defects and x_signature != "valid":
+            raise HTTPException(400, "the signature does not verify")
+        return {"count": 1}
 
     if defects:
 
@@ -109,12 +126,31 @@ def test_the_harness_reports_a_500_a_schema_mismatch_and_an_open_route(defective
     assert "GET /divide" in failures and "500" in failures
     assert "GET /shape" in failures
     assert "GET /open: answered 200 without a service token" in failures
+    assert (
+        "POST /hooks/provider: answered 200 without its providerSignature credentials" in failures
+    )
 
 
 def test_the_harness_passes_a_clean_service(clean):
     report = fuzz_service(target(clean))
     assert not report.failures, report.summary()
     assert report.requests > 10
+    # The signed route was not failed for its 400 without a service token: it was recognised.
+    assert report.statuses["POST /hooks/provider"][400] > 0
+
+
+def test_the_signed_route_is_documented_with_its_own_scheme(clean):
+    doc = httpx.get(f"{clean}/openapi.json").json()
+    operation = doc["paths"]["/hooks/provider"]["post"]
+    assert operation["security"] == [{"providerSignature": []}]
+    assert "400" in operation["responses"] and "x-igny8-security-scheme" not in operation
+    assert doc["components"]["securitySchemes"]["providerSignature"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Signature",
+        "description": "The provider's HMAC.",
+    }
+    assert "serviceToken" in doc["components"]["securitySchemes"]
 
 
 def test_a_spent_budget_shortens_the_run_without_failing_it(clean):
@@ -122,5 +158,5 @@ def test_a_spent_budget_shortens_the_run_without_failing_it(clean):
     spent.budget_s = 0
     report = fuzz_service(spent)
     assert not report.failures, report.summary()
-    assert set(report.unfuzzed) == {"GET /divide", "GET /shape"}
+    assert set(report.unfuzzed) == {"GET /divide", "GET /shape", "POST /hooks/provider"}
     assert "budget spent" in report.summary()

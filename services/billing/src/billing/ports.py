@@ -92,6 +92,11 @@ class ReservationRepository(Protocol):
 
     async def get_capture(self, commit_id: uuid.UUID) -> Capture | None: ...
 
+    async def add_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> None:
+        """Remember a release of a reservation not (yet) made (idempotent)."""
+
+    async def has_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> bool: ...
+
     async def add_capture(self, capture: Capture) -> None: ...
 
 

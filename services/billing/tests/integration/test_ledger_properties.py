@@ -2,7 +2,13 @@
 
 A Hypothesis state machine drives the real use cases on the real database and audits the whole
 ledger after every step (entries sum to zero, cached balances equal recomputed ones, available >= 0,
-captured <= reserved, every ended reservation ended exactly once).
+captured <= reserved, every ended reservation ended exactly once, the low-balance alert armed
+exactly when available is at or above the threshold).
+
+Amounts are biased toward the edges, where off-by-one errors live: reserves of exactly the
+spendable credits, one less or one more; reserves leaving available one credit either side of the
+low-balance threshold; captures of exactly the remaining hold, one less or one more; the clock
+set to the very instant (±1 µs) a grant or a hold expires.
 """
 
 from __future__ import annotations
@@ -25,13 +31,27 @@ from billing.app.release_credits import expire_reservation
 from billing.domain.errors import BillingError
 from billing.domain.model import GrantKind
 from billing.domain.pricing import DEFAULT_PRICES, OPERATIONS, Price, Unit
+from billing.ports import Policy
 from igny8.db import create_engine
 
 pytestmark = pytest.mark.integration
 
 operations = st.sampled_from(OPERATIONS)
-# Mostly small counts (so holds succeed often), sometimes article-sized word counts.
-quantities = st.integers(0, 12) | st.sampled_from([0, 99, 101, 450, 1200])
+# Mostly small counts (so holds succeed often), sometimes article-sized word counts around the
+# unit boundaries (100 and 200 words).
+quantities = st.integers(0, 12) | st.sampled_from([0, 99, 100, 101, 199, 200, 201, 450, 1200])
+edge = st.sampled_from([-1, 0, 1])
+THRESHOLD = Policy().low_balance_threshold
+
+
+def one_credit_operation(prices: dict[str, dict], credits: int) -> tuple[str, int] | None:
+    """An operation and quantity costing exactly `credits` under these (wire-shaped) prices."""
+    for operation, price in sorted(prices.items()):
+        per_unit, minimum = price["credits_per_unit"], price["minimum_credits"]
+        if per_unit == 1 and minimum <= credits:
+            size = {"per_100_words": 100, "per_200_words": 200}.get(price["unit"], 1)
+            return operation, credits * size
+    return None
 
 
 def ledger_machine(database_url: str) -> type[RuleBasedStateMachine]:
@@ -176,10 +196,108 @@ def ledger_machine(database_url: str) -> type[RuleBasedStateMachine]:
 
             self.run(change())
 
+        # -- rules at the edges -------------------------------------------------------------
+
+        async def _current_prices(self) -> dict[str, dict]:
+            async with BillingUnitOfWork(self.billing.sessions) as uow:
+                prices = await uow.prices.prices_at(self.billing.clock.now())
+            return {
+                p.operation: {
+                    "unit": p.unit.value,
+                    "credits_per_unit": p.credits_per_unit,
+                    "minimum_credits": p.minimum_credits,
+                }
+                for p in prices.values()
+            }
+
+        def _reserve_exactly(self, account: uuid.UUID, credits: int):  # type: ignore[no-untyped-def]
+            item = one_credit_operation(self.run(self._current_prices()), credits)
+            if item is None:  # the price changes left no operation that costs 1 per unit
+                return None
+            reservation = uuid.uuid4()
+            outcome = self.run(self.billing.reserve(account, item, reservation=reservation))
+            if outcome.topic == "credit.reserved":
+                self.reservations.append(
+                    (account, reservation, outcome.payload["prices"], {item[0]: item[1]})
+                )
+            return outcome
+
+        @rule(data=st.data(), delta=edge)
+        def reserve_at_the_edge_of_available(self, data, delta) -> None:  # type: ignore[no-untyped-def]
+            account = data.draw(st.sampled_from(self.accounts))
+            spendable = self.run(self.billing.spendable(account))
+            if spendable + delta <= 0:
+                return
+            outcome = self._reserve_exactly(account, spendable + delta)
+            if outcome is None:
+                return
+            if delta <= 0:
+                assert outcome.topic == "credit.reserved", outcome
+                assert outcome.payload["available_after"] == -delta
+            else:
+                assert outcome.topic == "credit.rejected"
+                assert outcome.payload["reason"] == "insufficient_credits"
+                assert (outcome.payload["required"], outcome.payload["available"]) == (
+                    spendable + 1,
+                    spendable,
+                )
+
+        @rule(data=st.data(), delta=edge)
+        def reserve_down_to_the_threshold(self, data, delta) -> None:  # type: ignore[no-untyped-def]
+            account = data.draw(st.sampled_from(self.accounts))
+            spendable = self.run(self.billing.spendable(account))
+            credits = spendable - (THRESHOLD + delta)  # leaves threshold-1, threshold or +1
+            if credits <= 0:
+                return
+            before = self.run(self.billing.alerts(account))
+            armed = not self.run(self.billing.alerted(account))
+            if self._reserve_exactly(account, credits) is None:
+                return
+            crossed = self.run(self.billing.alerts(account)) - before
+            # Fires when falling below (threshold - 1, not threshold itself), once per crossing.
+            assert crossed == (1 if delta == -1 and armed else 0)
+
+        @precondition(lambda self: self.reservations)
+        @rule(data=st.data(), delta=edge)
+        def commit_at_the_edge_of_the_hold(self, data, delta) -> None:  # type: ignore[no-untyped-def]
+            account, reservation, prices, _ = data.draw(st.sampled_from(self.reservations))
+            status, remaining = self.run(self.billing.hold(reservation))
+            if remaining + delta <= 0:
+                return
+            item = one_credit_operation(prices, remaining + delta)
+            if item is None:
+                return
+            try:
+                outcome = self.run(self.billing.commit(account, reservation, *item))
+            except BillingError as error:
+                expected = "reservation_ended" if status != "active" else "hold_exceeded"
+                assert error.reason == expected
+                assert status != "active" or delta == 1
+                return
+            assert status == "active" and delta <= 0
+            assert outcome.payload["remaining_hold"] == -delta
+
+        @rule(data=st.data(), offset_us=edge)
+        def clock_to_the_instant_of_an_expiry(self, data, offset_us) -> None:  # type: ignore[no-untyped-def]
+            expiries = self.run(self.billing.expiries(self.accounts))
+            now = self.billing.clock.now()
+            later = [e for e in expiries if e + timedelta(microseconds=offset_us) > now]
+            if later:
+                when = data.draw(st.sampled_from(later))
+                self.billing.clock.at = when + timedelta(microseconds=offset_us)
+
         @invariant()
         def books_balance(self) -> None:
             if hasattr(self, "loop"):
                 assert self.run(self.billing.violations()) == {}
+
+        @invariant()
+        def alert_armed_exactly_at_or_above_the_threshold(self) -> None:
+            if hasattr(self, "loop"):
+                for account in self.accounts:
+                    available, _ = self.run(self.billing.balance(account))
+                    alerted = self.run(self.billing.alerted(account))
+                    assert alerted == (available < THRESHOLD)
 
     return LedgerMachine
 

@@ -24,11 +24,14 @@ from payments_driver import (
     event,
     intent_failed,
     intent_succeeded,
+    open_account,
     outbox_types,
     pdf_text,
     put_package,
     sign,
 )
+
+from igny8.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +169,7 @@ async def test_forged_stale_or_missing_signatures_are_refused_and_change_nothing
             await deliver(client, b"not json", signature=sign(b"not json")),
         ]
         assert [r.status_code for r in refused] == [400] * 5
-        assert all(r.json()["reason"] == "invalid_signature" for r in refused)
+        assert all(r.json()["error"]["code"] == "invalid_signature" for r in refused)
         assert await balance(client, account) == 0
         assert (await invoice_of(client, account, invoice["invoice_id"]))["status"] == "open"
         async with engine.connect() as conn:
@@ -238,6 +241,33 @@ async def test_refunds_make_credit_notes_and_take_back_only_unspent_credits(
         text = pdf_text(pdf.content)
         assert notes[1]["number"] in text and invoice["number"] in text
         assert "300 credits had been spent and stay spent" in text
+        # The credits taken back are ledger movements of their own kind, filterable.
+        revoked = await client.get(
+            f"/accounts/{account}/transactions", params={"kind": "revoke"}, headers=as_user(account)
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert [t["kind"] for t in revoked.json()["items"]] == ["revoke", "revoke"]
+        # Document ids are not interchangeable: a note is not an invoice's PDF, nor another
+        # invoice's note.
+        note_id = notes[1]["credit_note_id"]
+        as_invoice = await client.get(
+            f"/accounts/{account}/invoices/{note_id}/pdf", headers=as_user(account)
+        )
+        assert as_invoice.status_code == 404
+        other = await client.post(
+            f"/accounts/{account}/invoices",
+            json={
+                "currency": "eur",
+                "lines": [{"description": "x", "quantity": 1, "unit_amount": 1}],
+            },
+            headers=as_admin(account),
+        )
+        assert other.status_code == 201, other.text
+        elsewhere = await client.get(
+            f"/accounts/{account}/invoices/{other.json()['invoice_id']}/credit-notes/{note_id}/pdf",
+            headers=as_user(account),
+        )
+        assert elsewhere.status_code == 404
         void = await client.post(
             f"/accounts/{account}/invoices/{iid}/void", headers=as_admin(account)
         )
@@ -282,3 +312,26 @@ async def test_a_refund_reported_before_the_payment_waits_for_it_and_then_applie
         topics = await outbox_types(engine, account)
         assert topics.count("credit.granted") == 1 and topics.count("payment.refunded") == 1
         assert (await Billing(engine).violations()) == {}
+
+
+async def test_an_unreachable_stripe_answers_503_with_retry_after(billing_db, engine):
+    """No one listens on Stripe's address: the payment attempt is kept and the caller is told
+    when to retry (the same attempt is resent under its idempotency key)."""
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    async with billing_app(billing_db, engine, unreachable, FixedClock()) as client:
+        account = await open_account(client)
+        code = f"pack-{uuid.uuid4().hex[:6]}"
+        await put_package(client, code, price=900, credits=100)
+        bought = await client.post(
+            f"/accounts/{account}/package-purchases", json={"package": code},
+            headers=as_user(account),
+        )  # fmt: skip
+        assert bought.status_code == 201, bought.text
+        paying = await client.post(
+            f"/accounts/{account}/invoices/{bought.json()['invoice_id']}/pay",
+            json={"method": "checkout"},
+            headers=as_user(account),
+        )
+        assert paying.status_code == 503, paying.text
+        assert paying.headers["Retry-After"].isdigit()
+        assert paying.json()["error"]["type"] == "upstream_error"

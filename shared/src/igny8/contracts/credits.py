@@ -60,7 +60,14 @@ class CreditsReserved(_Payload):
     prices: dict[str, Price]
 
 
-RejectionReason = Literal["insufficient_credits", "unknown_operation", "unknown_account", "invalid"]
+RejectionReason = Literal[
+    # released: the reservation's release arrived first (they travel on different topics)
+    "insufficient_credits",
+    "unknown_operation",
+    "unknown_account",
+    "invalid",
+    "released",
+]
 
 
 class CreditsRejected(_Payload):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,7 +15,7 @@ from igny8.contracts import TOPICS, TopicRegistry
 from igny8.messaging.consumer import ConsumerSettings, InboxConsumer, Subscription, build_consumers
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
-from igny8.messaging.topics import ensure_topics
+from igny8.messaging.topics import PRODUCER_MAX_REQUEST_BYTES, ensure_topics
 
 
 def create_broker(service: str, bootstrap_servers: str) -> KafkaBroker:
@@ -27,6 +28,7 @@ def create_broker(service: str, bootstrap_servers: str) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=10_000,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,  # dead letters of near-limit records fit
         logger=faststream_log,
         log_level=logging.DEBUG,
     )
@@ -91,6 +93,10 @@ class Messaging:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, 10)
         await self.broker.stop()
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """What the consumers wait for (records retried while the infrastructure fails)."""
+        return [w for consumer in self.consumers for w in consumer.waiting()]
 
     async def kafka_reachable(self, timeout: float = 2.0) -> bool:
         try:

@@ -3,8 +3,15 @@
 FastStream's default (ack-first) is at-most-once, and its nack-on-error loops forever on a
 poison message. Here every subscriber is MANUAL: decode → (inbox claim + handler) in one
 database transaction → commit → commit the Kafka offset. Undecodable messages and handlers that
-keep failing go to `<topic>.dlq` with the reason and their original coordinates, and the
-partition moves on.
+keep failing while the database answers go to `<topic>.dlq` with the reason and their original
+coordinates, and the partition moves on.
+
+Transient is not poison: a failure of the infrastructure (`failures.is_transient`, or any failure
+while the database does not answer) is retried with capped backoff for as long as it lasts and
+never dead-lettered. So that the consumer stays in its group meanwhile (Kafka drops a member
+that does not poll within max.poll.interval), a batch waits at most `hold_batch_s`; then its
+unfinished partitions are rewound to the first unfinished record and the consumer polls again,
+which hands the same records back. `waiting()` says what waits and why (for /readyz).
 """
 
 from __future__ import annotations
@@ -13,12 +20,12 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
@@ -27,13 +34,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
+from igny8.contracts.transport import REPLAY_HEADER_PREFIX
+from igny8.messaging.dead_letters import dead_letter_headers, park
+from igny8.messaging.failures import WaitingRecords, is_transient
 from igny8.messaging.tables import inbox
 from igny8.messaging.tracing import context_from_headers, tracer
 from igny8.observability import (
+    CONSUMER_WAITING,
     HANDLER_SECONDS,
     MESSAGES_CONSUMED,
     MESSAGES_DEAD_LETTERED,
     MESSAGES_RETRIED,
+    TRANSIENT_FAILURES,
     get_logger,
 )
 
@@ -78,6 +90,29 @@ class ConsumerSettings:
     batch_timeout_ms: int = 50
     key_concurrency: int = 8
     """Distinct keys of one batch handled at once (keep below the database pool size)."""
+    transient_backoff_max_s: float = 5.0
+    """Cap of the backoff between attempts while the infrastructure is failing."""
+    hold_batch_s: float = 30.0
+    """How long a batch waits on the infrastructure before it is handed back and polled again."""
+    max_poll_interval_ms: int = 300_000
+    """Kafka drops a member that does not poll this long; must exceed hold_batch_s plenty."""
+
+    def __post_init__(self) -> None:
+        if self.hold_batch_s * 1000 * 2 > self.max_poll_interval_ms:
+            raise ValueError("hold_batch_s must stay well below max_poll_interval_ms")
+
+
+@dataclass
+class _Batch:
+    """One polled batch: when it must be handed back, and whether it was."""
+
+    deadline: float
+    handed_back: bool = False
+    unfinished: list[ConsumerRecord[Any, Any]] = field(default_factory=list)
+
+
+class _HandBack(Exception):
+    """The batch waited its time on the infrastructure: rewind and poll again."""
 
 
 class InboxConsumer:
@@ -99,6 +134,15 @@ class InboxConsumer:
         self._sessions = sessions
         self._broker = broker
         self._settings = settings
+        self._waiting = WaitingRecords(3 * settings.transient_backoff_max_s + 1)
+        self._backoff = settings.retry_backoff_s
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """Records waiting for the infrastructure, with the last error (empty when healthy)."""
+        waiting = [{"consumer": self.group_id, **w} for w in self._waiting.snapshot()]
+        if not waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(0)
+        return waiting
 
     def register(self) -> None:
         async def raw_body(message: Any) -> Any:
@@ -116,36 +160,75 @@ class InboxConsumer:
             auto_offset_reset="earliest" if self.subscription.from_beginning else "latest",
             session_timeout_ms=self._settings.session_timeout_ms,
             heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
+            max_poll_interval_ms=self._settings.max_poll_interval_ms,
             decoder=raw_body,
             title=f"{self.group_id}:{','.join(self.subscription.topics)}",
         )
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
-            await self.handle_batch(records if isinstance(records, tuple) else (records,))
-            await message.ack()
+            unfinished = await self.handle_batch(
+                records if isinstance(records, tuple) else (records,)
+            )
+            if unfinished:
+                self._rewind(message.consumer, unfinished)
+            await message.ack()  # commits the positions: after a rewind, the finished prefix
 
-    async def handle_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def handle_batch(
+        self, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[ConsumerRecord[Any, Any]]:
         """Records of one key in order; different keys side by side (bounded), so one slow
-        account never serializes the others while per-key order is kept."""
+        account never serializes the others while per-key order is kept. Returns the records
+        left unfinished because the batch was handed back (the infrastructure is failing)."""
+        batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
             lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)
-        if len(lanes) == 1:
-            for record in records:
-                await self.handle(record)
-            return
         gate = asyncio.Semaphore(self._settings.key_concurrency)
 
         async def run(lane: list[ConsumerRecord[Any, Any]]) -> None:
             async with gate:
-                for record in lane:
-                    await self.handle(record)
+                for n, record in enumerate(lane):
+                    if batch.handed_back:
+                        batch.unfinished += lane[n:]
+                        return
+                    try:
+                        await self.handle(record, batch)
+                    except _HandBack:
+                        batch.unfinished += lane[n:]
+                        return
 
-        await asyncio.gather(*(run(lane) for lane in lanes.values()))
+        if len(lanes) == 1:
+            await run(records if isinstance(records, list) else list(records))
+        else:
+            await asyncio.gather(*(run(lane) for lane in lanes.values()))
+        return batch.unfinished
 
-    async def handle(self, record: ConsumerRecord[Any, Any]) -> str:
-        """Process one record to its final outcome; returns applied|duplicate|dead_lettered."""
+    def _rewind(self, consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Seek each partition back to its first unfinished record; records of other keys after
+        it that were applied come again and the inbox absorbs them."""
+        first: dict[TopicPartition, int] = {}
+        for record in unfinished:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+        for tp, offset in first.items():
+            try:
+                consumer.seek(tp, offset)
+            except Exception as exc:  # revoked meanwhile: its new owner starts from the commit
+                log.info("partition not rewound", partition=str(tp), error=repr(exc))
+
+    async def handle(self, record: ConsumerRecord[Any, Any], batch: _Batch | None = None) -> str:
+        """Process one record to its final outcome (applied, duplicate, rejected, dead_lettered,
+        or skipped: a replay meant for another group).
+        Raises _HandBack when `batch` must be handed back (infrastructure failing too long)."""
         topic = record.topic
+        replay = _replay_headers(record)
+        if replay and replay.get("for") != self.group_id:
+            # A replayed dead letter is for the group that dead-lettered it; this group applied
+            # (or parked) the message the first time.
+            MESSAGES_CONSUMED.labels(self.group_id, topic, "skipped").inc()
+            return "skipped"
+        if replay:
+            log.warning("handling a replayed dead letter", topic=topic, **replay)
         try:
             envelope = self._registry.decode(topic, record.value)
         except ContractError as exc:
@@ -168,17 +251,16 @@ class InboxConsumer:
                     "messaging.message.id": str(envelope.id),
                 },
             ):
-                return await self._apply_with_retries(record, envelope)
+                return await self._apply_with_retries(record, envelope, batch)
         finally:
             structlog.contextvars.unbind_contextvars("message_id", "message_type", "correlation_id")
 
     async def _apply_with_retries(
-        self, record: ConsumerRecord[Any, Any], envelope: Envelope
+        self, record: ConsumerRecord[Any, Any], envelope: Envelope, batch: _Batch | None
     ) -> str:
         topic = record.topic
-        attempt = 0
+        failures = 0
         while True:
-            attempt += 1
             started = time.perf_counter()
             try:
                 outcome = await self._apply_once(envelope)
@@ -189,20 +271,73 @@ class InboxConsumer:
                 await self._dead_letter(record, "invalid", str(exc.error))
                 return "dead_lettered"
             except Exception as exc:
-                if attempt >= self._settings.max_attempts:
-                    detail = "".join(traceback.format_exception_only(exc)).strip()
-                    log.error(
-                        "handler kept failing; dead-lettering", attempts=attempt, error=detail
-                    )
-                    await self._dead_letter(record, "handler_failed", detail, attempts=attempt)
-                    return "dead_lettered"
+                transient = is_transient(exc)
+                if not transient:
+                    failures += 1
+                    if failures >= self._settings.max_attempts:
+                        # The same failure N times proves the message bad only if the database
+                        # answers; otherwise it is the outage speaking.
+                        if await self._database_answers():
+                            self._recovered(record)
+                            detail = "".join(traceback.format_exception_only(exc)).strip()
+                            log.error(
+                                "handler kept failing; dead-lettering",
+                                attempts=failures,
+                                error=detail,
+                            )
+                            await self._dead_letter(
+                                record, "handler_failed", detail, attempts=failures
+                            )
+                            return "dead_lettered"
+                        transient = True
+                if transient:
+                    await self._wait_out(record, exc, batch)
+                    continue
                 MESSAGES_RETRIED.labels(self.group_id, topic).inc()
-                log.warning("handler failed; retrying", attempt=attempt, error=repr(exc))
-                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (attempt - 1))
+                log.warning("handler failed; retrying", attempt=failures, error=repr(exc))
+                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (failures - 1))
                 continue
+            self._recovered(record)
             HANDLER_SECONDS.labels(self.group_id, topic).observe(time.perf_counter() - started)
             MESSAGES_CONSUMED.labels(self.group_id, topic, outcome).inc()
             return outcome
+
+    async def _wait_out(
+        self, record: ConsumerRecord[Any, Any], exc: BaseException, batch: _Batch | None
+    ) -> None:
+        """One backoff step of a transient failure; hands the batch back when it waited long."""
+        if not self._waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(1)
+            log.warning(
+                "waiting for infrastructure; retrying until it is back",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=repr(exc)[:500],
+            )
+        self._waiting.failed(record, exc)
+        TRANSIENT_FAILURES.labels(self.group_id, record.topic).inc()
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, self._settings.transient_backoff_max_s)
+        if batch is not None and (batch.handed_back or time.monotonic() >= batch.deadline):
+            batch.handed_back = True
+            raise _HandBack
+
+    def _recovered(self, record: ConsumerRecord[Any, Any]) -> None:
+        if not self._waiting.recovered(record):
+            return
+        self._backoff = self._settings.retry_backoff_s
+        if not self._waiting:
+            CONSUMER_WAITING.labels(self.group_id).set(0)
+            log.warning("infrastructure is back; consuming again", topic=record.topic)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(5), self._sessions() as session:
+                await session.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     async def _apply_once(self, envelope: Envelope) -> str:
         if self.subscription.own_transactions:
@@ -255,34 +390,8 @@ class InboxConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[Any, Any], reason: str, error: str, attempts: int = 1
     ) -> None:
-        headers = {
-            k: v.decode(errors="replace") for k, v in (record.headers or ()) if v is not None
-        }
-        headers.update(
-            {
-                "dlq-reason": reason,
-                "dlq-error": error[:4000],
-                "dlq-original-topic": record.topic,
-                "dlq-original-partition": str(record.partition),
-                "dlq-original-offset": str(record.offset),
-                "dlq-consumer": self.group_id,
-                "dlq-attempts": str(attempts),
-            }
-        )
-        delay = 0.2
-        while True:  # never move past a message that was not parked somewhere
-            try:
-                await self._broker.publish(
-                    record.value or b"",
-                    topic=f"{record.topic}.dlq",
-                    key=record.key,
-                    headers=headers,
-                )
-                break
-            except Exception as exc:
-                log.warning("dead-letter publish failed; retrying", error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        headers = dead_letter_headers(record, self.group_id, reason, error, attempts)
+        await park(self._broker.publish, record, headers)
         MESSAGES_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
         MESSAGES_CONSUMED.labels(self.group_id, record.topic, "dead_lettered").inc()
         log.warning(
@@ -293,6 +402,14 @@ class InboxConsumer:
             partition=record.partition,
             offset=record.offset,
         )
+
+
+def _replay_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    return {
+        k.removeprefix(REPLAY_HEADER_PREFIX): v.decode(errors="replace")
+        for k, v in (record.headers or ())
+        if k.startswith(REPLAY_HEADER_PREFIX) and v is not None
+    }
 
 
 class _Invalid(Exception):

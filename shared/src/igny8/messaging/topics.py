@@ -12,14 +12,21 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from igny8.contracts import MAX_MESSAGE_BYTES, TopicSpec
+from igny8.contracts import TopicSpec
+from igny8.contracts.transport import (
+    DLQ_MAX_MESSAGE_BYTES,
+    DLQ_SUFFIX,
+    PRODUCER_MAX_REQUEST_BYTES,
+    TOPIC_MAX_MESSAGE_BYTES,
+)
+from igny8.messaging.retention import DLQ_RETENTION_S
+
+__all__ = ["PRODUCER_MAX_REQUEST_BYTES", "ensure_topics", "topic_definitions"]
 
 logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
-
-DLQ_RETENTION_MS = 30 * 86_400_000
-"""The dead-letter twin keeps everything for inspection and replay for 30 days."""
 
 
 def _min_insync(replication: int) -> dict[str, str]:
@@ -30,7 +37,7 @@ def _min_insync(replication: int) -> dict[str, str]:
 def topic_configs(spec: TopicSpec, replication: int = 1) -> dict[str, str]:
     configs = {
         "cleanup.policy": spec.cleanup_policy,
-        "max.message.bytes": str(MAX_MESSAGE_BYTES + 65_536),
+        "max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES),
         **_min_insync(replication),
     }
     if spec.retention_ms is not None:
@@ -41,8 +48,8 @@ def topic_configs(spec: TopicSpec, replication: int = 1) -> dict[str, str]:
 def dlq_configs(replication: int = 1) -> dict[str, str]:
     return {
         "cleanup.policy": "delete",
-        "retention.ms": str(DLQ_RETENTION_MS),
-        "max.message.bytes": str(MAX_MESSAGE_BYTES + 65_536),
+        "retention.ms": str(DLQ_RETENTION_S * 1000),
+        "max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES),
         **_min_insync(replication),
     }
 
@@ -68,7 +75,8 @@ async def ensure_topics(
     partitions: int | None = None,
     replication: int = 1,
 ) -> list[str]:
-    """Create missing topics (and their `.dlq` twins); returns the names that were created."""
+    """Create missing topics (and their `.dlq` twins); returns the names that were created.
+    Dead-letter twins created before their size limit grew get the current one."""
     wanted = topic_definitions(specs, partitions, replication)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
     await admin.start()
@@ -78,6 +86,34 @@ async def ensure_topics(
         for topic in missing:  # one by one: a concurrent creator must not fail the rest
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([topic])
+        older = [t for t in wanted if t.name in existing and t.name.endswith(DLQ_SUFFIX)]
+        await _grow_dead_letter_limits(admin, older)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def _grow_dead_letter_limits(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    """A dead-letter topic smaller than DLQ_MAX_MESSAGE_BYTES cannot park every record its topic
+    accepts. AlterConfigs replaces a topic's whole dynamic config, so all of ours is sent."""
+    if not topics:
+        return
+    limit = "max.message.bytes"
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, t.name, {limit: None}) for t in topics]
+    )
+    small = {
+        name
+        for response in responses
+        for _error, _message, _type, name, configs in response.resources
+        for config in configs
+        if config[0] == limit and int(config[1]) < DLQ_MAX_MESSAGE_BYTES
+    }
+    if small:
+        await admin.alter_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, t.name, dict(t.topic_configs))
+                for t in topics
+                if t.name in small
+            ]
+        )

@@ -10,7 +10,7 @@ from igny8.webapi.errors import (
     install_error_handlers,
 )
 from igny8.webapi.middleware import RequestContextMiddleware
-from igny8.webapi.openapi import errors, finish_openapi
+from igny8.webapi.openapi import errors, finish_openapi, signed_by
 
 #: Largest values the PostgreSQL integer columns hold: request bounds match them.
 INT32_MAX = 2_147_483_647
@@ -28,4 +28,5 @@ __all__ = [
     "errors",
     "finish_openapi",
     "install_error_handlers",
+    "signed_by",
 ]

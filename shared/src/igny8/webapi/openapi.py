@@ -37,6 +37,8 @@ DESCRIPTIONS = {
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _SECURITY_HEADERS = {"authorization", "x-account-id"}
 _OPS_PATHS = {"/healthz", "/readyz", "/metrics"}
+_SCHEME_EXTENSION = "x-igny8-security-scheme"
+"""Where `signed_by` carries its scheme to `finish_openapi` (removed from the document)."""
 
 
 def errors(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
@@ -47,6 +49,20 @@ def errors(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any
             "description": descriptions.get(f"s{status}", DESCRIPTIONS.get(status, "Error.")),
         }
         for status in statuses
+    }
+
+
+def signed_by(scheme: str, header: str, description: str) -> dict[str, Any]:
+    """`openapi_extra=` for a route authenticated by something other than a service token — a
+    provider's signature header (Stripe's webhooks): the operation's security names `scheme`, an
+    apiKey header scheme `finish_openapi` adds to the document's components. The fuzz harness
+    (`igny8.fuzz`) reads it and checks an unsigned request is refused (400 or 401) instead of
+    expecting the service token's 401."""
+    return {
+        "security": [{scheme: []}],
+        _SCHEME_EXTENSION: {
+            scheme: {"type": "apiKey", "in": "header", "name": header, "description": description}
+        },
     }
 
 
@@ -103,6 +119,7 @@ def finish_openapi(app: FastAPI, version: str = "1.0.0") -> Callable[[], dict[st
             for operation in item.values():
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
+                components["securitySchemes"].update(operation.pop(_SCHEME_EXTENSION, {}))
                 _finish_operation(path, operation)
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
@@ -132,6 +149,8 @@ def _finish_operation(path: str, operation: dict[str, Any]) -> None:
         operation["security"] = [{"serviceToken": [], "accountId": []}]
         for status in (400, 401, 403):
             responses.setdefault(str(status), _error_response(status))
+    elif operation.get("security"):  # `signed_by`: authenticated by its own header
+        responses.setdefault("400", _error_response(400))
     elif path not in _OPS_PATHS:
         operation["security"] = []
     if "422" in responses or operation.get("parameters") or operation.get("requestBody"):

@@ -9,12 +9,10 @@ are not generated; a pattern using them may get no string (None), which the call
 from __future__ import annotations
 
 import re
-from typing import Any
 
-try:  # Python 3.11+: the parser lives in re._parser (sre_parse is a deprecated alias)
-    from re import _parser as sre  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # pragma: no cover
-    import sre_parse as sre
+# Python 3.11+ (the project's floor): the parser lives in re._parser (sre_parse is deprecated).
+from re import _parser as sre
+from typing import Any
 
 _CATEGORY = {
     "CATEGORY_DIGIT": "1",

@@ -19,6 +19,7 @@ from billing.adapters.sqlalchemy_tables import (
     grants,
     ledger_entries,
     ledger_transactions,
+    release_tombstones,
     reservation_holds,
     reservations,
     usage_log,
@@ -334,6 +335,22 @@ class SqlAlchemyReservationRepository:
             row.request_hash,
             StoredOutcome("credit.committed", row.outcome),
         )
+
+    async def add_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> None:
+        await self.session.execute(
+            insert(release_tombstones)
+            .values(account_id=account_id, reservation_id=reservation_id)
+            .on_conflict_do_nothing()
+        )
+
+    async def has_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> bool:
+        found = await self.session.execute(
+            sa.select(sa.literal(1)).where(
+                release_tombstones.c.account_id == account_id,
+                release_tombstones.c.reservation_id == reservation_id,
+            )
+        )
+        return found.first() is not None
 
     async def add_capture(self, capture: Capture) -> None:
         await self.session.execute(

@@ -148,6 +148,17 @@ reservation_holds = sa.Table(
     sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
 )
 
+# A release that arrived before its reserve (they travel on different topics). Kept as long as
+# the reservations' stored outcomes, so the reserve that follows is refused `released` however late.
+release_tombstones = sa.Table(
+    "release_tombstones",
+    metadata,
+    sa.Column("reservation_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("account_id", UUID(as_uuid=True), primary_key=True),
+    _created_at(),
+)
+
+
 captures = sa.Table(
     "captures",
     metadata,

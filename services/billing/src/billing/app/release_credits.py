@@ -9,7 +9,7 @@ from billing.app.settle import settle
 from billing.domain.errors import UnknownAccount, UnknownReservation
 from billing.domain.model import ReservationStatus
 from billing.ports import Clock, Policy, StoredOutcome, UnitOfWork
-from igny8.contracts.credits import CreditsReleased
+from igny8.contracts.credits import CreditCommandFailed, CreditsReleased
 
 
 async def release_credits(
@@ -19,7 +19,9 @@ async def release_credits(
     if ledger is None:
         raise UnknownAccount(f"no billing account {cmd.account_id}")
     known = await uow.reservations.get(cmd.reservation_id)
-    if known is None or known[0].account_id != cmd.account_id:
+    if known is None:
+        return await _release_first(cmd, uow)
+    if known[0].account_id != cmd.account_id:
         raise UnknownReservation(f"no reservation {cmd.reservation_id} for this account")
     reservation = known[0]
     if reservation.status in (ReservationStatus.RELEASED, ReservationStatus.EXPIRED):
@@ -37,6 +39,22 @@ async def release_credits(
     await uow.reservations.save(reservation, outcome)
     await uow.emit(outcome.topic, reply, cmd.account_id)
     await settle(ledger, uow, policy)
+    return outcome
+
+
+async def _release_first(cmd: ReleaseCredits, uow: UnitOfWork) -> StoredOutcome:
+    """The release overtook its reserve (another topic): remember it, so the reserve that
+    follows is refused `released`, and answer `unknown_reservation` as before. Answered here,
+    not raised, because a raised failure rolls the tombstone back with the command."""
+    await uow.reservations.add_tombstone(cmd.account_id, cmd.reservation_id)
+    failed = CreditCommandFailed(
+        command_type="credit.release",
+        reservation_id=cmd.reservation_id,
+        reason="unknown_reservation",
+        detail=f"no reservation {cmd.reservation_id} yet; a reserve that follows is refused",
+    )
+    outcome = StoredOutcome("credit.command_failed", failed.model_dump(mode="json"))
+    await uow.emit(outcome.topic, failed, cmd.account_id)
     return outcome
 
 

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 from billing.app.commands import ReserveCredits
 from billing.app.settle import settle
-from billing.domain.errors import BillingError, Conflict, InsufficientCredits, UnknownAccount
+from billing.domain.errors import (
+    BillingError,
+    Conflict,
+    InsufficientCredits,
+    ReleasedFirst,
+    UnknownAccount,
+)
 from billing.domain.model import Reservation, ReservationStatus
 from billing.ports import Clock, Policy, StoredOutcome, UnitOfWork
 from igny8.contracts.credits import CreditsRejected, CreditsReserved
@@ -43,6 +49,8 @@ async def reserve_credits(
     try:
         if ledger is None:
             raise UnknownAccount(f"no billing account {cmd.account_id}")
+        if await uow.reservations.has_tombstone(cmd.account_id, cmd.reservation_id):
+            raise ReleasedFirst(f"reservation {cmd.reservation_id} was released before it was made")
         ledger.expire_lapsed_grants()
         prices = await uow.prices.prices_at(now)
         for item in cmd.items:

@@ -42,6 +42,12 @@ class UnknownReservation(BillingError):
     reason = "unknown_reservation"
 
 
+class ReleasedFirst(BillingError):
+    """The reservation's release arrived before the reserve: nothing may be held for it."""
+
+    reason = "released"
+
+
 class HoldExceeded(BillingError):
     reason = "hold_exceeded"
 

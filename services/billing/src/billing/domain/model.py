@@ -144,6 +144,13 @@ class AccountLedger:
             self.movements.append(movement)
         return movement
 
+    def _grant_of(self, hold: Hold) -> Grant:
+        """The grant a hold with credits left sits on (loaded: a grant holding credits is)."""
+        grant = self.grants.get(hold.grant_id)
+        if grant is None:
+            raise AssertionError(f"grant {hold.grant_id} holds credits but was not loaded")
+        return grant
+
     # -- commands ---------------------------------------------------------------------------
 
     def grant(
@@ -202,13 +209,14 @@ class AccountLedger:
             )
         movement = Movement(MovementKind.CAPTURE, str(commit_id))
         left = credits
-        for hold in sorted(reservation.holds, key=lambda h: self.grants[h.grant_id].draw_order()):
+        # Only holds with credits left: a hold used up on a grant that has since lapsed or been
+        # replaced points at a swept grant, which the account no longer loads.
+        live = [h for h in reservation.holds if h.amount > 0]
+        for hold in sorted(live, key=lambda h: self._grant_of(h).draw_order()):
             if left == 0:
                 break
             take = min(hold.amount, left)
-            if take == 0:
-                continue
-            self._post(movement, Book.HELD, -take, self.grants[hold.grant_id])
+            self._post(movement, Book.HELD, -take, self._grant_of(hold))
             self._post(movement, Book.REVENUE, take, None)
             hold.amount -= take
             left -= take
@@ -226,7 +234,7 @@ class AccountLedger:
         for hold in reservation.holds:
             if hold.amount == 0:
                 continue
-            grant = self.grants[hold.grant_id]
+            grant = self._grant_of(hold)
             self._post(movement, Book.HELD, -hold.amount, grant)
             if grant.is_expired(self.now):
                 self._post(movement, Book.EXPIRED, hold.amount, None)

@@ -11,6 +11,7 @@ ERROR_TABLE: dict[type[errors.BillingError], tuple[str, int]] = {
     errors.UnknownAccount: ("unknown_reservation", 404),
     errors.HoldExceeded: ("hold_exceeded", 409),
     errors.ReservationEnded: ("reservation_ended", 409),
+    errors.ReleasedFirst: ("reservation_ended", 409),
     errors.InsufficientCredits: ("invalid", 402),
     errors.UnknownOperation: ("invalid", 422),
     errors.InvalidCommand: ("invalid", 422),

@@ -17,6 +17,7 @@ from billing.app.accounts import change_threshold, open_account
 from billing.app.grant_credits import grant_credits
 from billing.app.prices import change_prices, quote
 from billing.domain.errors import BillingError, InsufficientCredits
+from billing.domain.ledger import MovementKind
 from billing.domain.pricing import Price
 from billing.entrypoints.errors import http_status
 from billing.entrypoints.http_models import (
@@ -39,6 +40,7 @@ from billing.entrypoints.http_models import (
 from billing.ports import Clock, Policy
 from igny8.auth import Caller
 from igny8.webapi import INT64_MAX, error_response, errors
+from igny8.webapi.errors import RETRY_AFTER_S
 
 
 def _price(p: Price) -> dict[str, Any]:
@@ -58,11 +60,15 @@ def billing_error_handler(request: Request, error: Exception) -> JSONResponse:
     extra = {}
     if isinstance(error, InsufficientCredits):
         extra = {"required": error.required, "available": error.available}
+    status = http_status(error)
     return error_response(
         request,
-        http_status(error),
+        status,
         error.detail or error.reason,
         code="parameter_invalid" if error.reason == "invalid" else error.reason,
+        # A 503 is the payment provider being unreachable: the stored attempt is resent under
+        # the same idempotency key, so retrying is safe and the header says when.
+        headers={"Retry-After": RETRY_AFTER_S} if status == 503 else None,
         extra=extra,
     )
 
@@ -221,9 +227,7 @@ def create_router(
             int | None,
             Query(ge=1, le=INT64_MAX, description="`next_cursor` of the previous page."),
         ] = None,
-        kind: Annotated[
-            Literal["grant", "reserve", "capture", "release", "expire"] | None, Query()
-        ] = None,
+        kind: Annotated[MovementKind | None, Query()] = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,
     ) -> dict[str, Any]:

@@ -10,11 +10,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app.provider_events import handle_provider_event
+from billing.entrypoints.http_invoicing_models import WebhookReceived
 from billing.ports import Clock, PaymentGateway, PaymentsPolicy, Policy
 from igny8.observability import get_logger
+from igny8.webapi import errors, signed_by
 
 log = get_logger(__name__)
 MAX_BODY_BYTES = 512 * 1024
+#: The raw body is read by hand (it must be verified byte for byte before it is parsed), so the
+#: document declares it here rather than through a model.
+WEBHOOK = {
+    **signed_by(
+        "stripeSignature",
+        "Stripe-Signature",
+        "Stripe's HMAC-SHA256 signature of the raw body with the endpoint's signing secret "
+        "(`t=…,v1=…`); no service token.",
+    ),
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "A Stripe event."}}
+        },
+    },
+}
 
 
 def create_webhook_router(
@@ -26,7 +44,20 @@ def create_webhook_router(
 ) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/webhooks/stripe", tags=["webhooks"])
+    @router.post(
+        "/webhooks/stripe",
+        tags=["webhooks"],
+        summary="Stripe's events (exactly once per event id; authenticated by Stripe-Signature)",
+        response_model=WebhookReceived,
+        responses=errors(
+            400,
+            409,
+            413,
+            s400="The Stripe-Signature is missing, stale or does not verify.",
+            s409="The event names a payment not recorded yet; Stripe retries it.",
+        ),
+        openapi_extra=WEBHOOK,
+    )
     async def stripe_webhook(request: Request) -> dict[str, Any]:
         # The raw body, verified before anything in it is read (InvalidSignature → 400).
         raw = await request.body()
