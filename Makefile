@@ -135,6 +135,7 @@ bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/bus.py
 	@$(WITH_ENV) $(PY) bench/billing_ledger.py
 	@$(WITH_ENV) $(PY) bench/pipeline.py
+	@$(WITH_ENV) $(PY) bench/publishing_bench.py
 
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra

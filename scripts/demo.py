@@ -63,7 +63,7 @@ CAPS = {
 
 
 def url(service: str) -> str:
-    port = {"billing": 8101, "automation": 8102, "integration": 8103}[service]
+    port = {"billing": 8101, "automation": 8102, "integration": 8103, "publishing": 8104}[service]
     return f"http://127.0.0.1:{os.environ.get(f'{service.upper()}_HTTP_PORT', port)}"
 
 
@@ -117,6 +117,37 @@ async def main(keywords_file: Path, credits: int) -> int:
         else:
             print("automation did not learn the site in time")
             return 1
+        # Publishing: a static export folder (below the account's own folder of the export root)
+        # as the site's destination, approval automatic
+        folder = f"demo-{site_id[:8]}"
+        export_root = Path(os.environ.get("INTEGRATION_STATIC_ROOT", "var/exports")).resolve()
+        (export_root / str(account) / folder).mkdir(parents=True, exist_ok=True)
+        await call(
+            client,
+            "POST",
+            f"{url('integration')}/sites/{site_id}/integrations",
+            json={
+                "platform": "static",
+                "base_url": "https://greenthumb.example",
+                "settings": {"folder": folder},
+            },
+            headers=h("integration"),
+        )
+        for _ in range(300):
+            answer = await client.put(
+                f"{url('publishing')}/sites/{site_id}/settings",
+                json={"approval": "auto"},
+                headers=h("publishing"),
+            )
+            if answer.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            print("publishing did not learn the site in time")
+            return 1
+        print(
+            f"publishing  static export to {export_root / str(account) / folder}, approval automatic"
+        )
         await call(
             client,
             "PUT",
@@ -204,6 +235,19 @@ async def main(keywords_file: Path, credits: int) -> int:
                 client, "GET", f"{url('billing')}/accounts/{account}/balance", headers=h("billing")
             )
         ).json()
+        published: list[dict] = []
+        if run["status"] == "completed":
+            for _ in range(600):  # publishing picks the articles up from content.ready
+                published = (
+                    await client.get(
+                        f"{url('publishing')}/sites/{site_id}/publications",
+                        params={"status": "published", "limit": 500},
+                        headers=h("publishing"),
+                    )
+                ).json()["items"]
+                if len(published) >= counts["content"]:
+                    break
+                await asyncio.sleep(0.5)
         logs = logs_root / run_id
         print(f"\nsummary     run {run['status']} in {time.monotonic() - began:.1f}s")
         print(
@@ -215,11 +259,12 @@ async def main(keywords_file: Path, credits: int) -> int:
             f"{balance['held']} held"
         )
         print(
-            f"            articles: in automation (GET {url('automation')}/sites/{site_id}/content) "
-            "and announced on the content.ready topic; publishing does not publish them yet"
+            f"            {len(published)} of {counts['content']} articles published to "
+            f"{export_root / str(account) / folder}"
         )
         print(f"            logs: {logs} (main.log, stage-N.log, trace.jsonl)")
-        return 0 if run["status"] == "completed" else 1
+        done = run["status"] == "completed" and len(published) == counts["content"]
+        return 0 if done else 1
 
 
 if __name__ == "__main__":

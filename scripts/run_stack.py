@@ -58,9 +58,16 @@ def port_taken(port: int) -> bool:
 def service_environment(env: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     """What one service needs to find another follows the ports chosen for this run, unless the
     caller set it explicitly: automation calls billing for quotes and hands out image URLs."""
+    # publishing writes the demo's articles into a static export folder below the same root
+    # integration checks
+    exports = env.get("INTEGRATION_STATIC_ROOT", str(ROOT / "var" / "exports"))
     wired = {
         "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
         "AUTOMATION_PUBLIC_URL": f"http://127.0.0.1:{ports['automation']}",
+        "INTEGRATION_STATIC_ROOT": exports,
+        "PUBLISHING_STATIC_ROOT": exports,
+        "PUBLISHING_AUTOMATION_URL": f"http://127.0.0.1:{ports['automation']}",
+        "PUBLISHING_INTEGRATION_URL": f"http://127.0.0.1:{ports['integration']}",
     }
     return {**wired, **env}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from igny8.config import ServiceSettings
@@ -11,3 +13,17 @@ class PublishingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PUBLISHING_", extra="ignore", frozen=True)
 
     http_port: int = 8104
+    integration_url: str = "http://127.0.0.1:8103"
+    """Where integration answers (the internal credentials endpoint)."""
+    automation_url: str = "http://127.0.0.1:8102"
+    """Where automation serves image files; image URLs elsewhere are refused."""
+    static_root: Path = Path("var/exports")
+    """Static exports live below this folder (the same root as integration's)."""
+    ssrf_allow: str = ""
+    """Hosts/CIDRs admitted despite being non-public (development, tests), comma-separated."""
+    http_timeout_s: float = 30.0
+    scheduler_tick_s: float = 2.0
+    per_destination_concurrency: int = 2
+    publish_lease_s: float = 300.0
+    publish_max_attempts: int = 6
+    publish_backoff_s: float = 5.0

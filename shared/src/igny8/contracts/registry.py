@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from igny8.contracts import credits, invoices, runs, sites
+from igny8.contracts import credits, invoices, publications, runs, sites
 from igny8.contracts.envelope import Envelope
 from igny8.contracts.errors import InvalidPayload, UndecodableMessage
 
-KeyField = Literal["account_id", "site_id", "run_id", "integration_id"]
-DATA_KEYS = ("run_id", "integration_id")
+KeyField = Literal["account_id", "site_id", "run_id", "integration_id", "item_id"]
+DATA_KEYS = ("run_id", "integration_id", "item_id")
 """Keys taken from the payload rather than the envelope."""
 MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -238,6 +238,26 @@ TOPICS = TopicRegistry(
             "event",
             "automation",
             description="An article ready for publishing",
+        ),
+        TopicSpec(
+            "inventory.item",
+            publications.InventoryItemSnapshot,
+            "item_id",
+            "event",
+            "integration",
+            cleanup_policy="compact",
+            description="One inventory item as a versioned snapshot (compacted, keyed per item)",
+        ),
+        *(
+            TopicSpec(
+                f"publication.{verb}",
+                publications.PublicationChanged,
+                "site_id",
+                "event",
+                "publishing",
+                description=f"A publication {verb}",
+            )
+            for verb in ("scheduled", "completed", "failed", "unpublished")
         ),
     ]
 )

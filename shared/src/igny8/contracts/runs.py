@@ -69,3 +69,5 @@ class ContentReady(_Payload):
     keywords: list[str]
     images: list[ContentImage]
     auto_publish: bool
+    version: int = Field(default=1, ge=1)
+    """Grows with every edit or regeneration, so publishing can tell a newer article apart."""

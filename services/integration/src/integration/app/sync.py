@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from igny8.contracts.publications import InventoryItemSnapshot
 from igny8.contracts.sites import InventoryItem, SiteSynced
 from integration.app.integrations import decrypt, get_integration, record_outcome, same_target
 from integration.domain.errors import IntegrationError
@@ -166,6 +167,30 @@ async def _apply(
                 page=page + 1,
                 pages=pages,
                 items=delta[page * PAGE_SIZE : (page + 1) * PAGE_SIZE],
+            ),
+            account_id,
+            integration.site_id,
+        )
+    # Each changed item also as a versioned snapshot on the compacted `inventory.item` topic, so a
+    # consumer that joins late rebuilds the whole inventory. The sync's time (microseconds) is
+    # the version: it grows with every sync that changes the item, deletions included.
+    version = int(clock.now().timestamp() * 1_000_000)
+    for item in delta:
+        await uow.emit(
+            "inventory.item",
+            InventoryItemSnapshot(
+                item_id=InventoryItemSnapshot.key_for(integration_id, item.kind, item.remote_id),
+                integration_id=integration_id,
+                site_id=integration.site_id,
+                account_id=account_id,
+                version=version,
+                deleted=item.change == "delete",
+                kind=item.kind,
+                remote_id=item.remote_id,
+                title=item.title,
+                url=item.url,
+                excerpt=item.excerpt,
+                modified_at=item.modified_at,
             ),
             account_id,
             integration.site_id,

@@ -1,0 +1,295 @@
+"""Publishing throughput to a real local WordPress, beside the ceiling measured in the same run.
+
+- service: articles (a featured and an inline image, a category, two tags) go through publishing's
+  own path — content.ready handler (canonicalize, link, analyze, approve, schedule) → scheduler
+  release → publisher (credentials, images, WordPress REST with the idempotency bookkeeping) —
+  against a private WordPress (infra/wordpress.py), with the service's per-destination concurrency;
+- ceiling: the same posts (same images, same terms) created by a plain script straight through
+  the WordPress REST API with the same concurrency;
+- the analyzer alone: articles per second on one core.
+Prints JSON. Needs `make infra-up` (PostgreSQL) and installs WordPress's packages when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from igny8.contracts import TOPICS
+from igny8.contracts.runs import ContentImage, ContentReady
+from igny8.contracts.sites import IntegrationSnapshot, SiteSnapshot
+from igny8.db import create_engine, migrations, session_factory
+from igny8.net import GuardedHttp, UrlGuard
+from igny8.testing import create_database, drop_database
+from publishing.adapters.destinations import PlatformDestinations
+from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
+from publishing.app.publish import Publisher, PublishPolicy, release_due
+from publishing.bootstrap import SERVICE_ROOT
+from publishing.domain.analyzer import ArticleInput, analyze
+from publishing.domain.settings import SiteSettings
+from publishing.entrypoints.events import content_subscription, entity_subscription
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES: dict[str, float] = {}
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
+SENTENCES = [
+    "Compost bins turn kitchen scraps into rich soil for the garden.",
+    "You can start with a simple box made from old pallets.",
+    "Add green waste and brown waste in equal parts and keep the heap moist.",
+    "Turn the pile every week so air reaches the middle of it.",
+    "Mulch and leaf mould help the soil hold water through the summer.",
+]
+
+
+def html(n: int) -> str:
+    body = " ".join(SENTENCES)
+    sections = "".join(
+        f"<h2>Compost bins, part {i}</h2><p>{body} {body}</p><p>{body}</p>" for i in range(n)
+    )
+    return f"<p>Compost bins are simple. {body}</p>{sections}"
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Credentials:
+    def __init__(self, secret: dict[str, str]) -> None:
+        self.secret = secret
+
+    async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
+        return self.secret
+
+
+class Images:
+    async def fetch(self, account_id: uuid.UUID, url: str) -> tuple[bytes, str]:
+        return PNG, "image/png"
+
+
+def analyzer_rate(seconds: float = 3.0) -> dict[str, float]:
+    article = ArticleInput("compost bins", "Compost bins guide", "compost-bins", "m" * 130, html(6))
+    analyze(article)
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        analyze(article)
+        count += 1
+    elapsed = time.perf_counter() - began
+    words = len(" ".join(SENTENCES).split()) * 19
+    return {"articles_per_s": round(count / elapsed, 1), "words_per_article": words}
+
+
+async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound: str) -> float:
+    url = await create_database(admin_url, "publishing_bench")
+    try:
+        await asyncio.to_thread(migrations.upgrade, SERVICE_ROOT, url)
+        engine = create_engine(url, 10)
+        sessions = session_factory(engine)
+        clock = Clock()
+        entities, content = entity_subscription(clock), content_subscription(clock)
+        account, site, integration = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+        async def deliver(subscription, topic, payload, source="integration"):
+            envelope = TOPICS.envelope(
+                topic, payload, source=source, account_id=account, site_id=site
+            )
+            async with sessions() as session, session.begin():
+                await subscription.handler(envelope, payload, session)
+
+        await deliver(
+            entities,
+            "site.created",
+            SiteSnapshot(site_id=site, account_id=account, version=1, name="Bench", url=wp.url),
+        )
+        await deliver(
+            entities,
+            "integration.connected",
+            IntegrationSnapshot(
+                integration_id=integration,
+                site_id=site,
+                account_id=account,
+                version=1,
+                platform="wordpress",
+                base_url=wp.url,
+                settings={"categories": ["Bench"]},
+            ),
+        )
+        async with PublishingUnitOfWork(sessions) as uow:
+            await uow.settings.put(account, site, SiteSettings(linking={"inbound": inbound}))
+            await uow.commit()
+        publisher = Publisher(
+            uow_factory=lambda: PublishingUnitOfWork(sessions),
+            destinations=PlatformDestinations(
+                GuardedHttp(UrlGuard(["127.0.0.0/8"]), 60), Path(tempfile.gettempdir())
+            ),
+            credentials=Credentials(wp.credentials),
+            images=Images(),
+            clock=clock,
+            policy=PublishPolicy(),
+        )
+        began = time.perf_counter()
+        for i in range(n):
+            content_id = uuid.uuid4()
+            await deliver(
+                content,
+                "content.ready",
+                ContentReady(
+                    content_id=content_id,
+                    site_id=site,
+                    run_id=None,
+                    title=f"Compost bins {i}",
+                    html=html(3),
+                    meta_title=f"Compost bins {i}",
+                    meta_description="m" * 130,
+                    slug=f"svc-compost-bins-{i}-{content_id.hex[:6]}",
+                    keywords=["compost bins", "garden soil"],
+                    images=[
+                        ContentImage(
+                            url=f"http://automation/images/{i}-f",
+                            alt="compost bins",
+                            kind="featured",
+                        ),
+                        ContentImage(
+                            url=f"http://automation/images/{i}-1", alt="a heap", kind="inline"
+                        ),
+                    ],
+                    auto_publish=True,
+                ),
+                source="automation",
+            )
+        received = time.perf_counter() - began
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(publication_id):
+            async with gate:
+                return await publisher.publish(publication_id)
+
+        done = 0
+        while done < n:
+            released = await release_due(publisher.uow_factory, clock, publisher.policy, batch=n)
+            results = await asyncio.gather(*(one(p) for p in released))
+            done += sum(1 for r in results if r is not None and r.value == "published")
+            if not released:
+                await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - began
+        await engine.dispose()
+        PHASES["content_ready_handling_s"] = round(received, 2)
+        PHASES["publishing_s"] = round(elapsed - received, 2)
+        return n / elapsed * 60
+    finally:
+        await drop_database(admin_url, url)
+
+
+async def direct(wp, n: int, concurrency: int) -> float:
+    token = base64.b64encode(f"{wp.admin_user}:{wp.app_password}".encode()).decode()
+    async with httpx.AsyncClient(
+        base_url=f"{wp.url}/wp-json/", timeout=60, headers={"Authorization": f"Basic {token}"}
+    ) as client:
+
+        async def term(taxonomy, name):
+            answer = await client.post(f"wp/v2/{taxonomy}", json={"name": name})
+            body = answer.json()
+            return body["data"]["term_id"] if answer.status_code == 400 else body["id"]
+
+        async def media(name, alt):
+            answer = await client.post(
+                "wp/v2/media",
+                content=PNG,
+                headers={
+                    "Content-Type": "image/png",
+                    "Content-Disposition": f'attachment; filename="{name}"',
+                },
+            )
+            item = answer.json()
+            await client.post(f"wp/v2/media/{item['id']}", json={"alt_text": alt})
+            return item
+
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i):
+            async with gate:
+                featured = await media(f"direct-{i}-f.png", "compost bins")
+                inline = await media(f"direct-{i}-1.png", "a heap")
+                body = html(3) + f'<figure><img src="{inline["source_url"]}" alt="a heap"></figure>'
+                answer = await client.post(
+                    "wp/v2/posts",
+                    json={
+                        "title": f"Compost bins {i}",
+                        "content": body,
+                        "status": "publish",
+                        "slug": f"direct-compost-bins-{i}-{uuid.uuid4().hex[:6]}",
+                        "excerpt": "m" * 130,
+                        "categories": [await term("categories", "Bench")],
+                        "tags": [
+                            await term("tags", "compost bins"),
+                            await term("tags", "garden soil"),
+                        ],
+                        "featured_media": featured["id"],
+                    },
+                )
+                answer.raise_for_status()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - began) * 60
+
+
+def load_wordpress():
+    spec = importlib.util.spec_from_file_location(
+        "infra_wordpress", ROOT / "infra" / "wordpress.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def main(n: int, concurrency: int, inbound: str) -> None:
+    admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
+    result: dict[str, object] = {
+        "articles": n,
+        "concurrency": concurrency,
+        "analyzer": analyzer_rate(),
+    }
+    infra = load_wordpress()
+    instance = infra.LocalWordPress(Path(tempfile.mkdtemp(prefix="igny8-bench-wp-")))
+    wp = instance.up()
+    try:
+        await direct(wp, 2, concurrency)  # warm-up: PHP opcache, first uploads
+        ceiling = await direct(wp, n, concurrency)
+        service = await through_service(wp, admin_url, n, concurrency, inbound)
+    finally:
+        instance.down()
+    result.update(
+        {
+            "direct_articles_per_min": round(ceiling, 1),
+            "service_articles_per_min": round(service, 1),
+            "ratio_to_ceiling": round(service / ceiling, 2),
+            "service_phases": PHASES,
+            "goal": ">= 0.8 of the ceiling; analyzer >= 200 articles/s",
+        }
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--inbound", choices=["off", "suggest", "auto"], default="suggest")
+    args = parser.parse_args()
+    asyncio.run(main(args.articles, args.concurrency, args.inbound))

@@ -1,0 +1,397 @@
+"""SQLAlchemy implementations of the publishing repositories. Helpers never commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from publishing.adapters.sqlalchemy_tables import (
+    articles,
+    inventory_items,
+    known_integrations,
+    known_sites,
+    publication_transitions,
+    publications,
+)
+from publishing.domain.linker import Candidate
+from publishing.domain.model import (
+    Article,
+    Image,
+    Integration,
+    Publication,
+    Site,
+    Status,
+    Transition,
+)
+
+LINKABLE_KINDS = ("post", "page", "article")
+
+
+class SqlAlchemyReplicas:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def site(self, site_id: uuid.UUID) -> Site | None:
+        row = (
+            await self.session.execute(
+                sa.select(known_sites).where(known_sites.c.site_id == site_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Site(m["site_id"], m["account_id"], m["deleted"], m["name"], m["url"], m["timezone"])
+
+    @staticmethod
+    def _integration(m: Any) -> Integration:
+        return Integration(
+            m["integration_id"],
+            m["site_id"],
+            m["account_id"],
+            m["deleted"],
+            m["platform"],
+            m["base_url"],
+            dict(m["settings"] or {}),
+            m["is_active"],
+        )
+
+    async def integration(self, integration_id: uuid.UUID) -> Integration | None:
+        row = (
+            await self.session.execute(
+                sa.select(known_integrations).where(
+                    known_integrations.c.integration_id == integration_id
+                )
+            )
+        ).first()
+        return self._integration(row._mapping) if row else None
+
+    async def integrations_of(self, site_id: uuid.UUID) -> list[Integration]:
+        rows = await self.session.execute(
+            sa.select(known_integrations)
+            .where(known_integrations.c.site_id == site_id)
+            .order_by(known_integrations.c.integration_id)
+        )
+        return [self._integration(r._mapping) for r in rows]
+
+    async def inventory_candidates(self, site_id: uuid.UUID, limit: int) -> list[Candidate]:
+        rows = await self.session.execute(
+            sa.select(inventory_items)
+            .where(
+                inventory_items.c.site_id == site_id,
+                inventory_items.c.kind.in_(LINKABLE_KINDS),
+                ~inventory_items.c.deleted,
+                inventory_items.c.url != "",
+            )
+            .order_by(inventory_items.c.modified_at.desc().nulls_last())
+            .limit(limit)
+        )
+        return [Candidate(f"inventory:{r.item_id}", r.url, r.title, "", r.excerpt) for r in rows]
+
+
+class SqlAlchemyArticles:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, content_id: uuid.UUID, lock: bool = False) -> Article | None:
+        query = sa.select(articles).where(articles.c.content_id == content_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return _article(row._mapping) if row else None
+
+    async def save(self, article: Article) -> None:
+        values = {
+            "account_id": article.account_id,
+            "site_id": article.site_id,
+            "version": article.version,
+            "run_id": article.run_id,
+            "title": article.title,
+            "html": article.html,
+            "linked_html": article.linked_html,
+            "meta_title": article.meta_title,
+            "meta_description": article.meta_description,
+            "slug": article.slug,
+            "keywords": article.keywords,
+            "images": [{"url": i.url, "alt": i.alt, "kind": i.kind} for i in article.images],
+            "auto_publish": article.auto_publish,
+            "score": article.score,
+            "report": article.report,
+        }
+        statement = insert(articles).values(content_id=article.content_id, **values)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=["content_id"], set_=values)
+        )
+
+    async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
+        live = (
+            sa.select(publications.c.content_id)
+            .where(
+                publications.c.site_id == site_id,
+                publications.c.content_id != exclude,
+                publications.c.status == Status.PUBLISHED.value,
+            )
+            .distinct()
+        )
+        rows = await self.session.execute(
+            sa.select(articles)
+            .where(articles.c.content_id.in_(live))
+            .order_by(articles.c.received_at.desc())
+            .limit(limit)
+        )
+        return [_article(r._mapping) for r in rows]
+
+    async def published_candidates(
+        self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int
+    ) -> list[Candidate]:
+        url = (
+            sa.select(publications.c.remote_url)
+            .where(
+                publications.c.content_id == articles.c.content_id,
+                publications.c.remote_url.is_not(None),
+                publications.c.status == Status.PUBLISHED.value,
+            )
+            .order_by(publications.c.published_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            sa.select(
+                articles.c.content_id,
+                articles.c.title,
+                articles.c.keywords,
+                articles.c.meta_description,
+                url.label("url"),
+            )
+            .where(articles.c.site_id == site_id, articles.c.content_id != exclude)
+            .order_by(articles.c.received_at.desc())
+            .limit(limit)
+        )
+        return [
+            Candidate(
+                f"publication:{r.content_id}",
+                r.url,
+                r.title,
+                r.keywords[0] if r.keywords else "",
+                r.meta_description,
+            )
+            for r in rows
+            if r.url
+        ]
+
+
+def _article(m: Any) -> Article:
+    return Article(
+        content_id=m["content_id"],
+        account_id=m["account_id"],
+        site_id=m["site_id"],
+        version=m["version"],
+        title=m["title"],
+        html=m["html"],
+        linked_html=m["linked_html"],
+        meta_title=m["meta_title"],
+        meta_description=m["meta_description"],
+        slug=m["slug"],
+        keywords=list(m["keywords"]),
+        images=[Image(i["url"], i["alt"], i["kind"]) for i in m["images"]],
+        auto_publish=m["auto_publish"],
+        run_id=m["run_id"],
+        score=m["score"],
+        report=dict(m["report"]),
+    )
+
+
+def _publication(m: Any) -> Publication:
+    return Publication(
+        publication_id=m["publication_id"],
+        account_id=m["account_id"],
+        site_id=m["site_id"],
+        content_id=m["content_id"],
+        integration_id=m["integration_id"],
+        platform=m["platform"],
+        slug=m["slug"],
+        status=Status(m["status"]),
+        content_version=m["content_version"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        published_version=m["published_version"],
+        score=m["score"],
+        hold_reason=m["hold_reason"],
+        scheduled_for=m["scheduled_for"],
+        attempts=m["attempts"],
+        remote_id=m["remote_id"],
+        remote_url=m["remote_url"],
+        remote_modified=m["remote_modified"],
+        create_started_at=m["create_started_at"],
+        lease_until=m["lease_until"],
+        last_error=m["last_error"],
+        published_at=m["published_at"],
+    )
+
+
+COLUMNS = (
+    "status",
+    "content_version",
+    "published_version",
+    "score",
+    "hold_reason",
+    "scheduled_for",
+    "attempts",
+    "remote_id",
+    "remote_url",
+    "remote_modified",
+    "create_started_at",
+    "lease_until",
+    "last_error",
+    "published_at",
+    "updated_at",
+    "slug",
+)
+
+
+class SqlAlchemyPublications:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, publication_id: uuid.UUID, lock: bool = False) -> Publication | None:
+        query = sa.select(publications).where(publications.c.publication_id == publication_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return _publication(row._mapping) if row else None
+
+    async def _where(self, *conditions: Any) -> list[Publication]:
+        rows = await self.session.execute(
+            sa.select(publications).where(*conditions).order_by(publications.c.created_at)
+        )
+        return [_publication(r._mapping) for r in rows]
+
+    async def for_article(self, content_id: uuid.UUID) -> list[Publication]:
+        return await self._where(publications.c.content_id == content_id)
+
+    async def of_site(self, site_id: uuid.UUID, statuses: frozenset[Status]) -> list[Publication]:
+        return await self._where(
+            publications.c.site_id == site_id,
+            publications.c.status.in_([s.value for s in statuses]),
+        )
+
+    async def of_integration(
+        self, integration_id: uuid.UUID, statuses: frozenset[Status]
+    ) -> list[Publication]:
+        return await self._where(
+            publications.c.integration_id == integration_id,
+            publications.c.status.in_([s.value for s in statuses]),
+        )
+
+    async def add(self, publication: Publication) -> None:
+        await self.session.execute(
+            sa.insert(publications).values(
+                publication_id=publication.publication_id,
+                account_id=publication.account_id,
+                site_id=publication.site_id,
+                content_id=publication.content_id,
+                integration_id=publication.integration_id,
+                platform=publication.platform,
+                created_at=publication.created_at,
+                **{c: _value(getattr(publication, c)) for c in COLUMNS},
+            )
+        )
+        await self._transitions(publication)
+
+    async def save(self, publication: Publication) -> None:
+        await self.session.execute(
+            sa.update(publications)
+            .where(publications.c.publication_id == publication.publication_id)
+            .values(**{c: _value(getattr(publication, c)) for c in COLUMNS})
+        )
+        await self._transitions(publication)
+
+    async def _transitions(self, publication: Publication) -> None:
+        if publication.transitions:
+            await self.session.execute(
+                sa.insert(publication_transitions),
+                [_transition(publication.publication_id, t) for t in publication.transitions],
+            )
+            publication.transitions.clear()
+
+    async def latest_scheduled(self, integration_id: uuid.UUID) -> datetime | None:
+        found: datetime | None = await self.session.scalar(
+            sa.select(sa.func.max(publications.c.scheduled_for)).where(
+                publications.c.integration_id == integration_id,
+                publications.c.status == Status.SCHEDULED.value,
+            )
+        )
+        return found
+
+    async def count_scheduled(self, site_id: uuid.UUID) -> int:
+        return int(
+            await self.session.scalar(
+                sa.select(sa.func.count()).where(
+                    publications.c.site_id == site_id,
+                    publications.c.status == Status.SCHEDULED.value,
+                )
+            )
+            or 0
+        )
+
+    async def released_between(
+        self, integration_id: uuid.UUID, start: datetime, end: datetime
+    ) -> int:
+        t = publication_transitions
+        return int(
+            await self.session.scalar(
+                sa.select(sa.func.count(sa.distinct(t.c.publication_id)))
+                .select_from(t.join(publications))
+                .where(
+                    publications.c.integration_id == integration_id,
+                    t.c.to_status == Status.PUBLISHING.value,
+                    t.c.from_status != Status.PUBLISHING.value,
+                    t.c.at >= start,
+                    t.c.at < end,
+                )
+            )
+            or 0
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        p = publications
+        rows = await self.session.execute(
+            sa.select(p.c.publication_id)
+            .where(
+                sa.or_(
+                    sa.and_(p.c.status == Status.SCHEDULED.value, p.c.scheduled_for <= now),
+                    sa.and_(p.c.status == Status.PUBLISHING.value, p.c.lease_until < now),
+                )
+            )
+            .order_by(p.c.scheduled_for)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [r.publication_id for r in rows]
+
+    async def held_for_queue(self, limit: int) -> list[uuid.UUID]:
+        rows = await self.session.execute(
+            sa.select(publications.c.publication_id)
+            .where(
+                publications.c.status == Status.PENDING_APPROVAL.value,
+                publications.c.hold_reason == "queue_full",
+            )
+            .order_by(publications.c.created_at)
+            .limit(limit)
+        )
+        return [r.publication_id for r in rows]
+
+
+def _value(value: Any) -> Any:
+    return value.value if isinstance(value, Status) else value
+
+
+def _transition(publication_id: uuid.UUID, t: Transition) -> dict[str, Any]:
+    return {
+        "publication_id": publication_id,
+        "from_status": t.from_status.value if t.from_status else None,
+        "to_status": t.to_status.value,
+        "actor": t.actor,
+        "reason": t.reason,
+        "at": t.at,
+    }
