@@ -19,6 +19,7 @@ from automation.config import AutomationSettings
 from automation.entrypoints.events import (
     credit_replies_subscription,
     image_subscription,
+    publication_subscription,
     site_subscription,
 )
 from automation.entrypoints.http import create_router
@@ -103,6 +104,7 @@ def bootstrap(
         subscriptions=[
             site_subscription(clock),
             credit_replies_subscription(),
+            publication_subscription(),
             image_subscription(run_engine),
         ],
         timers=[

@@ -277,6 +277,16 @@ class Library(Protocol):
         ...
 
 
+class PublishedContent(Protocol):
+    """Article versions and what publishing reported about each publication of an article."""
+
+    async def next_version(self, content_id: uuid.UUID) -> int: ...
+
+    async def record(self, values: dict[str, Any]) -> bool: ...
+
+    async def refresh_status(self, content_id: uuid.UUID) -> str | None: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """One transaction over automation's repositories (one per aggregate), with its outbox.
     Read-only properties: each implementation exposes its own repository types."""
@@ -301,6 +311,9 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def library(self) -> Library: ...
+
+    @property
+    def published(self) -> PublishedContent: ...
 
 
 class CreditQuotes(Protocol):

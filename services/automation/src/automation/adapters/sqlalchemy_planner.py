@@ -213,6 +213,7 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 keywords=article["keywords"],
                 word_count=words,
                 status="ready",
+                version=contents.c.version + 1,  # publishing re-publishes the newer version
             )
         )
 

@@ -1,6 +1,7 @@
-"""An article edited by a person: saved only if the `content.ready` it makes still fits in one
-message (issue 9 §2.4 — an oversized message could never be published nor dead-lettered, so it is
-refused at the API as a 413 instead)."""
+"""An article edited by a person. An edit of what a reader sees gives the article a new version and
+emits `content.ready` with it, so publishing updates what it already published (issue 10). The
+edit is saved only if that message still fits (issue 9 §2.4 — an oversized message could never be
+published nor dead-lettered, so it is refused at the API as a 413 instead)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from igny8.contracts import MAX_MESSAGE_BYTES, TOPICS
 from igny8.contracts.runs import ContentImage, ContentReady
 
 ImageUrl = Callable[[uuid.UUID], str]
+PUBLISHED_FIELDS = frozenset({"title", "html", "meta_title", "meta_description", "slug"})
+"""What a reader of the published article sees: editing any of it makes a new version."""
 
 
 def content_ready(
@@ -24,6 +27,7 @@ def content_ready(
     run_id: uuid.UUID | None,
 ) -> ContentReady:
     return ContentReady(
+        version=content["version"],
         content_id=content["content_id"],
         site_id=content["site_id"],
         run_id=run_id,
@@ -60,6 +64,9 @@ async def edit_content(
     """Apply `changes` in the caller's unit of work (not committed here); the edited article."""
     if not await uow.library.update_item("content", account_id, site_id, content_id, changes):
         raise NotFound("content item not found")
+    republish = bool(PUBLISHED_FIELDS & changes.keys())
+    if republish:
+        await uow.published.next_version(content_id)
     found = await uow.library.get_item("content", account_id, site_id, content_id)
     assert found is not None
     images = await uow.planner.images_of_content(content_id)
@@ -70,4 +77,6 @@ async def edit_content(
             f"the edited article would make a {size}-byte content.ready message; "
             f"the limit is {MAX_MESSAGE_BYTES} bytes (shorten the HTML or move media to images)"
         )
+    if republish and found["status"] != "draft":  # a draft is not ready for publishing
+        await uow.emit("content.ready", message, account_id, site_id)
     return found

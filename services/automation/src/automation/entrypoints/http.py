@@ -26,7 +26,6 @@ from automation.entrypoints.http_models import (
     ITEMS,
     KEYWORD_UPLOAD,
     RUN_INTERNALS,
-    Approved,
     ConfigPatch,
     Estimate,
     ImportResult,
@@ -355,16 +354,23 @@ def create_router(
 
     @router.post(
         "/sites/{site_id}/content/{content_id}/approve",
+        status_code=410,
         tags=["content"],
-        summary="Mark an article approved",
-        response_model=Approved,
-        responses=errors(404),
+        summary="Gone: approval lives in publishing",
+        description="Approval is decided in one place, publishing: approve a publication with "
+        "publishing's `POST /sites/{site_id}/publications/{publication_id}/approve`, or let the "
+        "site's `auto_publish` flag (or publishing's approval mode) approve on its own.",
+        deprecated=True,
+        response_class=Response,
+        responses=errors(410, s410="Approval moved to publishing."),
     )
-    async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
-        async with uow() as u:
-            await site_work.approve_content(u, caller.require_account(), site_id, content_id)
-            await u.commit()
-        return {"content_id": content_id, "status": "approved"}
+    async def approve(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> Response:
+        raise ApiError(
+            410,
+            "approval_moved",
+            "approval lives in publishing: POST /sites/{site_id}/publications/"
+            "{publication_id}/approve there (or set auto_publish)",
+        )
 
     # ---- runs -------------------------------------------------------------------------------
 

@@ -146,7 +146,11 @@ class ContentPatch(_Body):
     meta_title: str | None = Field(default=None, max_length=200)
     meta_description: str | None = Field(default=None, max_length=400)
     slug: str | None = Field(default=None, pattern="^[a-z0-9-]{1,200}$")
-    status: Literal["draft", "ready", "approved"] | None = None
+    status: Literal["draft", "ready"] | None = Field(
+        default=None,
+        description="A draft is held back from publishing; approval lives in publishing. "
+        "Editing what a reader sees makes a new version and emits `content.ready`.",
+    )
 
 
 class TaskPatch(_Body):
@@ -270,11 +274,6 @@ class ConfigPatch(_Body):
 
 class Regenerating(BaseModel):
     run_id: uuid.UUID
-    content_id: uuid.UUID
-    status: str
-
-
-class Approved(BaseModel):
     content_id: uuid.UUID
     status: str
 
