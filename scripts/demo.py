@@ -212,7 +212,11 @@ async def main(keywords_file: Path, credits: int) -> int:
             headers={**me, "Idempotency-Key": f"demo-run-{site_id}"},
         )
         if started.status_code == 402:
-            print(f"refused     {started.json()}")
+            error = started.json()["error"]
+            print(
+                f"refused     {error['message']} (required {error.get('required')}, "
+                f"available {error.get('available')})"
+            )
             return 1
         run_id = started.json()["run_id"]
         print(f"run         {run_id} ({started.json()['status']})\n")

@@ -301,10 +301,13 @@ async def test_a_second_start_is_409_and_insufficient_credits_is_402_with_the_si
             f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")
         )
         assert refused.status_code == 402, refused.text
-        body = refused.json()
-        assert (body["reason"], body["available"]) == ("insufficient_credits", 20) and body[
-            "required"
-        ] > 20
+        error = refused.json()["error"]  # the platform's one error format (ADR 0004)
+        assert (error["type"], error["code"], error["available"]) == (
+            "payment_required_error",
+            "insufficient_credits",
+            20,
+        )
+        assert error["required"] > 20 and error["run_id"] and error["request_id"]
         runs = (
             await client.get(
                 f"{poor.automation}/sites/{poor.site}/runs", headers=poor.headers("automation")
@@ -566,10 +569,23 @@ async def test_people_edit_archive_and_delete_what_the_pipeline_made(stack):
         content = (await client.get(f"{base}/content", headers=h)).json()["items"][0]
         edited = await client.patch(
             f"{base}/content/{content['content_id']}",
-            json={"title": "Edited", "status": "approved"},
+            json={"title": "Edited"},
             headers=h,
         )
-        assert (edited.json()["title"], edited.json()["status"]) == ("Edited", "approved")
+        assert (edited.json()["title"], edited.json()["version"]) == ("Edited", 2)
+        versions: list[int] = []
+        for _ in range(50):  # the edit reaches publishing as a newer version (relayed after commit)
+            versions = [
+                json.loads(r.value)["data"]["version"]
+                for r in await topic_records(stack["bootstrap"], "content.ready")
+                if json.loads(r.value)["data"]["content_id"] == content["content_id"]
+            ]
+            if 2 in versions:
+                break
+            await asyncio.sleep(0.2)
+        assert versions == [1, 2], versions
+        approving = await client.post(f"{base}/content/{content['content_id']}/approve", headers=h)
+        assert approving.status_code == 410  # approval lives in publishing
         bad = await client.patch(
             f"{base}/content/{content['content_id']}", json={"slug": "Not A Slug"}, headers=h
         )

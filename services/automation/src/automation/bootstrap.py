@@ -19,6 +19,7 @@ from automation.config import AutomationSettings
 from automation.entrypoints.events import (
     credit_replies_subscription,
     image_subscription,
+    publication_subscription,
     site_subscription,
 )
 from automation.entrypoints.http import create_router
@@ -97,11 +98,13 @@ def bootstrap(
                 storage,
                 settings.start_wait_s,
                 service_auth("automation", settings.public_keys),
+                image_url=lambda image_id: f"{public}/images/{image_id}",
             )
         ],
         subscriptions=[
             site_subscription(clock),
             credit_replies_subscription(),
+            publication_subscription(),
             image_subscription(run_engine),
         ],
         timers=[

@@ -42,7 +42,7 @@ class RunRepository(Protocol):
     ) -> dict[str, Any] | None: ...
 
     async def runs_for_site(
-        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int
+        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int, offset: int = 0
     ) -> list[dict[str, Any]]: ...
 
     async def live_run(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
@@ -171,7 +171,11 @@ class PlannerRepository(Protocol):
 
     async def set_content_html(self, content_id: uuid.UUID, html: str) -> None: ...
 
-    async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]: ...
+    async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The run's articles, each with its `images` (image_id, kind, position, alt)."""
+        ...
+
+    async def images_of_content(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
 
 
 class WorkQueues(Protocol):
@@ -273,6 +277,16 @@ class Library(Protocol):
         ...
 
 
+class PublishedContent(Protocol):
+    """Article versions and what publishing reported about each publication of an article."""
+
+    async def next_version(self, content_id: uuid.UUID) -> int: ...
+
+    async def record(self, values: dict[str, Any]) -> bool: ...
+
+    async def refresh_status(self, content_id: uuid.UUID) -> str | None: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """One transaction over automation's repositories (one per aggregate), with its outbox.
     Read-only properties: each implementation exposes its own repository types."""
@@ -297,6 +311,9 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def library(self) -> Library: ...
+
+    @property
+    def published(self) -> PublishedContent: ...
 
 
 class CreditQuotes(Protocol):

@@ -59,3 +59,35 @@ def test_unreadable_files_are_refused_with_the_reason(
 ) -> None:
     with pytest.raises(UnreadableImport, match=fragment):
         parse(body, content_type)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("volume", 99999999999999999999, "volume"),
+        ("volume", 99999999999999, "volume"),
+        ("volume", "2147483648", "volume"),
+        ("cpc", 123456789012.55, "cpc"),
+        ("cpc", "NaN", "cpc"),
+        ("cpc", "Infinity", "cpc"),
+        ("volume", True, "volume"),
+    ],
+)
+def test_a_value_beyond_its_column_is_that_rows_error_not_the_files(
+    field: str, value: object, reason: str
+) -> None:
+    """Issue 12: these answered 500 (int32 / NUMERIC(10,2) overflow) and sank the whole file."""
+    body = json.dumps(
+        [{"keyword": "bad row", field: value}, {"keyword": "good row", "volume": 2147483647}]
+    ).encode()
+    parsed = parse(body, "application/json")
+    assert [r.keyword for r in parsed.rows] == ["good row"]
+    assert [e["line"] for e in parsed.errors] == [1]
+    assert reason in parsed.errors[0]["reason"]
+
+
+def test_a_huge_volume_in_a_csv_is_reported_on_its_line() -> None:
+    body = b"keyword,volume,cpc\nfine,10,1.5\nhuge,99999999999999999999,1\nrich,1,123456789012.55\n"
+    parsed = parse(body, "text/csv")
+    assert [r.keyword for r in parsed.rows] == ["fine"]
+    assert {e["line"] for e in parsed.errors} == {3, 4}

@@ -213,6 +213,7 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 keywords=article["keywords"],
                 word_count=words,
                 status="ready",
+                version=contents.c.version + 1,  # publishing re-publishes the newer version
             )
         )
 
@@ -279,15 +280,18 @@ class SqlAlchemyPlannerRepository(SessionRepository):
             sa.select(contents).where(contents.c.run_id == run_id).order_by(contents.c.created_at)
         )
         for content in found:
-            content["images"] = await self._all(
-                sa.select(
-                    images.c.image_id,
-                    image_prompts.c.kind,
-                    image_prompts.c.position,
-                    image_prompts.c.alt,
-                )
-                .join(image_prompts, image_prompts.c.prompt_id == images.c.prompt_id)
-                .where(images.c.content_id == content["content_id"])
-                .order_by(image_prompts.c.position)
-            )
+            content["images"] = await self.images_of_content(content["content_id"])
         return found
+
+    async def images_of_content(self, content_id: uuid.UUID) -> list[dict[str, Any]]:
+        return await self._all(
+            sa.select(
+                images.c.image_id,
+                image_prompts.c.kind,
+                image_prompts.c.position,
+                image_prompts.c.alt,
+            )
+            .join(image_prompts, image_prompts.c.prompt_id == images.c.prompt_id)
+            .where(images.c.content_id == content_id)
+            .order_by(image_prompts.c.position)
+        )

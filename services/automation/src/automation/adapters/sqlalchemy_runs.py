@@ -25,7 +25,11 @@ class SqlAlchemyRunRepository(SessionRepository):
             async with self.session.begin_nested():
                 await self.session.execute(sa.insert(runs).values(**values))
         except IntegrityError:
-            raise RunConflict("the site already has a reserving, running or paused run") from None
+            live = await self.live_run(values["site_id"])
+            raise RunConflict(
+                "the site already has a reserving, running or paused run",
+                str(live["run_id"]) if live else None,
+            ) from None
 
     async def run(
         self, run_id: uuid.UUID, account_id: uuid.UUID | None = None
@@ -36,13 +40,14 @@ class SqlAlchemyRunRepository(SessionRepository):
         return await self._one(query)
 
     async def runs_for_site(
-        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int
+        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int, offset: int = 0
     ) -> list[dict[str, Any]]:
         return await self._all(
             sa.select(runs)
             .where(runs.c.account_id == account_id, runs.c.site_id == site_id)
-            .order_by(runs.c.created_at.desc())
+            .order_by(runs.c.created_at.desc(), runs.c.run_id)
             .limit(limit)
+            .offset(offset)
         )
 
     async def live_run(self, site_id: uuid.UUID) -> dict[str, Any] | None:

@@ -118,10 +118,31 @@ contents = sa.Table(
     sa.Column("keywords", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("word_count", sa.Integer, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="draft"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # grows with every edit or regeneration: `content.ready` carries it to publishing
+    sa.Column("published_url", sa.Text, nullable=True),
     _created(),
     sa.CheckConstraint("status IN ('draft', 'ready', 'approved', 'published')", name="status"),
 )
 sa.Index("ix_contents_site", contents.c.account_id, contents.c.site_id)
+
+content_publications = sa.Table(
+    "content_publications",
+    metadata,
+    # one row per publishing publication (an article on one destination), from publication.* events
+    _id("publication_id"),
+    sa.Column("content_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("site_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("content_version", sa.Integer, nullable=False),
+    sa.Column("remote_id", sa.Text, nullable=True),
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+sa.Index("ix_content_publications_content", content_publications.c.content_id)
 
 image_prompts = sa.Table(
     "image_prompts",

@@ -10,6 +10,7 @@ from automation.adapters.sqlalchemy_checkpoints import SqlAlchemyItemCheckpoints
 from automation.adapters.sqlalchemy_holds import SqlAlchemyRunHolds
 from automation.adapters.sqlalchemy_library import SqlAlchemyLibrary
 from automation.adapters.sqlalchemy_planner import SqlAlchemyPlannerRepository
+from automation.adapters.sqlalchemy_publications import SqlAlchemyPublishedContent
 from automation.adapters.sqlalchemy_queues import SqlAlchemyWorkQueues
 from automation.adapters.sqlalchemy_runs import SqlAlchemyRunRepository
 from automation.adapters.sqlalchemy_sites import SqlAlchemySiteRepository
@@ -36,6 +37,7 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
         self.queues = SqlAlchemyWorkQueues(session)
         self.sites = SqlAlchemySiteRepository(session)
         self.library = SqlAlchemyLibrary(session)
+        self.published = SqlAlchemyPublishedContent(session)
 
     async def __aenter__(self) -> AutomationUnitOfWork:
         await super().__aenter__()

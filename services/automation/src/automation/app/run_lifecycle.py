@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from automation.app.content_edits import content_ready
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import run_event
 from automation.domain.runs import RunStatus
-from igny8.contracts.runs import ContentImage, ContentReady
 from igny8.credit_saga import Emit, release_confirmed
 
 if TYPE_CHECKING:
@@ -119,21 +119,8 @@ async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> No
     for content in await uow.planner.contents_of_run(ctx.run_id):
         await uow.emit(
             "content.ready",
-            ContentReady(
-                content_id=content["content_id"],
-                site_id=content["site_id"],
-                run_id=ctx.run_id,
-                title=content["title"],
-                html=content["html"],
-                meta_title=content["meta_title"],
-                meta_description=content["meta_description"],
-                slug=content["slug"],
-                keywords=content["keywords"],
-                auto_publish=ctx.config.auto_publish,
-                images=[
-                    ContentImage(url=eng.image_url(i["image_id"]), alt=i["alt"], kind=i["kind"])
-                    for i in content["images"]
-                ],
+            content_ready(
+                content, content["images"], eng.image_url, ctx.config.auto_publish, ctx.run_id
             ),
             ctx.account_id,
             ctx.site_id,

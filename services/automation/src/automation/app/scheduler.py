@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from automation.app.runs import start_run
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import AutomationError
@@ -19,10 +21,10 @@ async def start_due_runs(unit_of_work: Callable[[], UnitOfWork], clock: Clock) -
         sites = await uow.sites.scheduled_sites()
     now = clock.now()
     for site in sites:
-        config = AutomationConfig.model_validate(site["config"])
-        try:
+        try:  # a config saved before the API refused unknown timezones is skipped, not fatal
+            config = AutomationConfig.model_validate(site["config"])
             occurrence = latest_occurrence(config.schedule, now)
-        except AutomationError:
+        except (AutomationError, ValidationError):
             continue
         if occurrence is None:
             continue

@@ -1,5 +1,5 @@
 """A site's automation settings and library actions that people take over HTTP: the config,
-keyword imports, approving an article, estimating a run, and starting one — waiting a moment for
+keyword imports, estimating a run, and starting one — waiting a moment for
 billing's answer so the caller learns at once whether the run is running, waiting or refused."""
 
 from __future__ import annotations
@@ -43,16 +43,6 @@ async def import_keywords(
         "duplicates": parsed.duplicates + len(parsed.rows) - imported,
         "errors": parsed.errors,
     }
-
-
-async def approve_content(
-    uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, content_id: uuid.UUID
-) -> None:
-    await known_site(uow, account_id, site_id)
-    if not await uow.library.update_item(
-        "content", account_id, site_id, content_id, {"status": "approved"}
-    ):
-        raise NotFound("content not found")
 
 
 async def estimate_run(

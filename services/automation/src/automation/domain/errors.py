@@ -17,7 +17,12 @@ class UnreadableImport(AutomationError):
     pass
 
 
-class ImportTooLarge(AutomationError):
+class TooLarge(AutomationError):
+    """A body or a result the platform cannot carry (an import over its limit, an article whose
+    `content.ready` would exceed the message limit)."""
+
+
+class ImportTooLarge(TooLarge):
     """An import over the size limit, refused before it is read."""
 
 
@@ -26,7 +31,11 @@ class NotFound(AutomationError):
 
 
 class RunConflict(AutomationError):
-    pass
+    """The run (or the site's live run, named by `run_id` when known) is in the way."""
+
+    def __init__(self, detail: str, run_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.run_id = run_id
 
 
 class ProviderMissing(AutomationError):

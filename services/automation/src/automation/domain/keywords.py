@@ -16,6 +16,10 @@ INTENTS = {"informational", "commercial", "transactional", "navigational"}
 MAX_ROWS = 50_000
 MAX_BYTES = 10 * 1024 * 1024
 """An import's body (50,000 rows of keyword, metrics and intent fit with room to spare)."""
+MAX_VOLUME = 2_147_483_647
+"""`volume` is an INTEGER column: a larger number is that row's error, never the file's."""
+MAX_CPC = Decimal("99999999.99")
+"""`cpc` is NUMERIC(10, 2)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,13 @@ def normalize(keyword: str) -> str:
 def _int(value: Any, name: str, low: int, high: int | None = None) -> int | None:
     if value in (None, ""):
         return None
+    if isinstance(value, (bool, dict, list)):
+        raise ValueError(f"{name} must be a whole number")
+    text = str(value).replace(",", "").strip()
+    if len(text) > 30:
+        raise ValueError(f"{name} is too large")
     try:
-        number = int(str(value).replace(",", "").strip())
+        number = int(text)
     except ValueError:
         raise ValueError(f"{name} must be a whole number") from None
     if number < low or (high is not None and number > high):
@@ -64,11 +73,17 @@ def _row(raw: dict[str, Any]) -> KeywordRow:
         raise ValueError("keyword is longer than 200 characters")
     cpc = lowered.get("cpc")
     try:
-        cpc_value = None if cpc in (None, "") else Decimal(str(cpc).strip().lstrip("$"))
+        cpc_value = None if cpc in (None, "") else Decimal(str(cpc).strip().lstrip("$")[:40])
     except InvalidOperation:
         raise ValueError("cpc must be a number") from None
+    if isinstance(cpc, bool) or (cpc_value is not None and not cpc_value.is_finite()):
+        raise ValueError("cpc must be a number")
     if cpc_value is not None and cpc_value < 0:
         raise ValueError("cpc must not be negative")
+    if cpc_value is not None and cpc_value > MAX_CPC:
+        raise ValueError(f"cpc must be at most {MAX_CPC}")
+    if cpc_value is not None:
+        cpc_value = cpc_value.quantize(Decimal("0.01"))
     intent = (str(lowered.get("intent") or "").strip().lower()) or None
     if intent is not None and intent not in INTENTS:
         raise ValueError(f"intent must be one of {', '.join(sorted(INTENTS))}")
@@ -77,7 +92,7 @@ def _row(raw: dict[str, Any]) -> KeywordRow:
         raise ValueError("country must be a two-letter code")
     return KeywordRow(
         keyword,
-        _int(lowered.get("volume"), "volume", 0),
+        _int(lowered.get("volume"), "volume", 0, MAX_VOLUME),
         _int(lowered.get("difficulty"), "difficulty", 0, 100),
         cpc_value,
         intent,

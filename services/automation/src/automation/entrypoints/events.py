@@ -1,5 +1,5 @@
-"""Kafka entrypoints: site snapshots (who owns which site; deletion cancels its run) and billing's
-replies to our credit commands."""
+"""Kafka entrypoints: site snapshots (who owns which site; deletion cancels its run), billing's
+replies to our credit commands, and publishing's outcomes (an article becomes `published`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.adapters.sqlalchemy_tables import known_sites
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
+from automation.app.publications import apply_publication
 from automation.app.run_engine import RunEngine
 from automation.app.runs import cancel_run
 from automation.domain.runs import LIVE
 from automation.ports import Clock
 from igny8.contracts import Envelope
 from igny8.contracts import credits as wire
+from igny8.contracts.publications import PublicationChanged
 from igny8.contracts.runs import GenerateImage
 from igny8.contracts.sites import SiteSnapshot
 from igny8.credit_saga import apply_reply
@@ -25,6 +27,7 @@ from igny8.observability import get_logger
 
 log = get_logger(__name__)
 SITE_TOPICS = ("site.created", "site.updated", "site.deleted")
+PUBLICATION_TOPICS = ("publication.completed", "publication.unpublished")
 CREDIT_REPLIES = (
     "credit.reserved",
     "credit.rejected",
@@ -45,6 +48,24 @@ def site_subscription(clock: Clock) -> Subscription:
                 await cancel_run(uow, run, clock, "site deleted")
 
     return Subscription(SITE_TOPICS, "sites", handle)
+
+
+def publication_subscription() -> Subscription:
+    """Publishing decides and publishes; automation only shows where its articles went."""
+
+    async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        assert isinstance(payload, PublicationChanged)
+        status = await apply_publication(
+            AutomationUnitOfWork(session=session), envelope.account_id, payload
+        )
+        if status is None:
+            log.info(
+                "publication event for an unknown article ignored",
+                content_id=str(payload.content_id),
+                site_id=str(payload.site_id),
+            )
+
+    return Subscription(PUBLICATION_TOPICS, "publications", handle)
 
 
 def credit_replies_subscription() -> Subscription:
