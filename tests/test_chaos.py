@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import create_async_engine
 from test_pipeline_end_to_end import keywords
@@ -38,7 +38,7 @@ from test_pipeline_end_to_end import keywords
 from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.messaging import ensure_topics
-from igny8.testing import ChildProcess, free_port, temporary_database
+from igny8.testing import ChildProcess, free_port, temporary_database, topic_records
 
 from stack import wait_http
 
@@ -311,6 +311,25 @@ async def consumer_lag(bootstrap: str) -> dict[str, int]:
     }
 
 
+async def redeliver_everything(bootstrap: str) -> int:
+    """Publish every record of every registry topic again, headers and all: what a relay that
+    died between publishing and marking its rows sent does. Consumers must absorb each copy."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    copies = 0
+    try:
+        for spec in TOPICS:
+            for record in await topic_records(bootstrap, spec.name):
+                await producer.send(
+                    spec.name, record.value, key=record.key, headers=list(record.headers)
+                )
+                copies += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return copies
+
+
 async def inbox_rows(db_url: str) -> int:
     engine = create_async_engine(db_url)
     try:
@@ -346,7 +365,12 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                 await asyncio.gather(*(s.create(client, f"chaos{i}") for i, s in enumerate(sites)))
                 await client.post(
                     f"{ai}/dev/faults",
-                    json={"latency_ms": SLOW_AI_MS, "fail_rate": 0.1, "modes": ["429", "500"]},
+                    json={
+                        "latency_ms": SLOW_AI_MS,
+                        "next_failures": ["429", "500", "429"],  # certainly some, then 10 %
+                        "fail_rate": 0.1,
+                        "modes": ["429", "500"],
+                    },
                 )
                 for site in sites:
                     await site.start_run(client)
@@ -366,12 +390,19 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                     still_running[name] = await active()
                     at = round(time.monotonic() - began)
                     await fault()
-                    faults.append(f"{name} (at {at} s)")
+                    if not name.startswith("redelivery"):
+                        faults.append(f"{name} (at {at} s)")
 
                 await inject("SIGKILL billing", lambda: stack.restart_after_sigkill("billing"))
                 await inject(
                     "SIGKILL automation", lambda: stack.restart_after_sigkill("automation")
                 )
+
+                async def redeliver() -> None:
+                    copies = await redeliver_everything(own_broker.bootstrap)
+                    faults.append(f"every record so far published again ({copies} copies)")
+
+                await inject("redelivery 1", redeliver)
 
                 async def outage(stop: Callable[[], None], start: Callable[[], None]) -> None:
                     await asyncio.to_thread(stop)
@@ -383,6 +414,7 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                     "PostgreSQL down 20 s",
                     lambda: outage(private_postgres.stop, private_postgres.start),
                 )
+                await inject("redelivery 2", redeliver)  # now image requests are among them
                 # The faults are over: let the AI answer quickly (its injected failures go on).
                 await client.post(f"{ai}/dev/faults", json={"latency_ms": 0})
 
@@ -429,11 +461,13 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                             per_content.get(image["content_id"], 0) + 1
                         )
                     assert set(per_content.values()) <= {1 + CONFIG["inline_images"]}, per_content
+                    assert len(images) == len(contents) * (1 + CONFIG["inline_images"])
                     if images and "prompt_id" in images[0]:
                         assert len({i["prompt_id"] for i in images}) == len(images), (
                             "no image twice"
                         )
                 calls = (await client.get(f"{ai}/_stats/calls")).json()
+                images_made = sum([len(await s.listing(client, "images")) for s in sites])
 
             audit = await asyncio.to_thread(
                 subprocess.run,
@@ -458,10 +492,14 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
             await poll(no_lag, 90, f"consumer groups still lag: {lag}")
 
             processed = {name: await inbox_rows(db) for name, db in dbs.items()}
-            duplicates = sum(
+            # Copies the inbox recognised, and image requests that found their image made already
+            # (that consumer works outside an inbox transaction: the run's item state absorbs them).
+            inbox_duplicates = sum(
                 stack.logs(name).count("duplicate delivery ignored")
                 for name in ("billing", "automation", "integration")
             )
+            image_requests = stack.logs("automation").count('"image.generate handled"')
+            duplicates = inbox_duplicates + image_requests - images_made
             ai_faults = sum(n for modes in calls["faults"].values() for n in modes.values())
             print(
                 "\nchaos figures:",
@@ -478,12 +516,17 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                         "commands_processed": sum(processed.values()),
                         "consumer_groups_at_lag_0": sorted(lag),
                         "duplicates_absorbed": duplicates,
+                        "duplicates_absorbed_by_inboxes": inbox_duplicates,
+                        "image_requests_handled": image_requests,
+                        "images_made": images_made,
                         "credits_charged": [r["credits_charged"] for r in runs],
                         "wall_time_s": round(time.monotonic() - began, 1),
                     },
                     indent=2,
                 ),
             )
-            assert len(faults) == 4
+            assert len(faults) == 6
+            assert ai_faults >= 3, calls["faults"]
+            assert duplicates > 0, "the copies were seen and ignored"
         finally:
             stack.stop()
