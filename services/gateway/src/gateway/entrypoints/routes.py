@@ -234,15 +234,6 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r(
         "POST",
-        "/sites/{site_id}/content/{item_id}/approve",
-        "automation",
-        None,
-        E,
-        "Approve an article",
-        tag="content",
-    ),
-    _r(
-        "POST",
         "/sites/{site_id}/runs/estimate",
         "automation",
         None,
