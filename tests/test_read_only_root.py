@@ -28,8 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 READ_ONLY = """
 set -e
 mount -o remount,bind,ro /
-mount -t tmpfs -o size=64m tmpfs /tmp
 mount -t tmpfs -o size=64m tmpfs "$IGNY8_WRITABLE_VAR"
+case "$IGNY8_WRITABLE_VAR" in
+    # a checkout under /tmp (as CI's may be) would vanish under a tmpfs on /tmp: scratch goes
+    # to a folder of the writable volume instead
+    /tmp/*) mkdir "$IGNY8_WRITABLE_VAR/tmp"; export TMPDIR="$IGNY8_WRITABLE_VAR/tmp" ;;
+    *) mount -t tmpfs -o size=64m tmpfs /tmp ;;
+esac
 if touch /.igny8-rw-probe 2>/dev/null || touch "$PWD/.igny8-rw-probe" 2>/dev/null; then
     echo "the root filesystem is writable"; exit 97
 fi
