@@ -2,10 +2,11 @@
 
 from igny8.db.engine import create_engine, session_factory
 from igny8.db.metadata import NAMING_CONVENTION, new_metadata
-from igny8.db.unit_of_work import SqlAlchemyUnitOfWork
+from igny8.db.unit_of_work import MessageContext, SqlAlchemyUnitOfWork
 
 __all__ = [
     "NAMING_CONVENTION",
+    "MessageContext",
     "SqlAlchemyUnitOfWork",
     "create_engine",
     "new_metadata",

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """Whom the messages emitted in a unit answer (envelope causation and correlation)."""
+
+    causation_id: str | None = None
+    correlation_id: str | None = None
 
 
 class SqlAlchemyUnitOfWork:
@@ -28,7 +37,11 @@ class SqlAlchemyUnitOfWork:
         self,
         sessions: async_sessionmaker[AsyncSession] | None = None,
         session: AsyncSession | None = None,
+        context: MessageContext | None = None,
     ) -> None:
+        if context is not None:
+            self.causation_id = context.causation_id
+            self.correlation_id = context.correlation_id
         if (sessions is None) == (session is None):
             raise ValueError("pass either a session factory or an open session")
         self._sessions = sessions

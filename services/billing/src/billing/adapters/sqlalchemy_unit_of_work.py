@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_invoicing import (
@@ -20,15 +18,7 @@ from billing.adapters.sqlalchemy_subscriptions import (
     SqlAlchemyCatalogueRepository,
     SqlAlchemySubscriptionRepository,
 )
-from igny8.db import SqlAlchemyUnitOfWork
-
-
-@dataclass(frozen=True)
-class MessageContext:
-    """Whom the messages emitted in this unit answer (envelope causation and correlation)."""
-
-    causation_id: str | None = None
-    correlation_id: str | None = None
+from igny8.db import MessageContext, SqlAlchemyUnitOfWork
 
 
 class BillingUnitOfWork(SqlAlchemyUnitOfWork):
@@ -40,10 +30,7 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
         session: AsyncSession | None = None,
         context: MessageContext | None = None,
     ) -> None:
-        super().__init__(sessions=sessions, session=session)
-        self.context = context or MessageContext()
-        self.causation_id = self.context.causation_id  # `emit` (igny8.db) puts them in envelopes
-        self.correlation_id = self.context.correlation_id
+        super().__init__(sessions=sessions, session=session, context=context)
         if session is not None:
             self._bind(session)
 

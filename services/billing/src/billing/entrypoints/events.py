@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork, MessageContext
+from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app import commands
 from billing.app.commit_credits import commit_credits
 from billing.app.release_credits import release_credits
@@ -23,6 +23,7 @@ from billing.entrypoints.errors import failure_reason
 from billing.ports import Clock, Policy
 from igny8.contracts import Envelope, InvalidPayload
 from igny8.contracts import credits as wire
+from igny8.db import MessageContext
 from igny8.messaging import DeadLetter, Subscription
 
 COMMAND_TOPICS = ("credit.reserve", "credit.commit", "credit.release")

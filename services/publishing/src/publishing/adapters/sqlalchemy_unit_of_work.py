@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from igny8.db import SqlAlchemyUnitOfWork
+from igny8.db import MessageContext, SqlAlchemyUnitOfWork
 from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
 from publishing.adapters.sqlalchemy_repositories import (
     SqlAlchemyArticles,
     SqlAlchemyPublications,
     SqlAlchemyReplicas,
 )
-
-
-@dataclass(frozen=True)
-class MessageContext:
-    causation_id: str | None = None
-    correlation_id: str | None = None
 
 
 class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
@@ -30,10 +22,7 @@ class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
         session: AsyncSession | None = None,
         context: MessageContext | None = None,
     ) -> None:
-        super().__init__(sessions=sessions, session=session)
-        self.context = context or MessageContext()
-        self.causation_id = self.context.causation_id  # `emit` (igny8.db) puts them in envelopes
-        self.correlation_id = self.context.correlation_id
+        super().__init__(sessions=sessions, session=session, context=context)
         if session is not None:
             self._bind(session)
 

@@ -10,10 +10,11 @@ from igny8.contracts import Envelope
 from igny8.contracts.publications import InventoryItemSnapshot
 from igny8.contracts.runs import ContentReady
 from igny8.contracts.sites import IntegrationSnapshot, SiteSnapshot
+from igny8.db import MessageContext
 from igny8.messaging import DeadLetter, Subscription, keep_newest
 from igny8.observability import get_logger
 from publishing.adapters.sqlalchemy_tables import inventory_items, known_integrations, known_sites
-from publishing.adapters.sqlalchemy_unit_of_work import MessageContext, PublishingUnitOfWork
+from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.commands import ContentArrived
 from publishing.app.manage import cancel_open
 from publishing.app.receive_content import receive_content
