@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -138,6 +139,33 @@ class UnitOfWork(Protocol):
 
     async def emit(self, topic: str, payload: BaseModel, account_id: uuid.UUID) -> None:
         """Queue a message in the outbox, in this unit's transaction."""
+
+
+class LedgerBatchUnitOfWork(UnitOfWork, Protocol):
+    """One transaction for a batch of ledger commands. `load_batch` reads up front everything
+    the commands refer to (each account locked once, in `account_id` order, so concurrent batches
+    cannot deadlock); the use cases then run against that state in memory, and `flush` writes
+    what they changed with one multi-row statement per table."""
+
+    async def load_batch(
+        self,
+        accounts: Sequence[uuid.UUID],
+        reservations: Sequence[uuid.UUID],
+        commits: Sequence[uuid.UUID],
+    ) -> None: ...
+
+    def answering(self, causation_id: str | None, correlation_id: str | None) -> None:
+        """The messages emitted from now on answer this command (envelope context)."""
+
+    def checkpoint(self) -> object:
+        """A mark to `discard` back to when the next command fails."""
+
+    def discard(self, mark: object) -> None:
+        """Forget the failed command's emitted messages; raises if it changed any state (a use
+        case raises a typed failure only before it changes anything)."""
+
+    async def flush(self) -> None:
+        """Write every change and queued message of the batch (never commits)."""
 
 
 class Clock(Protocol):

@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.adapters.sqlalchemy_price_cache import PRICES
 from billing.adapters.sqlalchemy_tables import (
     billing_accounts,
     captures,
@@ -37,7 +38,7 @@ from billing.domain.pricing import Price, PriceList, Unit
 from billing.ports import Capture, StoredOutcome, UsageRecord
 
 
-def _grant(row: Any) -> Grant:
+def grant_from_row(row: Any) -> Grant:
     return Grant(
         grant_id=row.grant_id,
         kind=GrantKind(row.kind),
@@ -85,7 +86,7 @@ class SqlAlchemyLedgerRepository:
             low_balance_threshold=row.low_balance_threshold,
             low_balance_alerted=row.low_balance_alerted,
         )
-        return AccountLedger(account, [_grant(g) for g in live], now)
+        return AccountLedger(account, [grant_from_row(g) for g in live], now)
 
     async def save(self, ledger: AccountLedger) -> None:
         account = ledger.account
@@ -178,7 +179,7 @@ class SqlAlchemyLedgerRepository:
                 )
             )
         ).first()
-        return (_grant(row), row.request_hash) if row else None
+        return (grant_from_row(row), row.request_hash) if row else None
 
     async def remember_grant_key(
         self, account_id: uuid.UUID, grant_id: uuid.UUID, idempotency_key: str, request_hash: str
@@ -202,12 +203,33 @@ class SqlAlchemyLedgerRepository:
         return list(rows.scalars())
 
 
-def _price_json(price: Price) -> dict[str, Any]:
+def price_json(price: Price) -> dict[str, Any]:
     return {
         "unit": price.unit.value,
         "credits_per_unit": price.credits_per_unit,
         "minimum_credits": price.minimum_credits,
     }
+
+
+def reservation_from_row(row: Any, holds: list[Hold]) -> Reservation:
+    return Reservation(
+        reservation_id=row.reservation_id,
+        account_id=row.account_id,
+        status=ReservationStatus(row.status),
+        credits=row.credits,
+        expires_at=row.expires_at,
+        request_hash=row.request_hash,
+        prices={
+            op: Price(op, Unit(p["unit"]), p["credits_per_unit"], p["minimum_credits"])
+            for op, p in row.prices.items()
+        },
+        created_at=row.created_at,
+        holds=holds,
+        captured=row.captured,
+        released=row.released,
+        run_id=row.run_id,
+        ended_at=row.ended_at,
+    )
 
 
 class SqlAlchemyReservationRepository:
@@ -225,24 +247,7 @@ class SqlAlchemyReservationRepository:
         holds = await self.session.execute(
             sa.select(reservation_holds).where(reservation_holds.c.reservation_id == reservation_id)
         )
-        reservation = Reservation(
-            reservation_id=row.reservation_id,
-            account_id=row.account_id,
-            status=ReservationStatus(row.status),
-            credits=row.credits,
-            expires_at=row.expires_at,
-            request_hash=row.request_hash,
-            prices={
-                op: Price(op, Unit(p["unit"]), p["credits_per_unit"], p["minimum_credits"])
-                for op, p in row.prices.items()
-            },
-            created_at=row.created_at,
-            holds=[Hold(h.grant_id, h.amount) for h in holds],
-            captured=row.captured,
-            released=row.released,
-            run_id=row.run_id,
-            ended_at=row.ended_at,
-        )
+        reservation = reservation_from_row(row, [Hold(h.grant_id, h.amount) for h in holds])
         return reservation, StoredOutcome(row.outcome_topic, row.outcome)
 
     async def add(self, reservation: Reservation, outcome: StoredOutcome) -> None:
@@ -256,7 +261,7 @@ class SqlAlchemyReservationRepository:
                 released=reservation.released,
                 expires_at=reservation.expires_at,
                 request_hash=reservation.request_hash,
-                prices={op: _price_json(p) for op, p in reservation.prices.items()},
+                prices={op: price_json(p) for op, p in reservation.prices.items()},
                 run_id=reservation.run_id,
                 outcome_topic=outcome.topic,
                 outcome=outcome.payload,
@@ -369,28 +374,7 @@ class SqlAlchemyPriceRepository:
         self.session = session
 
     async def prices_at(self, when: datetime) -> PriceList:
-        latest = (
-            sa.select(cost_table)
-            .where(cost_table.c.effective_at <= when)
-            .ext(distinct_on(cost_table.c.operation))
-            .order_by(
-                cost_table.c.operation, cost_table.c.effective_at.desc(), cost_table.c.id.desc()
-            )
-        )
-        rows = await self.session.execute(latest)
-        return PriceList(
-            {
-                r.operation: Price(
-                    r.operation,
-                    Unit(r.unit),
-                    r.credits_per_unit,
-                    r.minimum_credits,
-                    r.display_name,
-                    r.effective_at,
-                )
-                for r in rows
-            }
-        )
+        return await PRICES.prices_at(self.session, when)
 
     async def add_version(self, prices: list[Price], effective_at: datetime) -> None:
         await self.session.execute(

@@ -1,20 +1,24 @@
 """Kafka entrypoint: credit.reserve / credit.commit / credit.release → use cases → replies.
 
-Each command is applied inside the consumer's transaction (which also claims the inbox row), in a
-savepoint, so a typed failure leaves no trace but its `credit.command_failed` reply.
+A consumed batch is applied in one transaction (`apply_ledger_batch`: accounts locked once each,
+writes in multi-row statements); each command keeps its own outcome and reply, and a typed failure
+leaves no trace but its `credit.command_failed` reply. Should a batch fail otherwise, the consumer
+falls back to `handle`, one command per transaction (inbox row included), in a savepoint.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.adapters.sqlalchemy_ledger_batch import SqlAlchemyLedgerBatch
 from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app import commands
+from billing.app.apply_ledger_batch import BatchedCommand, apply_ledger_batch
 from billing.app.commit_credits import commit_credits
 from billing.app.release_credits import release_credits
 from billing.app.reserve_credits import reserve_credits
@@ -25,6 +29,8 @@ from igny8.contracts import Envelope, InvalidPayload
 from igny8.contracts import credits as wire
 from igny8.db import MessageContext
 from igny8.messaging import DeadLetter, Subscription
+
+BatchHandler = Callable[[Sequence[tuple[Envelope, BaseModel]], AsyncSession], Awaitable[None]]
 
 COMMAND_TOPICS = ("credit.reserve", "credit.commit", "credit.release")
 
@@ -85,15 +91,7 @@ def command_subscription(clock: Clock, policy: Policy) -> Subscription:
                 await USE_CASES[envelope.type](cmd, uow, clock, policy)
         except BillingError as error:
             await uow.emit(
-                "credit.command_failed",
-                wire.CreditCommandFailed(
-                    command_type=envelope.type,
-                    reservation_id=getattr(cmd, "reservation_id", None),
-                    commit_id=getattr(cmd, "commit_id", None),
-                    reason=failure_reason(error),
-                    detail=error.detail,
-                ),
-                envelope.account_id,
+                "credit.command_failed", failure(envelope.type, cmd, error), cmd.account_id
             )
 
     async def reject_invalid(
@@ -125,6 +123,51 @@ def command_subscription(clock: Clock, policy: Policy) -> Subscription:
         )
 
     return Subscription(COMMAND_TOPICS, "commands", handle, on_invalid=reject_invalid)
+
+
+def command_batch_handler(clock: Clock, policy: Policy) -> BatchHandler:
+    """A consumed batch's decoded, non-duplicate commands in one transaction."""
+
+    async def handle_batch(
+        messages: Sequence[tuple[Envelope, BaseModel]], session: AsyncSession
+    ) -> None:
+        batch = []
+        for envelope, payload in messages:
+            if envelope.account_id is None:  # the per-message fallback dead-letters it
+                raise DeadLetter("a credit command needs the envelope's account_id")
+            batch.append(
+                BatchedCommand(
+                    translate(envelope, payload), str(envelope.id), envelope.correlation_id
+                )
+            )
+        uow = SqlAlchemyLedgerBatch(session)
+
+        async def failed(item: BatchedCommand, error: BillingError) -> None:
+            cmd = item.command
+            await uow.emit(
+                "credit.command_failed", failure(TOPIC_OF[type(cmd)], cmd, error), cmd.account_id
+            )
+
+        await apply_ledger_batch(batch, uow, clock, policy, failed)
+
+    return handle_batch
+
+
+TOPIC_OF: dict[type[Any], str] = {
+    commands.ReserveCredits: "credit.reserve",
+    commands.CommitCredits: "credit.commit",
+    commands.ReleaseCredits: "credit.release",
+}
+
+
+def failure(command_type: str, cmd: Any, error: BillingError) -> wire.CreditCommandFailed:
+    return wire.CreditCommandFailed(
+        command_type=command_type,
+        reservation_id=getattr(cmd, "reservation_id", None),
+        commit_id=getattr(cmd, "commit_id", None),
+        reason=failure_reason(error),
+        detail=error.detail,
+    )
 
 
 def _uuid(value: object) -> uuid.UUID | None:
