@@ -53,6 +53,10 @@ log = get_logger(__name__)
 
 Handler = Callable[[Envelope, BaseModel, AsyncSession], Awaitable[None]]
 InvalidHandler = Callable[[Envelope, InvalidPayload, AsyncSession], Awaitable[None]]
+BatchHandler = Callable[[Sequence[tuple[Envelope, BaseModel]], AsyncSession], Awaitable[None]]
+"""Applies several messages in one transaction: the batch's new (non-duplicate), valid messages
+in offset order per partition (it may mix the subscription's topics and partitions). Emitted
+messages must carry each message's own context (`MessageContext.of(envelope)` per unit of work)."""
 
 
 class DeadLetter(Exception):
@@ -78,6 +82,15 @@ class Subscription:
     """The handler opens its own short transactions (a work topic around a provider call): no
     inbox transaction — nor pooled connection — is held across it; the inbox row is written once
     it returned. Its handler must be idempotent (a redelivery after a crash runs it again)."""
+    batch_handler: BatchHandler | None = None
+    """Applies a fetched batch in one transaction (one inbox insert, its effects, one commit).
+    On a failure that is not transient the transaction rolls back and the batch is bisected,
+    down to single messages that go through `handler` (the reference behaviour, so it stays
+    required): a poison message still reaches the dead-letter topic alone."""
+    batch_in_one_transaction: bool = False
+    """Without a batch_handler: call `handler` for each message of a batch in one shared
+    transaction, with the same bisecting fallback. Opt-in: the handler must not depend on
+    committing alone (it joins the consumer's session, as every handler does today)."""
 
 
 @dataclass(frozen=True)
