@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
 from igny8.contracts.transport import REPLAY_HEADER_PREFIX
+from igny8.messaging.batches import BatchApplier
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import WaitingRecords, is_transient
 from igny8.messaging.tables import inbox
@@ -149,6 +150,12 @@ class InboxConsumer:
         self._settings = settings
         self._waiting = WaitingRecords(3 * settings.transient_backoff_max_s + 1)
         self._backoff = settings.retry_backoff_s
+        s = subscription
+        batched = s.batch_handler is not None or s.batch_in_one_transaction
+        # Work topics keep their own shapes: side by side, or their own short transactions.
+        self._batches = (
+            BatchApplier(self) if batched and not (s.parallel or s.own_transactions) else None
+        )
 
     def waiting(self) -> list[dict[str, Any]]:
         """Records waiting for the infrastructure, with the last error (empty when healthy)."""
@@ -193,6 +200,9 @@ class InboxConsumer:
         account never serializes the others while per-key order is kept. Returns the records
         left unfinished because the batch was handed back (the infrastructure is failing)."""
         batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
+        if self._batches is not None:
+            await self._batches.apply(records, batch)
+            return batch.unfinished
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
             lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)
