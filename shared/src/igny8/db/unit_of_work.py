@@ -16,6 +16,12 @@ class MessageContext:
     causation_id: str | None = None
     correlation_id: str | None = None
 
+    @classmethod
+    def of(cls, envelope: Any) -> MessageContext:
+        """The context of messages emitted while handling `envelope` (an igny8 Envelope): a
+        batch handler makes one per message, so each emitted row answers its own message."""
+        return cls(str(envelope.id), envelope.correlation_id)
+
 
 class SqlAlchemyUnitOfWork:
     """Commits only when told; rolls back on leaving otherwise (cosmicpython).

@@ -1,7 +1,13 @@
 """Kafka messaging with effects exactly once: outbox + relay, inbox, retries and dead letters."""
 
 from igny8.messaging.bus import Messaging, create_broker
-from igny8.messaging.consumer import ConsumerSettings, DeadLetter, InboxConsumer, Subscription
+from igny8.messaging.consumer import (
+    BatchHandler,
+    ConsumerSettings,
+    DeadLetter,
+    InboxConsumer,
+    Subscription,
+)
 from igny8.messaging.entities import (
     keep_newest,
     keep_site,
@@ -20,6 +26,7 @@ from igny8.messaging.tables import (
 from igny8.messaging.topics import ensure_topics
 
 __all__ = [
+    "BatchHandler",
     "ConsumerSettings",
     "DeadLetter",
     "InboxConsumer",

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload, TopicRegistry
 from igny8.contracts.transport import REPLAY_HEADER_PREFIX
+from igny8.messaging.batches import BatchApplier
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import WaitingRecords, is_transient
 from igny8.messaging.tables import inbox
@@ -53,6 +54,10 @@ log = get_logger(__name__)
 
 Handler = Callable[[Envelope, BaseModel, AsyncSession], Awaitable[None]]
 InvalidHandler = Callable[[Envelope, InvalidPayload, AsyncSession], Awaitable[None]]
+BatchHandler = Callable[[Sequence[tuple[Envelope, BaseModel]], AsyncSession], Awaitable[None]]
+"""Applies several messages in one transaction: the batch's new (non-duplicate), valid messages
+in offset order per partition (it may mix the subscription's topics and partitions). Emitted
+messages must carry each message's own context (`MessageContext.of(envelope)` per unit of work)."""
 
 
 class DeadLetter(Exception):
@@ -78,6 +83,15 @@ class Subscription:
     """The handler opens its own short transactions (a work topic around a provider call): no
     inbox transaction — nor pooled connection — is held across it; the inbox row is written once
     it returned. Its handler must be idempotent (a redelivery after a crash runs it again)."""
+    batch_handler: BatchHandler | None = None
+    """Applies a fetched batch in one transaction (one inbox insert, its effects, one commit).
+    On a failure that is not transient the transaction rolls back and the batch is bisected,
+    down to single messages that go through `handler` (the reference behaviour, so it stays
+    required): a poison message still reaches the dead-letter topic alone."""
+    batch_in_one_transaction: bool = False
+    """Without a batch_handler: call `handler` for each message of a batch in one shared
+    transaction, with the same bisecting fallback. Opt-in: the handler must not depend on
+    committing alone (it joins the consumer's session, as every handler does today)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,12 @@ class InboxConsumer:
         self._settings = settings
         self._waiting = WaitingRecords(3 * settings.transient_backoff_max_s + 1)
         self._backoff = settings.retry_backoff_s
+        s = subscription
+        batched = s.batch_handler is not None or s.batch_in_one_transaction
+        # Work topics keep their own shapes: side by side, or their own short transactions.
+        self._batches = (
+            BatchApplier(self) if batched and not (s.parallel or s.own_transactions) else None
+        )
 
     def waiting(self) -> list[dict[str, Any]]:
         """Records waiting for the infrastructure, with the last error (empty when healthy)."""
@@ -180,6 +200,9 @@ class InboxConsumer:
         account never serializes the others while per-key order is kept. Returns the records
         left unfinished because the batch was handed back (the infrastructure is failing)."""
         batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
+        if self._batches is not None:
+            await self._batches.apply(records, batch)
+            return batch.unfinished
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
             lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)

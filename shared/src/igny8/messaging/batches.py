@@ -1,0 +1,199 @@
+"""Applying a fetched batch in one database transaction, bisecting when a message fails.
+
+One transaction per batch instead of one per message: one multi-row inbox claim (duplicates are
+skipped by the conflict), the handlers' effects and the outbox rows they emit, one commit — then
+the consumer commits the offsets. The batch is taken in fetched order (offset order per
+partition, so per key), one run after another:
+
+- a run of decoded, valid messages is applied together (`Subscription.batch_handler`, or
+  `handler` called for each in the shared session);
+- a transient failure waits and retries the same run, exactly like a single message does, and
+  hands the batch back after `hold_batch_s` — never a dead letter;
+- any other failure rolls the run back and bisects it: the halves are applied one after the
+  other, down to single messages that take the per-message path (`InboxConsumer.handle`), so a
+  poison message is retried, then dead-lettered alone, with today's semantics;
+- records that need individual care (undecodable, invalid payload, a replayed dead letter) are
+  handled alone at their place in the order, so per-key order holds around them too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+import structlog
+from aiokafka import ConsumerRecord
+from opentelemetry import trace
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from igny8.contracts import ContractError, Envelope, InvalidPayload
+from igny8.contracts.transport import REPLAY_HEADER_PREFIX
+from igny8.messaging.failures import is_transient
+from igny8.messaging.tracing import context_from_headers, tracer
+from igny8.observability import HANDLER_SECONDS, MESSAGES_CONSUMED, get_logger
+
+if TYPE_CHECKING:
+    from igny8.messaging.consumer import InboxConsumer, _Batch
+
+log = get_logger(__name__)
+
+# One statement whatever the batch size (a cached prepared statement, not 2 x N parameters).
+_CLAIM = sa.text(
+    "INSERT INTO inbox (consumer, message_id) "
+    "SELECT :consumer, unnest(CAST(:ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING message_id"
+)
+
+
+async def claim(session: AsyncSession, consumer: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Insert the inbox rows of `ids` (distinct); returns those not received before."""
+    result = await session.execute(_CLAIM, {"consumer": consumer, "ids": list(ids)})
+    return {row[0] for row in result}
+
+
+@dataclass(frozen=True)
+class Item:
+    """A record decoded and validated once, ready to apply."""
+
+    record: ConsumerRecord[Any, Any]
+    envelope: Envelope
+    payload: BaseModel
+
+
+class BatchApplier:
+    """The batched path of one InboxConsumer (see the module docstring)."""
+
+    def __init__(self, consumer: InboxConsumer) -> None:
+        self._consumer = consumer
+        self._subscription = consumer.subscription
+        self._registry = consumer._registry
+
+    async def apply(self, records: Sequence[ConsumerRecord[Any, Any]], batch: _Batch) -> None:
+        """Sets `batch.unfinished` when the infrastructure kept failing and the batch is handed
+        back; everything before the unfinished records is committed."""
+        from igny8.messaging.consumer import _HandBack
+
+        run: list[Item] = []
+        done = 0  # records[:done] reached their outcome
+
+        async def flush() -> None:
+            nonlocal done
+            if run:
+                await self._apply_run(run, batch)
+                done += len(run)
+                run.clear()
+
+        try:
+            for record in records:
+                item = self._prepare(record)
+                if item is not None:
+                    run.append(item)
+                    continue
+                await flush()
+                await self._consumer.handle(record, batch)
+                done += 1
+            await flush()
+        except _HandBack:
+            batch.unfinished += records[done:]
+
+    def _prepare(self, record: ConsumerRecord[Any, Any]) -> Item | None:
+        """Decode and validate once; None sends the record down the per-message path."""
+        if any(k.startswith(REPLAY_HEADER_PREFIX) for k, _ in record.headers or ()):
+            return None
+        try:
+            envelope = self._registry.decode(record.topic, record.value)
+            payload = self._registry.payload(envelope)
+        except (ContractError, InvalidPayload):
+            return None
+        return Item(record, envelope, payload)
+
+    async def _apply_run(self, items: list[Item], batch: _Batch) -> None:
+        """Apply `items` in one transaction, or bisect on a failure that is not transient."""
+        consumer = self._consumer
+        while True:
+            started = time.perf_counter()
+            try:
+                outcomes = await self._apply_once(items)
+            except Exception as exc:
+                if is_transient(exc):
+                    await consumer._wait_out(items[0].record, exc, batch)
+                    continue
+                if len(items) == 1:
+                    # Down to one message: the per-message path retries it, tells a poison
+                    # message from an outage, and dead-letters it alone.
+                    await consumer.handle(items[0].record, batch)
+                    return
+                log.info("batch failed; bisecting", messages=len(items), error=repr(exc)[:300])
+                half = len(items) // 2
+                await self._apply_run(items[:half], batch)
+                await self._apply_run(items[half:], batch)
+                return
+            consumer._recovered(items[0].record)
+            each = (time.perf_counter() - started) / len(items)
+            for item, outcome in zip(items, outcomes, strict=True):
+                HANDLER_SECONDS.labels(consumer.group_id, item.record.topic).observe(each)
+                MESSAGES_CONSUMED.labels(consumer.group_id, item.record.topic, outcome).inc()
+            return
+
+    async def _apply_once(self, items: list[Item]) -> list[str]:
+        """One transaction: claim, apply what is new, commit. Outcome per item, in order."""
+        consumer = self._consumer
+        first: dict[uuid.UUID, int] = {}
+        for n, item in enumerate(items):
+            first.setdefault(item.envelope.id, n)
+        async with consumer._sessions() as session, session.begin():
+            fresh = await claim(session, consumer.group_id, list(first))
+            new = [
+                item
+                for n, item in enumerate(items)
+                if item.envelope.id in fresh and first[item.envelope.id] == n
+            ]
+            if len(new) < len(items):
+                log.info("duplicate deliveries ignored", duplicates=len(items) - len(new))
+            if new:
+                await self._handle(new, session)
+        new_ids = {id(item) for item in new}
+        return ["applied" if id(item) in new_ids else "duplicate" for item in items]
+
+    async def _handle(self, items: list[Item], session: AsyncSession) -> None:
+        batch_handler = self._subscription.batch_handler
+        if batch_handler is not None:
+            with tracer.start_as_current_span(
+                f"consume {items[0].record.topic} batch",
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.batch.message_count": len(items),
+                },
+            ):
+                await batch_handler([(i.envelope, i.payload) for i in items], session)
+            return
+        handler = self._subscription.handler
+        for item in items:
+            envelope = item.envelope
+            structlog.contextvars.bind_contextvars(
+                message_id=str(envelope.id),
+                message_type=envelope.type,
+                correlation_id=envelope.correlation_id,
+            )
+            try:
+                with tracer.start_as_current_span(
+                    f"consume {item.record.topic}",
+                    context=context_from_headers(item.record.headers or ()),
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": item.record.topic,
+                        "messaging.message.id": str(envelope.id),
+                    },
+                ):
+                    await handler(envelope, item.payload, session)
+            finally:
+                structlog.contextvars.unbind_contextvars(
+                    "message_id", "message_type", "correlation_id"
+                )
