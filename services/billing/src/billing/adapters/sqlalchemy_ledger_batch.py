@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,14 @@ from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.adapters.sqlalchemy_price_cache import PRICES, Version
+from billing.adapters.in_memory_ledger_batch import (
+    BatchLedgers,
+    BatchPrices,
+    BatchReservations,
+    BatchState,
+    BatchUsage,
+)
+from billing.adapters.sqlalchemy_price_cache import PRICES
 from billing.adapters.sqlalchemy_repositories import (
     grant_from_row,
     price_json,
@@ -39,129 +47,18 @@ from billing.adapters.sqlalchemy_tables import (
     reservations,
     usage_log,
 )
-from billing.domain.ledger import Movement
-from billing.domain.model import AccountLedger, BillingAccount, Grant, Hold, Reservation
-from billing.domain.pricing import PriceList
+from billing.domain.model import AccountLedger, BillingAccount, Hold, Reservation
 from billing.ports import Capture, StoredOutcome, UsageRecord
-from igny8.contracts import TOPICS, Envelope
+from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
 from igny8.messaging.outbox import OutboxWriter
 
 
-class _Ledgers:
-    """LedgerRepository over the locked accounts: each aggregate lives for the whole batch."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    async def load(self, account_id: uuid.UUID, now: datetime) -> AccountLedger | None:
-        ledger = self._state.ledgers.get(account_id)
-        if ledger is not None:
-            ledger.now = now
-        return ledger
-
-    async def save(self, ledger: AccountLedger) -> None:
-        state = self._state
-        state.changes += 1
-        state.dirty_accounts[ledger.account.account_id] = ledger
-        for grant_id in ledger.touched_grants:
-            state.touched_grants[grant_id] = (ledger.account.account_id, ledger.grants[grant_id])
-        state.movements += [(ledger.account.account_id, ledger.now, m) for m in ledger.movements]
-        ledger.movements.clear()
-        ledger.touched_grants.clear()
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
-
-
-class _Reservations:
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    async def get(self, reservation_id: uuid.UUID) -> tuple[Reservation, StoredOutcome] | None:
-        return self._state.reservations.get(reservation_id)
-
-    async def add(self, reservation: Reservation, outcome: StoredOutcome) -> None:
-        state = self._state
-        state.changes += 1
-        state.reservations[reservation.reservation_id] = (reservation, outcome)
-        state.new_reservations[reservation.reservation_id] = reservation
-
-    async def save(
-        self, reservation: Reservation, end_outcome: StoredOutcome | None = None
-    ) -> None:
-        state = self._state
-        state.changes += 1
-        if end_outcome is not None:
-            state.end_outcomes[reservation.reservation_id] = end_outcome
-        if reservation.reservation_id not in state.new_reservations:
-            state.saved_reservations[reservation.reservation_id] = reservation
-
-    async def end_outcome(self, reservation_id: uuid.UUID) -> StoredOutcome | None:
-        return self._state.end_outcomes.get(reservation_id)
-
-    async def get_capture(self, commit_id: uuid.UUID) -> Capture | None:
-        return self._state.captures.get(commit_id)
-
-    async def add_capture(self, capture: Capture) -> None:
-        self._state.changes += 1
-        self._state.captures[capture.commit_id] = capture
-        self._state.new_captures.append(capture)
-
-    async def add_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> None:
-        key = (account_id, reservation_id)
-        if key not in self._state.tombstones:
-            self._state.changes += 1
-            self._state.tombstones.add(key)
-            self._state.new_tombstones.append(key)
-
-    async def has_tombstone(self, account_id: uuid.UUID, reservation_id: uuid.UUID) -> bool:
-        return (account_id, reservation_id) in self._state.tombstones
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
-
-
-class _Prices:
-    def __init__(self, session: AsyncSession, state: _State) -> None:
-        self._session = session
-        self._state = state
-
-    async def prices_at(self, when: datetime) -> PriceList:
-        return await PRICES.prices_at(self._session, when, self._state.price_version)
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
-
-
-class _Usage:
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    async def add(self, record: UsageRecord) -> None:
-        self._state.changes += 1
-        self._state.usage.append(record)
-
-
-class _State:
-    def __init__(self) -> None:
-        self.ledgers: dict[uuid.UUID, AccountLedger] = {}
-        self.reservations: dict[uuid.UUID, tuple[Reservation, StoredOutcome]] = {}
-        self.end_outcomes: dict[uuid.UUID, StoredOutcome] = {}
-        self.captures: dict[uuid.UUID, Capture] = {}
-        self.tombstones: set[tuple[uuid.UUID, uuid.UUID]] = set()
-        self.price_version: Version | None = None
-        self.changes = 0
-        """Counts every recorded change: a failed command must not have made one."""
-        self.dirty_accounts: dict[uuid.UUID, AccountLedger] = {}
-        self.touched_grants: dict[uuid.UUID, tuple[uuid.UUID, Grant]] = {}
-        self.movements: list[tuple[uuid.UUID, datetime, Movement]] = []
-        self.new_reservations: dict[uuid.UUID, Reservation] = {}
-        self.saved_reservations: dict[uuid.UUID, Reservation] = {}
-        self.new_captures: list[Capture] = []
-        self.new_tombstones: list[tuple[uuid.UUID, uuid.UUID]] = []
-        self.usage: list[UsageRecord] = []
-        self.envelopes: list[Envelope] = []
+@dataclass(frozen=True)
+class _Mark:
+    changes: int
+    emitted: int
+    balances: tuple[tuple[int, int], ...]
 
 
 class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
@@ -171,11 +68,11 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
 
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session=session)
-        self._state = _State()
-        self.ledger = _Ledgers(self._state)
-        self.reservations = _Reservations(self._state)
-        self.prices = _Prices(session, self._state)
-        self.usage = _Usage(self._state)
+        self._state = BatchState()
+        self.ledger = BatchLedgers(self._state)
+        self.reservations = BatchReservations(self._state)
+        self.prices = BatchPrices(session, self._state)
+        self.usage = BatchUsage(self._state)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -264,15 +161,15 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         self.correlation_id = correlation_id
 
     def checkpoint(self) -> object:
-        return (self._state.changes, len(self._state.envelopes), self._balances())
+        return _Mark(self._state.changes, len(self._state.envelopes), self._balances())
 
     def discard(self, mark: object) -> None:
-        changes, emitted, balances = mark  # type: ignore[misc]
-        if self._state.changes != changes or self._balances() != balances:
+        assert isinstance(mark, _Mark)
+        if self._state.changes != mark.changes or self._balances() != mark.balances:
             # Never expected (use cases fail before they change anything); failing the batch
             # makes the consumer apply its commands one at a time, each in a savepoint.
             raise RuntimeError("a failed command changed the ledger; the batch cannot continue")
-        del self._state.envelopes[emitted:]
+        del self._state.envelopes[mark.emitted :]
 
     def _balances(self) -> tuple[tuple[int, int], ...]:
         return tuple((lg.account.available, lg.account.held) for lg in self._state.ledgers.values())
@@ -458,7 +355,7 @@ def _ids(ids: Iterable[uuid.UUID]) -> Any:
     return sa.literal(list(ids), type_=sa.ARRAY(reservations.c.reservation_id.type))
 
 
-def _reservation_row(r: Reservation, state: _State) -> dict[str, Any]:
+def _reservation_row(r: Reservation, state: BatchState) -> dict[str, Any]:
     outcome = state.reservations[r.reservation_id][1]
     row = {
         "reservation_id": r.reservation_id,

@@ -28,9 +28,7 @@ from billing.ports import Clock, Policy
 from igny8.contracts import Envelope, InvalidPayload
 from igny8.contracts import credits as wire
 from igny8.db import MessageContext
-from igny8.messaging import DeadLetter, Subscription
-
-BatchHandler = Callable[[Sequence[tuple[Envelope, BaseModel]], AsyncSession], Awaitable[None]]
+from igny8.messaging import BatchHandler, DeadLetter, Subscription
 
 COMMAND_TOPICS = ("credit.reserve", "credit.commit", "credit.release")
 
@@ -122,7 +120,13 @@ def command_subscription(clock: Clock, policy: Policy) -> Subscription:
             envelope.account_id,
         )
 
-    return Subscription(COMMAND_TOPICS, "commands", handle, on_invalid=reject_invalid)
+    return Subscription(
+        COMMAND_TOPICS,
+        "commands",
+        handle,
+        on_invalid=reject_invalid,
+        batch_handler=command_batch_handler(clock, policy),
+    )
 
 
 def command_batch_handler(clock: Clock, policy: Policy) -> BatchHandler:
