@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from billing.domain.model import GrantKind
@@ -32,10 +33,15 @@ class ReserveCredits:
     ttl_seconds: int = 86_400
     run_id: uuid.UUID | None = None
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
+        # The dicts `asdict` would give, built directly (asdict deep-copies: a hot path).
         return request_hash(
-            {"items": [asdict(i) for i in self.items], "ttl": self.ttl_seconds, "run": self.run_id}
+            {
+                "items": [{"operation": i.operation, "quantity": i.quantity} for i in self.items],
+                "ttl": self.ttl_seconds,
+                "run": self.run_id,
+            }
         )
 
 
@@ -59,11 +65,29 @@ class CommitCredits:
     stage: int | None = None
     item_id: str | None = None
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        params = asdict(self)
-        params.pop("commit_id")
-        return request_hash(params)
+        # `asdict(self)` without commit_id, built directly (asdict deep-copies: a hot path).
+        usage = self.usage
+        return request_hash(
+            {
+                "account_id": self.account_id,
+                "reservation_id": self.reservation_id,
+                "operation": self.operation,
+                "quantity": self.quantity,
+                "usage": {
+                    "model": usage.model,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "provider_cost_usd": usage.provider_cost_usd,
+                }
+                if usage
+                else None,
+                "run_id": self.run_id,
+                "stage": self.stage,
+                "item_id": self.item_id,
+            }
+        )
 
 
 @dataclass(frozen=True)
