@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from igny8.db import MessageContext, session_factory
 from igny8.messaging import ConsumerSettings, InboxConsumer, Messaging, Subscription
+from igny8.messaging.outbox import NOTIFY_CHANNEL
 from igny8.messaging.tables import outbox
 from igny8.testing import topic_records
 
@@ -193,3 +194,25 @@ async def test_a_transient_failure_mid_batch_is_waited_out_and_handed_back_witho
     assert not consumer.waiting()
     assert await topic_records(kafka_bootstrap, f"{topic}.dlq") == [], "never dead-lettered"
     await asyncio.sleep(0)
+
+
+async def test_one_outbox_statement_adds_the_rows_in_order_and_wakes_the_relay_at_commit(
+    engine, topic
+):
+    woken = asyncio.Event()
+    async with engine.connect() as listening:
+        driver = (await listening.get_raw_connection()).driver_connection
+        await driver.add_listener(NOTIFY_CHANNEL, lambda *_: woken.set())
+        account = uuid.uuid4()
+        pings = [ping_app.ping(topic, account, n) for n in range(1, 4)]
+        async with session_factory(engine)() as session:
+            await ping_app.write_pings(session, topic, pings)
+            await asyncio.sleep(0.2)
+            assert not woken.is_set(), "nothing is announced before the commit"
+            await session.commit()
+        await asyncio.wait_for(woken.wait(), 5)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outbox).order_by(outbox.c.id))).all()
+    assert [r.message_id for r in rows] == [p.id for p in pings]
+    assert [r.key for r in rows] == [str(account).encode()] * 3
+    assert rows[0].headers["content-type"] == "application/json"
