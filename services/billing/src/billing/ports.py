@@ -157,8 +157,8 @@ class LedgerBatchUnitOfWork(UnitOfWork, Protocol):
     def answering(self, causation_id: str | None, correlation_id: str | None) -> None:
         """The messages emitted from now on answer this command (envelope context)."""
 
-    def checkpoint(self) -> object:
-        """A mark to `discard` back to when the next command fails."""
+    def checkpoint(self, account_id: uuid.UUID) -> object:
+        """A mark to `discard` back to when the next command (on this account) fails."""
 
     def discard(self, mark: object) -> None:
         """Forget the failed command's emitted messages; raises if it changed any state (a use

@@ -56,9 +56,10 @@ from igny8.messaging.outbox import OutboxWriter
 
 @dataclass(frozen=True)
 class _Mark:
+    account_id: uuid.UUID
     changes: int
     emitted: int
-    balances: tuple[tuple[int, int], ...]
+    balance: tuple[int, int] | None
 
 
 class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
@@ -160,19 +161,23 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         self.causation_id = causation_id
         self.correlation_id = correlation_id
 
-    def checkpoint(self) -> object:
-        return _Mark(self._state.changes, len(self._state.envelopes), self._balances())
+    def checkpoint(self, account_id: uuid.UUID) -> object:
+        return _Mark(
+            account_id, self._state.changes, len(self._state.envelopes), self._balance(account_id)
+        )
 
     def discard(self, mark: object) -> None:
         assert isinstance(mark, _Mark)
-        if self._state.changes != mark.changes or self._balances() != mark.balances:
+        state = self._state
+        if state.changes != mark.changes or self._balance(mark.account_id) != mark.balance:
             # Never expected (use cases fail before they change anything); failing the batch
             # makes the consumer apply its commands one at a time, each in a savepoint.
             raise RuntimeError("a failed command changed the ledger; the batch cannot continue")
-        del self._state.envelopes[mark.emitted :]
+        del state.envelopes[mark.emitted :]
 
-    def _balances(self) -> tuple[tuple[int, int], ...]:
-        return tuple((lg.account.available, lg.account.held) for lg in self._state.ledgers.values())
+    def _balance(self, account_id: uuid.UUID) -> tuple[int, int] | None:
+        ledger = self._state.ledgers.get(account_id)
+        return (ledger.account.available, ledger.account.held) if ledger else None
 
     async def emit(
         self,

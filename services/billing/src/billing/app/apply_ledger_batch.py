@@ -12,6 +12,7 @@ command at a time.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,8 @@ async def apply_ledger_batch(
     failed: Failed,
 ) -> list[StoredOutcome | BillingError]:
     """Apply `batch` in order inside `uow`'s transaction; the caller commits."""
-    reservations, commits = set(), set()
+    reservations: set[uuid.UUID] = set()
+    commits: set[uuid.UUID] = set()
     for item in batch:
         reservations.add(item.command.reservation_id)
         if isinstance(item.command, CommitCredits):
@@ -65,7 +67,7 @@ async def apply_ledger_batch(
     results: list[StoredOutcome | BillingError] = []
     for item in batch:
         uow.answering(item.causation_id, item.correlation_id)
-        mark = uow.checkpoint()
+        mark = uow.checkpoint(item.command.account_id)
         try:
             results.append(await USE_CASES[type(item.command)](item.command, uow, clock, policy))
         except BillingError as error:
