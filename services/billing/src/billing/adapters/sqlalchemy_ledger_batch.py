@@ -11,6 +11,7 @@ here: the consumer's transaction (which also holds the inbox rows) does.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.adapters import sqlalchemy_ledger_statements as statements
 from billing.adapters.in_memory_ledger_batch import (
     BatchLedgers,
     BatchPrices,
@@ -40,12 +42,9 @@ from billing.adapters.sqlalchemy_tables import (
     billing_accounts,
     captures,
     grants,
-    ledger_entries,
-    ledger_transactions,
     release_tombstones,
     reservation_holds,
     reservations,
-    usage_log,
 )
 from billing.domain.model import AccountLedger, BillingAccount, Hold, Reservation
 from billing.ports import Capture, StoredOutcome, UsageRecord
@@ -203,22 +202,16 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
 
     async def flush(self) -> None:
         state, session = self._state, self.session
-        await _execute(
+        await statements.run(
             session,
-            sa.update(billing_accounts)
-            .where(billing_accounts.c.account_id == sa.bindparam("b_account_id"))
-            .values(
-                available=sa.bindparam("b_available"),
-                held=sa.bindparam("b_held"),
-                low_balance_alerted=sa.bindparam("b_alerted"),
-            ),
+            statements.UPDATE_ACCOUNTS,
             [
-                {
-                    "b_account_id": lg.account.account_id,
-                    "b_available": lg.account.available,
-                    "b_held": lg.account.held,
-                    "b_alerted": lg.account.low_balance_alerted,
-                }
+                (
+                    lg.account.account_id,
+                    lg.account.available,
+                    lg.account.held,
+                    lg.account.low_balance_alerted,
+                )
                 for _, lg in sorted(state.dirty_accounts.items())
             ],
         )
@@ -246,8 +239,21 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         )
         await self._write_movements()
         await self._write_reservations()
-        await _execute(session, sa.insert(captures), [_capture_row(c) for c in state.new_captures])
-        await _execute(session, sa.insert(usage_log), [_usage_row(u) for u in state.usage])
+        await statements.run(
+            session,
+            statements.INSERT_CAPTURES,
+            [
+                (
+                    c.commit_id,
+                    c.reservation_id,
+                    c.account_id,
+                    c.request_hash,
+                    json.dumps(c.outcome.payload),
+                )
+                for c in state.new_captures
+            ],
+        )
+        await statements.run(session, statements.INSERT_USAGE, [_usage_row(u) for u in state.usage])
         await _execute(
             session,
             insert(release_tombstones).on_conflict_do_nothing(),
@@ -257,96 +263,65 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
             await OutboxWriter(TOPICS).add(session, *state.envelopes)
 
     async def _write_movements(self) -> None:
-        transactions: list[dict[str, Any]] = []
-        entries: list[dict[str, Any]] = []
+        transactions: list[tuple[Any, ...]] = []
+        entries: list[tuple[Any, ...]] = []
         for account_id, now, movement in self._state.movements:
             transaction_id = uuid.uuid4()
             transactions.append(
-                {
-                    "transaction_id": transaction_id,
-                    "account_id": account_id,
-                    "kind": movement.kind.value,
-                    "reference": movement.reference,
-                    "created_at": now,
-                }
+                (transaction_id, account_id, movement.kind.value, movement.reference, now)
             )
             entries += [
-                {
-                    "transaction_id": transaction_id,
-                    "account_id": account_id,
-                    "book": p.book.value,
-                    "grant_id": p.grant_id,
-                    "amount": p.amount,
-                    "balance_after": p.balance_after,
-                    "created_at": now,
-                }
+                (
+                    transaction_id,
+                    account_id,
+                    p.book.value,
+                    p.grant_id,
+                    p.amount,
+                    p.balance_after,
+                    now,
+                )
                 for p in movement.postings
             ]
-        await _execute(self.session, sa.insert(ledger_transactions), transactions)
-        await _execute(self.session, sa.insert(ledger_entries), entries)
+        await statements.run(self.session, statements.INSERT_TRANSACTIONS, transactions)
+        await statements.run(self.session, statements.INSERT_ENTRIES, entries)
 
     async def _write_reservations(self) -> None:
         state, session = self._state, self.session
         end = state.end_outcomes
-        new = [_reservation_row(r, state) for r in state.new_reservations.values()]
-        # Two statements, so a reservation that has not ended keeps a SQL NULL end outcome.
-        await _execute(session, sa.insert(reservations), [r for r in new if "end_outcome" in r])
-        await _execute(session, sa.insert(reservations), [r for r in new if "end_outcome" not in r])
-        await _execute(
+        await statements.run(
             session,
-            sa.insert(reservation_holds),
+            statements.INSERT_RESERVATIONS,
+            [_reservation_row(r, state) for r in state.new_reservations.values()],
+        )
+        await statements.run(
+            session,
+            statements.INSERT_HOLDS,
             [
-                {"reservation_id": r.reservation_id, "grant_id": h.grant_id, "amount": h.amount}
+                (r.reservation_id, h.grant_id, h.amount)
                 for r in state.new_reservations.values()
                 for h in r.holds
             ],
         )
         saved = list(state.saved_reservations.values())
-        await _execute(
+        await statements.run(
             session,
-            sa.update(reservations)
-            .where(reservations.c.reservation_id == sa.bindparam("b_id"))
-            .values(
-                status=sa.bindparam("b_status"),
-                captured=sa.bindparam("b_captured"),
-                released=sa.bindparam("b_released"),
-                ended_at=sa.bindparam("b_ended_at"),
-            ),
+            statements.UPDATE_RESERVATIONS,
             [
-                {
-                    "b_id": r.reservation_id,
-                    "b_status": r.status.value,
-                    "b_captured": r.captured,
-                    "b_released": r.released,
-                    "b_ended_at": r.ended_at,
-                }
+                (
+                    r.reservation_id,
+                    r.status.value,
+                    r.captured,
+                    r.released,
+                    r.ended_at,
+                    json.dumps(end[r.reservation_id].payload) if r.reservation_id in end else None,
+                )
                 for r in saved
             ],
         )
-        await _execute(
+        await statements.run(
             session,
-            sa.update(reservations)
-            .where(reservations.c.reservation_id == sa.bindparam("b_id"))
-            .values(end_outcome=sa.bindparam("b_end")),
-            [
-                {"b_id": r.reservation_id, "b_end": end[r.reservation_id].payload}
-                for r in saved
-                if r.reservation_id in end
-            ],
-        )
-        await _execute(
-            session,
-            sa.update(reservation_holds)
-            .where(
-                reservation_holds.c.reservation_id == sa.bindparam("b_id"),
-                reservation_holds.c.grant_id == sa.bindparam("b_grant"),
-            )
-            .values(amount=sa.bindparam("b_amount")),
-            [
-                {"b_id": r.reservation_id, "b_grant": h.grant_id, "b_amount": h.amount}
-                for r in saved
-                for h in r.holds
-            ],
+            statements.UPDATE_HOLDS,
+            [(r.reservation_id, h.grant_id, h.amount) for r in saved for h in r.holds],
         )
 
 
@@ -360,53 +335,42 @@ def _ids(ids: Iterable[uuid.UUID]) -> Any:
     return sa.literal(list(ids), type_=sa.ARRAY(reservations.c.reservation_id.type))
 
 
-def _reservation_row(r: Reservation, state: BatchState) -> dict[str, Any]:
+def _reservation_row(r: Reservation, state: BatchState) -> tuple[Any, ...]:
     outcome = state.reservations[r.reservation_id][1]
-    row = {
-        "reservation_id": r.reservation_id,
-        "account_id": r.account_id,
-        "status": r.status.value,
-        "credits": r.credits,
-        "captured": r.captured,
-        "released": r.released,
-        "expires_at": r.expires_at,
-        "request_hash": r.request_hash,
-        "prices": {op: price_json(p) for op, p in r.prices.items()},
-        "run_id": r.run_id,
-        "outcome_topic": outcome.topic,
-        "outcome": outcome.payload,
-        "created_at": r.created_at,
-        "ended_at": r.ended_at,
-    }
-    if r.reservation_id in state.end_outcomes:
-        row["end_outcome"] = state.end_outcomes[r.reservation_id].payload
-    return row
+    end = state.end_outcomes.get(r.reservation_id)
+    return (
+        r.reservation_id,
+        r.account_id,
+        r.status.value,
+        r.credits,
+        r.captured,
+        r.released,
+        r.expires_at,
+        r.request_hash,
+        json.dumps({op: price_json(p) for op, p in r.prices.items()}),
+        r.run_id,
+        outcome.topic,
+        json.dumps(outcome.payload),
+        json.dumps(end.payload) if end else None,
+        r.created_at,
+        r.ended_at,
+    )
 
 
-def _capture_row(c: Capture) -> dict[str, Any]:
-    return {
-        "commit_id": c.commit_id,
-        "reservation_id": c.reservation_id,
-        "account_id": c.account_id,
-        "request_hash": c.request_hash,
-        "outcome": c.outcome.payload,
-    }
-
-
-def _usage_row(u: UsageRecord) -> dict[str, Any]:
-    return {
-        "account_id": u.account_id,
-        "reservation_id": u.reservation_id,
-        "commit_id": u.commit_id,
-        "operation": u.operation,
-        "quantity": u.quantity,
-        "credits": u.credits,
-        "model": u.model,
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "provider_cost_usd": Decimal(u.provider_cost_usd) if u.provider_cost_usd else None,
-        "run_id": u.run_id,
-        "stage": u.stage,
-        "item_id": u.item_id,
-        "created_at": u.created_at,
-    }
+def _usage_row(u: UsageRecord) -> tuple[Any, ...]:
+    return (
+        u.account_id,
+        u.reservation_id,
+        u.commit_id,
+        u.operation,
+        u.quantity,
+        u.credits,
+        u.model,
+        u.input_tokens,
+        u.output_tokens,
+        Decimal(u.provider_cost_usd) if u.provider_cost_usd else None,
+        u.run_id,
+        u.stage,
+        u.item_id,
+        u.created_at,
+    )

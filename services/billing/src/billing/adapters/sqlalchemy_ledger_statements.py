@@ -1,0 +1,169 @@
+"""Multi-row statements of a ledger batch: each column travels as one array parameter.
+
+One statement and one set of parameters whatever the number of rows (asyncpg encodes the arrays;
+SQLAlchemy compiles and processes parameters once, not once per row as an executemany does).
+Rows keep the order given (`WITH ORDINALITY`), so identity columns (the ledger's `seq`) follow it.
+JSONB values travel as text and are cast; None is SQL NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class Rows:
+    statement: Any
+    columns: int
+
+
+def _array(n: int, pg_type: str) -> str:
+    wire = "text" if pg_type == "jsonb" else pg_type
+    return f"CAST(:p{n} AS {wire}[])"
+
+
+def _value(name: str, pg_type: str) -> str:
+    return f"CAST(r.{name} AS jsonb)" if pg_type == "jsonb" else f"r.{name}"
+
+
+def unnest_insert(table: str, columns: Sequence[tuple[str, str]]) -> Rows:
+    names = [c for c, _ in columns]
+    arrays = ", ".join(_array(n, t) for n, (_, t) in enumerate(columns))
+    values = ", ".join(_value(c, t) for c, t in columns)
+    return Rows(
+        sa.text(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {values} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS r({', '.join(names)}, n) ORDER BY n"
+        ),
+        len(columns),
+    )
+
+
+def unnest_update(
+    table: str, keys: Sequence[tuple[str, str]], sets: Sequence[tuple[str, str]]
+) -> Rows:
+    columns = [*keys, *sets]
+    names = [c for c, _ in columns]
+    arrays = ", ".join(_array(n, t) for n, (_, t) in enumerate(columns))
+    # A JSONB value left None keeps what the row has (an end outcome is set once).
+    assignments = ", ".join(
+        f"{c} = COALESCE({_value(c, t)}, {table}.{c})" if t == "jsonb" else f"{c} = r.{c}"
+        for c, t in sets
+    )
+    match = " AND ".join(f"{table}.{c} = r.{c}" for c, _ in keys)
+    return Rows(
+        sa.text(
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS r({', '.join(names)}) "
+            f"WHERE {match}"
+        ),
+        len(columns),
+    )
+
+
+async def run(session: AsyncSession, rows: Rows, values: list[tuple[Any, ...]]) -> None:
+    """Execute `rows` for `values` (tuples in column order); nothing for no rows."""
+    if not values:
+        return
+    arrays = {f"p{n}": list(column) for n, column in enumerate(zip(*values, strict=True))}
+    assert len(arrays) == rows.columns
+    await session.execute(rows.statement, arrays)
+
+
+UPDATE_ACCOUNTS = unnest_update(
+    "billing_accounts",
+    [("account_id", "uuid")],
+    [("available", "bigint"), ("held", "bigint"), ("low_balance_alerted", "boolean")],
+)
+INSERT_TRANSACTIONS = unnest_insert(
+    "ledger_transactions",
+    [
+        ("transaction_id", "uuid"),
+        ("account_id", "uuid"),
+        ("kind", "text"),
+        ("reference", "text"),
+        ("created_at", "timestamptz"),
+    ],
+)
+INSERT_ENTRIES = unnest_insert(
+    "ledger_entries",
+    [
+        ("transaction_id", "uuid"),
+        ("account_id", "uuid"),
+        ("book", "text"),
+        ("grant_id", "uuid"),
+        ("amount", "bigint"),
+        ("balance_after", "bigint"),
+        ("created_at", "timestamptz"),
+    ],
+)
+INSERT_RESERVATIONS = unnest_insert(
+    "reservations",
+    [
+        ("reservation_id", "uuid"),
+        ("account_id", "uuid"),
+        ("status", "text"),
+        ("credits", "bigint"),
+        ("captured", "bigint"),
+        ("released", "bigint"),
+        ("expires_at", "timestamptz"),
+        ("request_hash", "text"),
+        ("prices", "jsonb"),
+        ("run_id", "uuid"),
+        ("outcome_topic", "text"),
+        ("outcome", "jsonb"),
+        ("end_outcome", "jsonb"),
+        ("created_at", "timestamptz"),
+        ("ended_at", "timestamptz"),
+    ],
+)
+INSERT_HOLDS = unnest_insert(
+    "reservation_holds", [("reservation_id", "uuid"), ("grant_id", "uuid"), ("amount", "bigint")]
+)
+UPDATE_RESERVATIONS = unnest_update(
+    "reservations",
+    [("reservation_id", "uuid")],
+    [
+        ("status", "text"),
+        ("captured", "bigint"),
+        ("released", "bigint"),
+        ("ended_at", "timestamptz"),
+        ("end_outcome", "jsonb"),
+    ],
+)
+UPDATE_HOLDS = unnest_update(
+    "reservation_holds", [("reservation_id", "uuid"), ("grant_id", "uuid")], [("amount", "bigint")]
+)
+INSERT_CAPTURES = unnest_insert(
+    "captures",
+    [
+        ("commit_id", "uuid"),
+        ("reservation_id", "uuid"),
+        ("account_id", "uuid"),
+        ("request_hash", "text"),
+        ("outcome", "jsonb"),
+    ],
+)
+INSERT_USAGE = unnest_insert(
+    "usage_log",
+    [
+        ("account_id", "uuid"),
+        ("reservation_id", "uuid"),
+        ("commit_id", "uuid"),
+        ("operation", "text"),
+        ("quantity", "bigint"),
+        ("credits", "bigint"),
+        ("model", "text"),
+        ("input_tokens", "bigint"),
+        ("output_tokens", "bigint"),
+        ("provider_cost_usd", "numeric"),
+        ("run_id", "uuid"),
+        ("stage", "smallint"),
+        ("item_id", "text"),
+        ("created_at", "timestamptz"),
+    ],
+)
