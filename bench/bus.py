@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from igny8.contracts import TopicRegistry, TopicSpec
 from igny8.db import create_engine, session_factory
-from igny8.messaging import Messaging, RelaySettings, Subscription, ensure_topics
+from igny8.messaging import ConsumerSettings, Messaging, RelaySettings, Subscription, ensure_topics
 from igny8.messaging.tables import messaging_metadata
 from igny8.testing import temporary_database
 
@@ -146,7 +146,9 @@ async def raw_path(
     return result
 
 
-def consumer_process(pipe: Any, url: str, bootstrap: str, topic: str, profile: str | None) -> None:
+def consumer_process(
+    pipe: Any, url: str, bootstrap: str, topic: str, profile: str | None, max_batch: int
+) -> None:
     """The inbox consumer, alone in its process; reports latencies per phase over the pipe."""
 
     async def main() -> None:
@@ -195,6 +197,7 @@ async def messaging_path(
     seconds: float = 5.0,
     cpu: CpuMeter | None = None,
     profile: str | None = None,
+    consumer_batch: int = ConsumerSettings.max_batch,
 ) -> dict[str, Any]:
     """Burst, then paced at `fraction` of the burst figure (or at `rate` when given)."""
     cpu = cpu or CpuMeter()
@@ -208,7 +211,8 @@ async def messaging_path(
         sessions = session_factory(engine)
         pipe, child_end = multiprocessing.get_context("spawn").Pipe()
         child = multiprocessing.get_context("spawn").Process(
-            target=consumer_process, args=(child_end, url, bootstrap, topic, profile)
+            target=consumer_process,
+            args=(child_end, url, bootstrap, topic, profile, consumer_batch),
         )
         child.start()
         cpu.watch("consumer", child.pid)
@@ -280,6 +284,7 @@ async def messaging_path(
     result: dict[str, Any] = {
         "messages_per_s": round(peak),
         "writer_messages_per_transaction": per_tx,
+        "consumer_max_batch": consumer_batch,
         "paced": {"rate_per_s": round(pace), **summary(paced_latencies)},
         "outbox_unsent_after": unsent,
     }
@@ -296,6 +301,7 @@ async def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.5, help="paced rate / own peak")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a paced phase")
     parser.add_argument("--profile", default=None, help="directory for cProfile output")
+    parser.add_argument("--consumer-batch", type=int, default=ConsumerSettings.max_batch)
     args = parser.parse_args()
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
@@ -314,6 +320,7 @@ async def main() -> None:
         seconds=args.seconds,
         cpu=cpu,
         profile=args.profile,
+        consumer_batch=args.consumer_batch,
     )
     pace = bus["paced"]["rate_per_s"]
     raw_at_pace = await raw_path(bootstrap, 0, args.size, pace, args.seconds, cpu)
