@@ -9,8 +9,8 @@ same run.
 - ceiling, raw PostgreSQL: one single-row UPDATE plus one INSERT per transaction through asyncpg,
   on billing's pool size of connections (the "ledger-shaped" transaction).
 - CPU seconds per 1,000 commands (per 1,000 transactions for the ceiling) of each process: the
-  billing worker, the PostgreSQL cluster (every backend and helper, exited ones included) and the
-  Kafka broker, with how busy each was (cores) and the machine's load, so a later change can tell
+  billing worker, the PostgreSQL cluster (every backend and helper, exited ones included), the
+  Kafka broker and the load generator itself, with how busy each was (cores) and the machine's load, so a later change can tell
   cost from speed on a shared machine.
 - `--profile`: the billing worker runs under cProfile; the top functions by own time are printed
   to stderr and the stats file is named in the JSON.
@@ -348,6 +348,7 @@ async def billing_path(
         },
     )
     processes = Processes(process.proc.pid, await _postmaster(admin), _broker())
+    processes.pids["bench_client"] = os.getpid()  # the load generator shares the machine
     client = Client(bootstrap)
     await client.start()
 
