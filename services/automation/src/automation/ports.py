@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from automation.domain.ai import AIFunction, AIImage, AIResult
 from automation.domain.keywords import KeywordRow
-from automation.domain.runs import DRIVEN
+from automation.domain.runs import DRIVEN, Run, RunChanges, RunRequest, RunStatus
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 
@@ -35,17 +35,18 @@ class AIEngine(Protocol):
 class RunRepository(Protocol):
     """Runs and their leases (fencing tokens), compare-and-set status changes and stage results."""
 
-    async def create_run(self, values: dict[str, Any]) -> None: ...
+    async def create_run(self, run: Run) -> None:
+        """Store a new run (its id, tenant, status, stages, config and target); a second live
+        run of the site raises RunConflict."""
+        ...
 
-    async def run(
-        self, run_id: uuid.UUID, account_id: uuid.UUID | None = None
-    ) -> dict[str, Any] | None: ...
+    async def run(self, run_id: uuid.UUID, account_id: uuid.UUID | None = None) -> Run | None: ...
 
     async def runs_for_site(
         self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int, offset: int = 0
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Run]: ...
 
-    async def live_run(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def live_run(self, site_id: uuid.UUID) -> Run | None: ...
 
     async def runs_needing_a_worker(self, now: datetime, limit: int) -> list[uuid.UUID]: ...
 
@@ -60,18 +61,31 @@ class RunRepository(Protocol):
     async def release_lease(self, run_id: uuid.UUID, token: int) -> None: ...
 
     async def guard(
-        self, run_id: uuid.UUID, token: int, statuses: tuple[str, ...] = DRIVEN
-    ) -> dict[str, Any]: ...
+        self, run_id: uuid.UUID, token: int, statuses: tuple[RunStatus, ...] = DRIVEN
+    ) -> Run:
+        """Lock the run for this transaction; LeaseLost unless this token holds it and it is in
+        one of `statuses`."""
+        ...
 
     async def transition(
-        self, run_id: uuid.UUID, expected: tuple[str, ...], status: str, **values: Any
-    ) -> bool: ...
+        self,
+        run_id: uuid.UUID,
+        expected: tuple[RunStatus, ...],
+        status: RunStatus,
+        **values: Unpack[RunChanges],
+    ) -> bool:
+        """Compare-and-set from one of the `expected` states; False when the run was in none."""
+        ...
 
-    async def request(self, run_id: uuid.UUID, expected: tuple[str, ...], what: str) -> bool: ...
+    async def request(
+        self, run_id: uuid.UUID, expected: tuple[RunStatus, ...], what: RunRequest
+    ) -> bool: ...
 
     async def add_charge(self, run_id: uuid.UUID, credits: int) -> None: ...
 
-    async def update_run(self, run_id: uuid.UUID, **values: Any) -> None: ...
+    async def update_run(self, run_id: uuid.UUID, **values: Unpack[RunChanges]) -> None:
+        """Fields other than the status (that changes by `transition` only)."""
+        ...
 
     async def save_stage_result(
         self, run_id: uuid.UUID, stage: int, result: dict[str, Any]

@@ -47,7 +47,7 @@ async def run_item(
     if operation:  # make sure the most this item can cost is held before calling the AI
         found = covering_hold(holds, operation, ceiling, eng.clock.now())
         cost = found[1] if found else await hold_for(eng, ctx, operation, ceiling)
-        cap, spent = ctx.config.max_credits, current["credits_charged"]
+        cap, spent = ctx.config.max_credits, current.credits_charged
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
     try:

@@ -109,9 +109,9 @@ class RunEngine:
         async with self.unit_of_work() as uow:
             run = await uow.runs.guard(run_id, token)
         ctx = RunContext.of(run, token)
-        if run["status"] == R.FINISHING:  # taken over while waiting for billing's answers
+        if run.status is R.FINISHING:  # taken over while waiting for billing's answers
             return await settle_and_end(self, ctx)
-        if run["status"] == R.RESERVING:
+        if run.status is R.RESERVING:
             try:
                 self.ai.ensure_configured()
             except AINotConfigured as error:

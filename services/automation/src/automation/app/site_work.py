@@ -14,7 +14,7 @@ from automation.domain import keywords as keyword_import
 from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import NotFound, ProviderMissing
-from automation.domain.runs import RunStatus, estimate
+from automation.domain.runs import Run, RunStatus, estimate
 from automation.ports import CreditQuotes, UnitOfWork
 
 
@@ -75,20 +75,21 @@ async def start_and_wait(
     site_id: uuid.UUID,
     stages: list[int],
     wait_s: float,
-) -> dict[str, Any]:
+) -> Run:
     """Start a run and wait up to `wait_s` for it to leave `reserving`: the run as it stands."""
     require_ai(ensure_ai)
     async with unit_of_work() as uow:
         run_id = await start_run(uow, account_id, site_id, stages)
+        run = await uow.runs.run(run_id)
         await uow.commit()
+    assert run is not None
     deadline = asyncio.get_running_loop().time() + wait_s
-    run: dict[str, Any] = {"run_id": run_id, "status": RunStatus.RESERVING}
     while asyncio.get_running_loop().time() < deadline:
         async with unit_of_work() as uow:
             run = await uow.runs.run(run_id) or run
         # a refused reservation passes through `finishing` on its way to `rejected`
-        deciding = run["status"] == RunStatus.FINISHING and run.get("ending") == "rejected"
-        if run["status"] != RunStatus.RESERVING and not deciding:
+        deciding = run.status is RunStatus.FINISHING and run.ending is RunStatus.REJECTED
+        if run.status is not RunStatus.RESERVING and not deciding:
             break
         await asyncio.sleep(0.1)
     return run

@@ -2,6 +2,7 @@
 answers 404. Every route declares its models and the statuses it can answer (http_models.py);
 errors are the platform's one format (entrypoints/errors.py)."""
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -20,6 +21,8 @@ from automation.app import runs as run_cases
 from automation.domain import keywords as keyword_import
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import ImportTooLarge, InvalidInput, NotFound
+from automation.domain.runs import Run as RunRow
+from automation.domain.runs import RunStatus
 from automation.entrypoints.errors import DomainErrorRoute
 from automation.entrypoints.http_models import (
     EDITS,
@@ -73,8 +76,10 @@ def _page(rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]
     }
 
 
-def _public_run(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in run.items() if k not in RUN_INTERNALS}
+def _public_run(run: RunRow) -> dict[str, Any]:
+    return {
+        f.name: getattr(run, f.name) for f in dataclasses.fields(run) if f.name not in RUN_INTERNALS
+    }
 
 
 def create_router(
@@ -418,19 +423,19 @@ def create_router(
         run = await site_work.start_and_wait(
             uow, ensure_ai, caller.require_account(), site_id, stages, start_wait_s
         )
-        if run["status"] == "rejected":
-            rejection = run.get("rejection") or {}
+        if run.status is RunStatus.REJECTED:
+            rejection = run.rejection or {}
             raise ApiError(
                 402,
                 str(rejection.get("reason") or "insufficient_credits"),
                 str(rejection.get("detail") or "not enough credits for this run"),
                 extra={
-                    "run_id": str(run["run_id"]),
+                    "run_id": str(run.run_id),
                     "required": rejection.get("required"),
                     "available": rejection.get("available"),
                 },
             )
-        status = 202 if run["status"] == "reserving" else 201
+        status = 202 if run.status is RunStatus.RESERVING else 201
         payload = Run.model_validate(_public_run(run)).model_dump(mode="json")
         return JSONResponse(payload, status_code=status)
 
@@ -452,13 +457,11 @@ def create_router(
             rows = await u.runs.runs_for_site(account, site_id, limit + 1, offset)
         return _page([_public_run(r) for r in rows], limit, offset)
 
-    async def owned_run(
-        u: AutomationUnitOfWork, caller: Caller, run_id: uuid.UUID
-    ) -> dict[str, Any]:
+    async def owned_run(u: AutomationUnitOfWork, caller: Caller, run_id: uuid.UUID) -> RunRow:
         run = await u.runs.run(run_id, caller.require_account())
         if run is None:
             raise NotFound("run not found")
-        return dict(run)
+        return run
 
     @router.get(
         "/runs/{run_id}",
@@ -469,11 +472,11 @@ def create_router(
     )
     async def get_run(run_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with uow() as u:
-            run = await owned_run(u, caller, run_id)
+            run = _public_run(await owned_run(u, caller, run_id))
             run["stage_results"] = await u.runs.stage_results(run_id)
             run["progress"] = await u.items.item_tally(run_id)  # live: items done/failed, credits
             run["holds"] = await u.library.holds_of_run(run_id)
-        return _public_run(run)
+        return run
 
     @router.post(
         "/runs/{run_id}/{action}",
@@ -494,7 +497,7 @@ def create_router(
             else:
                 result = await run_cases.cancel_run(u, run, clock, "cancelled on request")
             await u.commit()
-        return {"run_id": run_id, "status": result["status"], "requested": result.get("requested")}
+        return {"run_id": run_id, "status": result.status, "requested": result.requested}
 
     @router.get(
         "/runs/{run_id}/trace",

@@ -94,7 +94,7 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
         run = await uow.runs.run(run_id)
         prompt = await uow.queues.prompt(prompt_id)
         state = await uow.items.item_state(run_id, key)
-    if run is None or run["status"] != RunStatus.RUNNING or run["fencing_token"] != token:
+    if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
         return "ignored"
     if state is not None:
         return str(state)
