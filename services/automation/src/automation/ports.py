@@ -245,16 +245,6 @@ class SiteRepository(Protocol):
 class Library(Protocol):
     """The library people browse and edit over HTTP, tenant-scoped by account and site."""
 
-    async def listing(
-        self,
-        kind: str,
-        account_id: uuid.UUID,
-        site_id: uuid.UUID,
-        limit: int,
-        offset: int,
-        status: str | None,
-    ) -> list[dict[str, Any]]: ...
-
     async def get_item(
         self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
     ) -> dict[str, Any] | None: ...
@@ -283,12 +273,6 @@ class Library(Protocol):
     async def delete_keyword(
         self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
     ) -> bool: ...
-
-    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None: ...
-
-    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The run's holds as rows, for the run's view."""
-        ...
 
 
 class PublishedContent(Protocol):

@@ -15,7 +15,6 @@ from automation.adapters.sqlalchemy_tables import (
     image_prompts,
     images,
     keywords,
-    run_holds,
     tasks,
 )
 
@@ -30,25 +29,6 @@ LISTABLE = {
 
 
 class SqlAlchemyLibrary(SessionRepository):
-    async def listing(
-        self,
-        kind: str,
-        account_id: uuid.UUID,
-        site_id: uuid.UUID,
-        limit: int,
-        offset: int,
-        status: str | None,
-    ) -> list[dict[str, Any]]:
-        table = LISTABLE[kind]
-        query = sa.select(table).where(table.c.account_id == account_id, table.c.site_id == site_id)
-        if status and "status" in table.c:
-            query = query.where(table.c.status == status)
-        return await self._all(
-            query.order_by(table.c.created_at, next(iter(table.primary_key.columns)))
-            .limit(limit)
-            .offset(offset)
-        )
-
     async def get_item(
         self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
     ) -> dict[str, Any] | None:
@@ -128,17 +108,3 @@ class SqlAlchemyLibrary(SessionRepository):
             .returning(keywords.c.keyword_id)
         )
         return gone.first() is not None
-
-    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None:
-        return await self._one(
-            sa.select(images).where(
-                images.c.image_id == image_id, images.c.account_id == account_id
-            )
-        )
-
-    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
-        return await self._all(
-            sa.select(run_holds)
-            .where(run_holds.c.run_id == run_id)
-            .order_by(run_holds.c.created_at)
-        )

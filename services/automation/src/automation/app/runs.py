@@ -171,3 +171,19 @@ async def cancel_run(uow: UnitOfWork, run: Run, clock: Clock, reason: str) -> Ru
     await release_confirmed(uow.holds, emit, run_id)  # unanswered reserves: see apply_reply
     await _announce(uow, run, "run.cancelled", R.CANCELLED, reason)
     return dataclasses.replace(run, status=R.CANCELLED)
+
+
+async def act_on_run(
+    uow: UnitOfWork, account_id: uuid.UUID, run_id: uuid.UUID, action: str, clock: Clock
+) -> Run:
+    """Pause, resume or cancel the account's run (as a person asks it over HTTP)."""
+    run = await uow.runs.run(run_id, account_id)
+    if run is None:
+        raise NotFound("run not found")
+    if action == "pause":
+        return await pause_run(uow, account_id, run_id, clock)
+    if action == "resume":
+        return await resume_run(uow, account_id, run_id, clock)
+    if action == "cancel":
+        return await cancel_run(uow, run, clock, "cancelled on request")
+    raise InvalidInput(f"unknown action {action!r}")

@@ -31,6 +31,18 @@ async def save_config(
     return config
 
 
+async def patch_config(
+    uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, changes: dict[str, Any]
+) -> AutomationConfig:
+    """Merge `changes` into the saved config (`schedule` field by field) and validate the result
+    as a whole."""
+    current = (await site_config(uow, account_id, site_id)).model_dump(mode="json")
+    if isinstance(changes.get("schedule"), dict):
+        changes = {**changes, "schedule": {**current["schedule"], **changes["schedule"]}}
+    merged = AutomationConfig.model_validate({**current, **changes})
+    return await save_config(uow, account_id, site_id, merged)
+
+
 async def import_keywords(
     uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, body: bytes, content_type: str
 ) -> dict[str, Any]:
