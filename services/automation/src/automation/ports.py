@@ -8,7 +8,17 @@ from typing import Any, Protocol, Unpack
 
 from automation.domain.ai import AIFunction, AIImage, AIResult
 from automation.domain.keywords import KeywordRow
-from automation.domain.runs import DRIVEN, Run, RunChanges, RunRequest, RunStatus
+from automation.domain.library import (
+    ClusterToPlan,
+    ContentStatus,
+    ContentToIllustrate,
+    ImagePrompt,
+    NewKeyword,
+    Publication,
+    Site,
+    TaskBrief,
+)
+from automation.domain.runs import DRIVEN, ItemStatus, Run, RunChanges, RunRequest, RunStatus
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 
@@ -97,7 +107,7 @@ class RunRepository(Protocol):
 class ItemCheckpoints(Protocol):
     """A run's item checkpoints (`run_items`) and which captures billing has answered."""
 
-    async def item_state(self, run_id: uuid.UUID, item_key: str) -> str | None: ...
+    async def item_state(self, run_id: uuid.UUID, item_key: str) -> ItemStatus | None: ...
 
     async def item_done(self, run_id: uuid.UUID, item_key: str) -> bool: ...
 
@@ -106,7 +116,7 @@ class ItemCheckpoints(Protocol):
         run_id: uuid.UUID,
         item_key: str,
         stage: int,
-        status: str,
+        status: ItemStatus,
         commit_id: uuid.UUID | None = None,
         credits: int = 0,
         detail: dict[str, Any] | None = None,
@@ -116,7 +126,7 @@ class ItemCheckpoints(Protocol):
 
     async def unsettled_captures(self, run_id: uuid.UUID) -> int: ...
 
-    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]: ...
+    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, ItemStatus]: ...
 
     async def item_tally(self, run_id: uuid.UUID) -> dict[int, dict[str, int]]: ...
 
@@ -178,7 +188,7 @@ class PlannerRepository(Protocol):
     ) -> int: ...
 
     async def save_image(
-        self, prompt: dict[str, Any], storage_key: str, width: int, height: int, size: int
+        self, prompt: ImagePrompt, storage_key: str, width: int, height: int, size: int
     ) -> uuid.UUID: ...
 
     async def content_html_for_update(self, content_id: uuid.UUID) -> str | None: ...
@@ -195,39 +205,39 @@ class PlannerRepository(Protocol):
 class WorkQueues(Protocol):
     """Each stage's work in sight, per site, oldest first."""
 
-    async def new_keywords(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def new_keywords(self, site_id: uuid.UUID, limit: int) -> list[NewKeyword]: ...
 
     async def clusters_without_ideas(
         self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ClusterToPlan]: ...
 
     async def cluster_keywords(self, cluster_id: uuid.UUID) -> list[str]: ...
 
-    async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+        """Ids of the ideas stage 3 makes tasks of."""
+        ...
 
-    async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[TaskBrief]: ...
 
     async def task_for_regeneration(
         self, site_id: uuid.UUID, task_id: uuid.UUID
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[TaskBrief]: ...
 
     async def contents_without_prompts(
         self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ContentToIllustrate]: ...
 
-    async def prompts_without_images(
-        self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    async def prompts_without_images(self, site_id: uuid.UUID, limit: int) -> list[ImagePrompt]: ...
 
     async def work_counts(self, site_id: uuid.UUID) -> dict[str, int]: ...
 
-    async def prompt(self, prompt_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def prompt(self, prompt_id: uuid.UUID) -> ImagePrompt | None: ...
 
 
 class SiteRepository(Protocol):
     """The sites integration announced, their automation config and schedule state."""
 
-    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> Site | None: ...
 
     async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
 
@@ -280,9 +290,11 @@ class PublishedContent(Protocol):
 
     async def next_version(self, content_id: uuid.UUID) -> int: ...
 
-    async def record(self, values: dict[str, Any]) -> bool: ...
+    async def record(self, publication: Publication) -> bool:
+        """Keep the publication's latest state; False when a newer article version is known."""
+        ...
 
-    async def refresh_status(self, content_id: uuid.UUID) -> str | None: ...
+    async def refresh_status(self, content_id: uuid.UUID) -> ContentStatus | None: ...
 
 
 class UnitOfWork(BaseUnitOfWork, Protocol):

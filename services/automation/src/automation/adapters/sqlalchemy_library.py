@@ -17,6 +17,7 @@ from automation.adapters.sqlalchemy_tables import (
     keywords,
     tasks,
 )
+from automation.domain.library import IdeaStatus, KeywordStatus
 
 LISTABLE = {
     "keywords": keywords,
@@ -85,14 +86,14 @@ class SqlAlchemyLibrary(SessionRepository):
 
     async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None:
         await self.session.execute(
-            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="new")
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status=IdeaStatus.NEW)
         )
 
     async def release_keywords(self, cluster_id: uuid.UUID) -> None:
         await self.session.execute(
             sa.update(keywords)
             .where(keywords.c.cluster_id == cluster_id)
-            .values(cluster_id=None, status="new")
+            .values(cluster_id=None, status=KeywordStatus.NEW)
         )
 
     async def delete_keyword(

@@ -22,7 +22,7 @@ from automation.app.run_lifecycle import finish, settle_and_end
 from automation.app.stages import STAGE_RUNNERS
 from automation.app.stages.images import image_item
 from automation.domain.ai import AINotConfigured
-from automation.domain.runs import STAGES, LeaseLost, RunStatus
+from automation.domain.runs import SETTLED, STAGES, LeaseLost, RunStatus
 from automation.ports import AIEngine, Clock, ImageStorage, RunLog, UnitOfWork
 
 R = RunStatus
@@ -139,7 +139,7 @@ class RunEngine:
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = ctx.config.max_items_per_stage.get(stage, 100_000)
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
-        tally = {k: outcomes.count(k) for k in ("done", "failed", "skipped")}
+        tally = {str(k): outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
             credits = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)

@@ -49,6 +49,19 @@ def allowed(expected: tuple[str, ...], status: str) -> bool:
     return all(status in TRANSITIONS.get(RunStatus(e), ()) for e in expected)
 
 
+class ItemStatus(StrEnum):
+    """A run item's checkpoint (`run_items`): a done item is never redone or charged again."""
+
+    DONE = "done"
+    FAILED = "failed"
+    """Not charged; a later run tries it again."""
+    SKIPPED = "skipped"
+    """Nothing to do any more (its input was deleted meanwhile)."""
+
+
+SETTLED = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED)
+
+
 class RunRequest(StrEnum):
     """What a caller asked the driving worker to do between items."""
 
