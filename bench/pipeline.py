@@ -2,8 +2,9 @@
 200 ms per call and no configured delays. Prints JSON: wall time, AI calls, the overhead ratio
 against the critical-path bound for the configured concurrency (goal: at most 1.10), and the peak
 memory of the automation process. Load-independent figures beside them: the automation process's
-CPU seconds and the database transactions it committed during the measured run, each per AI
-call. `--profile out.prof` runs automation under cProfile and writes its profile (SIGUSR1 after
+CPU seconds and the database transactions committed in its database during the measured run,
+each per AI call (both include what grows with wall time rather than with items: the bench's own
+polling of the run, the outbox relay's polls, lease renewals). `--profile out.prof` runs automation under cProfile and writes its profile (SIGUSR1 after
 the measured run). Needs `make infra-up`."""
 
 from __future__ import annotations

@@ -18,7 +18,15 @@ from automation.domain.library import (
     Site,
     TaskBrief,
 )
-from automation.domain.runs import DRIVEN, ItemStatus, Run, RunChanges, RunRequest, RunStatus
+from automation.domain.runs import (
+    DRIVEN,
+    ItemStatus,
+    Run,
+    RunChanges,
+    RunRequest,
+    RunStatus,
+    StageResult,
+)
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 
@@ -71,10 +79,16 @@ class RunRepository(Protocol):
     async def release_lease(self, run_id: uuid.UUID, token: int) -> None: ...
 
     async def guard(
-        self, run_id: uuid.UUID, token: int, statuses: tuple[RunStatus, ...] = DRIVEN
+        self,
+        run_id: uuid.UUID,
+        token: int,
+        statuses: tuple[RunStatus, ...] = DRIVEN,
+        *,
+        lock: bool = True,
     ) -> Run:
         """Lock the run for this transaction; LeaseLost unless this token holds it and it is in
-        one of `statuses`."""
+        one of `statuses`. `lock=False` for a read-only check (a unit that writes nothing
+        needs no row lock, and a lock would queue behind the run's concurrent item commits)."""
         ...
 
     async def transition(
@@ -98,10 +112,10 @@ class RunRepository(Protocol):
         ...
 
     async def save_stage_result(
-        self, run_id: uuid.UUID, stage: int, result: dict[str, Any]
+        self, run_id: uuid.UUID, stage: int, result: StageResult
     ) -> None: ...
 
-    async def stage_results(self, run_id: uuid.UUID) -> dict[int, dict[str, Any]]: ...
+    async def stage_results(self, run_id: uuid.UUID) -> dict[int, StageResult]: ...
 
 
 class ItemCheckpoints(Protocol):
@@ -333,16 +347,20 @@ class CreditQuotes(Protocol):
 
 
 class ImageStorage(Protocol):
-    async def save(self, account_id: Any, site_id: Any, image_id: Any, png: bytes) -> str: ...
+    async def save(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, image_id: uuid.UUID, png: bytes
+    ) -> str:
+        """Store the PNG; its storage key."""
+        ...
 
     async def read(self, key: str) -> bytes: ...
 
 
 class RunLog(Protocol):
     def write(
-        self, run_id: Any, stage: int | None, kind: str, message: str, **fields: Any
+        self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
     ) -> None: ...
 
 
 class Clock(Protocol):
-    def now(self) -> Any: ...
+    def now(self) -> datetime: ...

@@ -34,7 +34,12 @@ class FakeRuns:
         return self.rows.get(run_id)
 
     async def guard(
-        self, run_id: uuid.UUID, token: int, statuses: tuple[RunStatus, ...] = DRIVEN
+        self,
+        run_id: uuid.UUID,
+        token: int,
+        statuses: tuple[RunStatus, ...] = DRIVEN,
+        *,
+        lock: bool = True,
     ) -> Run:
         row = self.rows[run_id]
         if row.fencing_token != token or row.status not in statuses:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Unpack
@@ -24,6 +25,7 @@ from automation.domain.runs import (
     RunChanges,
     RunRequest,
     RunStatus,
+    StageResult,
     allowed,
 )
 
@@ -159,11 +161,17 @@ class SqlAlchemyRunRepository(SessionRepository):
         )
 
     async def guard(
-        self, run_id: uuid.UUID, token: int, statuses: tuple[RunStatus, ...] = DRIVEN
+        self,
+        run_id: uuid.UUID,
+        token: int,
+        statuses: tuple[RunStatus, ...] = DRIVEN,
+        *,
+        lock: bool = True,
     ) -> Run:
         """Lock the run for this transaction, refusing a holder whose lease was taken over and a
         writer that expects the run in another state (a late finisher after an end or pause)."""
-        run = await self._run(sa.select(runs).where(runs.c.run_id == run_id).with_for_update())
+        query = sa.select(runs).where(runs.c.run_id == run_id)
+        run = await self._run(query.with_for_update() if lock else query)
         if run is None or run.fencing_token != token:
             raise LeaseLost(f"run {run_id}: lease lost (token {token})")
         if run.status not in statuses:
@@ -214,10 +222,10 @@ class SqlAlchemyRunRepository(SessionRepository):
             sa.update(runs).where(runs.c.run_id == run_id).values(**_columns(values))
         )
 
-    async def save_stage_result(
-        self, run_id: uuid.UUID, stage: int, result: dict[str, Any]
-    ) -> None:
-        statement = insert(stage_results).values(run_id=run_id, stage=stage, result=result)
+    async def save_stage_result(self, run_id: uuid.UUID, stage: int, result: StageResult) -> None:
+        statement = insert(stage_results).values(
+            run_id=run_id, stage=stage, result=dataclasses.asdict(result)
+        )
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[stage_results.c.run_id, stage_results.c.stage],
@@ -225,11 +233,11 @@ class SqlAlchemyRunRepository(SessionRepository):
             )
         )
 
-    async def stage_results(self, run_id: uuid.UUID) -> dict[int, dict[str, Any]]:
+    async def stage_results(self, run_id: uuid.UUID) -> dict[int, StageResult]:
         rows = await self.session.execute(
             sa.select(stage_results).where(stage_results.c.run_id == run_id)
         )
-        return {r.stage: r.result for r in rows}
+        return {r.stage: _stage_result(r.result) for r in rows}
 
 
 def _columns(values: RunChanges) -> dict[str, object]:
@@ -240,3 +248,17 @@ def _columns(values: RunChanges) -> dict[str, object]:
     if (target := values.get("target")) is not None:
         out["target"] = dict(target)
     return out
+
+
+def _stage_result(stored: dict[str, Any]) -> StageResult:
+    """A stored stage result (JSON); fields a row written before one existed take defaults."""
+    return StageResult(
+        done=int(stored.get("done", 0)),
+        failed=int(stored.get("failed", 0)),
+        skipped=int(stored.get("skipped", 0)),
+        total=int(stored.get("total", 0)),
+        credits=int(stored.get("credits", 0)),
+        status=str(stored.get("status", "completed")),
+        partial=bool(stored.get("partial", False)),
+        skip_reasons=tuple(stored.get("skip_reasons", ())),
+    )

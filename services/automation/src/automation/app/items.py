@@ -44,7 +44,7 @@ async def run_item(
     ceiling = item_quantity_ceiling(stage, ctx.config)
     # one read: the run's requests, whether the item is done, and the holds
     async with eng.unit_of_work() as uow:
-        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
         done = await uow.items.item_done(ctx.run_id, key)
         holds = await uow.holds.holds(ctx.run_id) if operation else []
     await take_requests(eng, ctx, current, (RunStatus.RUNNING,))

@@ -31,7 +31,7 @@ async def between_items(
 ) -> bool:
     """Pause and cancel take effect here. True when the item `key` is already done."""
     async with eng.unit_of_work() as uow:
-        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
         done = key is not None and await uow.items.item_done(ctx.run_id, key)
     await take_requests(eng, ctx, current, expect)
     return done

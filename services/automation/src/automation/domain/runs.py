@@ -62,6 +62,21 @@ class ItemStatus(StrEnum):
 SETTLED = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED)
 
 
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage of a run did (stored per run and stage, shown in the run's view)."""
+
+    done: int
+    failed: int
+    skipped: int
+    total: int
+    credits: int
+    status: str = "completed"
+    partial: bool = False
+    """Some items failed: a later run tries them again."""
+    skip_reasons: tuple[str, ...] = ()
+
+
 class RunRequest(StrEnum):
     """What a caller asked the driving worker to do between items."""
 

@@ -97,7 +97,7 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
         return "ignored"
     if state is not None:
         return str(state)
-    ctx = RunContext.of(run, token)
+    ctx = eng.context(run, token)
     try:
         if prompt is None:  # deleted with its article meanwhile: nothing to draw
             async with eng.unit_of_work() as uow:
