@@ -1,7 +1,11 @@
 """Pipeline benchmark: 1,000 keywords through every stage with the development AI server at a fixed
 200 ms per call and no configured delays. Prints JSON: wall time, AI calls, the overhead ratio
 against the critical-path bound for the configured concurrency (goal: at most 1.10), and the peak
-memory of the automation process. Needs `make infra-up`."""
+memory of the automation process. Load-independent figures beside them: the automation process's
+CPU seconds and the database transactions committed in its database during the measured run,
+each per AI call (both include what grows with wall time rather than with items: the bench's own
+polling of the run, the outbox relay's polls, lease renewals). `--profile out.prof` runs automation under cProfile and writes its profile (SIGUSR1 after
+the measured run). Needs `make infra-up`."""
 
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
@@ -125,6 +131,39 @@ def keywords(n: int) -> bytes:
     return out.getvalue().encode()
 
 
+PROFILED = """
+import cProfile, os, signal, sys
+from automation.cli import main
+profile = cProfile.Profile()
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(os.environ["BENCH_PROFILE"])
+    os._exit(0)
+signal.signal(signal.SIGUSR1, dump)
+sys.argv = ["automation", *sys.argv[1:]]
+profile.enable()
+sys.exit(main())
+"""
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def commits(admin_url: str, database_url: str) -> int:
+    """Transactions committed in the database so far (PostgreSQL's statistics)."""
+    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name)
+        )
+    finally:
+        await conn.close()
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -133,6 +172,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def main() -> None:
+    profile_out = sys.argv[2] if sys.argv[1:2] == ["--profile"] else None
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     admin = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     ensure_service_keys()  # .env.infra's development keys, or a fresh set
@@ -160,8 +200,9 @@ async def main() -> None:
             tmp / "billing.log",
             {**env, "BILLING_DATABASE_URL": billing_db, "BILLING_LOG_LEVEL": "WARNING"},
         )
+        command = [sys.executable, "-c", PROFILED] if profile_out else [str(BIN / "automation")]
         automation = ChildProcess(
-            [str(BIN / "automation"), "serve", "--port", str(ports["automation"])],
+            [*command, "serve", "--port", str(ports["automation"])],
             tmp / "automation.log",
             {
                 **env,
@@ -173,6 +214,7 @@ async def main() -> None:
                 "AUTOMATION_RUN_LOG_ROOT": str(tmp / "runs"),
                 "AUTOMATION_IMAGE_CONCURRENCY": str(IMAGE_CONCURRENCY),
                 "AUTOMATION_WORKER_TICK_S": "0.1",
+                **({"BENCH_PROFILE": profile_out} if profile_out else {}),
             },
         )
         try:
@@ -275,6 +317,8 @@ async def main() -> None:
                         headers={**h("automation"), "Content-Type": "text/csv"},
                     )
                 ).json()
+                cpu_before = cpu_s(automation.proc.pid)
+                commits_before = await commits(admin, automation_db)
                 started_at = time.perf_counter()
                 run_id = (
                     await client.post(
@@ -289,7 +333,13 @@ async def main() -> None:
                         break
                     await asyncio.sleep(0.05)
                 wall = time.perf_counter() - started_at
+                cpu = cpu_s(automation.proc.pid) - cpu_before
+                transactions = await commits(admin, automation_db) - commits_before
                 memory = peak_rss_mb(automation.proc.pid)
+                load = os.getloadavg()
+                if profile_out:
+                    automation.proc.send_signal(signal.SIGUSR1)
+                    automation.proc.wait(timeout=60)
         finally:
             for process in (automation, billing, ai):
                 process.stop()
@@ -316,6 +366,11 @@ async def main() -> None:
                 "goal_overhead_ratio": 1.10,
                 "credits_charged": run["credits_charged"],
                 "automation_peak_rss_mb": memory,
+                "automation_cpu_s": round(cpu, 2),
+                "automation_cpu_ms_per_ai_call": round(cpu * 1000 / sum(calls.values()), 1),
+                "db_transactions": transactions,
+                "db_transactions_per_ai_call": round(transactions / sum(calls.values()), 2),
+                "load_average_at_end": [round(x, 2) for x in load],
             },
             indent=2,
         )

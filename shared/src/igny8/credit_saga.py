@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from pydantic import BaseModel
 
@@ -66,6 +66,19 @@ class Hold:
         return None if price is None else credits_for(price, quantity)
 
 
+class HoldChanges(TypedDict, total=False):
+    """What a reply or a claim changes on a hold; a field left out keeps its value."""
+
+    status: HoldStatus
+    credits: int
+    """What billing held (the hold's size; `remaining` counts down from it)."""
+    remaining: int
+    expires_at: datetime
+    prices: dict[str, wire.Price]
+    reply: dict[str, Any]
+    """Billing's refusal as it came (`credit.rejected`'s data)."""
+
+
 class HoldBook(Protocol):
     """Where a service keeps its holds (one owner: a run, a publication …)."""
 
@@ -83,7 +96,7 @@ class HoldBook(Protocol):
         request: Sequence[wire.ReserveItem],
     ) -> None: ...
 
-    async def update(self, reservation_id: uuid.UUID, **values: Any) -> None: ...
+    async def update(self, reservation_id: uuid.UUID, **values: Unpack[HoldChanges]) -> None: ...
 
 
 Emit = Callable[[str, BaseModel], Awaitable[None]]
@@ -212,7 +225,7 @@ async def apply_reply(
                 credits=payload.credits,
                 remaining=payload.credits,
                 expires_at=payload.expires_at,
-                prices={op: p.model_dump(mode="json") for op, p in payload.prices.items()},
+                prices=dict(payload.prices),
             )
         elif hold.status in (HoldStatus.REQUESTED, HoldStatus.RELEASING, HoldStatus.RELEASED):
             # the owner ended (or released it) before billing's answer: give the credits back now

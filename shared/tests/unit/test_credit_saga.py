@@ -52,7 +52,7 @@ class Book:
         raise AssertionError("not used")
 
     async def update(self, reservation_id: uuid.UUID, **values: Any) -> None:
-        values = {k: HoldStatus(v) if k == "status" else v for k, v in values.items()}
+        values = {k: v for k, v in values.items() if k != "credits"}  # Hold has no size
         self.rows[reservation_id] = dataclasses.replace(self.rows[reservation_id], **values)
 
 

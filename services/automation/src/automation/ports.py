@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from automation.domain.ai import AIFunction, AIImage, AIResult
 from automation.domain.keywords import KeywordRow
-from automation.domain.runs import DRIVEN
+from automation.domain.library import (
+    ClusterToPlan,
+    ContentStatus,
+    ContentToIllustrate,
+    ImagePrompt,
+    NewKeyword,
+    Publication,
+    Site,
+    TaskBrief,
+)
+from automation.domain.runs import (
+    DRIVEN,
+    ItemStatus,
+    Run,
+    RunChanges,
+    RunRequest,
+    RunStatus,
+    StageResult,
+)
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 
@@ -35,17 +53,18 @@ class AIEngine(Protocol):
 class RunRepository(Protocol):
     """Runs and their leases (fencing tokens), compare-and-set status changes and stage results."""
 
-    async def create_run(self, values: dict[str, Any]) -> None: ...
+    async def create_run(self, run: Run) -> None:
+        """Store a new run (its id, tenant, status, stages, config and target); a second live
+        run of the site raises RunConflict."""
+        ...
 
-    async def run(
-        self, run_id: uuid.UUID, account_id: uuid.UUID | None = None
-    ) -> dict[str, Any] | None: ...
+    async def run(self, run_id: uuid.UUID, account_id: uuid.UUID | None = None) -> Run | None: ...
 
     async def runs_for_site(
         self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int, offset: int = 0
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[Run]: ...
 
-    async def live_run(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def live_run(self, site_id: uuid.UUID) -> Run | None: ...
 
     async def runs_needing_a_worker(self, now: datetime, limit: int) -> list[uuid.UUID]: ...
 
@@ -60,30 +79,49 @@ class RunRepository(Protocol):
     async def release_lease(self, run_id: uuid.UUID, token: int) -> None: ...
 
     async def guard(
-        self, run_id: uuid.UUID, token: int, statuses: tuple[str, ...] = DRIVEN
-    ) -> dict[str, Any]: ...
+        self,
+        run_id: uuid.UUID,
+        token: int,
+        statuses: tuple[RunStatus, ...] = DRIVEN,
+        *,
+        lock: bool = True,
+    ) -> Run:
+        """Lock the run for this transaction; LeaseLost unless this token holds it and it is in
+        one of `statuses`. `lock=False` for a read-only check (a unit that writes nothing
+        needs no row lock, and a lock would queue behind the run's concurrent item commits)."""
+        ...
 
     async def transition(
-        self, run_id: uuid.UUID, expected: tuple[str, ...], status: str, **values: Any
-    ) -> bool: ...
+        self,
+        run_id: uuid.UUID,
+        expected: tuple[RunStatus, ...],
+        status: RunStatus,
+        **values: Unpack[RunChanges],
+    ) -> bool:
+        """Compare-and-set from one of the `expected` states; False when the run was in none."""
+        ...
 
-    async def request(self, run_id: uuid.UUID, expected: tuple[str, ...], what: str) -> bool: ...
+    async def request(
+        self, run_id: uuid.UUID, expected: tuple[RunStatus, ...], what: RunRequest
+    ) -> bool: ...
 
     async def add_charge(self, run_id: uuid.UUID, credits: int) -> None: ...
 
-    async def update_run(self, run_id: uuid.UUID, **values: Any) -> None: ...
+    async def update_run(self, run_id: uuid.UUID, **values: Unpack[RunChanges]) -> None:
+        """Fields other than the status (that changes by `transition` only)."""
+        ...
 
     async def save_stage_result(
-        self, run_id: uuid.UUID, stage: int, result: dict[str, Any]
+        self, run_id: uuid.UUID, stage: int, result: StageResult
     ) -> None: ...
 
-    async def stage_results(self, run_id: uuid.UUID) -> dict[int, dict[str, Any]]: ...
+    async def stage_results(self, run_id: uuid.UUID) -> dict[int, StageResult]: ...
 
 
 class ItemCheckpoints(Protocol):
     """A run's item checkpoints (`run_items`) and which captures billing has answered."""
 
-    async def item_state(self, run_id: uuid.UUID, item_key: str) -> str | None: ...
+    async def item_state(self, run_id: uuid.UUID, item_key: str) -> ItemStatus | None: ...
 
     async def item_done(self, run_id: uuid.UUID, item_key: str) -> bool: ...
 
@@ -92,7 +130,7 @@ class ItemCheckpoints(Protocol):
         run_id: uuid.UUID,
         item_key: str,
         stage: int,
-        status: str,
+        status: ItemStatus,
         commit_id: uuid.UUID | None = None,
         credits: int = 0,
         detail: dict[str, Any] | None = None,
@@ -102,7 +140,7 @@ class ItemCheckpoints(Protocol):
 
     async def unsettled_captures(self, run_id: uuid.UUID) -> int: ...
 
-    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]: ...
+    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, ItemStatus]: ...
 
     async def item_tally(self, run_id: uuid.UUID) -> dict[int, dict[str, int]]: ...
 
@@ -164,7 +202,7 @@ class PlannerRepository(Protocol):
     ) -> int: ...
 
     async def save_image(
-        self, prompt: dict[str, Any], storage_key: str, width: int, height: int, size: int
+        self, prompt: ImagePrompt, storage_key: str, width: int, height: int, size: int
     ) -> uuid.UUID: ...
 
     async def content_html_for_update(self, content_id: uuid.UUID) -> str | None: ...
@@ -181,39 +219,39 @@ class PlannerRepository(Protocol):
 class WorkQueues(Protocol):
     """Each stage's work in sight, per site, oldest first."""
 
-    async def new_keywords(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def new_keywords(self, site_id: uuid.UUID, limit: int) -> list[NewKeyword]: ...
 
     async def clusters_without_ideas(
         self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ClusterToPlan]: ...
 
     async def cluster_keywords(self, cluster_id: uuid.UUID) -> list[str]: ...
 
-    async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def ideas_without_tasks(self, site_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+        """Ids of the ideas stage 3 makes tasks of."""
+        ...
 
-    async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[dict[str, Any]]: ...
+    async def pending_tasks(self, site_id: uuid.UUID, limit: int) -> list[TaskBrief]: ...
 
     async def task_for_regeneration(
         self, site_id: uuid.UUID, task_id: uuid.UUID
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[TaskBrief]: ...
 
     async def contents_without_prompts(
         self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[ContentToIllustrate]: ...
 
-    async def prompts_without_images(
-        self, site_id: uuid.UUID, limit: int
-    ) -> list[dict[str, Any]]: ...
+    async def prompts_without_images(self, site_id: uuid.UUID, limit: int) -> list[ImagePrompt]: ...
 
     async def work_counts(self, site_id: uuid.UUID) -> dict[str, int]: ...
 
-    async def prompt(self, prompt_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def prompt(self, prompt_id: uuid.UUID) -> ImagePrompt | None: ...
 
 
 class SiteRepository(Protocol):
     """The sites integration announced, their automation config and schedule state."""
 
-    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> Site | None: ...
 
     async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
 
@@ -230,16 +268,6 @@ class SiteRepository(Protocol):
 
 class Library(Protocol):
     """The library people browse and edit over HTTP, tenant-scoped by account and site."""
-
-    async def listing(
-        self,
-        kind: str,
-        account_id: uuid.UUID,
-        site_id: uuid.UUID,
-        limit: int,
-        offset: int,
-        status: str | None,
-    ) -> list[dict[str, Any]]: ...
 
     async def get_item(
         self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
@@ -270,21 +298,17 @@ class Library(Protocol):
         self, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
     ) -> bool: ...
 
-    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None: ...
-
-    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The run's holds as rows, for the run's view."""
-        ...
-
 
 class PublishedContent(Protocol):
     """Article versions and what publishing reported about each publication of an article."""
 
     async def next_version(self, content_id: uuid.UUID) -> int: ...
 
-    async def record(self, values: dict[str, Any]) -> bool: ...
+    async def record(self, publication: Publication) -> bool:
+        """Keep the publication's latest state; False when a newer article version is known."""
+        ...
 
-    async def refresh_status(self, content_id: uuid.UUID) -> str | None: ...
+    async def refresh_status(self, content_id: uuid.UUID) -> ContentStatus | None: ...
 
 
 class UnitOfWork(BaseUnitOfWork, Protocol):
@@ -323,16 +347,20 @@ class CreditQuotes(Protocol):
 
 
 class ImageStorage(Protocol):
-    async def save(self, account_id: Any, site_id: Any, image_id: Any, png: bytes) -> str: ...
+    async def save(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, image_id: uuid.UUID, png: bytes
+    ) -> str:
+        """Store the PNG; its storage key."""
+        ...
 
     async def read(self, key: str) -> bytes: ...
 
 
 class RunLog(Protocol):
     def write(
-        self, run_id: Any, stage: int | None, kind: str, message: str, **fields: Any
+        self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
     ) -> None: ...
 
 
 class Clock(Protocol):
-    def now(self) -> Any: ...
+    def now(self) -> datetime: ...

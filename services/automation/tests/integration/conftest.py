@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import struct
 import uuid
 import zlib
@@ -225,7 +226,7 @@ class Harness:
         async with self.uow() as uow:
             found = await uow.runs.run(run_id)
         assert found is not None
-        return dict(found)
+        return dataclasses.asdict(found)
 
     async def set_run(self, run_id: uuid.UUID, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -372,7 +373,7 @@ async def act(h: Harness, run_id: uuid.UUID, action: str) -> dict[str, Any]:
         else:
             result = await run_cases.cancel_run(uow, run, SystemClock(), "cancelled on request")
         await uow.commit()
-    return dict(result)
+    return dataclasses.asdict(result)
 
 
 @pytest.fixture

@@ -52,5 +52,5 @@ async def test_a_taken_over_run_refuses_the_stale_workers_writes(automation_db):
         assert not await uow.runs.renew_lease(run_id, first, datetime.now(UTC), 10)
         with pytest.raises(LeaseLost):
             await uow.runs.guard(run_id, first)
-        assert (await uow.runs.guard(run_id, second))["lease_owner"] == "worker-b"
+        assert (await uow.runs.guard(run_id, second)).lease_owner == "worker-b"
     await engine.dispose()

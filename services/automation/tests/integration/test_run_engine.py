@@ -246,8 +246,8 @@ async def test_stage_6_skips_a_deleted_prompt_and_fails_an_image_nobody_made(har
     assert run["status"] == "completed"
     async with h.uow() as uow:
         result = (await uow.runs.stage_results(run_id))[6]
-    assert result["skipped"] == 1, result
-    assert result["failed"] == len(commands) - 1, result
+    assert result.skipped == 1, result
+    assert result.failed == len(commands) - 1, result
     assert h.ai.calls["generate_image"] == 0
 
 

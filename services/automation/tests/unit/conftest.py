@@ -15,7 +15,7 @@ from automation.app.run_context import RunContext
 from automation.app.run_engine import RunEngine
 from automation.domain.ai import AIResult, AIUsage
 from automation.domain.config import AutomationConfig
-from automation.domain.runs import DRIVEN, LeaseLost
+from automation.domain.runs import DRIVEN, LeaseLost, Run, RunStatus
 from igny8.clock import SystemClock
 from igny8.contracts import credits as wire
 from igny8.credit_saga import Hold, HoldStatus
@@ -28,31 +28,43 @@ PRICES = {
 
 class FakeRuns:
     def __init__(self) -> None:
-        self.rows: dict[uuid.UUID, dict[str, Any]] = {}
+        self.rows: dict[uuid.UUID, Run] = {}
 
-    async def run(self, run_id: uuid.UUID, account_id: uuid.UUID | None = None) -> Any:
-        return dict(self.rows[run_id]) if run_id in self.rows else None
+    async def run(self, run_id: uuid.UUID, account_id: uuid.UUID | None = None) -> Run | None:
+        return self.rows.get(run_id)
 
-    async def guard(self, run_id: uuid.UUID, token: int, statuses: tuple[str, ...] = DRIVEN) -> Any:
+    async def guard(
+        self,
+        run_id: uuid.UUID,
+        token: int,
+        statuses: tuple[RunStatus, ...] = DRIVEN,
+        *,
+        lock: bool = True,
+    ) -> Run:
         row = self.rows[run_id]
-        if row["fencing_token"] != token or row["status"] not in statuses:
+        if row.fencing_token != token or row.status not in statuses:
             raise LeaseLost(str(run_id))
-        return dict(row)
+        return row
 
     async def transition(
-        self, run_id: uuid.UUID, expected: tuple[str, ...], status: str, **values: Any
+        self, run_id: uuid.UUID, expected: tuple[RunStatus, ...], status: RunStatus, **values: Any
     ) -> bool:
         row = self.rows[run_id]
-        if row["status"] not in expected:
+        if row.status not in expected:
             return False
-        row.update(status=status, **values)
+        self.rows[run_id] = dataclasses.replace(row, status=status, **values)
         return True
 
     async def update_run(self, run_id: uuid.UUID, **values: Any) -> None:
-        self.rows[run_id].update(values)
+        self.rows[run_id] = dataclasses.replace(self.rows[run_id], **values)
 
     async def add_charge(self, run_id: uuid.UUID, credits: int) -> None:
-        self.rows[run_id]["credits_charged"] += credits
+        row = self.rows[run_id]
+        self.rows[run_id] = dataclasses.replace(row, credits_charged=row.credits_charged + credits)
+
+    def set(self, run_id: uuid.UUID, **values: Any) -> None:
+        """What another process would change meanwhile (a cancel, a pause)."""
+        self.rows[run_id] = dataclasses.replace(self.rows[run_id], **values)
 
 
 class FakeItems:
@@ -116,7 +128,7 @@ class FakeHolds:
         )
 
     async def update(self, reservation_id: uuid.UUID, **values: Any) -> None:
-        values = {k: HoldStatus(v) if k == "status" else v for k, v in values.items()}
+        values = {k: v for k, v in values.items() if k != "credits"}  # Hold has no size
         self.rows[reservation_id] = dataclasses.replace(self.rows[reservation_id], **values)
 
 
@@ -175,20 +187,17 @@ class World:
 
     def run(self, config: AutomationConfig | None = None, **values: Any) -> RunContext:
         run_id = uuid.uuid4()
-        row = {
-            "run_id": run_id,
-            "account_id": uuid.uuid4(),
-            "site_id": uuid.uuid4(),
-            "status": "running",
-            "stages": [1, 4],
-            "config": (config or AutomationConfig()).model_dump(mode="json"),
-            "fencing_token": 1,
-            "requested": None,
-            "credits_charged": 0,
-            "started_at": datetime.now(UTC),
-            "target": None,
+        row = Run(
+            run_id=run_id,
+            account_id=uuid.uuid4(),
+            site_id=uuid.uuid4(),
+            status=RunStatus.RUNNING,
+            stages=(1, 4),
+            config=(config or AutomationConfig()).model_dump(mode="json"),
+            fencing_token=1,
+            started_at=datetime.now(UTC),
             **values,
-        }
+        )
         self.runs.rows[run_id] = row
         return RunContext.of(row, 1)
 

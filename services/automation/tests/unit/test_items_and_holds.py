@@ -11,6 +11,7 @@ from automation.app.items import run_item
 from automation.app.run_context import Stop
 from automation.domain.ai import AIUnavailable
 from automation.domain.config import AutomationConfig
+from automation.domain.runs import RunStatus
 
 
 def work_of(words: int, calls: list[int]) -> Any:
@@ -37,7 +38,7 @@ async def test_an_item_is_charged_its_delivered_words_from_the_hold_that_covers_
     assert (commit.operation, commit.quantity) == ("content_generation", 731)
     (hold,) = world.holds.rows.values()
     assert hold.remaining == 1_000 - 8, "8 credits for 731 words at 1 per 100"
-    assert world.runs.rows[ctx.run_id]["credits_charged"] == 8
+    assert world.runs.rows[ctx.run_id].credits_charged == 8
     assert world.items.states["s4:a"]["credits"] == 8
 
 
@@ -70,7 +71,7 @@ async def test_an_item_that_could_exceed_the_run_cap_does_not_start(world) -> No
         await run_item(world.engine, ctx, 1, "s1:a", work_of(1, calls), save)
     assert calls == [], "the AI is not called"
     row = world.runs.rows[ctx.run_id]
-    assert row["status"] == "paused" and row["pause_reason"].startswith("credit_cap_reached")
+    assert row.status == "paused" and (row.pause_reason or "").startswith("credit_cap_reached")
 
 
 async def test_consecutive_failures_pause_the_run_and_a_success_resets_the_count(world) -> None:
@@ -85,10 +86,10 @@ async def test_consecutive_failures_pause_the_run_and_a_success_resets_the_count
     assert await run_item(world.engine, ctx, 1, "s1:c", work_of(1, calls), save) == "done"
     assert await run_item(world.engine, ctx, 1, "s1:d", failing, save) == "failed"
     assert await run_item(world.engine, ctx, 1, "s1:e", failing, save) == "failed"
-    assert world.runs.rows[ctx.run_id]["status"] == "running", "the success reset the count"
+    assert world.runs.rows[ctx.run_id].status == "running", "the success reset the count"
     with pytest.raises(Stop):
         await run_item(world.engine, ctx, 1, "s1:f", failing, save)
-    assert world.runs.rows[ctx.run_id]["pause_reason"].startswith("provider_failures")
+    assert (world.runs.rows[ctx.run_id].pause_reason or "").startswith("provider_failures")
     assert world.items.states["s1:a"]["status"] == "failed"
     assert not world.topics("credit.commit")[1:], "failed calls are not charged"
 
@@ -97,7 +98,7 @@ async def test_a_late_finisher_after_a_cancel_writes_and_charges_nothing(world) 
     ctx = world.run()
 
     async def slow() -> tuple[Any, Any, int]:
-        world.runs.rows[ctx.run_id]["status"] = "cancelled"  # ended while the AI worked
+        world.runs.set(ctx.run_id, status=RunStatus.CANCELLED)  # ended while the AI worked
         return await work_of(300, [])()
 
     from automation.domain.runs import LeaseLost

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
-from typing import Any
 
 
 class LocalImageStorage:
@@ -17,7 +17,9 @@ class LocalImageStorage:
             raise ValueError("storage key outside the image root")
         return path
 
-    async def save(self, account_id: Any, site_id: Any, image_id: Any, png: bytes) -> str:
+    async def save(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, image_id: uuid.UUID, png: bytes
+    ) -> str:
         key = f"{account_id}/{site_id}/{image_id}.png"
         path = self._path(key)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ class FileRunLog:
     def directory(self, run_id: Any) -> Path:
         return self.root / str(run_id)
 
-    def write(self, run_id: Any, stage: int | None, kind: str, message: str, **fields: Any) -> None:
+    def write(
+        self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
+    ) -> None:
         folder = self.directory(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC).isoformat()

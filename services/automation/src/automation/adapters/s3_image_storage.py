@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import uuid
 
 import boto3
 from botocore.config import Config
@@ -32,7 +32,9 @@ class S3ImageStorage:
             ),
         )
 
-    async def save(self, account_id: Any, site_id: Any, image_id: Any, png: bytes) -> str:
+    async def save(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, image_id: uuid.UUID, png: bytes
+    ) -> str:
         key = f"{self._prefix}{account_id}/{site_id}/{image_id}.png"
         await asyncio.to_thread(
             self._client.put_object, Bucket=self._bucket, Key=key, Body=png, ContentType="image/png"

@@ -9,34 +9,29 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
-from automation.adapters.sqlalchemy_tables import (
-    run_items,
-)
+from automation.adapters.sqlalchemy_tables import run_items
+from automation.domain.runs import ItemStatus
 
 
 class SqlAlchemyItemCheckpoints(SessionRepository):
-    async def item_state(self, run_id: uuid.UUID, item_key: str) -> str | None:
-        found = await self._one(
+    async def item_state(self, run_id: uuid.UUID, item_key: str) -> ItemStatus | None:
+        found = await self.session.execute(
             sa.select(run_items.c.status).where(
                 run_items.c.run_id == run_id, run_items.c.item_key == item_key
             )
         )
-        return found["status"] if found else None
+        status = found.scalar()
+        return ItemStatus(status) if status is not None else None
 
     async def item_done(self, run_id: uuid.UUID, item_key: str) -> bool:
-        found = await self._one(
-            sa.select(run_items.c.status).where(
-                run_items.c.run_id == run_id, run_items.c.item_key == item_key
-            )
-        )
-        return bool(found and found["status"] == "done")
+        return await self.item_state(run_id, item_key) is ItemStatus.DONE
 
     async def checkpoint(
         self,
         run_id: uuid.UUID,
         item_key: str,
         stage: int,
-        status: str,
+        status: ItemStatus,
         commit_id: uuid.UUID | None = None,
         credits: int = 0,
         detail: dict[str, Any] | None = None,
@@ -59,7 +54,7 @@ class SqlAlchemyItemCheckpoints(SessionRepository):
                     "credits": statement.excluded.credits,
                     "detail": statement.excluded.detail,
                 },
-                where=run_items.c.status != "done",
+                where=run_items.c.status != ItemStatus.DONE,
             )
         )
 
@@ -83,13 +78,13 @@ class SqlAlchemyItemCheckpoints(SessionRepository):
             ).scalar_one()
         )
 
-    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, str]:
+    async def item_states(self, run_id: uuid.UUID, keys: list[str]) -> dict[str, ItemStatus]:
         rows = await self.session.execute(
             sa.select(run_items.c.item_key, run_items.c.status).where(
                 run_items.c.run_id == run_id, run_items.c.item_key.in_(keys)
             )
         )
-        return {key: status for key, status in rows}
+        return {key: ItemStatus(status) for key, status in rows}
 
     async def item_tally(self, run_id: uuid.UUID) -> dict[int, dict[str, int]]:
         rows = await self.session.execute(

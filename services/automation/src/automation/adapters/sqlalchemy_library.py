@@ -15,9 +15,9 @@ from automation.adapters.sqlalchemy_tables import (
     image_prompts,
     images,
     keywords,
-    run_holds,
     tasks,
 )
+from automation.domain.library import IdeaStatus, KeywordStatus
 
 LISTABLE = {
     "keywords": keywords,
@@ -30,25 +30,6 @@ LISTABLE = {
 
 
 class SqlAlchemyLibrary(SessionRepository):
-    async def listing(
-        self,
-        kind: str,
-        account_id: uuid.UUID,
-        site_id: uuid.UUID,
-        limit: int,
-        offset: int,
-        status: str | None,
-    ) -> list[dict[str, Any]]:
-        table = LISTABLE[kind]
-        query = sa.select(table).where(table.c.account_id == account_id, table.c.site_id == site_id)
-        if status and "status" in table.c:
-            query = query.where(table.c.status == status)
-        return await self._all(
-            query.order_by(table.c.created_at, next(iter(table.primary_key.columns)))
-            .limit(limit)
-            .offset(offset)
-        )
-
     async def get_item(
         self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
     ) -> dict[str, Any] | None:
@@ -105,14 +86,14 @@ class SqlAlchemyLibrary(SessionRepository):
 
     async def set_ideas_new(self, idea_ids: list[uuid.UUID]) -> None:
         await self.session.execute(
-            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="new")
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status=IdeaStatus.NEW)
         )
 
     async def release_keywords(self, cluster_id: uuid.UUID) -> None:
         await self.session.execute(
             sa.update(keywords)
             .where(keywords.c.cluster_id == cluster_id)
-            .values(cluster_id=None, status="new")
+            .values(cluster_id=None, status=KeywordStatus.NEW)
         )
 
     async def delete_keyword(
@@ -128,17 +109,3 @@ class SqlAlchemyLibrary(SessionRepository):
             .returning(keywords.c.keyword_id)
         )
         return gone.first() is not None
-
-    async def image(self, account_id: uuid.UUID, image_id: uuid.UUID) -> dict[str, Any] | None:
-        return await self._one(
-            sa.select(images).where(
-                images.c.image_id == image_id, images.c.account_id == account_id
-            )
-        )
-
-    async def holds_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
-        return await self._all(
-            sa.select(run_holds)
-            .where(run_holds.c.run_id == run_id)
-            .order_by(run_holds.c.created_at)
-        )

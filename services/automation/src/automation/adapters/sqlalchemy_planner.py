@@ -19,6 +19,14 @@ from automation.adapters.sqlalchemy_tables import (
     tasks,
 )
 from automation.domain.keywords import KeywordRow
+from automation.domain.library import (
+    ClusterStatus,
+    ContentStatus,
+    IdeaStatus,
+    ImagePrompt,
+    KeywordStatus,
+    TaskStatus,
+)
 
 KEYWORD_CHUNK = 2_000
 """Rows per INSERT: 9 parameters each stays well under asyncpg's 32,767."""
@@ -87,9 +95,9 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 .where(
                     keywords.c.site_id == site_id,
                     keywords.c.keyword_id.in_(members),
-                    keywords.c.status == "new",
+                    keywords.c.status == KeywordStatus.NEW,
                 )
-                .values(status="clustered", cluster_id=cluster_id)
+                .values(status=KeywordStatus.CLUSTERED, cluster_id=cluster_id)
             )
             for member in members:
                 by_keyword = {k: v for k, v in by_keyword.items() if v != member}
@@ -99,9 +107,10 @@ class SqlAlchemyPlannerRepository(SessionRepository):
             await self.session.execute(
                 sa.update(keywords)
                 .where(
-                    keywords.c.keyword_id.in_(list(by_keyword.values())), keywords.c.status == "new"
+                    keywords.c.keyword_id.in_(list(by_keyword.values())),
+                    keywords.c.status == KeywordStatus.NEW,
                 )
-                .values(status="archived")
+                .values(status=KeywordStatus.ARCHIVED)
             )
         return made
 
@@ -130,7 +139,9 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 )
             )
         await self.session.execute(
-            sa.update(clusters).where(clusters.c.cluster_id == cluster_id).values(status="planned")
+            sa.update(clusters)
+            .where(clusters.c.cluster_id == cluster_id)
+            .values(status=ClusterStatus.PLANNED)
         )
         return len(found)
 
@@ -161,7 +172,7 @@ class SqlAlchemyPlannerRepository(SessionRepository):
             .returning(tasks.c.task_id)
         )
         await self.session.execute(
-            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status="queued")
+            sa.update(ideas).where(ideas.c.idea_id.in_(idea_ids)).values(status=IdeaStatus.QUEUED)
         )
         return len(made.all())
 
@@ -189,11 +200,11 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 slug=article["slug"][:200],
                 keywords=article["keywords"],
                 word_count=word_count,
-                status="ready",
+                status=ContentStatus.READY,
             )
         )
         await self.session.execute(
-            sa.update(tasks).where(tasks.c.task_id == task_id).values(status="completed")
+            sa.update(tasks).where(tasks.c.task_id == task_id).values(status=TaskStatus.COMPLETED)
         )
         return content_id
 
@@ -212,7 +223,7 @@ class SqlAlchemyPlannerRepository(SessionRepository):
                 slug=article["slug"][:200],
                 keywords=article["keywords"],
                 word_count=words,
-                status="ready",
+                status=ContentStatus.READY,
                 version=contents.c.version + 1,  # publishing re-publishes the newer version
             )
         )
@@ -246,16 +257,16 @@ class SqlAlchemyPlannerRepository(SessionRepository):
         return len(slots)
 
     async def save_image(
-        self, prompt: dict[str, Any], storage_key: str, width: int, height: int, size: int
+        self, prompt: ImagePrompt, storage_key: str, width: int, height: int, size: int
     ) -> uuid.UUID:
         image_id = uuid.uuid4()
         await self.session.execute(
             sa.insert(images).values(
                 image_id=image_id,
-                account_id=prompt["account_id"],
-                site_id=prompt["site_id"],
-                prompt_id=prompt["prompt_id"],
-                content_id=prompt["content_id"],
+                account_id=prompt.account_id,
+                site_id=prompt.site_id,
+                prompt_id=prompt.prompt_id,
+                content_id=prompt.content_id,
                 storage_key=storage_key,
                 width=width,
                 height=height,

@@ -15,17 +15,28 @@ from automation.adapters.sqlalchemy_tables import (
     known_sites,
     schedule_state,
 )
+from automation.domain.library import Site
 
 
 class SqlAlchemySiteRepository(SessionRepository):
-    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any] | None:
-        return await self._one(
-            sa.select(known_sites).where(
+    async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> Site | None:
+        found = await self.session.execute(
+            sa.select(
+                known_sites.c.site_id,
+                known_sites.c.account_id,
+                known_sites.c.name,
+                known_sites.c.url,
+                known_sites.c.sector,
+                known_sites.c.niche,
+                known_sites.c.language,
+            ).where(
                 known_sites.c.site_id == site_id,
                 known_sites.c.account_id == account_id,
                 ~known_sites.c.deleted,
             )
         )
+        row = found.first()
+        return Site(**row._mapping) if row is not None else None
 
     async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None:
         found = await self._one(

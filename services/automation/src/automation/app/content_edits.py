@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from automation.domain.errors import NotFound, TooLarge
+from automation.domain.library import ContentStatus
 from automation.ports import UnitOfWork
 from igny8.contracts import MAX_MESSAGE_BYTES, TOPICS
 from igny8.contracts.runs import ContentImage, ContentReady
@@ -77,6 +78,6 @@ async def edit_content(
             f"the edited article would make a {size}-byte content.ready message; "
             f"the limit is {MAX_MESSAGE_BYTES} bytes (shorten the HTML or move media to images)"
         )
-    if republish and found["status"] != "draft":  # a draft is not ready for publishing
+    if republish and found["status"] != ContentStatus.DRAFT:  # a draft is not ready for publishing
         await uow.emit("content.ready", message, account_id, site_id)
     return found

@@ -100,22 +100,15 @@ async def reserve(
 async def _started(eng: RunEngine, ctx: RunContext) -> bool:
     async with eng.unit_of_work() as uow:
         run = await uow.runs.run(ctx.run_id)
-    return run is not None and run["started_at"] is not None
+    return run is not None and run.started_at is not None
 
 
 async def _running(eng: RunEngine, ctx: RunContext) -> None:
     async with eng.unit_of_work() as uow:
         current = await uow.runs.guard(ctx.run_id, ctx.token)
         if await uow.runs.transition(ctx.run_id, (R.RESERVING,), R.RUNNING):
-            await uow.runs.update_run(
-                ctx.run_id, started_at=current["started_at"] or eng.clock.now()
-            )
-            await run_event(
-                eng,
-                uow,
-                {**current, "status": R.RUNNING},
-                "resumed" if current["started_at"] else R.RUNNING,
-            )
+            await uow.runs.update_run(ctx.run_id, started_at=current.started_at or eng.clock.now())
+            await run_event(eng, uow, current, "resumed" if current.started_at else R.RUNNING)
         await uow.commit()
 
 

@@ -16,7 +16,13 @@ from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_lifecycle import emitter, finish, pause, take_requests
 from automation.domain.ai import AIError, AINotConfigured, AIQuotaExceeded, AIUsage
-from automation.domain.runs import OPERATION, LeaseLost, RunStatus, item_quantity_ceiling
+from automation.domain.runs import (
+    OPERATION,
+    ItemStatus,
+    LeaseLost,
+    RunStatus,
+    item_quantity_ceiling,
+)
 from automation.ports import UnitOfWork
 from igny8.contracts import credits as wire
 from igny8.credit_saga import claim, covering_hold
@@ -38,16 +44,16 @@ async def run_item(
     ceiling = item_quantity_ceiling(stage, ctx.config)
     # one read: the run's requests, whether the item is done, and the holds
     async with eng.unit_of_work() as uow:
-        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
         done = await uow.items.item_done(ctx.run_id, key)
         holds = await uow.holds.holds(ctx.run_id) if operation else []
     await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
     if done:
-        return "skipped"
+        return ItemStatus.SKIPPED
     if operation:  # make sure the most this item can cost is held before calling the AI
         found = covering_hold(holds, operation, ceiling, eng.clock.now())
         cost = found[1] if found else await hold_for(eng, ctx, operation, ceiling)
-        cap, spent = ctx.config.max_credits, current["credits_charged"]
+        cap, spent = ctx.config.max_credits, current.credits_charged
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
     try:
@@ -63,7 +69,7 @@ async def run_item(
         await record_failure(eng, ctx, stage, key, error)
         if eng.count_failure(ctx.run_id):
             await pause(eng, ctx, f"provider_failures: {error.detail}")
-        return "failed"
+        return ItemStatus.FAILED
     eng.count_success(ctx.run_id)
     return await save_item(eng, ctx, stage, key, result, usage, quantity, save)
 
@@ -96,14 +102,14 @@ async def save_item(
                 await asyncio.sleep(eng.poll_s * 2**failures)
                 continue
             await record_failure(eng, ctx, stage, key, error)
-            return "failed"
+            return ItemStatus.FAILED
         if credits is None:
-            return "skipped"
+            return ItemStatus.SKIPPED
         break
     eng.log.write(ctx.run_id, stage, "item.done", key, credits=credits)
     if ctx.config.delay_within_stage_s:
         await asyncio.sleep(ctx.config.delay_within_stage_s)
-    return "done"
+    return ItemStatus.DONE
 
 
 class _ShortHold(Exception):
@@ -146,7 +152,9 @@ async def _commit_item(
             credits = claimed
             await uow.runs.add_charge(ctx.run_id, credits)
         detail = await save(uow, result)
-        await uow.items.checkpoint(ctx.run_id, key, stage, "done", commit_id, credits, detail)
+        await uow.items.checkpoint(
+            ctx.run_id, key, stage, ItemStatus.DONE, commit_id, credits, detail
+        )
         await uow.commit()
     return credits
 
@@ -171,7 +179,7 @@ async def record_failure(
             ctx.run_id,
             key,
             stage,
-            "failed",
+            ItemStatus.FAILED,
             detail={"error": type(error).__name__, "detail": detail[:500]},
         )
         await uow.commit()

@@ -5,14 +5,20 @@ draws it again, and nothing is left hanging off a deleted row."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from automation.domain.errors import NotFound
+from automation.app.content_edits import edit_content
+from automation.app.runs import site_config
+from automation.app.site_work import known_site
+from automation.domain.errors import InvalidInput, NotFound
 from automation.ports import UnitOfWork
 
 
 async def delete_item(
     uow: UnitOfWork, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
 ) -> None:
+    await known_site(uow, account_id, site_id)  # another account's site: 404 first
     found = await uow.library.get_item(kind, account_id, site_id, item_id)
     if found is None:
         raise NotFound(f"{kind} item not found")
@@ -39,3 +45,50 @@ async def delete_item(
     await lib.delete("ideas", idea_ids)
     if kind == "clusters":
         await lib.delete("clusters", [item_id])
+
+
+async def edit_item(
+    uow: UnitOfWork,
+    kind: str,
+    account_id: uuid.UUID,
+    site_id: uuid.UUID,
+    item_id: uuid.UUID,
+    changes: dict[str, Any],
+    image_url: Callable[[uuid.UUID], str],
+) -> dict[str, Any]:
+    """A person's edit of a library row, as it reads afterwards. An article's edit that changes
+    what a reader sees gives it a new version (`content_edits`)."""
+    await known_site(uow, account_id, site_id)  # another account's site: 404 before anything
+    if not changes:
+        raise InvalidInput("nothing to change")
+    if kind == "content":
+        config = await site_config(uow, account_id, site_id)
+        found = await edit_content(
+            uow, account_id, site_id, item_id, changes, image_url, config.auto_publish
+        )
+        return found or {}
+    if not await uow.library.update_item(kind, account_id, site_id, item_id, changes):
+        raise NotFound(f"{kind} item not found")
+    return await uow.library.get_item(kind, account_id, site_id, item_id) or {}
+
+
+async def delete_keyword(
+    uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, keyword_id: uuid.UUID
+) -> None:
+    await known_site(uow, account_id, site_id)
+    if not await uow.library.delete_keyword(account_id, site_id, keyword_id):
+        raise NotFound("keyword not found")
+
+
+async def edit_keyword(
+    uow: UnitOfWork,
+    account_id: uuid.UUID,
+    site_id: uuid.UUID,
+    keyword_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> None:
+    await known_site(uow, account_id, site_id)  # another account's site: 404 before anything
+    if not changes:
+        raise InvalidInput("nothing to change")
+    if not await uow.library.update_item("keywords", account_id, site_id, keyword_id, changes):
+        raise NotFound("keyword not found")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+from automation.domain.library import ContentStatus, Publication
 from automation.ports import UnitOfWork
 from igny8.contracts.publications import PublicationChanged
 
 
 async def apply_publication(
     uow: UnitOfWork, account_id: uuid.UUID | None, event: PublicationChanged
-) -> str | None:
+) -> ContentStatus | None:
     """The article's status afterwards; None when the article is not this account's (ignored:
     the event's tenant must own the article) or no longer exists."""
     if account_id is None:
@@ -20,15 +21,15 @@ async def apply_publication(
     if article is None:
         return None
     await uow.published.record(
-        {
-            "publication_id": event.publication_id,
-            "content_id": event.content_id,
-            "account_id": account_id,
-            "site_id": event.site_id,
-            "status": event.status,
-            "content_version": event.content_version,
-            "remote_id": event.remote_id,
-            "url": event.url,
-        }
+        Publication(
+            publication_id=event.publication_id,
+            content_id=event.content_id,
+            account_id=account_id,
+            site_id=event.site_id,
+            status=event.status,
+            content_version=event.content_version,
+            remote_id=event.remote_id,
+            url=event.url,
+        )
     )
     return await uow.published.refresh_status(event.content_id)

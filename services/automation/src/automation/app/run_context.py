@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from automation.domain.config import AutomationConfig
+from automation.domain.runs import Run
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,15 @@ class RunContext:
     """A regeneration: {"content_id": …, "task_id": …}."""
 
     @classmethod
-    def of(cls, run: Mapping[str, Any], token: int) -> RunContext:
+    def of(cls, run: Run, token: int) -> RunContext:
         return cls(
-            run_id=run["run_id"],
-            account_id=run["account_id"],
-            site_id=run["site_id"],
+            run_id=run.run_id,
+            account_id=run.account_id,
+            site_id=run.site_id,
             token=token,
-            stages=tuple(run["stages"]),
-            config=AutomationConfig.model_validate(run["config"]),
-            target=run.get("target"),
+            stages=run.stages,
+            config=AutomationConfig.model_validate(run.config),
+            target=run.target,
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ from automation.app.run_lifecycle import finish, settle_and_end
 from automation.app.stages import STAGE_RUNNERS
 from automation.app.stages.images import image_item
 from automation.domain.ai import AINotConfigured
-from automation.domain.runs import STAGES, LeaseLost, RunStatus
+from automation.domain.runs import (
+    SETTLED,
+    STAGES,
+    ItemStatus,
+    LeaseLost,
+    Run,
+    RunStatus,
+    StageResult,
+)
 from automation.ports import AIEngine, Clock, ImageStorage, RunLog, UnitOfWork
 
 R = RunStatus
@@ -50,6 +59,8 @@ class RunEngine:
     hold_ttl_s: int = 86_400
     failures: dict[uuid.UUID, int] = field(default_factory=dict)
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
+    contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
+    """Per run and fencing token: a run's config cannot change while a token holds it."""
     image_gate: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +76,16 @@ class RunEngine:
 
     def count_success(self, run_id: uuid.UUID) -> None:
         self.failures[run_id] = 0
+
+    def context(self, run: Run, token: int) -> RunContext:
+        """The run's frozen context, its config validated once per lease (not once per item)."""
+        key = (run.run_id, token)
+        found = self.contexts.get(key)
+        if found is None:
+            if len(self.contexts) > 1_000:  # a long-lived worker sees many runs
+                self.contexts.clear()
+            found = self.contexts[key] = RunContext.of(run, token)
+        return found
 
     # -- the lease ----------------------------------------------------------------------------
 
@@ -108,10 +129,10 @@ class RunEngine:
     async def _drive(self, run_id: uuid.UUID, token: int) -> str:
         async with self.unit_of_work() as uow:
             run = await uow.runs.guard(run_id, token)
-        ctx = RunContext.of(run, token)
-        if run["status"] == R.FINISHING:  # taken over while waiting for billing's answers
+        ctx = self.context(run, token)
+        if run.status is R.FINISHING:  # taken over while waiting for billing's answers
             return await settle_and_end(self, ctx)
-        if run["status"] == R.RESERVING:
+        if run.status is R.RESERVING:
             try:
                 self.ai.ensure_configured()
             except AINotConfigured as error:
@@ -121,7 +142,7 @@ class RunEngine:
                 return R.REJECTED
         async with self.unit_of_work() as uow:
             results = await uow.runs.stage_results(run_id)
-        done_stages = {s for s, r in results.items() if r.get("status") == "completed"}
+        done_stages = {s for s, r in results.items() if r.status == "completed"}
         for position, stage in enumerate(ctx.stages):
             if stage in done_stages:
                 continue
@@ -139,24 +160,27 @@ class RunEngine:
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = ctx.config.max_items_per_stage.get(stage, 100_000)
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
-        tally = {k: outcomes.count(k) for k in ("done", "failed", "skipped")}
+        tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
             credits = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)
-            result = {
-                **tally,
-                "total": len(outcomes),
-                "status": "completed",
-                "partial": tally["failed"] > 0,
-                "credits": credits,
-                "skip_reasons": ["already done before a resume or takeover, or deleted meanwhile"]
-                if tally["skipped"]
-                else [],
-            }
+            result = StageResult(
+                done=tally[ItemStatus.DONE],
+                failed=tally[ItemStatus.FAILED],
+                skipped=tally[ItemStatus.SKIPPED],
+                total=len(outcomes),
+                credits=credits,
+                partial=tally[ItemStatus.FAILED] > 0,
+                skip_reasons=("already done before a resume or takeover, or deleted meanwhile",)
+                if tally[ItemStatus.SKIPPED]
+                else (),
+            )
             await uow.runs.save_stage_result(ctx.run_id, stage, result)
-            await stage_event(uow, ctx, "completed", stage, result)
+            await stage_event(uow, ctx, "completed", stage, dataclasses.asdict(result))
             await uow.commit()
-        self.log.write(ctx.run_id, stage, "stage.completed", STAGES[stage], **result)
+        self.log.write(
+            ctx.run_id, stage, "stage.completed", STAGES[stage], **dataclasses.asdict(result)
+        )
 
     async def image_item(self, run_id: uuid.UUID, token: int, prompt_id: uuid.UUID) -> str:
         return await image_item(self, run_id, token, prompt_id)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from automation.app.run_context import RunContext
-from automation.domain.runs import STAGES
+from automation.domain.runs import STAGES, Run
 from automation.ports import UnitOfWork
 from igny8.contracts.runs import RunChanged, StageChanged
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def run_event(
     eng: RunEngine,
     uow: UnitOfWork,
-    run: Mapping[str, Any],
+    run: Run,
     status: str,
     reason: str | None = None,
     **detail: Any,
@@ -27,18 +27,18 @@ async def run_event(
     await uow.emit(
         topic,
         RunChanged(
-            run_id=run["run_id"],
-            site_id=run["site_id"],
+            run_id=run.run_id,
+            site_id=run.site_id,
             status="running" if status == "resumed" else status,
-            stages=run["stages"],
+            stages=list(run.stages),
             reason=reason,
-            credits_charged=run["credits_charged"],
+            credits_charged=run.credits_charged,
             detail=detail,
         ),
-        run["account_id"],
-        run["site_id"],
+        run.account_id,
+        run.site_id,
     )
-    eng.log.write(run["run_id"], None, f"run.{status}", reason or status, **detail)
+    eng.log.write(run.run_id, None, f"run.{status}", reason or status, **detail)
 
 
 async def stage_event(

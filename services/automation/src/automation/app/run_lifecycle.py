@@ -6,15 +6,14 @@ every capture, and only then releases its holds (DESIGN §4; the state machine i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from automation.app.content_edits import content_ready
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import run_event
-from automation.domain.runs import RunStatus
+from automation.domain.runs import Run, RunRequest, RunStatus
 from igny8.credit_saga import Emit, release_confirmed
 
 if TYPE_CHECKING:
@@ -28,27 +27,27 @@ async def between_items(
     eng: RunEngine,
     ctx: RunContext,
     key: str | None = None,
-    expect: tuple[str, ...] = (R.RUNNING,),
+    expect: tuple[RunStatus, ...] = (R.RUNNING,),
 ) -> bool:
     """Pause and cancel take effect here. True when the item `key` is already done."""
     async with eng.unit_of_work() as uow:
-        current = await uow.runs.guard(ctx.run_id, ctx.token)
+        current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
         done = key is not None and await uow.items.item_done(ctx.run_id, key)
     await take_requests(eng, ctx, current, expect)
     return done
 
 
 async def take_requests(
-    eng: RunEngine, ctx: RunContext, current: Mapping[str, Any], expect: tuple[str, ...]
+    eng: RunEngine, ctx: RunContext, current: Run, expect: tuple[RunStatus, ...]
 ) -> None:
     """Act on a pause or cancel asked for, or stop when the run left the expected states."""
-    if current["requested"] == "cancel":
+    if current.requested is RunRequest.CANCEL:
         await finish(eng, ctx, R.CANCELLED, "cancelled on request")
         raise Stop(R.CANCELLED)
-    if current["requested"] == "pause":
+    if current.requested is RunRequest.PAUSE:
         await pause(eng, ctx, "requested")
-    if current["status"] not in expect:
-        raise Stop(current["status"])  # paused or ending elsewhere (e.g. by an image worker)
+    if current.status not in expect:
+        raise Stop(current.status)  # paused or ending elsewhere (e.g. by an image worker)
 
 
 async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:
@@ -68,7 +67,9 @@ async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:
     raise Stop(R.PAUSED)
 
 
-async def finish(eng: RunEngine, ctx: RunContext, status: str, reason: str | None = None) -> None:
+async def finish(
+    eng: RunEngine, ctx: RunContext, status: RunStatus, reason: str | None = None
+) -> None:
     """completed | cancelled | failed | rejected: into `finishing`, then settle and end."""
     async with eng.unit_of_work() as uow:
         await uow.runs.guard(ctx.run_id, ctx.token)
@@ -96,7 +97,7 @@ async def settle_and_end(eng: RunEngine, ctx: RunContext) -> str:
         await asyncio.sleep(eng.poll_s)
     async with eng.unit_of_work() as uow:
         run = await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
-        status, reason = run["ending"], run["end_reason"]
+        status, reason = run.ending or R.COMPLETED, run.end_reason
         await release_confirmed(uow.holds, emitter(uow, ctx), ctx.run_id)
         await uow.runs.transition(
             ctx.run_id,
@@ -127,10 +128,10 @@ async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> No
         )
 
 
-async def _run(uow: UnitOfWork, ctx: RunContext) -> dict[str, object]:
+async def _run(uow: UnitOfWork, ctx: RunContext) -> Run:
     found = await uow.runs.run(ctx.run_id)
     assert found is not None
-    return dict(found)
+    return found
 
 
 def emitter(uow: UnitOfWork, ctx: RunContext) -> Emit:

@@ -14,7 +14,7 @@ from automation.domain import keywords as keyword_import
 from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import NotFound, ProviderMissing
-from automation.domain.runs import RunStatus, estimate
+from automation.domain.runs import Run, RunStatus, estimate
 from automation.ports import CreditQuotes, UnitOfWork
 
 
@@ -29,6 +29,18 @@ async def save_config(
     await known_site(uow, account_id, site_id)
     await uow.sites.save_config(account_id, site_id, config.model_dump(mode="json"))
     return config
+
+
+async def patch_config(
+    uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, changes: dict[str, Any]
+) -> AutomationConfig:
+    """Merge `changes` into the saved config (`schedule` field by field) and validate the result
+    as a whole."""
+    current = (await site_config(uow, account_id, site_id)).model_dump(mode="json")
+    if isinstance(changes.get("schedule"), dict):
+        changes = {**changes, "schedule": {**current["schedule"], **changes["schedule"]}}
+    merged = AutomationConfig.model_validate({**current, **changes})
+    return await save_config(uow, account_id, site_id, merged)
 
 
 async def import_keywords(
@@ -75,20 +87,21 @@ async def start_and_wait(
     site_id: uuid.UUID,
     stages: list[int],
     wait_s: float,
-) -> dict[str, Any]:
+) -> Run:
     """Start a run and wait up to `wait_s` for it to leave `reserving`: the run as it stands."""
     require_ai(ensure_ai)
     async with unit_of_work() as uow:
         run_id = await start_run(uow, account_id, site_id, stages)
+        run = await uow.runs.run(run_id)
         await uow.commit()
+    assert run is not None
     deadline = asyncio.get_running_loop().time() + wait_s
-    run: dict[str, Any] = {"run_id": run_id, "status": RunStatus.RESERVING}
     while asyncio.get_running_loop().time() < deadline:
         async with unit_of_work() as uow:
             run = await uow.runs.run(run_id) or run
         # a refused reservation passes through `finishing` on its way to `rejected`
-        deciding = run["status"] == RunStatus.FINISHING and run.get("ending") == "rejected"
-        if run["status"] != RunStatus.RESERVING and not deciding:
+        deciding = run.status is RunStatus.FINISHING and run.ending is RunStatus.REJECTED
+        if run.status is not RunStatus.RESERVING and not deciding:
             break
         await asyncio.sleep(0.1)
     return run

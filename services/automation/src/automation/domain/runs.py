@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from automation.domain.config import AutomationConfig
 
@@ -44,13 +49,90 @@ def allowed(expected: tuple[str, ...], status: str) -> bool:
     return all(status in TRANSITIONS.get(RunStatus(e), ()) for e in expected)
 
 
-class HoldStatus(StrEnum):
-    REQUESTED = "requested"
-    RESERVED = "reserved"
-    REJECTED = "rejected"
-    RELEASING = "releasing"
-    RELEASED = "released"
-    EXPIRED = "expired"
+class ItemStatus(StrEnum):
+    """A run item's checkpoint (`run_items`): a done item is never redone or charged again."""
+
+    DONE = "done"
+    FAILED = "failed"
+    """Not charged; a later run tries it again."""
+    SKIPPED = "skipped"
+    """Nothing to do any more (its input was deleted meanwhile)."""
+
+
+SETTLED = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage of a run did (stored per run and stage, shown in the run's view)."""
+
+    done: int
+    failed: int
+    skipped: int
+    total: int
+    credits: int
+    status: str = "completed"
+    partial: bool = False
+    """Some items failed: a later run tries them again."""
+    skip_reasons: tuple[str, ...] = ()
+
+
+class RunRequest(StrEnum):
+    """What a caller asked the driving worker to do between items."""
+
+    PAUSE = "pause"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run as stored. `config` is the site's config as it was when the run started (JSON);
+    `RunContext` validates it once per drive."""
+
+    run_id: uuid.UUID
+    account_id: uuid.UUID
+    site_id: uuid.UUID
+    status: RunStatus
+    stages: tuple[int, ...]
+    config: Mapping[str, object] = field(default_factory=dict)
+    fencing_token: int = 0
+    requested: RunRequest | None = None
+    pause_reason: str | None = None
+    error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    credits_charged: int = 0
+    rejection: Mapping[str, object] | None = None
+    """Billing's refusal, as `credit.rejected` said it (reason, detail, required, available)."""
+    target: Mapping[str, str] | None = None
+    """A regeneration: {"content_id": …, "task_id": …}."""
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    ending: RunStatus | None = None
+    """While `finishing`: the status the run ends in once billing answered every capture."""
+    end_reason: str | None = None
+
+    def driven_at(self, now: datetime) -> bool:
+        """A worker holds the run's lease: it takes a request between items."""
+        return self.lease_expires_at is not None and self.lease_expires_at > now
+
+
+class RunChanges(TypedDict, total=False):
+    """The fields a status change (`transition`) or an update may set besides the status; a
+    field left out keeps its value, None clears it."""
+
+    requested: RunRequest | None
+    pause_reason: str | None
+    error: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    rejection: Mapping[str, object] | None
+    target: Mapping[str, str] | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    ending: RunStatus | None
+    end_reason: str | None
 
 
 STAGES = {

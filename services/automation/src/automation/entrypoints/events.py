@@ -13,7 +13,7 @@ from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.publications import apply_publication
 from automation.app.run_engine import RunEngine
 from automation.app.runs import cancel_run
-from automation.domain.runs import LIVE
+from automation.domain.runs import LIVE, RunStatus
 from automation.ports import Clock
 from igny8.contracts import Envelope
 from igny8.contracts import credits as wire
@@ -44,7 +44,9 @@ def site_subscription(clock: Clock) -> Subscription:
         if applied and payload.deleted:
             uow = AutomationUnitOfWork(session=session)
             run = await uow.runs.live_run(payload.site_id)
-            if run is not None and run["status"] != "finishing":  # that one is ending anyway
+            if (
+                run is not None and run.status is not RunStatus.FINISHING
+            ):  # that one is ending anyway
                 await cancel_run(uow, run, clock, "site deleted")
 
     return Subscription(SITE_TOPICS, "sites", handle)
@@ -86,7 +88,7 @@ def credit_replies_subscription() -> Subscription:
 
             async def live(run_id: uuid.UUID) -> bool:
                 run = await uow.runs.run(run_id)
-                return run is not None and run["status"] in LIVE
+                return run is not None and run.status in LIVE
 
             async def emit(topic: str, message: BaseModel) -> None:
                 await uow.emit(topic, message, envelope.account_id, None)

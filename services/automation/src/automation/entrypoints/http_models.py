@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from automation.adapters.sqlalchemy_queries import RUN_INTERNALS
 from automation.adapters.sqlalchemy_tables import clusters, contents, ideas, images, keywords, runs
 from automation.adapters.sqlalchemy_tables import tasks as tasks_table
 from automation.domain.config import MAX_CREDITS, BatchSize, ItemCap, Schedule, Stage
@@ -68,8 +69,6 @@ ITEMS: dict[str, type[BaseModel]] = {
     "images": Image,
 }
 
-RUN_INTERNALS = ("config", "lease_owner", "lease_expires_at")
-"""Left out of run answers (the fencing token stays: it shows a lease was taken over)."""
 Run = _row_model("Run", runs, RUN_INTERNALS)
 
 

@@ -11,6 +11,8 @@ from automation.app.run_context import RunContext
 from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
+from automation.domain.library import NewKeyword
+from automation.domain.runs import ItemStatus
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -29,15 +31,15 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         if not batch:
             break
         processed += len(batch)
-        ids = ",".join(sorted(str(k["keyword_id"]) for k in batch))
+        ids = ",".join(sorted(str(k.keyword_id) for k in batch))
         key = f"s1:{uuid.uuid5(NAMESPACE, ids)}"
-        by_keyword = {k["keyword"]: k["keyword_id"] for k in batch}
+        by_keyword = {k.keyword: k.keyword_id for k in batch}
 
         async def work(
-            batch: list[dict[str, Any]] = batch,
+            batch: list[NewKeyword] = batch,
         ) -> tuple[Any, AIUsage | None, int]:
             result = await eng.ai.complete(
-                AIFunction.CLUSTER_KEYWORDS, site, {"keywords": [k["keyword"] for k in batch]}, 4000
+                AIFunction.CLUSTER_KEYWORDS, site, {"keywords": [k.keyword for k in batch]}, 4000
             )
             return result.data, result.usage, 1
 
@@ -51,6 +53,6 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
 
         outcomes.append(await run_item(eng, ctx, 1, key, work, save))
         await progress(eng, ctx, 1, len(outcomes), len(outcomes))
-        if outcomes[-1] == "failed":
+        if outcomes[-1] == ItemStatus.FAILED:
             break  # the same keywords would come back; leave them for the next run
     return outcomes

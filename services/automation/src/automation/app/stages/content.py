@@ -11,6 +11,7 @@ from automation.app.run_context import RunContext
 from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
+from automation.domain.library import TaskBrief
 from automation.domain.runs import content_token_limit
 from automation.ports import UnitOfWork
 
@@ -37,9 +38,13 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for task in found:
 
-        async def work(task: dict[str, Any] = task) -> tuple[Any, AIUsage | None, int]:
+        async def work(task: TaskBrief = task) -> tuple[Any, AIUsage | None, int]:
             idea = {
-                k: task[k] for k in ("title", "brief", "outline", "target_keywords", "structure")
+                "title": task.title,
+                "brief": task.brief,
+                "outline": list(task.outline),
+                "target_keywords": list(task.target_keywords),
+                "structure": task.structure,
             }
             result = await eng.ai.complete(
                 AIFunction.GENERATE_CONTENT,
@@ -49,9 +54,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             )
             return result.data, result.usage, word_count(result.data["html"])
 
-        async def save(
-            uow: UnitOfWork, article: Any, task: dict[str, Any] = task
-        ) -> dict[str, Any]:
+        async def save(uow: UnitOfWork, article: Any, task: TaskBrief = task) -> dict[str, Any]:
             words = word_count(article["html"])
             if target:  # the new text replaces the article only now, when it exists
                 await uow.planner.replace_content(
@@ -59,11 +62,11 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
                 )
                 return {"content_id": target["content_id"], "words": words, "regenerated": True}
             content_id = await uow.planner.save_content(
-                ctx.account_id, ctx.site_id, ctx.run_id, task["task_id"], article, words
+                ctx.account_id, ctx.site_id, ctx.run_id, task.task_id, article, words
             )
             return {"content_id": str(content_id), "words": words}
 
-        key = f"s4r:{ctx.run_id}" if target else f"s4:{task['task_id']}"
+        key = f"s4r:{ctx.run_id}" if target else f"s4:{task.task_id}"
         outcomes.append(await run_item(eng, ctx, 4, key, work, save))
         await progress(eng, ctx, 4, len(outcomes), len(found))
     return outcomes

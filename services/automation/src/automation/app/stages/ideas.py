@@ -9,6 +9,7 @@ from automation.app.run_context import RunContext
 from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
+from automation.domain.library import ClusterToPlan
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -23,27 +24,27 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for cluster in found:
 
-        async def work(cluster: dict[str, Any] = cluster) -> tuple[Any, AIUsage | None, int]:
+        async def work(cluster: ClusterToPlan = cluster) -> tuple[Any, AIUsage | None, int]:
             async with eng.unit_of_work() as uow:
-                members = await uow.queues.cluster_keywords(cluster["cluster_id"])
+                members = await uow.queues.cluster_keywords(cluster.cluster_id)
             result = await eng.ai.complete(
                 AIFunction.GENERATE_IDEAS,
                 {**site, "count": count},
-                {"cluster": {"name": cluster["name"], "keywords": members}, "count": count},
+                {"cluster": {"name": cluster.name, "keywords": members}, "count": count},
                 4000,
             )
             ideas = result.data["ideas"][:count]
             return ideas, result.usage, len(ideas)
 
         async def save(
-            uow: UnitOfWork, ideas: Any, cluster: dict[str, Any] = cluster
+            uow: UnitOfWork, ideas: Any, cluster: ClusterToPlan = cluster
         ) -> dict[str, Any]:
             made = await uow.planner.save_ideas(
-                ctx.account_id, ctx.site_id, ctx.run_id, cluster["cluster_id"], ideas
+                ctx.account_id, ctx.site_id, ctx.run_id, cluster.cluster_id, ideas
             )
             return {"ideas": made}
 
-        key = f"s2:{cluster['cluster_id']}"
+        key = f"s2:{cluster.cluster_id}"
         outcomes.append(await run_item(eng, ctx, 2, key, work, save))
         await progress(eng, ctx, 2, len(outcomes), len(found))
     return outcomes

@@ -17,20 +17,19 @@ from automation.app.run_events import progress
 from automation.app.run_lifecycle import between_items
 from automation.domain.ai import AIUsage
 from automation.domain.articles import with_inline_image
-from automation.domain.runs import LeaseLost, RunStatus
+from automation.domain.library import ImagePrompt
+from automation.domain.runs import SETTLED, ItemStatus, LeaseLost, RunStatus
 from automation.ports import UnitOfWork
 from igny8.contracts.runs import GenerateImage
 
 if TYPE_CHECKING:
     from automation.app.run_engine import RunEngine
 
-SETTLED = ("done", "failed", "skipped")
-
 
 async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     async with eng.unit_of_work() as uow:
         found = await uow.queues.prompts_without_images(ctx.site_id, limit)
-    keys = {f"s6:{p['prompt_id']}": p for p in found}
+    keys = {f"s6:{p.prompt_id}": p for p in found}
     async with eng.unit_of_work() as uow:
         await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
         states = await uow.items.item_states(ctx.run_id, list(keys))
@@ -41,7 +40,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
                     GenerateImage(
                         run_id=ctx.run_id,
                         site_id=ctx.site_id,
-                        prompt_id=prompt["prompt_id"],
+                        prompt_id=prompt.prompt_id,
                         fencing_token=ctx.token,
                     ),
                     ctx.account_id,
@@ -59,7 +58,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             reported = len(settled)
             await progress(eng, ctx, 6, reported, len(keys))
         if len(settled) == len(keys):
-            return [states[k] for k in keys]
+            return [str(states[k]) for k in keys]
         if asyncio.get_running_loop().time() > deadline:
             await _give_up(eng, ctx, [k for k in keys if k not in settled])
             continue
@@ -74,7 +73,7 @@ async def _give_up(eng: RunEngine, ctx: RunContext, keys: list[str]) -> None:
                 ctx.run_id,
                 key,
                 6,
-                "failed",
+                ItemStatus.FAILED,
                 detail={
                     "error": "deadline",
                     "detail": f"no image after {eng.image_deadline_s:g} s",
@@ -94,48 +93,46 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
         run = await uow.runs.run(run_id)
         prompt = await uow.queues.prompt(prompt_id)
         state = await uow.items.item_state(run_id, key)
-    if run is None or run["status"] != RunStatus.RUNNING or run["fencing_token"] != token:
+    if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
         return "ignored"
     if state is not None:
         return str(state)
-    ctx = RunContext.of(run, token)
+    ctx = eng.context(run, token)
     try:
         if prompt is None:  # deleted with its article meanwhile: nothing to draw
             async with eng.unit_of_work() as uow:
                 await uow.runs.guard(run_id, token, (RunStatus.RUNNING,))
                 await uow.items.checkpoint(
-                    run_id, key, 6, "skipped", detail={"reason": "the prompt was deleted"}
+                    run_id, key, 6, ItemStatus.SKIPPED, detail={"reason": "the prompt was deleted"}
                 )
                 await uow.commit()
-            return "skipped"
+            return ItemStatus.SKIPPED
         return await run_item(eng, ctx, 6, key, _work(eng, ctx, prompt), _save(eng, prompt))
     except (Stop, LeaseLost) as stopped:
         return f"stopped: {stopped}"
 
 
-def _work(eng: RunEngine, ctx: RunContext, prompt: dict[str, Any]) -> Any:
+def _work(eng: RunEngine, ctx: RunContext, prompt: ImagePrompt) -> Any:
     async def work() -> tuple[bytes, AIUsage | None, int]:
         async with eng.image_gate:
-            image = await eng.ai.image(prompt["prompt"], ctx.config.image_size)
+            image = await eng.ai.image(prompt.prompt, ctx.config.image_size)
         return image.png, image.usage, 1
 
     return work
 
 
-def _save(eng: RunEngine, prompt: dict[str, Any]) -> Any:
-    image_id = uuid.uuid5(NAMESPACE, f"image:{prompt['prompt_id']}")
+def _save(eng: RunEngine, prompt: ImagePrompt) -> Any:
+    image_id = uuid.uuid5(NAMESPACE, f"image:{prompt.prompt_id}")
 
     async def save(uow: UnitOfWork, png: bytes) -> dict[str, Any]:
-        key = await eng.storage.save(prompt["account_id"], prompt["site_id"], image_id, png)
+        key = await eng.storage.save(prompt.account_id, prompt.site_id, image_id, png)
         width, height = struct.unpack(">II", png[16:24])
         saved = await uow.planner.save_image(prompt, key, width, height, len(png))
-        if prompt["kind"] == "inline":
-            html = await uow.planner.content_html_for_update(prompt["content_id"])
+        if prompt.kind == "inline":
+            html = await uow.planner.content_html_for_update(prompt.content_id)
             if html is not None:
-                placed = with_inline_image(
-                    html, prompt["position"], eng.image_url(saved), prompt["alt"]
-                )
-                await uow.planner.set_content_html(prompt["content_id"], placed)
+                placed = with_inline_image(html, prompt.position, eng.image_url(saved), prompt.alt)
+                await uow.planner.set_content_html(prompt.content_id, placed)
         return {"image": key}
 
     return save

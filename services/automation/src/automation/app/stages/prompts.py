@@ -8,6 +8,7 @@ from automation.app.items import run_item
 from automation.app.run_context import RunContext
 from automation.app.run_events import progress
 from automation.domain.ai import AIFunction, AIUsage
+from automation.domain.library import ContentToIllustrate
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -21,13 +22,13 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for content in found:
 
-        async def work(content: dict[str, Any] = content) -> tuple[Any, AIUsage | None, int]:
+        async def work(content: ContentToIllustrate = content) -> tuple[Any, AIUsage | None, int]:
             result = await eng.ai.complete(
                 AIFunction.GENERATE_IMAGE_PROMPTS,
                 {"inline_count": inline},
                 {
-                    "title": content["title"],
-                    "keywords": content["keywords"],
+                    "title": content.title,
+                    "keywords": list(content.keywords),
                     "inline_count": inline,
                 },
                 2000,
@@ -35,14 +36,14 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             return result.data, result.usage, 1
 
         async def save(
-            uow: UnitOfWork, prompts: Any, content: dict[str, Any] = content
+            uow: UnitOfWork, prompts: Any, content: ContentToIllustrate = content
         ) -> dict[str, Any]:
             made = await uow.planner.save_prompts(
-                ctx.account_id, ctx.site_id, content["content_id"], prompts, inline
+                ctx.account_id, ctx.site_id, content.content_id, prompts, inline
             )
             return {"prompts": made}
 
-        key = f"s5:{content['content_id']}"
+        key = f"s5:{content.content_id}"
         outcomes.append(await run_item(eng, ctx, 5, key, work, save))
         await progress(eng, ctx, 5, len(outcomes), len(found))
     return outcomes

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
 
 async def site_variables(eng: RunEngine, ctx: RunContext) -> dict[str, str]:
     async with eng.unit_of_work() as uow:
-        site = await uow.sites.site(ctx.account_id, ctx.site_id) or {}
+        site = await uow.sites.site(ctx.account_id, ctx.site_id)
+    if site is None:
+        return {"site_name": "", "sector": "", "niche": "", "language": "en"}
     return {
-        "site_name": site.get("name", ""),
-        "sector": site.get("sector", "") or "",
-        "niche": site.get("niche", "") or "",
-        "language": site.get("language", "en") or "en",
+        "site_name": site.name,
+        "sector": site.sector or "",
+        "niche": site.niche or "",
+        "language": site.language or "en",
     }
