@@ -7,12 +7,11 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automation.adapters.billing_quotes import BillingQuotes
-from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app import content_edits, site_work
 from automation.app import library as library_cases
@@ -82,7 +81,6 @@ def create_router(
     clock: Clock,
     quotes: BillingQuotes,
     ensure_ai: Callable[[], None],
-    run_log: FileRunLog,
     storage: ImageStorage,
     start_wait_s: float,
     admits: Callable[..., Callable[..., Caller]],
@@ -495,27 +493,6 @@ def create_router(
                 result = await run_cases.cancel_run(u, run, clock, "cancelled on request")
             await u.commit()
         return {"run_id": run_id, "status": result["status"], "requested": result.get("requested")}
-
-    @router.get(
-        "/runs/{run_id}/trace",
-        tags=["runs"],
-        summary="The run's trace, one JSON event per line",
-        response_class=Response,
-        responses={
-            200: {
-                "description": "NDJSON events (empty until the run logs something).",
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            },
-            **errors(404),
-        },
-    )
-    async def trace(run_id: uuid.UUID, caller: Gateway) -> Response:
-        async with uow() as u:
-            await owned_run(u, caller, run_id)
-        path = run_log.trace(run_id)
-        if not path.exists():
-            return Response(b"", media_type="application/x-ndjson")
-        return FileResponse(path, media_type="application/x-ndjson", filename=f"{run_id}.jsonl")
 
     @router.get(
         "/images/{image_id}",
