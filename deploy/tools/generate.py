@@ -90,7 +90,7 @@ SERVICES = (
         (("INTEGRATION_STATIC_ROOT", EXPORTS_PATH),),
         exports=True,
     ),
-    # Customer sites and the AI provider; writes the static exports integration checks.
+    # Customer sites (and the AI provider for the optimizer to come); writes the static exports.
     ServiceDeploy(
         "publishing",
         ("gateway",),
