@@ -3,6 +3,7 @@ no shared memory) reads back in order, as trace events and as text lines."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -94,3 +95,22 @@ async def test_lines_past_their_retention_are_pruned(two_processes, automation_d
     assert await reader.prune(datetime.now(UTC), timedelta(days=90), chunk=1) >= 1
     assert await collect(reader.trace(old_run)) == ""
     assert "today" in await collect(reader.trace(new_run))
+
+
+async def test_a_full_queue_keeps_the_oldest_lines_and_counts_the_rest(automation_db):
+    engine = create_engine(automation_db, 2)
+    try:
+        writer = SqlAlchemyRunLog(session_factory(engine), max_pending=3)
+        run_id = uuid.uuid4()
+
+        def outside_the_loop() -> None:  # no event loop in this thread: nothing drains yet
+            for n in range(5):
+                writer.write(run_id, None, "item.done", f"line-{n}")
+
+        await asyncio.to_thread(outside_the_loop)
+        assert writer.dropped == 2
+        await writer.flush()
+        events = [json.loads(line) for line in (await collect(writer.trace(run_id))).splitlines()]
+        assert [e["message"] for e in events] == ["line-0", "line-1", "line-2"]
+    finally:
+        await engine.dispose()

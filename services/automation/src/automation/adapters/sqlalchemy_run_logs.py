@@ -79,11 +79,18 @@ class SqlAlchemyRunLog:
         self._pending: list[dict[str, Any]] = []
         self._drain: asyncio.Task[None] | None = None
         self.dropped = 0
-        """Lines given up because the database stayed away while the queue was full."""
+        """Lines given up: the queue was full (the database away for long) or the database
+        refused them."""
 
     # -- writing (the RunLog port) -------------------------------------------------------------
 
     def write(self, run_id: Any, stage: int | None, kind: str, message: str, **fields: Any) -> None:
+        if self._copy is not None:
+            self._copy.write(run_id, stage, kind, message, **fields)
+        if len(self._pending) >= self._max_pending:
+            # the newest line goes, not the oldest: the drain may be inserting the queue's head
+            self.dropped += 1
+            return
         self._pending.append(
             {
                 "run_id": run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id)),
@@ -94,12 +101,6 @@ class SqlAlchemyRunLog:
                 "at": datetime.now(UTC),
             }
         )
-        if len(self._pending) > self._max_pending:
-            excess = len(self._pending) - self._max_pending
-            del self._pending[:excess]
-            self.dropped += excess
-        if self._copy is not None:
-            self._copy.write(run_id, stage, kind, message, **fields)
         self._start_drain()
 
     async def flush(self) -> None:
