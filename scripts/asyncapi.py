@@ -5,16 +5,15 @@ One document per service, listing the topics it owns: commands it receives and e
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from generated_documents import main
+
 from igny8.contracts import TOPICS, Envelope
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "asyncapi"
-SERVICES = ("gateway", "billing", "automation", "integration", "publishing")
 
 
 def document(service: str) -> dict[str, Any]:
@@ -68,27 +67,5 @@ def document(service: str) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--check", action="store_true", help="fail when the committed documents drift"
-    )
-    args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
-    drift = []
-    for service in SERVICES:
-        path = OUT / f"{service}.json"
-        text = json.dumps(document(service), indent=2, sort_keys=True) + "\n"
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                drift.append(str(path))
-        else:
-            path.write_text(text)
-    if drift:
-        print("AsyncAPI documents are stale (run `make asyncapi`):", *drift, sep="\n  ")
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("AsyncAPI", OUT, document, "asyncapi"))

@@ -82,7 +82,6 @@ def v1(path: str) -> str:
 
 async def main(keywords_file: Path, credits: int) -> int:
     keywords = keywords_file.read_bytes()
-    logs_root = Path(os.environ.get("AUTOMATION_RUN_LOG_ROOT", "var/runs")).resolve()
     account = uuid.uuid4()
 
     def h(target: str, *roles: str) -> dict[str, str]:
@@ -265,7 +264,6 @@ async def main(keywords_file: Path, credits: int) -> int:
                 if len(published) >= counts["content"]:
                     break
                 await asyncio.sleep(0.5)
-        logs = logs_root / run_id
         print(f"\nsummary     run {run['status']} in {time.monotonic() - began:.1f}s")
         print(
             f"            {counts['clusters']} clusters, {counts['ideas']} ideas, {counts['content']} articles, "
@@ -279,7 +277,8 @@ async def main(keywords_file: Path, credits: int) -> int:
             f"            {len(published)} of {counts['content']} articles published to "
             f"{export_root / str(account) / folder}"
         )
-        print(f"            logs: {logs} (main.log, stage-N.log, trace.jsonl)")
+        print(f"            log:   GET {v1(f'/runs/{run_id}/log')} (?stage=N for one stage)")
+        print(f"            trace: GET {v1(f'/runs/{run_id}/trace')} (one JSON event per line)")
         done = run["status"] == "completed" and len(published) == counts["content"]
         return 0 if done else 1
 

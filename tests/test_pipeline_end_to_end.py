@@ -23,6 +23,7 @@ from stack import wait_http
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 TOPICS_WORDS = [
     "compost",
     "raised bed",
@@ -102,7 +103,6 @@ async def stack(postgres_admin_url, kafka_bootstrap, tmp_path):
             "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{ports['billing']}",
             "AUTOMATION_PUBLIC_URL": f"http://127.0.0.1:{ports['automation']}",
             "AUTOMATION_IMAGE_ROOT": str(tmp_path / "images"),
-            "AUTOMATION_RUN_LOG_ROOT": str(tmp_path / "runs"),
             "AUTOMATION_CONSUMER_SESSION_TIMEOUT_MS": "6000",
             "AUTOMATION_LEASE_TTL_S": "4",
         }
@@ -228,6 +228,56 @@ SMALL = {
 }
 
 
+async def read_the_run_log_through_another_process(
+    stack: dict, client: httpx.AsyncClient, t: Tenant, run_id: str
+) -> None:
+    """As in Kubernetes: a worker drove the run, an api process with nothing on its disk serves
+    its trace and logs (from the database)."""
+    port = free_port()
+    api = ChildProcess(
+        [str(BIN / "automation"), "serve", "--role", "api", "--port", str(port)],
+        stack["tmp"] / "automation-api.log",
+        {**stack["automation_env"], "AUTOMATION_HTTP_PORT": str(port)},
+    )
+    try:
+        other = f"http://127.0.0.1:{port}"
+        await wait_http(f"{other}/readyz", api)
+        events: list[dict] = []
+        for _ in range(100):  # the driver stores its last lines a moment after the run ends
+            answer = await client.get(
+                f"{other}/runs/{run_id}/trace", headers=t.headers("automation")
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["content-type"].startswith("application/x-ndjson")
+            events = [json.loads(line) for line in answer.text.splitlines()]
+            if events and events[-1]["event"] == "run.completed":
+                break
+            await asyncio.sleep(0.1)
+        kinds = [e["event"] for e in events]
+        assert kinds[-1] == "run.completed", kinds[-5:]
+        assert kinds.count("stage.completed") == 6 and "credits.reserve" in kinds
+        assert all(e["run_id"] == run_id for e in events)
+        log = await client.get(f"{other}/runs/{run_id}/log", headers=t.headers("automation"))
+        assert log.headers["content-type"].startswith("text/plain")
+        assert len(log.text.splitlines()) == len(events)
+        stage_4 = await client.get(
+            f"{other}/runs/{run_id}/log",
+            params={"stage": 4},
+            headers=t.headers("automation"),
+        )
+        lines = stage_4.text.splitlines()
+        assert len(lines) == sum(1 for e in events if e["stage"] == 4) > 0
+        assert all(" item." in line or " stage." in line for line in lines), lines
+        someone_else = auth_headers(None, "gateway", "automation", uuid.uuid4(), ())
+        for path in ("trace", "log"):
+            refused = await client.get(f"{other}/runs/{run_id}/{path}", headers=someone_else)
+            assert refused.status_code == 404, refused.text
+    finally:
+        api.stop()
+    assert not (stack["tmp"] / "runs").exists(), "no process wrote the run log to its disk"
+    assert not (ROOT / "var" / "runs" / run_id).exists()
+
+
 async def test_full_run_over_200_keywords_charges_exactly_the_recorded_usage_and_releases_the_rest(
     stack,
 ):
@@ -285,10 +335,7 @@ async def test_full_run_over_200_keywords_charges_exactly_the_recorded_usage_and
         assert balance["held"] == 0, "the remaining hold is released"
         assert charged == run["credits_charged"] > 0
         assert balance["available"] == 100_000 - charged
-        trace = (
-            await client.get(f"{t.automation}/runs/{run_id}/trace", headers=t.headers("automation"))
-        ).text
-        assert '"event": "run.completed"' in trace
+        await read_the_run_log_through_another_process(stack, client, t, run_id)
     ready = [json.loads(r.value) for r in await topic_records(stack["bootstrap"], "content.ready")]
     mine = [r for r in ready if r["site_id"] == str(t.site)]
     assert len(mine) == 6 and all(len(r["data"]["images"]) == 2 for r in mine)

@@ -40,6 +40,11 @@ PG_CLUSTER = "igny8-pg"
 IMAGE = "igny8"
 HTTP_PORT = 8080
 PART_OF = {"app.kubernetes.io/part-of": "igny8"}
+# The static destination is a folder that integration (connection tests, inventory) and publishing
+# (writes) share, and that the customer's static-site tooling reads: one ReadWriteMany volume that
+# every pod of both services mounts here (deploy/README.md, "What a pod writes").
+EXPORTS_CLAIM = "igny8-exports"
+EXPORTS_PATH = "/app/exports"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class ServiceDeploy:
     internet: tuple[int, ...]
     """TCP ports this service may reach on public addresses (AI provider, customer sites, …)."""
     settings: tuple[tuple[str, str], ...] = ()
+    exports: bool = False
+    """Mounts the shared static-export volume (EXPORTS_CLAIM) in its api and worker pods."""
 
 
 SERVICES = (
@@ -69,9 +76,9 @@ SERVICES = (
         (
             ("AUTOMATION_BILLING_URL", "http://billing-api"),
             ("AUTOMATION_PUBLIC_URL", "http://automation-api"),
+            # images in the S3-compatible bucket (automation-secrets names it); run logs in the
+            # database: nothing of a run stays on the pod
             ("AUTOMATION_IMAGE_STORAGE", "s3"),
-            ("AUTOMATION_RUN_LOG_ROOT", "/app/var/runs"),
-            ("AUTOMATION_IMAGE_ROOT", "/app/var/images"),
         ),
     ),
     # Decrypted credentials for publishing alone; customer sites (connection tests, sync).
@@ -80,10 +87,18 @@ SERVICES = (
         ("gateway", "publishing"),
         (),
         (443, 80),
-        (("INTEGRATION_STATIC_ROOT", "/app/var/exports"),),
+        (("INTEGRATION_STATIC_ROOT", EXPORTS_PATH),),
+        exports=True,
     ),
-    # Customer sites and the AI provider.
-    ServiceDeploy("publishing", ("gateway",), ("automation", "integration"), (443, 80)),
+    # Customer sites (and the AI provider for the optimizer to come); writes the static exports.
+    ServiceDeploy(
+        "publishing",
+        ("gateway",),
+        ("automation", "integration"),
+        (443, 80),
+        (("PUBLISHING_STATIC_ROOT", EXPORTS_PATH),),
+        exports=True,
+    ),
 )
 
 
@@ -168,7 +183,9 @@ def env_from_secrets(service: str) -> list[dict[str, Any]]:
     ]
 
 
-def container(service: str, args: list[str], probes: bool = True) -> dict[str, Any]:
+def container(
+    service: str, args: list[str], probes: bool = True, exports: bool = False
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": service,
         "image": f"{IMAGE}/{service}:latest",
@@ -192,7 +209,7 @@ def container(service: str, args: list[str], probes: bool = True) -> dict[str, A
         },
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, per pod
-            {"name": "var", "mountPath": "/app/var"},
+            *([{"name": "exports", "mountPath": EXPORTS_PATH}] if exports else []),
         ],
     }
     if probes:
@@ -215,7 +232,9 @@ def container(service: str, args: list[str], probes: bool = True) -> dict[str, A
     return spec
 
 
-def pod_spec(service: str, containers: list[dict[str, Any]], restart: str) -> dict[str, Any]:
+def pod_spec(
+    service: str, containers: list[dict[str, Any]], restart: str, exports: bool = False
+) -> dict[str, Any]:
     return {
         "securityContext": {
             "runAsNonRoot": True,
@@ -227,15 +246,20 @@ def pod_spec(service: str, containers: list[dict[str, Any]], restart: str) -> di
         "automountServiceAccountToken": False,
         "restartPolicy": restart,
         "containers": containers,
-        # Scratch space only: nothing here is needed by another pod (deploy/README.md).
+        # /tmp is scratch only: nothing there is needed by another pod; the one shared folder is
+        # the exports volume, the same claim in every pod that mounts it (deploy/README.md).
         "volumes": [
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-            {"name": "var", "emptyDir": {"sizeLimit": "256Mi"}},
+            *(
+                [{"name": "exports", "persistentVolumeClaim": {"claimName": EXPORTS_CLAIM}}]
+                if exports
+                else []
+            ),
         ],
     }
 
 
-def deployment(service: str, role: str) -> dict[str, Any]:
+def deployment(service: str, role: str, exports: bool = False) -> dict[str, Any]:
     meta_labels = labels(service, role)
     return {
         "apiVersion": "apps/v1",
@@ -247,7 +271,10 @@ def deployment(service: str, role: str) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": meta_labels},
                 "spec": pod_spec(
-                    service, [container(service, ["serve", "--role", role])], "Always"
+                    service,
+                    [container(service, ["serve", "--role", role], exports=exports)],
+                    "Always",
+                    exports,
                 ),
             },
         },
@@ -480,8 +507,8 @@ def network_policies(svc: ServiceDeploy) -> list[dict[str, Any]]:
 def service_objects(svc: ServiceDeploy) -> list[dict[str, Any]]:
     return [
         config_map(svc),
-        deployment(svc.name, "api"),
-        deployment(svc.name, "worker"),
+        deployment(svc.name, "api", svc.exports),
+        deployment(svc.name, "worker", svc.exports),
         migration_job(svc.name),
         *services_and_monitor(svc.name),
         *autoscalers(svc.name, consumer_groups(svc.name)),
@@ -661,6 +688,21 @@ def ingress() -> dict[str, Any]:
     }
 
 
+def exports_volume() -> dict[str, Any]:
+    # ReadWriteMany: pods of two services on any node mount it at once. The cluster's default
+    # StorageClass must offer RWX (NFS, CephFS, EFS, Azure Files, Filestore); name one in an overlay
+    # (spec.storageClassName) where the default does not.
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": EXPORTS_CLAIM, "labels": labels("exports", "storage")},
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "resources": {"requests": {"storage": "10Gi"}},
+        },
+    }
+
+
 def default_deny() -> dict[str, Any]:
     # Applies to the platform's pods only: Strimzi and CloudNativePG manage their own pods' traffic.
     return {
@@ -701,7 +743,7 @@ def files() -> dict[Path, str]:
         BASE / "kafka" / "topics.yaml": dump(kafka_topics()),
         BASE / "kafka" / "cluster.yaml": dump(kafka()),
         BASE / "postgres" / "cluster.yaml": dump(postgres()),
-        BASE / "platform.yaml": dump([default_deny(), ingress()]),
+        BASE / "platform.yaml": dump([default_deny(), ingress(), exports_volume()]),
         ROOT / "deploy" / "overlays" / "prod" / "disruption-budgets.yaml": dump(
             disruption_budgets()
         ),

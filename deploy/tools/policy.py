@@ -136,12 +136,56 @@ def ingress_from_outside(docs: Iterable[Doc]) -> list[str]:
     return problems
 
 
+def _claim_at(spec: Doc, path: str) -> str | None:
+    """The PersistentVolumeClaim mounted where `path` lies in the pod's first container."""
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    for mount in spec.get("containers", [{}])[0].get("volumeMounts", []):
+        folder = mount["mountPath"].rstrip("/")
+        if path == folder or path.startswith(folder + "/"):
+            claim = volumes.get(mount["name"], {}).get("persistentVolumeClaim") or {}
+            return claim.get("claimName")
+    return None
+
+
+def shared_state_shared(docs: list[Doc]) -> list[str]:
+    """Nothing one pod writes that another needs stays on a pod: a folder setting
+    (`<SERVICE>_…_ROOT`) lies on a ReadWriteMany claim that every api and worker pod of the service
+    mounts (an emptyDir or the image's own disk would keep it on one pod), and automation's images
+    go to object storage."""
+    problems = []
+    claims = _by_kind(docs, "PersistentVolumeClaim")
+    deployments = _by_kind(docs, "Deployment")
+    for name, config in _by_kind(docs, "ConfigMap").items():
+        service = name.removesuffix("-config")
+        if service not in SERVICES:
+            continue
+        data = config.get("data") or {}
+        if service == "automation" and data.get("AUTOMATION_IMAGE_STORAGE") != "s3":
+            problems.append(f"{name}: AUTOMATION_IMAGE_STORAGE must be s3 (images shared by pods)")
+        for key, path in data.items():
+            if not key.endswith("_ROOT"):
+                continue
+            for role in ("api", "worker"):
+                deployment = deployments.get(f"{service}-{role}")
+                if deployment is None:
+                    continue
+                claim = _claim_at(deployment["spec"]["template"]["spec"], str(path))
+                modes = claims.get(claim or "", {}).get("spec", {}).get("accessModes", [])
+                if "ReadWriteMany" not in modes:
+                    problems.append(
+                        f"{service}-{role}: {key}={path} is not on a ReadWriteMany volume "
+                        "(what one pod writes there, the others would not see)"
+                    )
+    return problems
+
+
 def per_object(docs: list[Doc]) -> list[str]:
     return (
         secrets_not_inlined(docs)
         + containers_hardened(docs)
         + only_gateway_exposed(docs)
         + ingress_from_outside(docs)
+        + shared_state_shared(docs)
     )
 
 

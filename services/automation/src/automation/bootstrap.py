@@ -10,6 +10,7 @@ from automation.adapters.ai_settings import engine_from_settings
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.local_image_storage import LocalImageStorage
 from automation.adapters.run_log_files import FileRunLog
+from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import (
     AutomationUnitOfWork,
     new_worker_id,
@@ -23,7 +24,8 @@ from automation.entrypoints.events import (
     site_subscription,
 )
 from automation.entrypoints.http import create_router
-from automation.entrypoints.worker import run_driver, scheduler
+from automation.entrypoints.http_run_logs import create_run_log_router
+from automation.entrypoints.worker import flushing, run_driver, run_log_pruner, scheduler
 from automation.ports import AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
 from igny8.clock import SystemClock
@@ -63,7 +65,8 @@ def bootstrap(
     ai = ai or engine_from_settings(settings)
     clock = clock or SystemClock()
     storage = storage or image_storage_from(settings)
-    run_log = FileRunLog(settings.run_log_root, settings.run_log_mirror)
+    files = FileRunLog(settings.run_log_root) if settings.run_log_root else None
+    run_log = SqlAlchemyRunLog(sessions, copy=files)
     public = settings.public_url.rstrip("/")
     run_engine = RunEngine(
         unit_of_work=lambda: AutomationUnitOfWork(sessions),
@@ -81,6 +84,7 @@ def bootstrap(
         image_concurrency=settings.image_concurrency,
     )
     key = settings.service_private_key.get_secret_value()
+    admits = service_auth("automation", settings.public_keys)
     return Service(
         name="automation",
         settings=settings,
@@ -94,12 +98,12 @@ def bootstrap(
                 clock,
                 BillingQuotes(settings.billing_url, key),
                 ai.ensure_configured,
-                run_log,
                 storage,
                 settings.start_wait_s,
-                service_auth("automation", settings.public_keys),
+                admits,
                 image_url=lambda image_id: f"{public}/images/{image_id}",
-            )
+            ),
+            create_run_log_router(sessions, run_log, admits),
         ],
         subscriptions=[
             site_subscription(clock),
@@ -108,15 +112,20 @@ def bootstrap(
             image_subscription(run_engine),
         ],
         timers=[
-            run_driver(
-                run_engine,
-                lambda: AutomationUnitOfWork(sessions),
-                settings.worker_concurrency,
-                settings.worker_tick_s,
+            # the driver's last lines (cancelled runs at shutdown) are stored before it returns
+            flushing(
+                run_driver(
+                    run_engine,
+                    lambda: AutomationUnitOfWork(sessions),
+                    settings.worker_concurrency,
+                    settings.worker_tick_s,
+                ),
+                run_log,
             ),
             scheduler(
                 engine, lambda: AutomationUnitOfWork(sessions), clock, settings.scheduler_tick_s
             ),
+            run_log_pruner(engine, run_log, clock, settings.run_log_retention_days),
         ],
         description="Runs the multi-stage AI content pipeline per site.",
     )

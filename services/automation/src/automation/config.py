@@ -59,8 +59,11 @@ class AutomationSettings(ServiceSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = "images/"
-    run_log_root: Path = Path("var/runs")
-    run_log_mirror: Path | None = None
+    run_log_root: Path | None = None
+    """Also write each run's log as files here (`<run>/main.log`, `stage-N.log`, `trace.jsonl`)
+    to follow a local run with `tail -f`. The database holds the log every process serves."""
+    run_log_retention_days: int = Field(default=90, ge=1)
+    """Run log lines older than this are deleted (hourly, by one worker replica)."""
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     worker_tick_s: float = 0.5
     lease_ttl_s: float = 15.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol, Unpack
 
@@ -360,6 +361,19 @@ class RunLog(Protocol):
     def write(
         self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
     ) -> None: ...
+
+
+class RunLogReader(Protocol):
+    """What any process reads of a run's log, whichever process wrote it (the caller has checked
+    that the run is the account's)."""
+
+    def trace(self, run_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """NDJSON, one event a line, in the order written."""
+        ...
+
+    def lines(self, run_id: uuid.UUID, stage: int | None = None) -> AsyncIterator[bytes]:
+        """Text lines: every line of the run, or one stage's."""
+        ...
 
 
 class Clock(Protocol):

@@ -6,16 +6,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
-
-from pydantic import BaseModel
+from typing import Any, Protocol
 
 from billing.domain.invoicing import BillingDetails, CreditNote, Invoice
 from billing.domain.model import AccountLedger, Grant, Reservation
 from billing.domain.payments import Payment
 from billing.domain.pricing import Price, PriceList
 from billing.domain.subscriptions import CreditPackage, Dunning, Plan, Subscription
+from igny8.uow import UnitOfWork as BaseUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,9 @@ class UsageRepository(Protocol):
     async def add(self, record: UsageRecord) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """One transaction over billing's repositories (`igny8.uow`: commit, rollback, emit)."""
+
     @property
     def ledger(self) -> LedgerRepository: ...
 
@@ -123,22 +123,6 @@ class UnitOfWork(Protocol):
 
     @property
     def usage(self) -> UsageRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-    async def emit(self, topic: str, payload: BaseModel, account_id: uuid.UUID) -> None:
-        """Queue a message in the outbox, in this unit's transaction."""
 
 
 class LedgerBatchUnitOfWork(UnitOfWork, Protocol):

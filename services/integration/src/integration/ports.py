@@ -6,12 +6,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
-
-from pydantic import BaseModel
+from typing import Protocol
 
 from igny8.contracts.sites import InventoryItem
+from igny8.uow import UnitOfWork as BaseUnitOfWork
 from integration.domain.model import ConnectionResult, Integration, Site
 
 
@@ -92,7 +90,9 @@ class PlatformUnavailable(Exception):
         super().__init__(f"{reason}: {detail}")
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """One transaction over integration's repositories (`igny8.uow`: commit, rollback, emit)."""
+
     @property
     def sites(self) -> SiteRepository: ...
     @property
@@ -101,18 +101,6 @@ class UnitOfWork(Protocol):
     def inventory(self) -> InventoryRepository: ...
     @property
     def syncs(self) -> SyncEventRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def emit(
-        self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
-    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

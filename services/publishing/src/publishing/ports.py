@@ -6,11 +6,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel
-
+from igny8.uow import UnitOfWork as BaseUnitOfWork
 from publishing.domain.linker import Candidate, Injected
 from publishing.domain.model import Article, Integration, Publication, Site, Status
 from publishing.domain.settings import SiteSettings
@@ -112,7 +110,9 @@ class SettingsRepository(Protocol):
     ) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """One transaction over publishing's repositories (`igny8.uow`: commit, rollback, emit)."""
+
     @property
     def replicas(self) -> Replicas: ...
 
@@ -127,24 +127,6 @@ class UnitOfWork(Protocol):
 
     @property
     def settings(self) -> SettingsRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
-
-    async def emit(
-        self, topic: str, payload: BaseModel, account_id: uuid.UUID, site_id: uuid.UUID
-    ) -> None:
-        """Queue a message in the outbox, in this unit's transaction."""
 
 
 # -- destinations ------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class SqlAlchemyUnitOfWork:
     A service names itself in `source`; `correlation_id` / `causation_id` (set per unit, e.g. from
     the message being handled) travel in the envelope, and a payload's `run_id` is the
     correlation id when none is set.
+
+    A service's unit names its repositories in `_bind`, called with the unit's session as soon as
+    there is one (at once when joining a session, else on entering).
     """
 
     source: ClassVar[str] = ""
@@ -53,11 +56,17 @@ class SqlAlchemyUnitOfWork:
         self._sessions = sessions
         self._joined = session is not None
         self.session: AsyncSession = session if session is not None else None  # type: ignore[assignment]
+        if session is not None:
+            self._bind(session)
+
+    def _bind(self, session: AsyncSession) -> None:
+        """Creates the unit's repositories over `session` (none here)."""
 
     async def __aenter__(self) -> Self:
         if not self._joined:
             assert self._sessions is not None
             self.session = self._sessions()
+            self._bind(self.session)
         return self
 
     async def __aexit__(

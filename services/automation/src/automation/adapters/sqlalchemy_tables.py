@@ -287,3 +287,21 @@ schedule_state = sa.Table(
     sa.Column("last_occurrence", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_outcome", sa.Text, nullable=False, server_default=""),
 )
+
+# The run log (adapters/sqlalchemy_run_logs.py): written by whichever worker drives the run, read
+# by any api process. No account column: a line is only ever reached through its run, whose
+# account the reader checks first.
+run_log = sa.Table(
+    "run_log",
+    metadata,
+    sa.Column("entry_id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("run_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("stage", sa.SmallInteger, nullable=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("fields", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_run_log_run", run_log.c.run_id, run_log.c.at, run_log.c.entry_id)
+sa.Index("ix_run_log_at", run_log.c.at)  # retention deletes by age

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from automation.adapters.sqlalchemy_checkpoints import SqlAlchemyItemCheckpoints
 from automation.adapters.sqlalchemy_holds import SqlAlchemyRunHolds
@@ -20,15 +20,6 @@ from igny8.db import SqlAlchemyUnitOfWork
 class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
     source = "automation"
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        session: AsyncSession | None = None,
-    ) -> None:
-        super().__init__(sessions=sessions, session=session)
-        if session is not None:
-            self._bind(session)
-
     def _bind(self, session: AsyncSession) -> None:
         self.runs = SqlAlchemyRunRepository(session)
         self.holds = SqlAlchemyRunHolds(session)
@@ -38,11 +29,6 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
         self.sites = SqlAlchemySiteRepository(session)
         self.library = SqlAlchemyLibrary(session)
         self.published = SqlAlchemyPublishedContent(session)
-
-    async def __aenter__(self) -> AutomationUnitOfWork:
-        await super().__aenter__()
-        self._bind(self.session)
-        return self
 
 
 def new_worker_id() -> str:

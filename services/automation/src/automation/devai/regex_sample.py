@@ -8,11 +8,14 @@ are not generated; a pattern using them may get no string (None), which the call
 
 from __future__ import annotations
 
+import importlib
 import re
+from typing import Any
 
 # Python 3.11+ (the project's floor): the parser lives in re._parser (sre_parse is deprecated).
-from re import _parser as sre
-from typing import Any
+# Imported by name: typeshed versions disagree on whether `re._parser` exists, so a plain import
+# (with or without a type-ignore) fails mypy in one environment or another.
+sre: Any = importlib.import_module("re._parser")
 
 _CATEGORY = {
     "CATEGORY_DIGIT": "1",

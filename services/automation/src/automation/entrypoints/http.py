@@ -2,7 +2,7 @@
 answers 404. Every route declares its models and the statuses it can answer (http_models.py);
 errors are the platform's one format (entrypoints/errors.py). The routes live per area —
 `http_sites` (config, keywords), `http_library` (lists, items, edits), `http_runs` (runs,
-traces, images) — and are registered here in that order (the OpenAPI document follows it).
+images) — and are registered here in that order (the OpenAPI document follows it).
 Handlers parse, authorize, call one use case (writes) or one query (reads, `adapters/
 sqlalchemy_queries.py`) and map the outcome."""
 
@@ -13,7 +13,6 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automation.adapters.billing_quotes import BillingQuotes
-from automation.adapters.run_log_files import FileRunLog
 from automation.entrypoints import http_library, http_runs, http_sites
 from automation.entrypoints.errors import DomainErrorRoute
 from automation.entrypoints.http_common import HttpDeps
@@ -26,15 +25,12 @@ def create_router(
     clock: Clock,
     quotes: BillingQuotes,
     ensure_ai: Callable[[], None],
-    run_log: FileRunLog,
     storage: ImageStorage,
     start_wait_s: float,
     admits: Callable[..., Callable[..., Caller]],
     image_url: Callable[[uuid.UUID], str] = lambda image_id: f"/images/{image_id}",
 ) -> APIRouter:
-    deps = HttpDeps(
-        sessions, clock, quotes, ensure_ai, run_log, storage, start_wait_s, admits, image_url
-    )
+    deps = HttpDeps(sessions, clock, quotes, ensure_ai, storage, start_wait_s, admits, image_url)
     router = APIRouter(route_class=DomainErrorRoute)
     for area in (http_sites, http_library, http_runs):
         router.include_router(area.routes(deps))

@@ -10,7 +10,6 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from automation.adapters.billing_quotes import BillingQuotes
-from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_queries import SqlAlchemyAutomationQueries
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.domain.errors import ImportTooLarge, NotFound
@@ -28,7 +27,6 @@ class HttpDeps:
     clock: Clock
     quotes: BillingQuotes
     ensure_ai: Callable[[], None]
-    run_log: FileRunLog
     storage: ImageStorage
     start_wait_s: float
     admits: Callable[..., Callable[..., Caller]]

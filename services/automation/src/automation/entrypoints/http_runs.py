@@ -1,11 +1,12 @@
-"""Runs (estimate, start, list, view, pause/resume/cancel, trace) and image files."""
+"""Runs (estimate, start, list, view, pause/resume/cancel) and image files; a run's trace and log
+are served from the database by `http_run_logs`."""
 
 import dataclasses
 import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from automation.adapters.sqlalchemy_queries import RUN_INTERNALS
 from automation.app import runs as run_cases
@@ -148,28 +149,6 @@ def routes(deps: HttpDeps) -> APIRouter:
             )
             await u.commit()
         return {"run_id": run_id, "status": result.status, "requested": result.requested}
-
-    @router.get(
-        "/runs/{run_id}/trace",
-        tags=["runs"],
-        summary="The run's trace, one JSON event per line",
-        response_class=Response,
-        responses={
-            200: {
-                "description": "NDJSON events (empty until the run logs something).",
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            },
-            **errors(404),
-        },
-    )
-    async def trace(run_id: uuid.UUID, caller: Gateway) -> Response:
-        async with queries() as q:
-            if await q.run(caller.require_account(), run_id) is None:
-                raise NotFound("run not found")
-        path = deps.run_log.trace(run_id)
-        if not path.exists():
-            return Response(b"", media_type="application/x-ndjson")
-        return FileResponse(path, media_type="application/x-ndjson", filename=f"{run_id}.jsonl")
 
     @router.get(
         "/images/{image_id}",

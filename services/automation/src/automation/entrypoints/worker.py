@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.scheduler import start_due_runs
@@ -77,3 +79,28 @@ def scheduler(
             log.info("scheduler pass", outcomes=started)
 
     return periodic_job("automation.scheduler", tick_s, tick, lock_engine=engine)
+
+
+def flushing(timer: Timer, run_log: SqlAlchemyRunLog) -> Timer:
+    """`timer`, then the run log's queue stored: lines written while it stopped are not lost."""
+
+    async def run(stop: asyncio.Event) -> None:
+        try:
+            await timer(stop)
+        finally:
+            await run_log.flush()
+
+    return run
+
+
+def run_log_pruner(
+    engine: AsyncEngine, run_log: SqlAlchemyRunLog, clock: Clock, retention_days: int
+) -> Timer:
+    """Deletes run log lines past their retention, hourly, on one replica."""
+
+    async def tick() -> None:
+        deleted = await run_log.prune(clock.now(), timedelta(days=retention_days))
+        if deleted:
+            log.info("run log pruned", lines=deleted)
+
+    return periodic_job("automation.run_log_pruner", 3600.0, tick, lock_engine=engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters.sqlalchemy_invoicing import (
     SqlAlchemyInvoiceRepository,
@@ -18,21 +18,11 @@ from billing.adapters.sqlalchemy_subscriptions import (
     SqlAlchemyCatalogueRepository,
     SqlAlchemySubscriptionRepository,
 )
-from igny8.db import MessageContext, SqlAlchemyUnitOfWork
+from igny8.db import SqlAlchemyUnitOfWork
 
 
 class BillingUnitOfWork(SqlAlchemyUnitOfWork):
     source = "billing"
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        session: AsyncSession | None = None,
-        context: MessageContext | None = None,
-    ) -> None:
-        super().__init__(sessions=sessions, session=session, context=context)
-        if session is not None:
-            self._bind(session)
 
     def _bind(self, session: AsyncSession) -> None:
         self.ledger = SqlAlchemyLedgerRepository(session)
@@ -43,8 +33,3 @@ class BillingUnitOfWork(SqlAlchemyUnitOfWork):
         self.invoices = SqlAlchemyInvoiceRepository(session)
         self.payments = SqlAlchemyPaymentRepository(session)
         self.subscriptions = SqlAlchemySubscriptionRepository(session)
-
-    async def __aenter__(self) -> BillingUnitOfWork:
-        await super().__aenter__()
-        self._bind(self.session)
-        return self

@@ -1,19 +1,27 @@
-"""What the invoicing routes share: tenant scoping, the platform-admin check, the invoice view."""
+"""What the invoicing and subscription routes share: tenant scoping, the platform-admin check,
+one use case in one committed unit of work, the invoice view."""
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_invoicing_queries import SqlAlchemyInvoicingQueries
+from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from igny8.auth import Caller
 
+T = TypeVar("T")
 
-def tenant(caller: Caller, account_id: uuid.UUID) -> uuid.UUID:
-    """Another account's data is answered as missing, never as forbidden."""
+
+def tenant(caller: Caller, account_id: uuid.UUID, *, admin: bool = False) -> uuid.UUID:
+    """Another account's data is answered as missing, never as forbidden; `admin`: the route is
+    the operator's (403 for anyone else, after the 404)."""
     if caller.account_id != account_id and not caller.is_platform_admin:
         raise HTTPException(404, "account not found")
+    if admin:
+        platform_admin(caller)
     return account_id
 
 
@@ -30,3 +38,13 @@ async def invoice_view(
     if found is None:
         raise HTTPException(404, "invoice not found")
     return found
+
+
+async def committed(
+    uow: Callable[[], BillingUnitOfWork], use_case: Callable[[BillingUnitOfWork], Awaitable[T]]
+) -> T:
+    """Runs `use_case` in a fresh unit of work and commits it (an error rolls it back)."""
+    async with uow() as u:
+        result = await use_case(u)
+        await u.commit()
+    return result

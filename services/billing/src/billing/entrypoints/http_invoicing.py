@@ -17,7 +17,7 @@ from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app import invoices as invoicing
 from billing.app.pay_invoice import pay_invoice, refund_invoice
 from billing.domain.payments import PaymentMethod
-from billing.entrypoints.http_access import invoice_view, platform_admin, tenant
+from billing.entrypoints.http_access import committed, invoice_view, tenant
 from billing.entrypoints.http_invoicing_models import (
     PDF,
     CreditNoteList,
@@ -83,11 +83,12 @@ def create_invoicing_router(
     ) -> dict[str, Any]:
         """`Idempotency-Key` (optional): a retried purchase answers 200 with the first invoice."""
         tenant(caller, account_id)
-        async with uow() as u:
-            invoice, created = await invoicing.buy_package(
+        invoice, created = await committed(
+            uow,
+            lambda u: invoicing.buy_package(
                 account_id, body.package, u, clock.now(), idempotency_key
-            )
-            await u.commit()
+            ),
+        )
         if not created:
             response.status_code = 200
         await invoicing.store_documents(invoice.invoice_id, uow, renderer)
@@ -104,14 +105,14 @@ def create_invoicing_router(
     async def custom(
         account_id: uuid.UUID, body: CustomInvoiceBody, caller: FrontDoor
     ) -> dict[str, Any]:
-        tenant(caller, account_id)
-        platform_admin(caller)
+        tenant(caller, account_id, admin=True)
         lines = [invoicing.CustomLine(**line.model_dump()) for line in body.lines]
-        async with uow() as u:
-            invoice = await invoicing.create_custom_invoice(
+        invoice = await committed(
+            uow,
+            lambda u: invoicing.create_custom_invoice(
                 account_id, body.currency, lines, u, clock.now()
-            )
-            await u.commit()
+            ),
+        )
         return await invoice_view(sessions, account_id, invoice.invoice_id)
 
     @router.get(
@@ -194,11 +195,10 @@ def create_invoicing_router(
     async def finalize(
         account_id: uuid.UUID, invoice_id: uuid.UUID, caller: FrontDoor
     ) -> dict[str, Any]:
-        tenant(caller, account_id)
-        platform_admin(caller)
-        async with uow() as u:
-            await invoicing.finalize_invoice(invoice_id, account_id, u, clock.now())
-            await u.commit()
+        tenant(caller, account_id, admin=True)
+        await committed(
+            uow, lambda u: invoicing.finalize_invoice(invoice_id, account_id, u, clock.now())
+        )
         await invoicing.store_documents(invoice_id, uow, renderer)
         return await invoice_view(sessions, account_id, invoice_id)
 
@@ -214,11 +214,10 @@ def create_invoicing_router(
     async def void(
         account_id: uuid.UUID, invoice_id: uuid.UUID, caller: FrontDoor
     ) -> dict[str, Any]:
-        tenant(caller, account_id)
-        platform_admin(caller)
-        async with uow() as u:
-            await invoicing.void_invoice(invoice_id, account_id, u, clock.now())
-            await u.commit()
+        tenant(caller, account_id, admin=True)
+        await committed(
+            uow, lambda u: invoicing.void_invoice(invoice_id, account_id, u, clock.now())
+        )
         return await invoice_view(sessions, account_id, invoice_id)
 
     @router.post(
@@ -270,8 +269,7 @@ def create_invoicing_router(
     async def refund(
         account_id: uuid.UUID, invoice_id: uuid.UUID, body: RefundBody, caller: FrontDoor
     ) -> dict[str, Any]:
-        tenant(caller, account_id)
-        platform_admin(caller)
+        tenant(caller, account_id, admin=True)
         refund_id = await refund_invoice(invoice_id, account_id, body.amount, uow, gateway)
         return {"refund_id": refund_id, "status": "requested"}
 

@@ -14,7 +14,7 @@ from billing.app import invoices as invoicing
 from billing.app.catalogue import Offer, put_package, put_plan
 from billing.app.subscriptions import cancel_subscription, change_plan, start_subscription
 from billing.domain.subscriptions import CreditPackage, Plan, Subscription
-from billing.entrypoints.http_access import invoice_view, platform_admin, tenant
+from billing.entrypoints.http_access import committed, invoice_view, platform_admin, tenant
 from billing.entrypoints.http_invoicing_models import (
     BillingProfile,
     OfferBody,
@@ -95,14 +95,8 @@ def create_subscriptions_router(
     )
     async def put_plan_(body: PlanBody, caller: FrontDoor) -> dict[str, Any]:
         platform_admin(caller)
-        async with uow() as u:
-            plan = await put_plan(
-                Offer(body.code, body.name, body.price, body.currency, body.credits, body.active),
-                body.interval,
-                u,
-            )
-            await u.commit()
-        return _plan(plan)
+        offer = Offer(body.code, body.name, body.price, body.currency, body.credits, body.active)
+        return _plan(await committed(uow, lambda u: put_plan(offer, body.interval, u)))
 
     @router.get(
         "/packages",
@@ -123,13 +117,8 @@ def create_subscriptions_router(
     )
     async def put_package_(body: OfferBody, caller: FrontDoor) -> dict[str, Any]:
         platform_admin(caller)
-        async with uow() as u:
-            package = await put_package(
-                Offer(body.code, body.name, body.price, body.currency, body.credits, body.active),
-                u,
-            )
-            await u.commit()
-        return _package(package)
+        offer = Offer(body.code, body.name, body.price, body.currency, body.credits, body.active)
+        return _package(await committed(uow, lambda u: put_package(offer, u)))
 
     # -- billing profile ------------------------------------------------------------------
 
@@ -142,9 +131,7 @@ def create_subscriptions_router(
     )
     async def profile(account_id: uuid.UUID, caller: FrontDoor) -> dict[str, Any]:
         tenant(caller, account_id)
-        async with uow() as u:
-            found = await invoicing.profile_of(account_id, u)
-            await u.commit()
+        found = await committed(uow, lambda u: invoicing.profile_of(account_id, u))
         return {
             "account_id": str(account_id), "name": found.name, "email": found.email,
             "address": found.address, "number_prefix": found.number_prefix,
@@ -165,11 +152,8 @@ def create_subscriptions_router(
         tenant(caller, account_id)
         if body.number_prefix is not None or body.tax_rate_bp is not None:
             platform_admin(caller)  # numbering and tax are the operator's to set
-        async with uow() as u:
-            await invoicing.change_profile(
-                account_id, invoicing.ProfileChange(**body.model_dump()), u
-            )
-            await u.commit()
+        change = invoicing.ProfileChange(**body.model_dump())
+        await committed(uow, lambda u: invoicing.change_profile(account_id, change, u))
         return await profile(account_id, caller)
 
     # -- subscription ---------------------------------------------------------------------
@@ -206,9 +190,9 @@ def create_subscriptions_router(
         account_id: uuid.UUID, body: PlanChoice, caller: FrontDoor
     ) -> dict[str, Any]:
         tenant(caller, account_id)
-        async with uow() as u:
-            started, invoice = await start_subscription(account_id, body.plan, u, clock.now())
-            await u.commit()
+        started, invoice = await committed(
+            uow, lambda u: start_subscription(account_id, body.plan, u, clock.now())
+        )
         await invoicing.store_documents(invoice.invoice_id, uow, renderer)
         return {
             **_subscription(started),
@@ -229,10 +213,7 @@ def create_subscriptions_router(
     )
     async def change(account_id: uuid.UUID, body: PlanChoice, caller: FrontDoor) -> dict[str, Any]:
         tenant(caller, account_id)
-        async with uow() as u:
-            changed = await change_plan(account_id, body.plan, u)
-            await u.commit()
-        return _subscription(changed)
+        return _subscription(await committed(uow, lambda u: change_plan(account_id, body.plan, u)))
 
     @router.delete(
         "/accounts/{account_id}/subscription",
@@ -248,9 +229,6 @@ def create_subscriptions_router(
     )
     async def cancel(account_id: uuid.UUID, caller: FrontDoor) -> dict[str, Any]:
         tenant(caller, account_id)
-        async with uow() as u:
-            cancelled = await cancel_subscription(account_id, u)
-            await u.commit()
-        return _subscription(cancelled)
+        return _subscription(await committed(uow, lambda u: cancel_subscription(account_id, u)))
 
     return router

@@ -135,5 +135,6 @@ AUTOMATION_ROUTES: tuple[Route, ...] = (
         for action in ("pause", "resume", "cancel")
     ),
     _r("GET", "/runs/{run_id}/trace", "automation", None, V, "A run's step-by-step trace"),
+    _r("GET", "/runs/{run_id}/log", "automation", None, V, "A run's log (or one stage's) as text"),
     _r("GET", "/images/{image_id}", "automation", None, V, "An image file"),
 )

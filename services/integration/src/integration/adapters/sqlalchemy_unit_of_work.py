@@ -22,10 +22,8 @@ class IntegrationUnitOfWork(SqlAlchemyUnitOfWork):
         super().__init__(sessions=sessions)
         self.correlation_id = correlation_id  # `emit` (igny8.db) puts it in envelopes
 
-    async def __aenter__(self) -> IntegrationUnitOfWork:
-        await super().__aenter__()
-        self.sites = SqlAlchemySiteRepository(self.session)
-        self.integrations = SqlAlchemyIntegrationRepository(self.session)
-        self.inventory = SqlAlchemyInventoryRepository(self.session)
-        self.syncs = SqlAlchemySyncEventRepository(self.session)
-        return self
+    def _bind(self, session: AsyncSession) -> None:
+        self.sites = SqlAlchemySiteRepository(session)
+        self.integrations = SqlAlchemyIntegrationRepository(session)
+        self.inventory = SqlAlchemyInventoryRepository(session)
+        self.syncs = SqlAlchemySyncEventRepository(session)
