@@ -36,6 +36,7 @@ CAPS = {
 }
 TOPICS_WORDS = ["compost", "raised bed", "tomato", "mulch"]
 GRANTED = 50_000
+expect.set_options(timeout=15_000)
 
 
 def keywords_csv() -> str:
@@ -190,7 +191,7 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         assert estimate > 0
         await check_page(page, "05-estimate")
         await page.get_by_role("button", name="Start the run").click()
-        await expect(page.get_by_role("heading", name="Run ")).to_be_visible()
+        await expect(page.get_by_role("heading", level=1, name=re.compile("^Run "))).to_be_visible()
         run_id = page.url.rstrip("/").split("/")[-1]
         stages = page.locator("li.stage")
         await expect(stages).to_have_count(6)
@@ -230,7 +231,7 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await expect(published).to_have_count(1, timeout=60_000)
         live = published.get_by_role("link")
         await expect(live).to_be_visible()
-        exported = list((platform.exports / str(account)).rglob("*.html"))
+        exported = list((platform.exports / str(account)).rglob("*.md"))
         assert exported, f"nothing in the static export:\n{platform.logs()}"
         await check_page(page, "08-article-published")
 

@@ -1,13 +1,52 @@
 // An article: its rendered preview, score and checks, injected links, approval and publication.
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api.js";
+import { api, authHeaders } from "../api.js";
 import { html } from "../html.js";
 import { Link, navigate } from "../router.js";
 import { Action, ErrorBox, Loading, useLoad, when } from "../ui.js";
 
 const LIVE = new Set(["pending_approval", "scheduled", "publishing"]);
 
+const IMAGE = /\/images\/([0-9a-f-]{36})(?:[?#].*)?$/;
+
+// data: URLs, not blob: ones: the sandboxed frame has an origin of its own.
+function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+/** The article's images are served to signed-in callers only: each is fetched through `/v1`
+ * with the token and shown from memory. */
+async function withImages(markup) {
+  const doc = new DOMParser().parseFromString(markup, "text/html");
+  await Promise.all(
+    [...doc.querySelectorAll("img")].map(async (img) => {
+      const found = IMAGE.exec(img.getAttribute("src") || "");
+      if (!found) return;
+      try {
+        const response = await fetch(`/v1/images/${found[1]}`, { headers: authHeaders() });
+        if (response.ok) img.setAttribute("src", await dataUrl(await response.blob()));
+      } catch {
+        /* the image stays as it was: its alt text shows */
+      }
+    }),
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"></head>${doc.body.outerHTML}</html>`;
+}
+
 function Preview({ title, markup }) {
+  const [shown, setShown] = useState("");
+  useEffect(() => {
+    let current = true;
+    withImages(markup).then((done) => current && setShown(done));
+    return () => {
+      current = false;
+    };
+  }, [markup]);
   // The article's HTML is shown in a sandboxed frame: no script of it runs, nothing of it can
   // reach the console's page or its token.
   return html`<iframe
@@ -15,7 +54,7 @@ function Preview({ title, markup }) {
     title=${`Preview of ${title}`}
     sandbox=""
     referrerpolicy="no-referrer"
-    srcdoc=${markup}
+    srcdoc=${shown}
   ></iframe>`;
 }
 
