@@ -49,11 +49,14 @@ class Platform:
         self.env = common
         self.processes: dict[str, ChildProcess] = {}
 
-    def start(self, name: str, extra: dict[str, str] | None = None) -> ChildProcess:
+    def start(
+        self, name: str, extra: dict[str, str] | None = None, program: str | None = None
+    ) -> ChildProcess:
+        """Start `program` (default: `name`) on the port recorded for `name`."""
         if name == "ai":
             args = [str(BIN / "igny8-dev-ai"), "--port", str(self.ports["ai"])]
         else:
-            args = [str(BIN / name), "serve", "--port", str(self.ports[name])]
+            args = [str(BIN / (program or name)), "serve", "--port", str(self.ports[name])]
         process = ChildProcess(args, self.tmp / f"{name}.log", {**self.env, **(extra or {})})
         self.processes[name] = process
         return process

@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -35,6 +35,12 @@ class Grant:
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An urlencoded form (without python-multipart, which FastAPI's `Form` needs)."""
+    parsed = urllib.parse.parse_qs((await request.body()).decode(), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
 
 
 def create_issuer(issuer: str, audience: str, clients: dict[str, str]) -> FastAPI:
@@ -72,8 +78,7 @@ def create_issuer(issuer: str, audience: str, clients: dict[str, str]) -> FastAP
         if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256":
             return HTMLResponse("code flow with S256 PKCE only", status_code=400)
         hidden = "".join(
-            f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
-            for k, v in q.items()
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in q.items()
         )
         return (
             "<!doctype html><html lang=en><title>Test issuer</title><main><h1>Test issuer</h1>"
@@ -83,14 +88,20 @@ def create_issuer(issuer: str, audience: str, clients: dict[str, str]) -> FastAP
         )
 
     @app.post("/authorize")
-    async def approve(
-        user: str = Form(),
-        client_id: str = Form(),
-        redirect_uri: str = Form(),
-        state: str = Form(""),
-        nonce: str = Form(""),
-        code_challenge: str = Form(),
-    ) -> Any:
+    async def approve(request: Request) -> Any:
+        f = await form(request)
+        user, client_id, redirect_uri = (
+            f.get("user", ""),
+            f.get("client_id", ""),
+            f.get("redirect_uri"),
+        )
+        state, nonce, code_challenge = (
+            f.get("state", ""),
+            f.get("nonce", ""),
+            f.get("code_challenge"),
+        )
+        if not user or not code_challenge:
+            return HTMLResponse("user and code_challenge are required", status_code=400)
         if clients.get(client_id) != redirect_uri:
             return HTMLResponse("unknown client or redirect_uri", status_code=400)
         code = secrets.token_urlsafe(24)
@@ -99,13 +110,14 @@ def create_issuer(issuer: str, audience: str, clients: dict[str, str]) -> FastAP
         return RedirectResponse(f"{redirect_uri}?{query}", status_code=303)
 
     @app.post("/token")
-    async def token(
-        grant_type: str = Form(),
-        code: str = Form(),
-        redirect_uri: str = Form(),
-        client_id: str = Form(),
-        code_verifier: str = Form(""),
-    ) -> Any:
+    async def token(request: Request) -> Any:
+        f = await form(request)
+        grant_type, code, redirect_uri = (
+            f.get("grant_type"),
+            f.get("code", ""),
+            f.get("redirect_uri"),
+        )
+        client_id, code_verifier = f.get("client_id", ""), f.get("code_verifier", "")
         grant = codes.pop(code, None)  # a code is good once
         refused = (
             grant is None

@@ -6,21 +6,24 @@ charged. Each main page is screenshotted (.artifacts/console/) and scanned with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from console_stack import CONSOLE_DIST, ROOT, SERVICES, Platform
+from oidc_issuer import create_issuer
 from playwright.async_api import Page, async_playwright, expect
 
 from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.messaging import ensure_topics
-from igny8.testing import temporary_database, wait_until
+from igny8.testing import free_port, temporary_database, wait_until
 
-from console_stack import CONSOLE_DIST, ROOT, SERVICES, Platform
+from stack import wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 ARTIFACTS = ROOT / ".artifacts" / "console"
@@ -42,7 +45,10 @@ expect.set_options(timeout=15_000)
 def keywords_csv() -> str:
     lines = ["keyword,volume,difficulty,intent"]
     for i, t in enumerate(TOPICS_WORDS):
-        lines += [f"best {t},{100 + i},{10 + i},informational", f"{t} guide,{90 + i},20,informational"]
+        lines += [
+            f"best {t},{100 + i},{10 + i},informational",
+            f"{t} guide,{90 + i},20,informational",
+        ]
     lines.insert(3, "broken difficulty,100,500,informational")  # line 4: difficulty over 100
     return "\n".join(lines) + "\n"
 
@@ -263,3 +269,86 @@ async def test_the_console_is_served_at_the_root_and_the_api_keeps_its_paths(pla
         assert (await client.get(f"{gateway}/openapi.json")).status_code == 200
         outside = await client.get(f"{gateway}/..%2f..%2fpyproject.toml")
         assert "[project]" not in outside.text
+
+
+@pytest.fixture(scope="module")
+async def issuer(platform):
+    """A local OpenID Connect issuer, and a second gateway that trusts it (and only it)."""
+    port, gateway_port = free_port(), free_port()
+    address = f"http://127.0.0.1:{port}"
+    console = f"http://127.0.0.1:{gateway_port}"
+    app = create_issuer(address, "igny8-api", {"igny8-console": f"{console}/callback"})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    platform.ports["gateway-oidc"] = gateway_port
+    gateway = platform.start(
+        "gateway-oidc",
+        {
+            "GATEWAY_HTTP_PORT": str(gateway_port),
+            "GATEWAY_JWT_DEV_SECRET": "",
+            "GATEWAY_CONSOLE_DEV_SIGN_IN": "false",
+            "GATEWAY_JWT_ISSUER": address,
+            "GATEWAY_JWT_JWKS_URL": f"{address}/jwks",
+            "GATEWAY_OIDC_CLIENT_ID": "igny8-console",
+        },
+        program="gateway",
+    )
+    try:
+        await wait_http(f"{console}/readyz", gateway, timeout=120)
+        yield {"issuer": address, "console": console, "app": app}
+    finally:
+        gateway.stop()
+        server.should_exit = True
+        await serving
+
+
+async def test_the_issuer_refuses_a_code_without_its_pkce_verifier(issuer):
+    async with httpx.AsyncClient(base_url=issuer["issuer"], timeout=10) as client:
+        redirect = f"{issuer['console']}/callback"
+        approved = await client.post(
+            "/authorize",
+            data={
+                "user": "mallory",
+                "client_id": "igny8-console",
+                "redirect_uri": redirect,
+                "state": "s",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            },
+        )
+        code = httpx.URL(approved.headers["location"]).params["code"]
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": "igny8-console",
+            "code_verifier": "not-the-verifier",
+        }
+        refused = await client.post("/token", data=form)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_signing_in_through_the_identity_provider_with_pkce(issuer, browser):
+    console = issuer["console"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        config = (await client.get(f"{console}/v1/console/config")).json()
+        assert config["oidc"]["client_id"] == "igny8-console" and not config["dev_sign_in"]
+        off = await client.post(f"{console}/v1/console/dev-tokens", json={"user": "eve"})
+        assert off.status_code == 404 and off.json()["error"]["code"] == "dev_sign_in_off"
+    page = await new_page(browser)
+    await page.goto(f"{console}/")
+    await expect(page.get_by_text("Development identities")).to_have_count(0)
+    await page.get_by_role("button", name="Sign in with 127.0.0.1").click()
+    await expect(page.get_by_role("heading", name="Test issuer")).to_be_visible()
+    assert "code_challenge_method=S256" in page.url
+    await page.get_by_label("User").fill("olivia")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Choose an account")).to_be_visible()
+    await expect(page.locator("main").get_by_text("olivia@example.com")).to_be_visible()
+    assert issuer["app"].state.issued == ["olivia"]
+    # the gateway accepts the issuer's RS256 access token: an account and its (empty) sites
+    await page.get_by_label("Account name").fill("Olivia's agency")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_text("No sites yet")).to_be_visible()
+    token = await page.evaluate("() => sessionStorage.getItem('igny8.token')")
+    assert token and token.count(".") == 2
+    assert token not in page.url

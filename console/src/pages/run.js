@@ -16,8 +16,8 @@ function stagesOf(run) {
     const progress = run.progress[n] || run.progress[String(n)] || {};
     found[n] = {
       status: result.status || "waiting",
-      done: progress.done || 0,
-      failed: progress.failed || 0,
+      done: result.done ?? progress.done ?? 0,
+      failed: result.failed ?? progress.failed ?? 0,
       total: result.total || 0,
       credits: result.credits || 0,
       reason: result.reason || null,
@@ -114,7 +114,11 @@ export function RunPage({ runId }) {
     await api(`/runs/${runId}/${what}`, { method: "POST" });
     await refresh();
   };
-  const showTrace = async () => setTrace(await api(`/runs/${runId}/trace`));
+  // The trace is JSON lines (one step each): shown as they are, newest last.
+  const showTrace = async () => {
+    const response = await api(`/runs/${runId}/trace`, { raw: true });
+    setTrace((await response.text()).trim().split("\n").filter(Boolean));
+  };
 
   if (!run)
     return html`<h1 tabindex="-1">Run</h1>${error ? html`<${ErrorBox} error=${error} />` : html`<${Loading} what="the run" />`}`;
@@ -123,8 +127,8 @@ export function RunPage({ runId }) {
     <p class="crumbs"><${Link} href=${`/sites/${run.site_id}?tab=runs`}>Site runs</${Link}> ›</p>
     <h1 tabindex="-1">Run ${String(runId).slice(0, 8)}</h1>
     <p>
-      Status <strong data-testid="run-status">${run.status}</strong> ·
-      <span data-testid="run-credits">${number(run.credits_charged)}</span> credits spent so far ·
+      Status <strong data-testid="run-status">${run.status}</strong>${" · "}
+      <span data-testid="run-credits">${number(run.credits_charged)}</span> credits spent so far${" · "}
       live updates: <span role="status">${stream}</span>
     </p>
     ${run.status === "paused" && run.pause_reason
@@ -163,12 +167,12 @@ export function RunPage({ runId }) {
           </table>
           <p>Started ${when(run.started_at)}, ended ${when(run.ended_at)}${run.end_reason ? ` (${run.end_reason})` : ""}.</p>
           <p>
-            <${Link} href=${`/sites/${run.site_id}?tab=articles`}>See the articles</${Link}> ·
+            <${Link} href=${`/sites/${run.site_id}?tab=articles`}>See the articles</${Link}>${" · "}
             <button type="button" class="link" onClick=${() => showTrace().catch(setError)}>Show the run's trace</button>
           </p>
           ${trace
-            ? html`<details open><summary>Trace (${(trace.items || trace.steps || []).length || "all"} steps)</summary>
-                <pre class="trace" tabindex="0">${JSON.stringify(trace, null, 2)}</pre></details>`
+            ? html`<details open><summary>Trace (${trace.length} steps)</summary>
+                <pre class="trace" tabindex="0" aria-label="The run's trace">${trace.join("\n")}</pre></details>`
             : null}
         </section>`
       : null}

@@ -48,7 +48,7 @@ class DevTokenRequest(BaseModel):
 
 class DevToken(BaseModel):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int
 
 
