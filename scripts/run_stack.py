@@ -154,7 +154,8 @@ def main() -> int:
         }
         children[name] = spawn(name, [str(BIN / name), "serve", "--port", str(port)], own)
     try:
-        deadline = time.monotonic() + 90
+        # generous: on a loaded machine the five services import for a while
+        deadline = time.monotonic() + float(os.environ.get("IGNY8_START_TIMEOUT_S", "240"))
         pending = set(checks)
         while pending and time.monotonic() < deadline:
             for name in list(pending):

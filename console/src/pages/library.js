@@ -47,6 +47,10 @@ export function KeywordsTab({ siteId }) {
         <button type="submit" disabled=${busy}>Upload</button>
       </form>
       <${ErrorBox} error=${error} title="The upload was refused" />
+      ${error && error.status === 404
+        ? html`<p class="notice">A new site reaches the pipeline within a few seconds of being
+            added: try the upload again in a moment.</p>`
+        : null}
       ${result
         ? html`<div role="status" class="result">
             <p>
