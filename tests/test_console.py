@@ -235,10 +235,10 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await pending.get_by_role("button", name="Approve").click()
         published = page.locator('[data-testid="publication"][data-status="published"]')
         await expect(published).to_have_count(1, timeout=60_000)
-        live = published.get_by_role("link")
-        await expect(live).to_be_visible()
-        exported = list((platform.exports / str(account)).rglob("*.md"))
-        assert exported, f"nothing in the static export:\n{platform.logs()}"
+        # a static export's "live post" is the file it wrote
+        path = await published.get_by_test_id("export-path").inner_text()
+        assert Path(path).is_file() and Path(path).is_relative_to(platform.exports / str(account))
+        await expect(frame.locator("img").first).to_have_attribute("src", re.compile("^data:"))
         await check_page(page, "08-article-published")
 
         # -- credits: down by exactly what billing charged

@@ -20,29 +20,46 @@ function dataUrl(blob) {
 }
 
 /** The article's images are served to signed-in callers only: each is fetched through `/v1`
- * with the token and shown from memory. */
-async function withImages(markup) {
+ * with the token and shown inline. The text shows at once (images by their alt text), the images
+ * when they have arrived. */
+function page(doc) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"></head>${doc.body.outerHTML}</html>`;
+}
+
+function textFirst(markup) {
   const doc = new DOMParser().parseFromString(markup, "text/html");
+  const images = [];
+  for (const img of doc.querySelectorAll("img")) {
+    const found = IMAGE.exec(img.getAttribute("src") || "");
+    if (found) {
+      images.push([img, found[1]]);
+      img.removeAttribute("src");
+    }
+  }
+  return { doc, images };
+}
+
+async function withImages(doc, images) {
   await Promise.all(
-    [...doc.querySelectorAll("img")].map(async (img) => {
-      const found = IMAGE.exec(img.getAttribute("src") || "");
-      if (!found) return;
+    images.map(async ([img, id]) => {
       try {
-        const response = await fetch(`/v1/images/${found[1]}`, { headers: authHeaders() });
+        const response = await fetch(`/v1/images/${id}`, { headers: authHeaders() });
         if (response.ok) img.setAttribute("src", await dataUrl(await response.blob()));
       } catch {
-        /* the image stays as it was: its alt text shows */
+        /* the image stays out: its alt text shows */
       }
     }),
   );
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"></head>${doc.body.outerHTML}</html>`;
+  return page(doc);
 }
 
 function Preview({ title, markup }) {
   const [shown, setShown] = useState("");
   useEffect(() => {
     let current = true;
-    withImages(markup).then((done) => current && setShown(done));
+    const { doc, images } = textFirst(markup);
+    setShown(page(doc));
+    if (images.length) withImages(doc, images).then((done) => current && setShown(done));
     return () => {
       current = false;
     };
@@ -134,8 +151,11 @@ export function ArticlePage({ siteId, contentId }) {
                 <p>${p.platform}: <strong>${p.status.replace("_", " ")}</strong>
                   ${p.hold_reason ? ` (${p.hold_reason})` : ""}
                   ${p.scheduled_for ? ` · scheduled ${when(p.scheduled_for)}` : ""}</p>
-                ${p.remote_url
+                ${p.remote_url && /^https?:/.test(p.remote_url)
                   ? html`<p>Live at <a href=${p.remote_url} rel="noopener noreferrer" target="_blank">${p.remote_url}</a></p>`
+                  : null}
+                ${p.remote_url && !/^https?:/.test(p.remote_url)
+                  ? html`<p>Exported to <code data-testid="export-path">${p.remote_url}</code></p>`
                   : null}
                 ${p.status === "pending_approval"
                   ? html`<${Action} run=${pubAction(p, "approve")}>Approve</${Action}>

@@ -115,12 +115,18 @@ export function CreditsPage() {
       ${transactions.items.length
         ? html`<table>
             <caption class="sr-only">Transactions, newest first</caption>
-            <thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">Change</th><th scope="col">Reference</th></tr></thead>
+            <thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">Change by book</th><th scope="col">Reference</th></tr></thead>
             <tbody>
               ${transactions.items.map((t) => {
-                const change = t.entries.filter((e) => e.book === "available").reduce((s, e) => s + e.amount, 0);
+                // a capture moves held credits to spent, a release held back to available
+                const books = {};
+                for (const e of t.entries) books[e.book] = (books[e.book] || 0) + e.amount;
+                const change = Object.entries(books)
+                  .filter(([, n]) => n !== 0)
+                  .map(([book, n]) => `${book} ${n > 0 ? "+" : "−"}${number(Math.abs(n))}`)
+                  .join(", ");
                 return html`<tr key=${t.transaction_id}>
-                  <td>${when(t.created_at)}</td><td>${t.kind}</td><td>${number(change)}</td>
+                  <td>${when(t.created_at)}</td><td>${t.kind}</td><td>${change || "—"}</td>
                   <td class="mono">${t.reference}</td>
                 </tr>`;
               })}
