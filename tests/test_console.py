@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -222,7 +223,7 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await first.click()
         await expect(page.locator("iframe.preview")).to_be_visible()
         frame = page.frame_locator("iframe.preview")
-        await expect(frame.locator("h1, h2").first).to_be_visible()
+        await expect(frame.locator("h1, h2").first).to_be_visible(timeout=30_000)
         pending = page.locator('[data-testid="publication"][data-status="pending_approval"]')
         for _ in range(60):  # publishing queues the article from content.ready
             if await pending.count():
@@ -237,7 +238,8 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await expect(published).to_have_count(1, timeout=60_000)
         # a static export's "live post" is the file it wrote
         path = await published.get_by_test_id("export-path").inner_text()
-        assert Path(path).is_file() and Path(path).is_relative_to(platform.exports / str(account))
+        assert Path(path).is_relative_to(platform.exports / str(account))
+        assert await asyncio.to_thread(Path(path).is_file)
         await expect(frame.locator("img").first).to_have_attribute("src", re.compile("^data:"))
         await check_page(page, "08-article-published")
 
