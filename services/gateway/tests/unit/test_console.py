@@ -69,6 +69,8 @@ def test_files_are_served_with_the_page_as_fallback_and_nothing_outside(tmp_path
     page = web.get("/sites/123/articles/456")
     assert page.text == "<div id=app></div>" and page.headers["cache-control"] == "no-cache"
     assert web.get("/assets/index-old.js").status_code == 404
-    assert web.get("/v1/unknown").json()["error"]["code"] == "route_missing"
+    for method in ("GET", "POST"):
+        unknown = web.request(method, "/v1/unknown")
+        assert unknown.status_code == 404 and unknown.json()["error"]["type"]
     assert "outside" not in web.get("/..%2fsecret.txt").text
     assert "outside" not in web.get("/assets/..%2f..%2fsecret.txt").text

@@ -13,7 +13,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Match
+from starlette.types import Scope
 
 from gateway.adapters.jwt_tokens import dev_token
 from gateway.config import GatewaySettings
@@ -104,9 +107,19 @@ def create_router(settings: GatewaySettings) -> APIRouter:
     return router
 
 
+class ConsoleRoute(APIRoute):
+    """Never matches the API's own paths: an unknown `/v1/…` stays the API's 404 for every
+    method (a match here would turn a mistyped POST into a 405)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if str(scope.get("path", "")).lstrip("/").startswith(NOT_SPA):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def create_static_router(folder: Path) -> APIRouter:
     """Registered after every other route, so it only answers what nothing else does."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
     root = folder.resolve()
     index = root / "index.html"
 
