@@ -23,6 +23,8 @@ $(VENV)/.installed: uv.lock pyproject.toml shared/pyproject.toml $(wildcard serv
 	@command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven; }
 	@# WeasyPrint (billing's invoice PDFs) needs Pango and HarfBuzz's subsetter, and a font.
 	@ldconfig -p | grep -q libpangoft2-1.0 && ldconfig -p | grep -q libharfbuzz-subset && [ -d /usr/share/fonts/truetype/dejavu ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; }
+	@# The console's browser tests drive Debian's Chromium (Playwright's own browsers cannot be fetched); npm builds the console.
+	@command -v chromium >/dev/null && command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $$(command -v npm >/dev/null || echo nodejs npm); }
 	uv sync --locked --quiet
 	@touch $@
 
@@ -30,6 +32,17 @@ tools: $(STRIPE_MOCK_STAMP) ## build the pinned test tools (stripe-mock) into .c
 $(STRIPE_MOCK_STAMP):
 	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
 	GOBIN=$(abspath .cache/go/bin) go install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+	@touch $@
+
+# The console (console/): npm packages from its lock, then a Vite build into console/dist, which the
+# gateway serves at `/`. Both steps run only when their inputs changed.
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.js
+console: console/dist/index.html ## build the web console (npm ci + vite build) when its sources changed
+console/node_modules/.package-lock.json: console/package-lock.json console/package.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+console/dist/index.html: console/node_modules/.package-lock.json $(CONSOLE_SOURCES)
+	cd console && npm run --silent build -- --logLevel warn
 	@touch $@
 
 lock: ## refresh uv.lock after changing a pyproject.toml
@@ -47,13 +60,13 @@ infra-status: ## show what runs where
 migrate: infra-up ## migrate every service database to head
 	@$(WITH_ENV) for s in $(SERVICES); do $(VENV)/bin/$$s migrate || exit 1; echo "migrated $$s"; done
 
-run: infra-up migrate tools ## start everything, run the demo, keep serving until Ctrl-C
+run: infra-up migrate tools console ## start everything, run the demo, keep serving until Ctrl-C
 	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo
 
-demo: infra-up migrate tools ## start everything, run the demo, print the summary and stop
+demo: infra-up migrate tools console ## start everything, run the demo, print the summary and stop
 	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo --exit-after-demo
 
-test: install tools ## the whole suite on its own infrastructure (starts and stops it)
+test: install tools console ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
 	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
 	$(PY) infra/local.py down; exit $$status
@@ -141,4 +154,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install tools lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian
+.PHONY: help install tools console lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian

@@ -75,8 +75,20 @@ def service_environment(env: dict[str, str], ports: dict[str, int]) -> dict[str,
             for name in ("billing", "automation", "integration", "publishing")
         },
         "GATEWAY_JWT_DEV_SECRET": "igny8-local-development-secret-not-for-production",
+        # the console (served by the gateway at `/`) offers development identities
+        "GATEWAY_CONSOLE_DEV_SIGN_IN": "true",
     }
     return {**wired, **env}
+
+
+def console_line(gateway_port: int) -> str:
+    """Where the console is, said last so it is the line seen when the demo has run."""
+    if not (ROOT / "console" / "dist" / "index.html").is_file():
+        return "Console: not built (`make console`), so the gateway serves none."
+    return (
+        f"Console: http://127.0.0.1:{gateway_port}/ — sign in as `demo-user` to see the demo's "
+        "account, its run and articles (or as anyone else to start afresh)."
+    )
 
 
 def spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -142,7 +154,8 @@ def main() -> int:
         }
         children[name] = spawn(name, [str(BIN / name), "serve", "--port", str(port)], own)
     try:
-        deadline = time.monotonic() + 90
+        # generous: on a loaded machine the five services import for a while
+        deadline = time.monotonic() + float(os.environ.get("IGNY8_START_TIMEOUT_S", "240"))
         pending = set(checks)
         while pending and time.monotonic() < deadline:
             for name in list(pending):
@@ -170,6 +183,7 @@ def main() -> int:
             flush=True,
         )
         print("  try the API: README.md, section 'Try the API'", flush=True)
+        console = console_line(ports["gateway"])
         STACK_FILE.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
         if args.demo:
             print("\n--- demo ---", flush=True)
@@ -178,6 +192,7 @@ def main() -> int:
             )
             if args.exit_after_demo:
                 return demo.returncode
+        print(f"\n{console}", flush=True)
         print(
             "\nCtrl-C stops the services (`make infra-down` stops Kafka and PostgreSQL).",
             flush=True,

@@ -16,7 +16,15 @@ from gateway.adapters.smtp_mailer import SmtpMailer
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
-from gateway.entrypoints import events, housekeeping, identity_http, notify, proxy, sse
+from gateway.entrypoints import (
+    console,
+    events,
+    housekeeping,
+    identity_http,
+    notify,
+    proxy,
+    sse,
+)
 from gateway.entrypoints.context import (
     Gateway,
     RateLimited,
@@ -84,6 +92,7 @@ def bootstrap(
         else None
     )
     replica = settings.replica_id or uuid.uuid4().hex[:12]
+    built = console.console_dir(settings)
     return Service(
         name="gateway",
         settings=settings,
@@ -96,6 +105,9 @@ def bootstrap(
             sse.create_router(gw, member),
             notify.create_router(gw, member),
             proxy.create_router(gw, member),
+            console.create_router(settings),
+            # last: the console's files answer only what no API route does
+            *([console.create_static_router(built)] if built else []),
         ],
         subscriptions=[*events.subscriptions(replica), *notify.subscriptions()],
         timers=[*notify.timers(engine, settings, mailer), housekeeping.timer(engine, settings)],
@@ -126,7 +138,7 @@ def document_security(doc: dict[str, Any]) -> None:
         for operation in item.values():
             if not isinstance(operation, dict):
                 continue
-            if path == "/v1/webhooks/stripe":
+            if path == "/v1/webhooks/stripe" or path.startswith("/v1/console/"):
                 operation["security"] = []
             elif path in ("/v1/me", "/v1/accounts"):
                 operation["security"] = [{"bearer": []}]

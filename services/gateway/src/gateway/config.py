@@ -58,3 +58,18 @@ class GatewaySettings(ServiceSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
+    # The console (console/, served at `/`).
+    console_dir: str = ""
+    """The built console (`make console` writes `console/dist`); empty: that folder of this
+    checkout when it exists, else no console is served."""
+    console_dev_sign_in: bool = False
+    """Development only: the console may mint tokens with `jwt_dev_secret` (`POST
+    /v1/console/dev-tokens`). Needs the secret too; never set it in production."""
+    console_dev_users: str = "demo-user,ann,bob"
+    """Development identities the console offers (any other id can be typed)."""
+    oidc_issuer: str = ""
+    """The console's OpenID Connect issuer (discovery at `/.well-known/openid-configuration`);
+    empty: `jwt_issuer`."""
+    oidc_client_id: str = ""
+    """The console's public client id (authorization code flow with PKCE); empty: no OIDC."""
+    oidc_scopes: str = "openid email profile"

@@ -1,0 +1,356 @@
+"""The console (issue 14) in headless Chromium (Debian's package, driven by Playwright) against
+the real platform: a new user signs in, makes an account and a site, uploads keywords (one line
+refused with its reason), estimates and starts a run, watches every stage reach done, approves an
+article and sees it published to a static export, and sees the credits drop by what billing
+charged. Each main page is screenshotted (.artifacts/console/) and scanned with axe-core."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from console_stack import CONSOLE_DIST, ROOT, SERVICES, Platform
+from oidc_issuer import create_issuer
+from playwright.async_api import Page, async_playwright, expect
+
+from igny8.auth import auth_headers
+from igny8.contracts import TOPICS
+from igny8.messaging import ensure_topics
+from igny8.testing import free_port, temporary_database, wait_until
+
+from stack import wait_http
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+ARTIFACTS = ROOT / ".artifacts" / "console"
+AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+CAPS = {
+    "batch_sizes": {"1": 50},
+    "ideas_per_cluster": 1,
+    "target_word_count": 300,
+    "inline_images": 1,
+    "image_size": "32x32",
+    "max_items_per_stage": {"2": 2},
+}
+TOPICS_WORDS = ["compost", "raised bed", "tomato", "mulch"]
+GRANTED = 50_000
+expect.set_options(timeout=15_000)
+
+
+def keywords_csv() -> str:
+    lines = ["keyword,volume,difficulty,intent"]
+    for i, t in enumerate(TOPICS_WORDS):
+        lines += [
+            f"best {t},{100 + i},{10 + i},informational",
+            f"{t} guide,{90 + i},20,informational",
+        ]
+    lines.insert(3, "broken difficulty,100,500,informational")  # line 4: difficulty over 100
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+async def platform(postgres_admin_url, kafka_bootstrap, tmp_path_factory):
+    assert (CONSOLE_DIST / "index.html").is_file(), "build the console first: make console"
+    await ensure_topics(kafka_bootstrap, TOPICS)
+    tmp = tmp_path_factory.mktemp("console")
+    dbs: dict[str, str] = {}
+    contexts = [temporary_database(postgres_admin_url, f"{s}_console") for s in SERVICES]
+    for name, context in zip(SERVICES, contexts, strict=True):
+        dbs[name] = await context.__aenter__()
+    found = Platform(tmp, kafka_bootstrap, dbs)
+    try:
+        await found.start_all()
+        yield found
+    finally:
+        found.stop()
+        for context in reversed(contexts):
+            await context.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        await launched.close()
+
+
+async def new_page(browser) -> Page:
+    # bypass_csp: the test injects axe-core into the page, which the console's CSP forbids
+    context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    return await context.new_page()
+
+
+async def check_page(page: Page, name: str) -> None:
+    """A screenshot as an artifact, and no serious or critical axe-core violation."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    bad = [v for v in found if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: {json.dumps(bad, indent=1)}"
+
+
+async def session_of(page: Page) -> dict[str, str]:
+    return await page.evaluate(
+        "() => ({token: sessionStorage.getItem('igny8.token'),"
+        " account: sessionStorage.getItem('igny8.account')})"
+    )
+
+
+async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_published(
+    platform, browser
+):
+    gateway = platform.url["gateway"]
+    page = await new_page(browser)
+    user = f"console-{uuid.uuid4().hex[:8]}"
+
+    # -- sign in with a development identity, make an account
+    await page.goto(f"{gateway}/")
+    await expect(page.get_by_role("heading", name="Sign in to IGNY8")).to_be_visible()
+    await check_page(page, "01-sign-in")
+    await page.get_by_label("Another user id").fill(user)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.get_by_role("heading", name="Choose an account")).to_be_visible()
+    await expect(page.get_by_text("You belong to no account yet")).to_be_visible()
+    await page.get_by_label("Account name").fill("Console Gardens")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", name="Sites")).to_be_visible()
+    await expect(page.get_by_text("No sites yet")).to_be_visible()
+    me = await session_of(page)
+    account = uuid.UUID(me["account"])
+    headers = {"Authorization": f"Bearer {me['token']}", "X-Account-Id": str(account)}
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        # the operator grants the new account its credits (billing's platform route)
+        granted = await client.post(
+            f"{platform.url['billing']}/accounts/{account}/grants",
+            json={"credits": GRANTED, "kind": "paid"},
+            headers={
+                **auth_headers(None, "gateway", "billing", account, ("platform_admin",)),
+                "Idempotency-Key": "console-start",
+            },
+        )
+        assert granted.status_code == 201, granted.text
+
+        # -- a site, and a static export folder as its integration
+        await page.get_by_label("Name").fill("Console Gardens Blog")
+        await page.get_by_label("Address").fill("https://gardens.example")
+        await page.get_by_label("Niche").fill("gardening")
+        await check_page(page, "02-sites")
+        await page.get_by_role("button", name="Add site").click()
+        await expect(page.get_by_role("heading", name="Console Gardens Blog")).to_be_visible()
+        site = page.url.rstrip("/").split("/")[-1]
+        await expect(page.get_by_text("Nothing is connected")).to_be_visible()
+        await page.get_by_label("Site address").fill("https://gardens.example")
+        await page.get_by_label("Export folder").fill("gardens")
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.get_by_text("static · https://gardens.example")).to_be_visible()
+        await expect(page.get_by_text("Health")).to_be_visible()
+        await check_page(page, "03-site-overview")
+
+        async def known(service: str, path: str) -> bool:
+            answer = await client.get(f"{gateway}/v1/sites/{site}/{path}", headers=headers)
+            return answer.status_code == 200
+
+        # automation and publishing learn the site and its integration from integration's events
+        await wait_until(lambda: known("automation", "config"), 60, 0.2)
+        assert (
+            await client.put(f"{gateway}/v1/sites/{site}/config", json=CAPS, headers=headers)
+        ).status_code == 200
+
+        # -- keywords: a CSV with one bad line, reported with its number and reason
+        await page.get_by_role("link", name="Keywords").click()
+        await expect(page.get_by_text("No keywords yet")).to_be_visible()
+        upload = ROOT / ".artifacts" / "console" / "keywords.csv"
+        upload.parent.mkdir(parents=True, exist_ok=True)
+        upload.write_text(keywords_csv())
+        await page.get_by_label("CSV file").set_input_files(str(upload))
+        await page.get_by_role("button", name="Upload").click()
+        refused = page.locator("table.row-errors tbody tr")
+        await expect(refused).to_have_count(1)
+        await expect(refused.locator("td").first).to_have_text("4")
+        await expect(refused.locator("td").nth(1)).to_contain_text("difficulty")
+        await expect(page.get_by_text(f"{2 * len(TOPICS_WORDS)} imported")).to_be_visible()
+        await expect(page.locator("tbody tr", has_text="best compost")).to_be_visible()
+        await check_page(page, "04-keywords")
+
+        # -- the estimate first, then the run, live
+        await page.get_by_role("link", name="Runs").click()
+        await expect(page.get_by_text("No runs yet")).to_be_visible()
+        await page.get_by_role("button", name="Estimate the run").click()
+        estimate = int(
+            (await page.get_by_test_id("estimate-credits").inner_text()).replace(",", "")
+        )
+        assert estimate > 0
+        await check_page(page, "05-estimate")
+        await page.get_by_role("button", name="Start the run").click()
+        await expect(page.get_by_role("heading", level=1, name=re.compile("^Run "))).to_be_visible()
+        run_id = page.url.rstrip("/").split("/")[-1]
+        stages = page.locator("li.stage")
+        await expect(stages).to_have_count(6)
+        for n in range(1, 7):
+            await expect(page.locator(f'li.stage[data-stage="{n}"]')).to_have_attribute(
+                "data-status", "completed", timeout=240_000
+            )
+        await expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=30_000)
+        await expect(page.get_by_role("heading", name="Stage results")).to_be_visible()
+        run = (await client.get(f"{gateway}/v1/runs/{run_id}", headers=headers)).json()
+        charged = run["credits_charged"]
+        assert 0 < charged <= estimate
+        await expect(page.get_by_test_id("run-credits")).to_have_text(f"{charged:,}")
+        await page.get_by_role("button", name="Show the run's trace").click()
+        await expect(page.locator("pre.trace")).to_be_visible()
+        await check_page(page, "06-run-finished")
+
+        # -- an article: preview, score, approve, published
+        await page.get_by_role("link", name="See the articles").click()
+        first = page.locator("tbody tr td a").first
+        await expect(first).to_be_visible()
+        await first.click()
+        await expect(page.locator("iframe.preview")).to_be_visible()
+        frame = page.frame_locator("iframe.preview")
+        await expect(frame.locator("h1, h2").first).to_be_visible(timeout=30_000)
+        pending = page.locator('[data-testid="publication"][data-status="pending_approval"]')
+        for _ in range(60):  # publishing queues the article from content.ready
+            if await pending.count():
+                break
+            await page.wait_for_timeout(500)
+            await page.reload()
+        await expect(pending).to_have_count(1)
+        await expect(page.get_by_test_id("score")).to_have_text(re.compile(r"^\d+$"))
+        await check_page(page, "07-article")
+        await pending.get_by_role("button", name="Approve").click()
+        published = page.locator('[data-testid="publication"][data-status="published"]')
+        await expect(published).to_have_count(1, timeout=60_000)
+        # a static export's "live post" is the file it wrote
+        path = await published.get_by_test_id("export-path").inner_text()
+        assert Path(path).is_relative_to(platform.exports / str(account))
+        assert await asyncio.to_thread(Path(path).is_file)
+        await expect(frame.locator("img").first).to_have_attribute("src", re.compile("^data:"))
+        await check_page(page, "08-article-published")
+
+        # -- credits: down by exactly what billing charged
+        balance = (await client.get(f"{gateway}/v1/credits/balance", headers=headers)).json()
+        assert balance["held"] == 0
+        assert balance["available"] == GRANTED - charged
+        await page.get_by_role("link", name="Credits").click()
+        await expect(page.get_by_test_id("available")).to_have_text(f"{GRANTED - charged:,}")
+        await expect(page.get_by_test_id("held")).to_have_text("0")
+        await expect(page.get_by_role("img", name="Credits by operation")).to_be_visible()
+        await check_page(page, "09-credits")
+
+
+async def test_the_console_is_served_at_the_root_and_the_api_keeps_its_paths(platform):
+    gateway = platform.url["gateway"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        page = await client.get(f"{gateway}/sites/{uuid.uuid4()}")
+        assert page.status_code == 200 and 'id="app"' in page.text
+        assert page.headers["cache-control"] == "no-cache"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        asset = next((CONSOLE_DIST / "assets").glob("*.js")).name
+        found = await client.get(f"{gateway}/assets/{asset}")
+        assert found.status_code == 200 and "immutable" in found.headers["cache-control"]
+        assert (await client.get(f"{gateway}/assets/gone-1234.js")).status_code == 404
+        missing = await client.get(f"{gateway}/v1/no-such-route")
+        assert missing.status_code == 404 and missing.json()["error"]["type"]
+        assert (await client.get(f"{gateway}/healthz")).json()["status"] == "alive"
+        assert (await client.get(f"{gateway}/openapi.json")).status_code == 200
+        outside = await client.get(f"{gateway}/..%2f..%2fpyproject.toml")
+        assert "[project]" not in outside.text
+
+
+@pytest.fixture(scope="module")
+async def issuer(platform):
+    """A local OpenID Connect issuer, and a second gateway that trusts it (and only it)."""
+    port, gateway_port = free_port(), free_port()
+    address = f"http://127.0.0.1:{port}"
+    console = f"http://127.0.0.1:{gateway_port}"
+    app = create_issuer(address, "igny8-api", {"igny8-console": f"{console}/callback"})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    platform.ports["gateway-oidc"] = gateway_port
+    gateway = platform.start(
+        "gateway-oidc",
+        {
+            "GATEWAY_HTTP_PORT": str(gateway_port),
+            "GATEWAY_JWT_DEV_SECRET": "",
+            "GATEWAY_CONSOLE_DEV_SIGN_IN": "false",
+            "GATEWAY_JWT_ISSUER": address,
+            "GATEWAY_JWT_JWKS_URL": f"{address}/jwks",
+            "GATEWAY_OIDC_CLIENT_ID": "igny8-console",
+        },
+        program="gateway",
+    )
+    try:
+        await wait_http(f"{console}/readyz", gateway, timeout=120)
+        yield {"issuer": address, "console": console, "app": app}
+    finally:
+        gateway.stop()
+        server.should_exit = True
+        await serving
+
+
+async def test_the_issuer_refuses_a_code_without_its_pkce_verifier(issuer):
+    async with httpx.AsyncClient(base_url=issuer["issuer"], timeout=10) as client:
+        redirect = f"{issuer['console']}/callback"
+        approved = await client.post(
+            "/authorize",
+            data={
+                "user": "mallory",
+                "client_id": "igny8-console",
+                "redirect_uri": redirect,
+                "state": "s",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            },
+        )
+        code = httpx.URL(approved.headers["location"]).params["code"]
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": "igny8-console",
+            "code_verifier": "not-the-verifier",
+        }
+        refused = await client.post("/token", data=form)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_signing_in_through_the_identity_provider_with_pkce(issuer, browser):
+    console = issuer["console"]
+    async with httpx.AsyncClient(timeout=10) as client:
+        config = (await client.get(f"{console}/v1/console/config")).json()
+        assert config["oidc"]["client_id"] == "igny8-console" and not config["dev_sign_in"]
+        off = await client.post(f"{console}/v1/console/dev-tokens", json={"user": "eve"})
+        assert off.status_code == 404 and off.json()["error"]["code"] == "dev_sign_in_off"
+    page = await new_page(browser)
+    await page.goto(f"{console}/")
+    await expect(page.get_by_text("Development identities")).to_have_count(0)
+    await page.get_by_role("button", name="Sign in with 127.0.0.1").click()
+    await expect(page.get_by_role("heading", name="Test issuer")).to_be_visible()
+    assert "code_challenge_method=S256" in page.url
+    await page.get_by_label("User").fill("olivia")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Choose an account")).to_be_visible()
+    await expect(page.locator("main").get_by_text("olivia@example.com")).to_be_visible()
+    assert issuer["app"].state.issued == ["olivia"]
+    # the gateway accepts the issuer's RS256 access token: an account and its (empty) sites
+    await page.get_by_label("Account name").fill("Olivia's agency")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_text("No sites yet")).to_be_visible()
+    token = await page.evaluate("() => sessionStorage.getItem('igny8.token')")
+    assert token and token.count(".") == 2
+    assert token not in page.url
