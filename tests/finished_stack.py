@@ -146,6 +146,8 @@ async def finished_stack_session(
                 "INTEGRATION_CREDENTIAL_KEYS": "k1:"
                 + base64.b64encode(secrets.token_bytes(32)).decode(),
                 "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{ports['ai']}/v1",
+                "PUBLISHING_OPENAI_BASE_URL": f"http://127.0.0.1:{ports['ai']}/v1",
+                "PUBLISHING_OPTIMIZER_TICK_S": "0.3",
                 "AUTOMATION_IMAGE_ROOT": str(tmp / "images"),
                 "AUTOMATION_RUN_LOG_ROOT": str(tmp / "runs"),
                 "PUBLISHING_SCHEDULER_TICK_S": "0.5",

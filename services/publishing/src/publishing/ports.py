@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol, Self
 
 from pydantic import BaseModel
 
+from igny8.ai import AIUsage
+from igny8.credit_saga import HoldBook
 from publishing.domain.linker import Candidate, Injected
 from publishing.domain.model import Article, Integration, Publication, Site, Status
 from publishing.domain.settings import SiteSettings
@@ -112,6 +114,24 @@ class SettingsRepository(Protocol):
     ) -> None: ...
 
 
+class Optimizations(Protocol):
+    async def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Insert it unless a live or successful one exists for that article version (then that
+        one, with `created` False)."""
+
+    async def get(
+        self, optimization_id: uuid.UUID, lock: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    async def of_article(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
+
+    async def update(self, optimization_id: uuid.UUID, **values: Any) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[uuid.UUID]: ...
+
+    async def unanswered(self, before: datetime, limit: int) -> list[uuid.UUID]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def replicas(self) -> Replicas: ...
@@ -127,6 +147,13 @@ class UnitOfWork(Protocol):
 
     @property
     def settings(self) -> SettingsRepository: ...
+
+    @property
+    def optimizations(self) -> Optimizations: ...
+
+    @property
+    def holds(self) -> HoldBook:
+        """The optimizations' credit holds."""
 
     async def __aenter__(self) -> Self: ...
 
@@ -233,7 +260,7 @@ class ImageSource(Protocol):
 
 
 class Optimizer(Protocol):
-    """The AI optimizer (issue 10 §2), paid through the credit saga. Not built yet: it needs
-    the shared credit-saga client; this port is where it plugs in."""
+    """The AI optimizer's model call (issue 10 §2): a schema-valid answer and what it used.
+    Raises `igny8.ai.AIError` (never charged)."""
 
-    async def optimize(self, article: Article, failed_checks: list[str]) -> Article | None: ...
+    async def propose(self, messages: list[dict[str, str]]) -> tuple[dict[str, Any], AIUsage]: ...

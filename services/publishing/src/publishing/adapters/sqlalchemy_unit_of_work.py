@@ -6,6 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.db import MessageContext, SqlAlchemyUnitOfWork
 from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
+from publishing.adapters.sqlalchemy_optimizations import (
+    SqlAlchemyOptimizationHolds,
+    SqlAlchemyOptimizations,
+)
 from publishing.adapters.sqlalchemy_repositories import (
     SqlAlchemyArticles,
     SqlAlchemyPublications,
@@ -32,6 +36,8 @@ class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
         self.publications = SqlAlchemyPublications(session)
         self.links = SqlAlchemyLinks(session)
         self.settings = SqlAlchemySettings(session)
+        self.optimizations = SqlAlchemyOptimizations(session)
+        self.holds = SqlAlchemyOptimizationHolds(session)
 
     async def __aenter__(self) -> PublishingUnitOfWork:
         await super().__aenter__()

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from igny8.observability import get_logger
+from publishing.app.optimize import Optimizing
 from publishing.app.publish import Publisher, promote_queued, release_due
 
 log = get_logger(__name__)
@@ -43,5 +44,14 @@ def scheduler_pass(
         )
         if released:
             await asyncio.gather(*(one(p) for p in released))
+
+    return run
+
+
+def optimizer_pass(optimizing: Optimizing) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        ran = await optimizing.tick()
+        if ran:
+            log.info("optimizations run", count=ran)
 
     return run
