@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from igny8.db import SqlAlchemyUnitOfWork
+from igny8.db import MessageContext, SqlAlchemyUnitOfWork
 from integration.adapters.sqlalchemy_repositories import (
     SqlAlchemyIntegrationRepository,
     SqlAlchemyInventoryRepository,
@@ -17,15 +17,26 @@ class IntegrationUnitOfWork(SqlAlchemyUnitOfWork):
     source = "integration"
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], correlation_id: str | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        correlation_id: str | None = None,
+        session: AsyncSession | None = None,
+        context: MessageContext | None = None,
     ) -> None:
-        super().__init__(sessions=sessions)
-        self.correlation_id = correlation_id  # `emit` (igny8.db) puts it in envelopes
+        # `session`: a consumer's transaction (the inbox's), which the handler does not end
+        super().__init__(sessions=sessions, session=session, context=context)
+        if context is None:
+            self.correlation_id = correlation_id  # `emit` (igny8.db) puts it in envelopes
+        if session is not None:
+            self._bind(session)
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.sites = SqlAlchemySiteRepository(session)
+        self.integrations = SqlAlchemyIntegrationRepository(session)
+        self.inventory = SqlAlchemyInventoryRepository(session)
+        self.syncs = SqlAlchemySyncEventRepository(session)
 
     async def __aenter__(self) -> IntegrationUnitOfWork:
         await super().__aenter__()
-        self.sites = SqlAlchemySiteRepository(self.session)
-        self.integrations = SqlAlchemyIntegrationRepository(self.session)
-        self.inventory = SqlAlchemyInventoryRepository(self.session)
-        self.syncs = SqlAlchemySyncEventRepository(self.session)
+        self._bind(self.session)
         return self

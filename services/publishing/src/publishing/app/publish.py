@@ -272,7 +272,14 @@ class Publisher:
             publication.last_error = f"{failure.reason}: {failure.detail}"[:2000]
             if failure.permanent or publication.attempts >= self.policy.max_attempts:
                 publication.move(Status.FAILED, "worker", publication.last_error, now)
-                await emit(uow, publication, "failed", failure.reason, failure.detail)
+                await emit(
+                    uow,
+                    publication,
+                    "failed",
+                    failure.reason,
+                    failure.detail,
+                    permanent=failure.permanent,
+                )
             else:
                 wait = failure.retry_after
                 if wait is None:
