@@ -141,6 +141,19 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
             clock=clock,
             policy=PublishPolicy(),
         )
+        # how long inbound link proposals take, in total (they run inside each publish, after
+        # its commit, so they hold the destination's concurrency slot)
+        propose = publisher._propose_inbound
+        PHASES["inbound_proposals_s"] = 0.0
+
+        async def timed_propose(*args):
+            started = time.perf_counter()
+            try:
+                await propose(*args)
+            finally:
+                PHASES["inbound_proposals_s"] += time.perf_counter() - started
+
+        publisher._propose_inbound = timed_propose
         began = time.perf_counter()
         for i in range(n):
             content_id = uuid.uuid4()
@@ -189,6 +202,7 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
         await engine.dispose()
         PHASES["content_ready_handling_s"] = round(received, 2)
         PHASES["publishing_s"] = round(elapsed - received, 2)
+        PHASES["inbound_proposals_s"] = round(PHASES["inbound_proposals_s"], 2)
         return n / elapsed * 60
     finally:
         await drop_database(admin_url, url)
@@ -261,6 +275,7 @@ def load_wordpress():
 async def main(n: int, concurrency: int, inbound: str) -> None:
     admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     result: dict[str, object] = {
+        "load_average_at_start": os.getloadavg(),
         "articles": n,
         "concurrency": concurrency,
         "analyzer": analyzer_rate(),
@@ -280,6 +295,8 @@ async def main(n: int, concurrency: int, inbound: str) -> None:
             "service_articles_per_min": round(service, 1),
             "ratio_to_ceiling": round(service / ceiling, 2),
             "service_phases": PHASES,
+            "inbound": inbound,
+            "load_average_at_end": os.getloadavg(),
             "goal": ">= 0.8 of the ceiling; analyzer >= 200 articles/s",
         }
     )

@@ -225,6 +225,9 @@ class Known:
     remote_id: str | None
     remote_modified: str | None
     outcome_unknown: bool
+    earlier_attempts: bool = False
+    """An earlier attempt (failed, taken over, or an earlier publish of this publication) may
+    have uploaded this publication's images already: a destination reuses them."""
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,9 @@ class Publisher:
                     publication.remote_id,
                     publication.remote_modified,
                     publication.outcome_unknown,
+                    earlier_attempts=publication.attempts > 0
+                    or publication.remote_id is not None
+                    or publication.create_started_at is not None,
                 ),
                 Hooks(
                     before_create=lambda: self._create_started(publication_id),
