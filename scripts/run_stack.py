@@ -32,8 +32,6 @@ STRIPE_MOCK = ROOT / ".cache" / "go" / "bin" / "stripe-mock"  # built by `make t
 AI_VARIABLES = (
     "AUTOMATION_OPENAI_API_KEY",
     "AUTOMATION_OPENAI_BASE_URL",
-    "PUBLISHING_OPENAI_API_KEY",
-    "PUBLISHING_OPENAI_BASE_URL",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
 )
@@ -117,7 +115,8 @@ def main() -> int:
             "dev-ai", [str(BIN / "igny8-dev-ai"), "--port", str(ai_port)], env
         )
         env["AUTOMATION_OPENAI_BASE_URL"] = f"http://127.0.0.1:{ai_port}/v1"
-        env["PUBLISHING_OPENAI_BASE_URL"] = env["AUTOMATION_OPENAI_BASE_URL"]  # the optimizer
+        if not env.get("PUBLISHING_OPENAI_API_KEY"):  # the optimizer, unless given its own
+            env.setdefault("PUBLISHING_OPENAI_BASE_URL", env["AUTOMATION_OPENAI_BASE_URL"])
         checks["dev-ai"] = (ai_port, "/v1/models")
         print(
             f"AI provider: the local DEVELOPMENT server on 127.0.0.1:{ai_port} "
