@@ -187,9 +187,13 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
         received = time.perf_counter() - began
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(publication_id):
+        async def one(publication_id):  # as the service's scheduler does it
+            after = []
             async with gate:
-                return await publisher.publish(publication_id)
+                status = await publisher.publish(publication_id, after)
+            for job in after:  # inbound proposals, with the destination's slot free again
+                await job
+            return status
 
         done = 0
         while done < n:

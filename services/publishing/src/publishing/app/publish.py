@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -127,8 +127,13 @@ class Publisher:
     clock: Clock
     policy: PublishPolicy
 
-    async def publish(self, publication_id: uuid.UUID) -> Status | None:
-        """Publish one released publication; returns its state afterwards."""
+    async def publish(
+        self, publication_id: uuid.UUID, after: list[Awaitable[None]] | None = None
+    ) -> Status | None:
+        """Publish one released publication; returns its state afterwards. Inbound link
+        proposals for a published article run at the end, or — given `after` — are left there
+        for the caller to run once it has freed the destination's concurrency slot (they are
+        CPU work over the site's articles, not the destination's)."""
         async with self.uow_factory() as uow:
             publication = await uow.publications.get(publication_id)
             if publication is None or publication.status != Status.PUBLISHING:
@@ -184,7 +189,7 @@ class Publisher:
             )
         except DestinationFailure as failure:
             return await self._failed(publication_id, failure)
-        return await self._published(publication_id, remote, version)
+        return await self._published(publication_id, remote, version, after)
 
     async def _images(self, article: Article) -> list[ImageFile]:
         files = []
@@ -215,7 +220,11 @@ class Publisher:
             await uow.commit()
 
     async def _published(
-        self, publication_id: uuid.UUID, remote: RemotePost, version: int
+        self,
+        publication_id: uuid.UUID,
+        remote: RemotePost,
+        version: int,
+        after: list[Awaitable[None]] | None = None,
     ) -> Status:
         now = self.clock.now()
         async with self.uow_factory() as uow:
@@ -247,7 +256,11 @@ class Publisher:
                     )
             await uow.publications.save(publication)
             await uow.commit()
-        await self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        proposals = self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        if after is None:
+            await proposals
+        else:
+            after.append(proposals)
         return publication.status
 
     async def _propose_inbound(self, content_id: uuid.UUID, site_id: uuid.UUID, url: str) -> None:

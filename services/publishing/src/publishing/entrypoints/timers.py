@@ -26,9 +26,10 @@ def scheduler_pass(
         if publication is None:
             return
         gate = gates.setdefault(publication.integration_id, asyncio.Semaphore(per_destination))
+        after: list[Awaitable[None]] = []
         async with gate:
             try:
-                status = await publisher.publish(publication_id)
+                status = await publisher.publish(publication_id, after)
                 log.info("publication attempted", publication_id=str(publication_id), status=status)
             except Exception as exc:  # one publication must not stop the others
                 log.warning(
@@ -36,6 +37,8 @@ def scheduler_pass(
                     publication_id=str(publication_id),
                     error=repr(exc),
                 )
+        for job in after:  # inbound proposals, with the destination's slot free again
+            await job
 
     async def run() -> None:
         await promote_queued(publisher.uow_factory, publisher.clock)
