@@ -127,6 +127,8 @@ def main() -> int:
             "dev-ai", [str(BIN / "igny8-dev-ai"), "--port", str(ai_port)], env
         )
         env["AUTOMATION_OPENAI_BASE_URL"] = f"http://127.0.0.1:{ai_port}/v1"
+        if not env.get("PUBLISHING_OPENAI_API_KEY"):  # the optimizer, unless given its own
+            env.setdefault("PUBLISHING_OPENAI_BASE_URL", env["AUTOMATION_OPENAI_BASE_URL"])
         checks["dev-ai"] = (ai_port, "/v1/models")
         print(
             f"AI provider: the local DEVELOPMENT server on 127.0.0.1:{ai_port} "

@@ -1,13 +1,16 @@
 """Chaos test of the whole stack (issue 9 §4): runs survive crashes and outages, money stays exact.
 
 On a Kafka broker and a PostgreSQL cluster of the test's own (so stopping them disturbs no other
-test): billing, automation and integration as separate processes, the development AI server with
-injected failures, three sites running pipelines at once. While the runs go on, billing and
-automation are each SIGKILLed and restarted, Kafka is stopped for ~20 s and PostgreSQL for ~20 s.
+test): billing, automation, integration and publishing as separate processes, the development AI
+server with injected failures, three sites running pipelines at once, each publishing to a static
+export folder with automatic approval. While the runs go on, billing and automation are each
+SIGKILLed and restarted, Kafka is stopped for ~20 s and PostgreSQL for ~20 s; while the finished
+articles are being published, publishing is SIGKILLed and every record is sent again.
 Afterwards — resuming a paused run once through the API, nothing else by hand — every run is
 completed, billing's ledger audits clean, every run was charged exactly the usage automation
-recorded, no hold remains, nothing was made twice, no message was dead-lettered and every consumer
-group has read everything.
+recorded, no hold remains, nothing was made twice, every article was published exactly once (one
+publication, one file, one `publication.completed`) and none is left stranded, no message was
+dead-lettered and every consumer group has read everything.
 
 The AI server answers slowly while the faults are injected (so every fault lands during the runs)
 and quickly afterwards (so the suite stays short). Every wait polls for its condition; only the
@@ -106,12 +109,29 @@ class Stack:
 
     def __init__(self, tmp: Path, bootstrap: str, dbs: dict[str, str]) -> None:
         self.tmp = tmp
-        self.ports = {name: free_port() for name in ("ai", "billing", "automation", "integration")}
+        self.ports = {
+            name: free_port()
+            for name in ("ai", "billing", "automation", "integration", "publishing")
+        }
         self.url = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
         self.env: dict[str, dict[str, str]] = {
             "billing": {**common, "BILLING_DATABASE_URL": dbs["billing"]},
-            "integration": {**common, "INTEGRATION_DATABASE_URL": dbs["integration"]},
+            "integration": {
+                **common,
+                "INTEGRATION_DATABASE_URL": dbs["integration"],
+                "INTEGRATION_STATIC_ROOT": str(tmp / "exports"),
+            },
+            "publishing": {
+                **common,
+                "PUBLISHING_DATABASE_URL": dbs["publishing"],
+                "PUBLISHING_STATIC_ROOT": str(tmp / "exports"),
+                "PUBLISHING_AUTOMATION_URL": self.url["automation"],
+                "PUBLISHING_INTEGRATION_URL": self.url["integration"],
+                "PUBLISHING_SCHEDULER_TICK_S": "0.5",
+                # a publish cut short by the SIGKILL is taken over soon, not after 5 minutes
+                "PUBLISHING_PUBLISH_LEASE_S": "5",
+            },
             "automation": {
                 **common,
                 "AUTOMATION_DATABASE_URL": dbs["automation"],
@@ -124,7 +144,7 @@ class Stack:
                 "AUTOMATION_LEASE_TTL_S": "4",
             },
         }
-        for service in ("billing", "integration", "automation"):
+        for service in ("billing", "integration", "automation", "publishing"):
             self.env[service][f"{service.upper()}_CONSUMER_SESSION_TIMEOUT_MS"] = "6000"
         self.processes: dict[str, ChildProcess] = {}
         self.everything: list[ChildProcess] = []
@@ -165,6 +185,7 @@ class Site:
     def __init__(self, stack: Stack, account: uuid.UUID) -> None:
         self.stack, self.account = stack, account
         self.site: uuid.UUID | None = None
+        self.folder = Path()
         self.run_id = ""
         self.resumed = False
 
@@ -192,6 +213,29 @@ class Site:
         )
         assert created.status_code == 201, created.text
         self.site = uuid.UUID(created.json()["site_id"])
+        # publishing: a static export folder as the site's destination, approval automatic
+        (self.stack.tmp / "exports" / str(self.account) / name).mkdir(parents=True)
+        connected = await client.post(
+            f"{self.stack.url['integration']}/sites/{self.site}/integrations",
+            json={
+                "platform": "static",
+                "base_url": f"https://{name}.example",
+                "settings": {"folder": name},
+            },
+            headers=self.headers("integration"),
+        )
+        assert connected.status_code == 201, connected.text
+        self.folder = self.stack.tmp / "exports" / str(self.account) / name
+
+        async def approval_set() -> bool:
+            answer = await client.put(
+                f"{self.stack.url['publishing']}/sites/{self.site}/settings",
+                json={"approval": "auto", "score_floor": 0},
+                headers=self.headers("publishing"),
+            )
+            return answer.status_code == 200
+
+        await poll(approval_set, 90, "publishing never learned the site from integration's event")
         config = f"{automation}/sites/{self.site}/config"
 
         async def known() -> bool:
@@ -228,6 +272,15 @@ class Site:
             f"{self.stack.url['automation']}/sites/{self.site}/{kind}",
             params={"limit": 200},
             headers=self.headers("automation"),
+        )
+        answer.raise_for_status()
+        return list(answer.json()["items"])
+
+    async def publications(self, client: httpx.AsyncClient) -> list[dict[str, Any]]:
+        answer = await client.get(
+            f"{self.stack.url['publishing']}/sites/{self.site}/publications",
+            params={"limit": 200},
+            headers=self.headers("publishing"),
         )
         answer.raise_for_status()
         return list(answer.json()["items"])
@@ -311,14 +364,17 @@ async def consumer_lag(bootstrap: str) -> dict[str, int]:
     }
 
 
-async def redeliver_everything(bootstrap: str) -> int:
-    """Publish every record of every registry topic again, headers and all: what a relay that
-    died between publishing and marking its rows sent does. Consumers must absorb each copy."""
+async def redeliver_everything(bootstrap: str, only: tuple[str, ...] = ()) -> int:
+    """Publish every record of every registry topic (or of `only`) again, headers and all: what a
+    relay that died between publishing and marking its rows sent does. Consumers must absorb each
+    copy."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     copies = 0
     try:
         for spec in TOPICS:
+            if only and spec.name not in only:
+                continue
             for record in await topic_records(bootstrap, spec.name):
                 await producer.send(
                     spec.name, record.value, key=record.key, headers=list(record.headers)
@@ -351,13 +407,19 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
         temporary_database(admin_url, "billing_chaos") as billing_db,
         temporary_database(admin_url, "automation_chaos") as automation_db,
         temporary_database(admin_url, "integration_chaos") as integration_db,
+        temporary_database(admin_url, "publishing_chaos") as publishing_db,
     ):
-        dbs = {"billing": billing_db, "automation": automation_db, "integration": integration_db}
+        dbs = {
+            "billing": billing_db,
+            "automation": automation_db,
+            "integration": integration_db,
+            "publishing": publishing_db,
+        }
         stack = Stack(tmp_path, own_broker.bootstrap, dbs)
         try:
-            for name in ("ai", "billing", "integration", "automation"):
+            for name in ("ai", "billing", "integration", "automation", "publishing"):
                 stack.start(name)
-            for name in ("ai", "billing", "integration", "automation"):
+            for name in ("ai", "billing", "integration", "automation", "publishing"):
                 await stack.ready(name)
             async with httpx.AsyncClient(timeout=30) as client:
                 ai = stack.url["ai"]
@@ -436,6 +498,26 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                 runs = [await s.run(client) for s in sites]
                 assert [r["status"] for r in runs] == ["completed"] * SITES, runs
 
+                # publishing: the runs' articles are being published now; SIGKILL it as soon as
+                # the first one is out (others are on their way) and send every content.ready again
+                async def first_published() -> bool:
+                    found = [await s.publications(client) for s in sites]
+                    return any(p["status"] == "published" for pubs in found for p in pubs)
+
+                await poll(first_published, 120, "nothing was published", every=0.1)
+                published_at_kill = sum(
+                    [
+                        sum(p["status"] == "published" for p in await s.publications(client))
+                        for s in sites
+                    ]
+                )
+                # restarted without waiting for it: its start-up overlaps the checks below
+                stack.processes["publishing"].kill()
+                stack.start("publishing")
+                faults.append(f"SIGKILL publishing with {published_at_kill} articles published")
+                copies = await redeliver_everything(own_broker.bootstrap, ("content.ready",))
+                faults.append(f"every content.ready published again ({copies} copies)")
+
                 for site, run in zip(sites, runs, strict=True):
 
                     async def settled(site: Site = site, run: dict = run) -> bool:
@@ -466,6 +548,32 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                         assert len({i["prompt_id"] for i in images}) == len(images), (
                             "no image twice"
                         )
+
+                # publishing: every article published exactly once, none stranded
+                for site in sites:
+                    contents = await site.listing(client, "content")
+
+                    async def all_published(site: Site = site, n: int = len(contents)) -> bool:
+                        pubs = await site.publications(client)
+                        return len(pubs) == n and all(p["status"] == "published" for p in pubs)
+
+                    await poll(all_published, 120, f"site {site.site}'s articles not all published")
+                    pubs = await site.publications(client)
+                    assert sorted(p["content_id"] for p in pubs) == sorted(
+                        c["content_id"] for c in contents
+                    ), "one publication per article"
+                    assert sorted(p.name for p in site.folder.glob("*.md")) == sorted(
+                        p["remote_id"] for p in pubs
+                    ), "one exported file per article, nothing else"
+                completed: dict[str, set[str]] = {}
+                for record in await topic_records(own_broker.bootstrap, "publication.completed"):
+                    event = json.loads(record.value)
+                    completed.setdefault(event["data"]["publication_id"], set()).add(event["id"])
+                published = sum([len(await s.publications(client)) for s in sites])
+                assert len(completed) == published, "every publication announced"
+                assert all(len(ids) == 1 for ids in completed.values()), (
+                    "no publication published twice (copies of one event are the same event)"
+                )
                 calls = (await client.get(f"{ai}/_stats/calls")).json()
                 images_made = sum([len(await s.listing(client, "images")) for s in sites])
 
@@ -496,7 +604,7 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
             # (that consumer works outside an inbox transaction: the run's item state absorbs them).
             inbox_duplicates = sum(
                 stack.logs(name).count("duplicate delivery ignored")
-                for name in ("billing", "automation", "integration")
+                for name in ("billing", "automation", "integration", "publishing")
             )
             image_requests = stack.logs("automation").count('"image.generate handled"')
             duplicates = inbox_duplicates + image_requests - images_made
@@ -520,12 +628,13 @@ async def test_runs_survive_crashes_and_outages_with_exact_money_and_nothing_twi
                         "image_requests_handled": image_requests,
                         "images_made": images_made,
                         "credits_charged": [r["credits_charged"] for r in runs],
+                        "articles_published": published,
                         "wall_time_s": round(time.monotonic() - began, 1),
                     },
                     indent=2,
                 ),
             )
-            assert len(faults) == 6
+            assert len(faults) == 8
             assert ai_faults >= 3, calls["faults"]
             assert duplicates > 0, "the copies were seen and ignored"
         finally:

@@ -9,54 +9,47 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from igny8.contracts import TOPICS
-from igny8.testing import temporary_database
 
 from stack import SERVICES, wait_ready
 
 pytestmark = pytest.mark.integration
 
 
-async def test_every_service_starts_migrates_and_answers_health_and_readiness(
-    postgres_admin_url, kafka_bootstrap, start_service
-):
-    from contextlib import AsyncExitStack
-
-    async with AsyncExitStack() as stack:
-        urls = {}
-        for name in SERVICES:
-            db = await stack.enter_async_context(temporary_database(postgres_admin_url, name))
-            process, base = start_service(name, {f"{name.upper()}_DATABASE_URL": db})
-            urls[name] = (process, base, db)
-        for name, (process, base, db) in urls.items():
-            ready = await wait_ready(base, process)
-            assert ready == {
-                "ready": True,
-                "checks": {"database": True, "kafka": True, "consumers": True},
-            }
-            async with httpx.AsyncClient() as client:
-                health = await client.get(f"{base}/healthz")
-                assert health.json() == {"status": "alive", "service": name}
-                metrics = await client.get(f"{base}/metrics")
-                assert "igny8_messages_consumed_total" in metrics.text
-            engine = create_async_engine(db)
-            async with engine.connect() as conn:
-                tables = set(
-                    (
-                        await conn.execute(
-                            sa.text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
-                        )
-                    ).scalars()
-                )
-            await engine.dispose()
-            assert {"outbox", "inbox", "alembic_version"} <= tables, name
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            topics = set(await admin.list_topics())
-        finally:
-            await admin.close()
-        for spec in TOPICS:
-            assert spec.name in topics and spec.dlq in topics
+async def test_every_service_starts_migrates_and_answers_health_and_readiness(finished_stack):
+    # The shared finished stack started every service as its own process on a fresh database of
+    # its own (one start-up for the whole session instead of one more here)
+    s = finished_stack
+    for name in SERVICES:
+        base, process = s.urls[name], s.processes[name]
+        ready = await wait_ready(base, process)
+        assert ready == {
+            "ready": True,
+            "checks": {"database": True, "kafka": True, "consumers": True},
+        }
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"{base}/healthz")
+            assert health.json() == {"status": "alive", "service": name}
+            metrics = await client.get(f"{base}/metrics")
+            assert "igny8_messages_consumed_total" in metrics.text
+        engine = create_async_engine(s.env[f"{name.upper()}_DATABASE_URL"])
+        async with engine.connect() as conn:
+            tables = set(
+                (
+                    await conn.execute(
+                        sa.text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                    )
+                ).scalars()
+            )
+        await engine.dispose()
+        assert {"outbox", "inbox", "alembic_version"} <= tables, name
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka)
+    await admin.start()
+    try:
+        topics = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    for spec in TOPICS:
+        assert spec.name in topics and spec.dlq in topics
 
 
 async def test_readiness_reports_a_missing_database(postgres_admin_url, start_service):

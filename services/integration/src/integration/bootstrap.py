@@ -15,6 +15,7 @@ from integration.adapters.aesgcm_credentials import AesGcmCredentialCipher, pars
 from integration.adapters.platform_connectors import PlatformConnectors
 from integration.config import IntegrationSettings
 from integration.domain.errors import IntegrationError
+from integration.entrypoints.events import publication_subscription
 from integration.entrypoints.http import create_router, integration_error_handler
 from integration.entrypoints.timers import sync_scheduler
 from integration.ports import Clock, CredentialCipher, PlatformConnector
@@ -57,6 +58,7 @@ def bootstrap(
                 sessions, cipher, connector, clock, admits, schedule=settings.sync_schedule
             )
         ],
+        subscriptions=[publication_subscription()],
         timers=[
             sync_scheduler(
                 engine,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from igny8.ai.openai_client import ModelConfig
 from igny8.auth import service_auth
 from igny8.clock import SystemClock
 from igny8.db import create_engine, session_factory
@@ -14,14 +15,21 @@ from igny8.periodic import periodic_job
 from igny8.runtime import Service, messaging_for
 from publishing.adapters.destinations import PlatformDestinations
 from publishing.adapters.internal_http import AutomationImages, IntegrationCredentials
+from publishing.adapters.openai_optimizer import OpenAIOptimizer
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
+from publishing.app.optimize import OptimizerPolicy, Optimizing
 from publishing.app.publish import Publisher, PublishPolicy
 from publishing.config import PublishingSettings
 from publishing.domain.errors import PublishingError
-from publishing.entrypoints.events import content_subscription, entity_subscription
+from publishing.entrypoints.events import (
+    content_subscription,
+    credit_replies_subscription,
+    entity_subscription,
+)
 from publishing.entrypoints.http import create_router, publishing_error_handler
-from publishing.entrypoints.timers import scheduler_pass
-from publishing.ports import Clock, CredentialSource, Destinations, ImageSource
+from publishing.entrypoints.http_optimizer import create_optimizer_router
+from publishing.entrypoints.timers import optimizer_pass, scheduler_pass
+from publishing.ports import Clock, CredentialSource, Destinations, ImageSource, Optimizer
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +42,7 @@ def bootstrap(
     destinations: Destinations | None = None,
     credentials: CredentialSource | None = None,
     images: ImageSource | None = None,
+    optimizer: Optimizer | None = None,
 ) -> Service:
     settings = settings or PublishingSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
@@ -58,6 +67,27 @@ def bootstrap(
             backoff_s=settings.publish_backoff_s,
         ),
     )
+    optimizing = Optimizing(
+        lambda: PublishingUnitOfWork(sessions),
+        optimizer
+        or OpenAIOptimizer(
+            ModelConfig(
+                model=settings.openai_model,
+                api_key=settings.openai_api_key.get_secret_value()
+                if settings.openai_api_key
+                else None,
+                base_url=settings.openai_base_url,
+                timeout_s=settings.openai_timeout_s,
+                max_retries=settings.openai_max_retries,
+            )
+        ),
+        clock,
+        OptimizerPolicy(
+            lease_s=settings.optimizer_lease_s,
+            hold_ttl_s=settings.optimizer_hold_ttl_s,
+            resend_after_s=settings.optimizer_reserve_resend_s,
+        ),
+    )
     admits = service_auth("publishing", settings.public_keys)
     return Service(
         name="publishing",
@@ -66,15 +96,28 @@ def bootstrap(
         engine=engine,
         sessions=sessions,
         messaging=messaging_for("publishing", settings, engine, sessions),
-        routers=[create_router(sessions, clock, admits, destinations, credentials)],
-        subscriptions=[content_subscription(clock), entity_subscription(clock)],
+        routers=[
+            create_router(sessions, clock, admits, destinations, credentials),
+            create_optimizer_router(sessions, clock, admits, settings.optimizer_hold_ttl_s),
+        ],
+        subscriptions=[
+            content_subscription(clock),
+            entity_subscription(clock),
+            credit_replies_subscription(clock),
+        ],
         timers=[
             periodic_job(
                 "publishing.scheduler",
                 settings.scheduler_tick_s,
                 scheduler_pass(publisher, settings.per_destination_concurrency),
                 lock_engine=engine,
-            )
+            ),
+            periodic_job(
+                "publishing.optimizer",
+                settings.optimizer_tick_s,
+                optimizer_pass(optimizing),
+                lock_engine=engine,
+            ),
         ],
         exception_handlers={PublishingError: publishing_error_handler},
         description="Optimizes, interlinks and publishes content to customer sites.",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from igny8.ai import AIUsage
+from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 from publishing.domain.linker import Candidate, Injected
 from publishing.domain.model import Article, Integration, Publication, Site, Status
@@ -110,6 +112,24 @@ class SettingsRepository(Protocol):
     ) -> None: ...
 
 
+class Optimizations(Protocol):
+    async def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Insert it unless a live or successful one exists for that article version (then that
+        one, with `created` False)."""
+
+    async def get(
+        self, optimization_id: uuid.UUID, lock: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    async def of_article(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
+
+    async def update(self, optimization_id: uuid.UUID, **values: Any) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[uuid.UUID]: ...
+
+    async def unanswered(self, before: datetime, limit: int) -> list[uuid.UUID]: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """One transaction over publishing's repositories (`igny8.uow`: commit, rollback, emit)."""
 
@@ -127,6 +147,13 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def settings(self) -> SettingsRepository: ...
+
+    @property
+    def optimizations(self) -> Optimizations: ...
+
+    @property
+    def holds(self) -> HoldBook:
+        """The optimizations' credit holds."""
 
 
 # -- destinations ------------------------------------------------------------------------------
@@ -180,6 +207,9 @@ class Known:
     remote_id: str | None
     remote_modified: str | None
     outcome_unknown: bool
+    earlier_attempts: bool = False
+    """An earlier attempt (failed, taken over, or an earlier publish of this publication) may
+    have uploaded this publication's images already: a destination reuses them."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +245,7 @@ class ImageSource(Protocol):
 
 
 class Optimizer(Protocol):
-    """The AI optimizer (issue 10 §2), paid through the credit saga. Not built yet: it needs
-    the shared credit-saga client; this port is where it plugs in."""
+    """The AI optimizer's model call (issue 10 §2): a schema-valid answer and what it used.
+    Raises `igny8.ai.AIError` (never charged)."""
 
-    async def optimize(self, article: Article, failed_checks: list[str]) -> Article | None: ...
+    async def propose(self, messages: list[dict[str, str]]) -> tuple[dict[str, Any], AIUsage]: ...

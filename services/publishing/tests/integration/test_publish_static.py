@@ -155,3 +155,5 @@ async def test_transient_failures_are_retried_with_backoff_then_permanent_ones_f
     assert refused.calls == 1
     failed = [e for e in await driver.events(site) if e["topic"] == "publication.failed"]
     assert failed[-1]["data"]["reason"] == "bad_credentials"
+    # integration counts it against the integration's health (integration's test_publish_outcomes)
+    assert failed[-1]["data"]["permanent"] is True

@@ -257,3 +257,49 @@ async def test_unpublish_then_republish_is_not_taken_for_a_customer_edit(
     events = [e["topic"] for e in await driver.events(site)]
     assert events.count("publication.unpublished") == 1
     assert events[-1] == "publication.completed"
+
+
+async def test_a_retried_publish_and_a_republish_reuse_the_uploaded_images(
+    driver, wordpress, site_setup, monkeypatch
+):
+    """A failure after the uploads (here: WordPress unavailable while the terms are made), then
+    the retry: the images uploaded by the first attempt are found by their names and reused, not
+    uploaded again; a re-publish of a new version reuses them too."""
+    from publishing.adapters import wordpress_rest
+
+    account, site, _, publisher = await site_setup()
+    wp = WP(wordpress)
+    content = driver.content(site, slug=f"worm-bins-{uuid.uuid4().hex[:6]}")
+    await driver.ready(account, content)
+    term = wordpress_rest._Site.term
+    failures = iter([True])
+
+    async def flaky_term(self, taxonomy, name):
+        if next(failures, False):
+            from publishing.domain.errors import DestinationFailure
+
+            raise DestinationFailure("unavailable", "HTTP 503 while making terms")
+        return await term(self, taxonomy, name)
+
+    monkeypatch.setattr(wordpress_rest._Site, "term", flaky_term)
+    assert await run_once(driver, publisher, content) == [Status.SCHEDULED]  # to be retried
+    [publication] = await driver.publications(content.content_id)
+    names = [wordpress_rest.media_name(publication.slug, i.url) for i in content.images]
+
+    def uploaded() -> list[dict]:
+        return [m for n in names for m in wp.get("wp/v2/media", slug=n, context="edit")]
+
+    first = uploaded()
+    assert len(first) == 2, "the first attempt uploaded both images before it failed"
+    driver.clock.advance(seconds=3600)
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    assert [m["id"] for m in uploaded()] == [m["id"] for m in first], "reused, none added"
+    [post] = wp.posts(content.slug)
+    assert post["featured_media"] == first[0]["id"]
+    assert first[1]["source_url"] in post["content"]["raw"]
+
+    await driver.ready(
+        account, driver.content(site, content.content_id, version=2, slug=content.slug)
+    )
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    assert [m["id"] for m in uploaded()] == [m["id"] for m in first], "a re-publish reuses them"

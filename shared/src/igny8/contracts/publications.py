@@ -34,6 +34,10 @@ class PublicationChanged(_Payload):
     score: int | None = Field(default=None, ge=0, le=100)
     reason: str | None = None
     detail: str = ""
+    permanent: bool = False
+    """On `publication.failed`: the destination refused in a way retrying never fixes (401, 403,
+    404, 422, bad credentials or settings). Integration counts it against the integration's health
+    score (a customer's edit, `remote_edited`, is not the integration's fault and does not)."""
 
 
 class InventoryItemSnapshot(_Payload):

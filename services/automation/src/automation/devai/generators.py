@@ -16,6 +16,7 @@ import jsonschema
 
 from automation.devai.articles import write_article
 from automation.devai.clusters import cluster_keywords, core_phrase
+from automation.devai.optimize import optimize_article
 from automation.devai.schema_fill import fill
 from automation.devai.text import title_case, tokens
 
@@ -152,6 +153,7 @@ TASKS: dict[str, Callable[[dict[str, Any], random.Random], dict[str, Any]]] = {
     "content_ideas": content_ideas,
     "article": article,
     "image_prompts": image_prompts,
+    "article_optimization": optimize_article,
 }
 
 

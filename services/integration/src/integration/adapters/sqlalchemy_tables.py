@@ -109,6 +109,7 @@ sync_events = sa.Table(
     sa.Column("changed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("removed", sa.Integer, nullable=False, server_default="0"),
     _now("created_at"),
-    sa.CheckConstraint("kind IN ('sync', 'test')", name="kind"),
+    # `publish`: a publication's outcome on this integration (publishing's events)
+    sa.CheckConstraint("kind IN ('sync', 'test', 'publish')", name="kind"),
 )
 sa.Index("ix_sync_events_integration", sync_events.c.integration_id, sync_events.c.id)

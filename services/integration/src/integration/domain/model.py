@@ -184,3 +184,20 @@ def health_score(recent_outcomes: list[bool]) -> int:
     weights = [1.0 / (1 + i * 0.25) for i in range(len(recent_outcomes))]
     good = sum(w for w, ok in zip(weights, recent_outcomes, strict=True) if ok)
     return round(100 * good / sum(weights))
+
+
+#: permanent publish failures that are not the integration's doing: a customer's edit on the site
+#: (publishing refuses to overwrite it) and an integration already removed
+NOT_THE_DESTINATIONS_FAULT = frozenset({"remote_edited", "integration_unavailable"})
+
+
+def publish_outcome(status: str, reason: str | None, permanent: bool) -> bool | None:
+    """What a publication's end says about its destination's health: a publish that went
+    through is a good outcome, a permanent refusal (bad credentials, missing permissions, a
+    vanished endpoint, rejected content) a bad one; a failure after transient errors ran out
+    of retries, or one that is not the destination's fault, says nothing (None)."""
+    if status == "published":
+        return True
+    if status == "failed" and permanent and reason not in NOT_THE_DESTINATIONS_FAULT:
+        return False
+    return None

@@ -200,3 +200,71 @@ link_suggestions = sa.Table(
     sa.CheckConstraint("status IN ('proposed', 'accepted', 'rejected', 'stale')", name="status"),
     sa.Index("ix_link_suggestions_site", "account_id", "site_id", "status"),
 )
+
+
+# -- the AI optimizer ---------------------------------------------------------------------------
+optimizations = sa.Table(
+    "optimizations",
+    metadata,
+    sa.Column("optimization_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("site_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("content_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("article_version", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("checks", JSONB, nullable=False),
+    # the failing checks it was asked to fix
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    # words reserved for (and charged): the article's length when it was requested
+    sa.Column("score_before", sa.Integer, nullable=False),
+    sa.Column("score_after", sa.Integer, nullable=True),
+    sa.Column("kept", sa.Boolean, nullable=True),
+    sa.Column("diff", JSONB, nullable=True),
+    sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    _at("created_at", nullable=False),
+    _at("updated_at", nullable=False),
+    sa.CheckConstraint(
+        "status IN ('reserving', 'ready', 'running', 'completed', 'failed', 'rejected', 'stale')",
+        name="status",
+    ),
+)
+sa.Index("ix_optimizations_content", optimizations.c.content_id, optimizations.c.created_at)
+sa.Index("ix_optimizations_status", optimizations.c.status)
+# one live or successful optimization per article version: a repeated request finds it
+sa.Index(
+    "uq_optimizations_version",
+    optimizations.c.content_id,
+    optimizations.c.article_version,
+    unique=True,
+    postgresql_where=sa.text("status NOT IN ('failed', 'rejected')"),
+)
+
+optimization_holds = sa.Table(
+    "optimization_holds",
+    metadata,
+    sa.Column("reservation_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "optimization_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("optimizations.optimization_id"),
+        nullable=False,
+    ),
+    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="requested"),
+    sa.Column("credits", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("remaining", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("prices", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reply", JSONB, nullable=True),
+    sa.Column("request", JSONB, nullable=True),
+    _at("created_at", nullable=False),
+    sa.CheckConstraint(
+        "status IN ('requested', 'reserved', 'rejected', 'releasing', 'released', 'expired')",
+        name="status",
+    ),
+)
+sa.Index("ix_optimization_holds_owner", optimization_holds.c.optimization_id)

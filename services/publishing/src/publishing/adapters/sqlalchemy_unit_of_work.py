@@ -6,6 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from igny8.db import SqlAlchemyUnitOfWork
 from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
+from publishing.adapters.sqlalchemy_optimizations import (
+    SqlAlchemyOptimizationHolds,
+    SqlAlchemyOptimizations,
+)
 from publishing.adapters.sqlalchemy_repositories import (
     SqlAlchemyArticles,
     SqlAlchemyPublications,
@@ -22,3 +26,5 @@ class PublishingUnitOfWork(SqlAlchemyUnitOfWork):
         self.publications = SqlAlchemyPublications(session)
         self.links = SqlAlchemyLinks(session)
         self.settings = SqlAlchemySettings(session)
+        self.optimizations = SqlAlchemyOptimizations(session)
+        self.holds = SqlAlchemyOptimizationHolds(session)

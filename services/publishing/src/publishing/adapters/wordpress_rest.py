@@ -8,7 +8,9 @@ its `modified_gmt` compared with the one our last write returned."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
+from pathlib import PurePosixPath
 from typing import Any
 
 import httpx
@@ -79,7 +81,7 @@ class WordPressDestination:
                     f"write ({remote_modified}); not overwritten",
                     permanent=True,
                 )
-        body = await self._body(site, post)
+        body = await self._body(site, post, reuse=known.earlier_attempts)
         if remote_id is not None:
             answer = await site.send("POST", f"wp/v2/posts/{remote_id}", json=body)
             check(answer, "update the post")
@@ -91,12 +93,21 @@ class WordPressDestination:
         await hooks.created(created)
         return created
 
-    async def _body(self, site: _Site, post: Post) -> dict[str, Any]:
+    async def _body(self, site: _Site, post: Post, reuse: bool) -> dict[str, Any]:
         addresses: dict[str, str] = {}
         classes: dict[str, str] = {}
         featured: int | None = None
         for image in post.images:
-            media = await site.upload(image.filename, image.content_type, image.data, image.alt)
+            # A name of this publication's own per image: an attempt after one that may have
+            # uploaded it (a failure after the uploads, a takeover, a re-publish) finds the
+            # attachment by its slug and reuses it instead of leaving an unused copy behind.
+            name = media_name(post.slug, image.url)
+            media = await site.find_media(name) if reuse else None
+            if media is None:
+                suffix = PurePosixPath(image.filename).suffix or ".png"
+                media = await site.upload(name + suffix, image.content_type, image.data, image.alt)
+            elif media.get("alt_text") != image.alt:
+                await site.describe(int(media["id"]), image.alt)
             addresses[image.url] = str(media["source_url"])
             classes[image.url] = f"wp-image-{media['id']}"
             if image.kind == "featured" and featured is None:
@@ -162,6 +173,18 @@ class _Site:
                 return dict(post)
         return None
 
+    async def find_media(self, name: str) -> dict[str, Any] | None:
+        answer = await self.send("GET", "wp/v2/media", params={"slug": name, "context": "edit"})
+        check(answer, f"look media {name} up")
+        found = [m for m in answer.json() if m.get("slug") == name and m.get("source_url")]
+        return dict(found[0]) if found else None
+
+    async def describe(self, media_id: int, alt: str) -> None:
+        described = await self.send(
+            "POST", f"wp/v2/media/{media_id}", json={"alt_text": alt, "caption": ""}
+        )
+        check(described, f"set the alt text of media {media_id}")
+
     async def upload(
         self, filename: str, content_type: str, data: bytes, alt: str
     ) -> dict[str, Any]:
@@ -176,10 +199,7 @@ class _Site:
         )
         check(answer, f"upload {filename}")
         media = dict(answer.json())
-        described = await self.send(
-            "POST", f"wp/v2/media/{media['id']}", json={"alt_text": alt, "caption": ""}
-        )
-        check(described, f"set the alt text of {filename}")
+        await self.describe(int(media["id"]), alt)
         return media
 
     async def term(self, taxonomy: str, name: str) -> int:
@@ -191,6 +211,12 @@ class _Site:
                 return int((body.get("data") or {})["term_id"])
         check(answer, f"create {taxonomy[:-1]} {name!r}")
         return int(answer.json()["id"])
+
+
+def media_name(post_slug: str, image_url: str) -> str:
+    """The attachment's file name (without extension) and so its slug: lower-case letters,
+    digits and hyphens, as WordPress keeps them."""
+    return f"{post_slug[:150]}-{hashlib.sha256(image_url.encode()).hexdigest()[:10]}"
 
 
 def _remote(post: dict[str, Any]) -> RemotePost:

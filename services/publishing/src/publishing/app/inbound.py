@@ -5,6 +5,7 @@ records it, and schedules the updated article's published copies (never clobberi
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from datetime import datetime
 
@@ -21,18 +22,31 @@ PROPOSALS_PER_ARTICLE = 5
 """Only the most relevant earlier articles get a suggestion: a link from everywhere is noise."""
 
 
-def _room(article: Article, settings: SiteSettings) -> int:
-    root = parse_fragment(article.linked_html)
+# Every publish weighs every earlier published article of the site as a source: parsing each
+# one's HTML again each time made proposals quadratic in the site's size (the publishing
+# benchmark's gap with inbound suggestions on). An article's HTML only changes with a new
+# version or an accepted link, so what is read from it is kept per HTML string.
+@functools.lru_cache(maxsize=4096)
+def _links_and_words(linked_html: str) -> tuple[int, int]:
+    root = parse_fragment(linked_html)
     existing = sum(1 for a in root.iter("a") if a.get(LINK_ATTR))
     total = len(words(" ".join(str(b.text_content()) for b in root.iter("p", "li"))))
+    return existing, total
+
+
+@functools.lru_cache(maxsize=4096)
+def _body_text(html: str) -> str:
+    return " ".join(parse_fragment(html).itertext())
+
+
+def _room(article: Article, settings: SiteSettings) -> int:
+    existing, total = _links_and_words(article.linked_html)
     cap = link_cap(total, settings.linking.max_per_1000_words, settings.linking.max_links)
     return cap - existing
 
 
 def _text(article: Article) -> str:
-    return f"{article.title} {article.keyphrase} " + " ".join(
-        parse_fragment(article.html).itertext()
-    )
+    return f"{article.title} {article.keyphrase} " + _body_text(article.html)
 
 
 async def propose_inbound(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -127,8 +127,13 @@ class Publisher:
     clock: Clock
     policy: PublishPolicy
 
-    async def publish(self, publication_id: uuid.UUID) -> Status | None:
-        """Publish one released publication; returns its state afterwards."""
+    async def publish(
+        self, publication_id: uuid.UUID, after: list[Awaitable[None]] | None = None
+    ) -> Status | None:
+        """Publish one released publication; returns its state afterwards. Inbound link
+        proposals for a published article run at the end, or — given `after` — are left there
+        for the caller to run once it has freed the destination's concurrency slot (they are
+        CPU work over the site's articles, not the destination's)."""
         async with self.uow_factory() as uow:
             publication = await uow.publications.get(publication_id)
             if publication is None or publication.status != Status.PUBLISHING:
@@ -173,6 +178,9 @@ class Publisher:
                     publication.remote_id,
                     publication.remote_modified,
                     publication.outcome_unknown,
+                    earlier_attempts=publication.attempts > 0
+                    or publication.remote_id is not None
+                    or publication.create_started_at is not None,
                 ),
                 Hooks(
                     before_create=lambda: self._create_started(publication_id),
@@ -181,7 +189,7 @@ class Publisher:
             )
         except DestinationFailure as failure:
             return await self._failed(publication_id, failure)
-        return await self._published(publication_id, remote, version)
+        return await self._published(publication_id, remote, version, after)
 
     async def _images(self, article: Article) -> list[ImageFile]:
         files = []
@@ -212,7 +220,11 @@ class Publisher:
             await uow.commit()
 
     async def _published(
-        self, publication_id: uuid.UUID, remote: RemotePost, version: int
+        self,
+        publication_id: uuid.UUID,
+        remote: RemotePost,
+        version: int,
+        after: list[Awaitable[None]] | None = None,
     ) -> Status:
         now = self.clock.now()
         async with self.uow_factory() as uow:
@@ -244,7 +256,11 @@ class Publisher:
                     )
             await uow.publications.save(publication)
             await uow.commit()
-        await self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        proposals = self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        if after is None:
+            await proposals
+        else:
+            after.append(proposals)
         return publication.status
 
     async def _propose_inbound(self, content_id: uuid.UUID, site_id: uuid.UUID, url: str) -> None:
@@ -272,7 +288,14 @@ class Publisher:
             publication.last_error = f"{failure.reason}: {failure.detail}"[:2000]
             if failure.permanent or publication.attempts >= self.policy.max_attempts:
                 publication.move(Status.FAILED, "worker", publication.last_error, now)
-                await emit(uow, publication, "failed", failure.reason, failure.detail)
+                await emit(
+                    uow,
+                    publication,
+                    "failed",
+                    failure.reason,
+                    failure.detail,
+                    permanent=failure.permanent,
+                )
             else:
                 wait = failure.retry_after
                 if wait is None:

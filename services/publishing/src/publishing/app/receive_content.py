@@ -11,7 +11,7 @@ from publishing.app.commands import ContentArrived
 from publishing.app.scheduling import schedule
 from publishing.domain.analyzer import ArticleInput, Report, analyze
 from publishing.domain.errors import UnknownSite
-from publishing.domain.linker import canonical, inject, rank
+from publishing.domain.linker import Injected, canonical, inject, rank
 from publishing.domain.model import (
     Article,
     Integration,
@@ -92,9 +92,16 @@ async def interlink(
     """Inject links into a fresh copy of the article; the previous version's links are replaced."""
     old = [link["link_id"] for link in await uow.links.active_of(article.content_id)]
     await uow.links.mark(old, "replaced", now)
-    article.linked_html = article.html
+    article.linked_html, injected = await link_html(article, uow, settings)
+    await uow.links.add(article, injected, now)
+
+
+async def link_html(
+    article: Article, uow: UnitOfWork, settings: SiteSettings
+) -> tuple[str, list[Injected]]:
+    """The article's HTML with the links the linker would inject now (nothing recorded)."""
     if not settings.linking.enabled:
-        return
+        return article.html, []
     candidates = await uow.replicas.inventory_candidates(article.site_id, CANDIDATE_LIMIT)
     candidates += await uow.articles.published_candidates(
         article.site_id, article.content_id, CANDIDATE_LIMIT
@@ -102,14 +109,13 @@ async def interlink(
     text = " ".join(parse_fragment(article.html).itertext())
     source = f"{article.title} {article.keyphrase} {text}"
     ranked = rank(source, candidates, settings.linking.min_similarity)
-    article.linked_html, injected = inject(
+    return inject(
         article.html,
         ranked,
         article.keyphrase,
         settings.linking.max_per_1000_words,
         settings.linking.max_links,
     )
-    await uow.links.add(article, injected, now)
 
 
 async def destinations(uow: UnitOfWork, site: Site, settings: SiteSettings) -> list[Integration]:

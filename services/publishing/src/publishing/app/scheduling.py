@@ -47,6 +47,7 @@ async def emit(
     verb: str,
     reason: str | None = None,
     detail: str = "",
+    permanent: bool = False,
 ) -> None:
     status = {
         "scheduled": "scheduled",
@@ -70,6 +71,7 @@ async def emit(
             score=publication.score,
             reason=reason,
             detail=detail[:2000],
+            permanent=permanent,
         ),
         publication.account_id,
         publication.site_id,

@@ -58,3 +58,9 @@ class UnknownSite(PublishingError):
     backoff and, if the site never appears, dead-letters it for a replay."""
 
     reason = "unknown_site"
+
+
+class NothingToOptimize(PublishingError):
+    """Every check the optimizer can act on passes already."""
+
+    reason = "nothing_to_optimize"

@@ -10,6 +10,7 @@ ERROR_TABLE: dict[type[errors.PublishingError], int] = {
     errors.QueueFull: 409,
     errors.InvalidSettings: 422,
     errors.LinkNotUndoable: 409,
+    errors.NothingToOptimize: 409,
     errors.DestinationFailure: 502,
 }
 

@@ -17,6 +17,7 @@ from publishing.adapters.sqlalchemy_tables import inventory_items, known_integra
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.commands import ContentArrived
 from publishing.app.manage import cancel_open
+from publishing.app.optimize import on_credit_reply
 from publishing.app.receive_content import receive_content
 from publishing.domain.model import Image
 from publishing.ports import Clock
@@ -131,3 +132,17 @@ def entity_subscription(clock: Clock) -> Subscription:
             )
 
     return Subscription((*SITE_TOPICS, *INTEGRATION_TOPICS, "inventory.item"), "entities", handle)
+
+
+CREDIT_REPLIES = ("credit.reserved", "credit.rejected", "credit.released")
+
+
+def credit_replies_subscription(clock: Clock) -> Subscription:
+    """Billing's answers to the optimizer's reserves (and releases); others' holds are ignored."""
+
+    async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        await on_credit_reply(
+            PublishingUnitOfWork(session=session), payload, envelope.account_id, clock
+        )
+
+    return Subscription(CREDIT_REPLIES, "credits", handle)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from igny8.observability import get_logger
+from publishing.app.optimize import Optimizing
 from publishing.app.publish import Publisher, promote_queued, release_due
 
 log = get_logger(__name__)
@@ -25,9 +26,10 @@ def scheduler_pass(
         if publication is None:
             return
         gate = gates.setdefault(publication.integration_id, asyncio.Semaphore(per_destination))
+        after: list[Awaitable[None]] = []
         async with gate:
             try:
-                status = await publisher.publish(publication_id)
+                status = await publisher.publish(publication_id, after)
                 log.info("publication attempted", publication_id=str(publication_id), status=status)
             except Exception as exc:  # one publication must not stop the others
                 log.warning(
@@ -35,6 +37,8 @@ def scheduler_pass(
                     publication_id=str(publication_id),
                     error=repr(exc),
                 )
+        for job in after:  # inbound proposals, with the destination's slot free again
+            await job
 
     async def run() -> None:
         await promote_queued(publisher.uow_factory, publisher.clock)
@@ -43,5 +47,14 @@ def scheduler_pass(
         )
         if released:
             await asyncio.gather(*(one(p) for p in released))
+
+    return run
+
+
+def optimizer_pass(optimizing: Optimizing) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        ran = await optimizing.tick()
+        if ran:
+            log.info("optimizations run", count=ran)
 
     return run
