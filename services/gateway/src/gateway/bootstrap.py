@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
+from gateway.adapters.pg_notify import PgNotifyWakeups
 from gateway.adapters.pg_rate_limiter import PgRateLimiter
 from gateway.adapters.smtp_mailer import SmtpMailer
+from gateway.adapters.sqlalchemy_idempotency import SqlAlchemyIdempotencyKeys
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
+from gateway.adapters.sqlalchemy_streams import SqlAlchemyStreamEvents
+from gateway.app.stream_hub import StreamHub
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
 from gateway.entrypoints import events, housekeeping, identity_http, notify, proxy, sse
@@ -69,6 +72,14 @@ def bootstrap(
         billing=HttpBillingAccounts(settings.billing_url, key, client),  # type: ignore[arg-type]
         client=client,
         key=key,
+        idempotency=SqlAlchemyIdempotencyKeys(engine),
+        hub=StreamHub(
+            SqlAlchemyStreamEvents(engine),
+            PgNotifyWakeups(settings.database_url),
+            sse.frame,
+            poll_s=settings.sse_poll_s,
+            queue_max=settings.sse_queue_max,
+        ),
     )
     caller, member = make_auth(gw)
     mailer = mailer or (
@@ -83,7 +94,6 @@ def bootstrap(
         if settings.smtp_host
         else None
     )
-    replica = settings.replica_id or uuid.uuid4().hex[:12]
     return Service(
         name="gateway",
         settings=settings,
@@ -97,7 +107,7 @@ def bootstrap(
             notify.create_router(gw, member),
             proxy.create_router(gw, member),
         ],
-        subscriptions=[*events.subscriptions(replica), *notify.subscriptions()],
+        subscriptions=[*events.subscriptions(settings.stream_retention_h), *notify.subscriptions()],
         timers=[*notify.timers(engine, settings, mailer), housekeeping.timer(engine, settings)],
         exception_handlers={RateLimited: rate_limited_handler, GatewayError: gateway_error_handler},
         description=DESCRIPTION,

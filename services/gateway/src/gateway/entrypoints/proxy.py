@@ -4,20 +4,17 @@ and answer its response — upstream failures become 502/503/504 with `retryable
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import re
 import uuid
 from typing import Annotated, Any
 
 import httpx
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.dialects.postgresql import insert
 
-from gateway.adapters.sqlalchemy_tables import idempotency_keys
-from gateway.domain.errors import Conflict, Forbidden
+from gateway.app import idempotency
+from gateway.domain.errors import Forbidden
 from gateway.domain.model import Principal
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
@@ -124,63 +121,33 @@ def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str])
 
 
 async def idempotent(gw: Gateway, request: Request, principal: Principal, call: Any) -> Response:
-    """Replays the stored answer of a repeated `Idempotency-Key`; the same key with another
-    request is a 409. Upstream failures (5xx) are not stored, so a retry runs again."""
+    """Replays the stored answer of a repeated `Idempotency-Key` (see `app/idempotency.py`)."""
     key = request.headers.get("idempotency-key")
     if not key:
         return await call()  # type: ignore[no-any-return]
-    if len(key) > 255:
-        raise Conflict("Idempotency-Key is longer than 255 characters", code="idempotency_key")
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.url.path}\n".encode() + await request.body()
-    ).hexdigest()
-    where = (idempotency_keys.c.account_id == principal.account_id) & (
-        idempotency_keys.c.key == key
-    )
-    async with gw.engine.begin() as conn:
-        claimed = await conn.execute(
-            insert(idempotency_keys)
-            .values(account_id=principal.account_id, key=key, fingerprint=fingerprint)
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.key)
+    account = principal.account_id
+    print_ = idempotency.fingerprint(request.method, request.url.path, await request.body())
+    held = await idempotency.begin(gw.idempotency, account, key, print_)
+    if held is not None:
+        return Response(
+            held.body,
+            status_code=held.status or 200,
+            media_type=held.content_type,
+            headers={"Idempotent-Replayed": "true"},
         )
-        if claimed.first() is None:
-            row = (await conn.execute(sa.select(idempotency_keys).where(where))).one()
-            if row.fingerprint != fingerprint:
-                raise Conflict(
-                    "this Idempotency-Key was used with another request",
-                    code="idempotency_key_reused",
-                )
-            if row.status is None:
-                raise Conflict(
-                    "a request with this Idempotency-Key is in progress",
-                    code="idempotency_key_in_use",
-                )
-            return Response(
-                row.body,
-                status_code=row.status,
-                media_type=row.content_type,
-                headers={"Idempotent-Replayed": "true"},
-            )
     try:
         answer: Response = await call()
     except BaseException:
-        async with gw.engine.begin() as conn:
-            await conn.execute(idempotency_keys.delete().where(where))
+        await idempotency.abandon(gw.idempotency, account, key)
         raise
-    async with gw.engine.begin() as conn:
-        if answer.status_code >= 500 or answer.status_code == 429:
-            await conn.execute(idempotency_keys.delete().where(where))
-        else:
-            await conn.execute(
-                idempotency_keys.update()
-                .where(where)
-                .values(
-                    status=answer.status_code,
-                    body=bytes(answer.body),
-                    content_type=answer.headers.get("content-type"),
-                )
-            )
+    await idempotency.finish(
+        gw.idempotency,
+        account,
+        key,
+        answer.status_code,
+        bytes(answer.body),
+        answer.headers.get("content-type"),
+    )
     return answer
 
 
