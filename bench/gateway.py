@@ -1,8 +1,16 @@
-"""Gateway overhead: requests/s and p99 of one read route (`GET /v1/prices` → billing's
-`GET /costs`) through the gateway, the same route called directly on billing with a service token,
-and a bare FastAPI app answering a constant — each its own process, one load client, one run.
+"""Gateway benchmarks, printed as JSON with each figure beside its goal.
 
-Needs `make infra-up` and migrated databases (`make migrate`); prints JSON."""
+`http`: requests/s and p99 of one read route (`GET /v1/prices` → billing's `GET /costs`) through
+the gateway, the same route called directly on billing with a service token, and a bare FastAPI
+app answering a constant — each its own process, one load client, one run (goal ≥ 0.5 of direct).
+
+`sse`: 1,000 concurrent subscribers of one site's stream on one gateway process; events published
+to Kafka one at a time; the latency from `send` to each subscriber reading the event (goal: p99
+under 250 ms). The site lookup a stream makes is answered by a stand-in (integration's
+`GET /sites/{id}`); everything after it — Kafka, the stream consumer, `stream_events`, the
+notification, the per-process fan-out and 1,000 sockets — is the real path.
+
+Needs `make infra-up` and migrated databases (`make migrate`)."""
 
 from __future__ import annotations
 
@@ -35,6 +43,9 @@ app = FastAPI()
 @app.get("/costs")
 async def costs():
     return {"items": [{"operation": "clustering", "credits_per_unit": 1}]}
+@app.get("/sites/{site_id}")
+async def site(site_id: str):
+    return {"id": site_id}
 """
 SECRET = "bench-dev-secret-" + "x" * 24
 
@@ -69,6 +80,7 @@ async def load(url: str, headers: dict[str, str], total: int, concurrency: int) 
 
 
 def start_bare(logs: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """The bare FastAPI app (also the SSE benchmark's stand-in for integration's site lookup)."""
     (logs / "bare_app.py").write_text(BARE)
     port = free_port()
     bare = subprocess.Popen(
@@ -94,7 +106,7 @@ def start_bare(logs: Path) -> tuple[int, subprocess.Popen[bytes]]:
     return port, bare
 
 
-async def main(total: int, concurrency: int) -> dict[str, object]:
+async def http_bench(total: int, concurrency: int) -> dict[str, object]:
     ensure_service_keys()
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     kafka = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -163,9 +175,173 @@ async def main(total: int, concurrency: int) -> dict[str, object]:
     }
 
 
+class Subscriber:
+    """One SSE client on a raw socket (an HTTP client library per stream would make the load
+    client, not the gateway, the bottleneck): records when each event's `done` number arrives."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+        self.connected = asyncio.Event()
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def run(self, port: int, path: str, headers: dict[str, str]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        self.writer = writer
+        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: text/event-stream"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"stream refused: {status!r} {await reader.read(500)!r}")
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            if line.startswith(b": connected"):
+                self.connected.set()
+            elif line.startswith(b"data: "):
+                done = json.loads(line[6:])["done"]
+                self.arrived.setdefault(done, time.perf_counter())
+
+
+async def sse_bench(subscribers: int, events: int, interval: float) -> dict[str, object]:
+    from aiokafka import AIOKafkaProducer
+
+    from igny8.contracts import TOPICS
+    from igny8.contracts.runs import StageChanged
+
+    ensure_service_keys()
+    logs = Path(tempfile.mkdtemp(prefix="bench-gateway-sse-"))
+    kafka = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    port, stand_in = start_bare(logs)
+    gateway, gateway_url = start_service_process(
+        "gateway",
+        {
+            "GATEWAY_DATABASE_URL": os.environ["GATEWAY_DATABASE_URL"],
+            "GATEWAY_ROLE": "all",
+            "GATEWAY_MIGRATE_ON_START": "false",
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_JWT_DEV_SECRET": SECRET,
+            "GATEWAY_INTEGRATION_URL": f"http://127.0.0.1:{port}",
+            "GATEWAY_RATE_LIMIT_BURST": "100000000",
+            "GATEWAY_RATE_LIMIT_PER_S": "100000000",
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        },
+        logs / "gateway.log",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    clients: list[Subscriber] = []
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        engine = create_engine(os.environ["GATEWAY_DATABASE_URL"], 1)
+        user, account = f"bench-{uuid.uuid4().hex[:6]}", uuid.uuid4()
+        await SqlIdentityStore(engine).create_account(account, "Bench", user)
+        await engine.dispose()
+        token = dev_token(SECRET, "https://id.igny8.local/", "igny8-api", user)
+        headers = {"Authorization": f"Bearer {token}", "X-Account-Id": str(account)}
+        site, run = uuid.uuid4(), uuid.uuid4()
+
+        async def send(done: int) -> float:
+            payload = StageChanged(run_id=run, site_id=site, stage=1, name="bench", done=done)
+            envelope = TOPICS.envelope(
+                "stage.progress", payload, source="automation", account_id=account, site_id=site
+            )
+            sent = time.perf_counter()
+            await producer.send_and_wait(
+                "stage.progress", envelope.to_bytes(), key=str(run).encode()
+            )
+            return sent
+
+        # the gateway's consumer is assigned once a warm-up event reaches a first subscriber
+        probe = Subscriber()
+        tasks.append(
+            asyncio.create_task(probe.run(_port(gateway_url), f"/v1/sites/{site}/events", headers))
+        )
+        await asyncio.wait_for(probe.connected.wait(), 30)
+        deadline = time.monotonic() + 90
+        warm = -1
+        while not probe.arrived and time.monotonic() < deadline:
+            await send(warm)
+            warm -= 1
+            await asyncio.sleep(1)
+        if not probe.arrived:
+            raise RuntimeError("the gateway never delivered a warm-up event")
+        opened = time.perf_counter()
+        gate = asyncio.Semaphore(50)  # connections opened 50 at a time
+
+        async def open_one() -> Subscriber:
+            async with gate:
+                client = Subscriber()
+                tasks.append(
+                    asyncio.create_task(
+                        client.run(_port(gateway_url), f"/v1/sites/{site}/events", headers)
+                    )
+                )
+                await asyncio.wait_for(client.connected.wait(), 60)
+                return client
+
+        clients = list(await asyncio.gather(*(open_one() for _ in range(subscribers))))
+        open_s = time.perf_counter() - opened
+        await asyncio.sleep(1)
+        sent: dict[int, float] = {}
+        for done in range(events):
+            sent[done] = await send(done)
+            await asyncio.sleep(interval)
+        await asyncio.sleep(3)
+        latencies = [
+            (client.arrived[done] - at)
+            for client in clients
+            for done, at in sent.items()
+            if done in client.arrived
+        ]
+        expected = subscribers * events
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        gateway.stop()
+        stand_in.terminate()
+    p99 = percentile(latencies, 0.99) * 1000 if latencies else float("nan")
+    return {
+        "subscribers": subscribers,
+        "events": events,
+        "interval_s": interval,
+        "connections_opened_in_s": round(open_s, 2),
+        "delivered": len(latencies),
+        "expected": expected,
+        "publish_to_delivered_ms": {
+            "p50": round(percentile(latencies, 0.5) * 1000, 1),
+            "p99": round(p99, 1),
+            "max": round(max(latencies) * 1000, 1),
+        },
+        "goal": "p99 < 250 ms, every event delivered to every subscriber",
+        "met": p99 < 250 and len(latencies) == expected,
+    }
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument("part", nargs="?", choices=["all", "http", "sse"], default="all")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.requests, args.concurrency)), indent=2))
+    out: dict[str, object] = {"load_average_before": load_average(), "cpus": os.cpu_count()}
+    if args.part in ("all", "http"):
+        out["http"] = asyncio.run(http_bench(args.requests, args.concurrency))
+    if args.part in ("all", "sse"):
+        out["sse"] = asyncio.run(sse_bench(args.subscribers, args.events, args.interval))
+    out["load_average_after"] = load_average()
+    print(json.dumps(out, indent=2))
