@@ -130,32 +130,35 @@ class StreamHub:
 
     async def follow(
         self, topic: StreamTopic, after: int, idle_s: float
-    ) -> AsyncGenerator[tuple[StreamEvent, str] | None, None]:
-        """The topic's events after `after` with their frames, in sequence order and each once;
-        None after `idle_s` without one (a heartbeat's turn)."""
+    ) -> AsyncGenerator[list[tuple[StreamEvent, str]], None]:
+        """The topic's events after `after` with their frames, in sequence order and each once,
+        in batches (what queued meanwhile goes out as one write); an empty batch after `idle_s`
+        without one (a heartbeat's turn)."""
         await self._start()
         while True:
             sub = self._attach(topic)
             try:
                 while True:  # catch up from the table
                     batch = await self._events.of(topic, after, BATCH)
-                    for event in batch:
-                        after = event.seq
-                        yield event, self._render(event)
+                    if batch:
+                        after = batch[-1].seq
+                        yield [(event, self._render(event)) for event in batch]
                     if len(batch) < BATCH:
                         break
                 while not sub.overflowed:  # then live, from the queue
                     if not sub.pending:
                         sub.woken.clear()
                         try:
-                            await asyncio.wait_for(sub.woken.wait(), idle_s)
+                            async with asyncio.timeout(idle_s):
+                                await sub.woken.wait()
                         except TimeoutError:
-                            yield None
+                            yield []
                         continue
-                    event, frame = sub.pending.popleft()
-                    if event.seq > after:
-                        after = event.seq
-                        yield event, frame
+                    fresh = [item for item in sub.pending if item[0].seq > after]
+                    sub.pending.clear()
+                    if fresh:
+                        after = fresh[-1][0].seq
+                        yield fresh
             finally:
                 self._detach(sub)
 

@@ -50,11 +50,10 @@ async def stream(
     idle = min(settings.sse_heartbeat_s, settings.sse_close_grace_s if closes else 1e9)
     yield "retry: 2000\n: connected\n\n"
     async with contextlib.aclosing(gw.hub.follow(topic, after, idle)) as events:
-        async for item in events:
-            if item is not None:
-                event, text = item
-                yield text
-                if closes and event.type in TERMINAL and closing_at is None:
+        async for batch in events:
+            if batch:
+                yield "".join(text for _, text in batch)
+                if closes and closing_at is None and any(e.type in TERMINAL for e, _ in batch):
                     # Events of other topics (a last stage.completed) may be consumed after the
                     # run's end: the stream stays open for a short grace period to deliver them.
                     closing_at = time.monotonic() + settings.sse_close_grace_s
