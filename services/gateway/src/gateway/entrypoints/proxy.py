@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from gateway.domain.errors import Forbidden
 from gateway.domain.model import Principal
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
-from igny8.auth import auth_headers
+from igny8.auth import mint_service_token
 from igny8.webapi import error_response, errors
 
 PARAM = re.compile(r"{(\w+)}")
@@ -32,6 +33,24 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     "raw": {"application/json": {"schema": {"type": "object"}}},
 }
 ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
+
+
+_TOKENS: dict[tuple[int, str], tuple[str, float]] = {}
+TOKEN_TTL_S = 120
+TOKEN_REUSE_S = 60  # a reused token has at least a minute left when a service checks it
+
+
+def service_token(gw: Gateway, service: str) -> str:
+    """The gateway's token for `service`, minted once a minute rather than signed per request:
+    it names only caller and audience (the account and roles travel as headers)."""
+    now = time.monotonic()
+    cache_key = (id(gw), service)
+    cached = _TOKENS.get(cache_key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    token = mint_service_token(gw.key, "gateway", service, ttl_s=TOKEN_TTL_S)
+    _TOKENS[cache_key] = (token, now + TOKEN_REUSE_S)
+    return token
 
 
 def upstream_failure(request: Request, status: int, code: str, message: str) -> JSONResponse:
@@ -57,11 +76,10 @@ async def forward(
             {k: v for k, v in request.headers.items() if k.lower().startswith("stripe-")}
         )
     if principal is not None:
-        headers.update(
-            auth_headers(
-                gw.key, "gateway", route.service, principal.account_id, principal.forwarded_roles
-            )
-        )
+        headers["Authorization"] = f"Bearer {service_token(gw, route.service)}"
+        headers["X-Account-Id"] = str(principal.account_id)
+        if principal.forwarded_roles:
+            headers["X-Roles"] = ",".join(principal.forwarded_roles)
     headers["X-Request-Id"] = str(getattr(request.state, "request_id", "") or "")
     body = await request.body() if route.body else None
     try:
