@@ -52,7 +52,10 @@ def bootstrap(
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     client = client or httpx.AsyncClient(
-        timeout=settings.upstream_timeout_s, limits=httpx.Limits(max_connections=200)
+        timeout=settings.upstream_timeout_s,
+        # Idle connections are dropped before the services' own keep-alive timeout (uvicorn:
+        # 5 s) so the gateway rarely reuses one the service is closing.
+        limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0),
     )
     key = settings.signing_key() if settings.service_private_key.get_secret_value() else None
     verifier = verifier or JwtVerifier(

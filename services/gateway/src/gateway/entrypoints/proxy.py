@@ -83,13 +83,7 @@ async def forward(
     headers["X-Request-Id"] = str(getattr(request.state, "request_id", "") or "")
     body = await request.body() if route.body else None
     try:
-        answer = await gw.client.request(
-            route.method,
-            gw.service_url(route.service) + upstream,
-            params=request.query_params,
-            content=body,
-            headers=headers,
-        )
+        answer = await _call(gw, route, upstream, request, body, headers)
     except httpx.TimeoutException:
         return upstream_failure(
             request, 504, "upstream_timeout", f"{route.service} did not answer in time"
@@ -116,6 +110,35 @@ async def forward(
     if answer.status_code >= 400:
         return _as_error(request, answer, passed)
     return Response(answer.content, status_code=answer.status_code, headers=passed)
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+
+async def _call(
+    gw: Gateway,
+    route: Route,
+    upstream: str,
+    request: Request,
+    body: bytes | None,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """The upstream call. A kept-alive connection the service closed just as it was reused
+    (its idle timeout) fails without an answer: an idempotent call is then made once more on a
+    fresh connection; a POST is not (it may have been applied), it answers 503 retryable."""
+    for attempt in (1, 2):
+        try:
+            return await gw.client.request(
+                route.method,
+                gw.service_url(route.service) + upstream,
+                params=request.query_params,
+                content=body,
+                headers=headers,
+            )
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if attempt == 2 or route.method not in IDEMPOTENT:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str]) -> Response:
