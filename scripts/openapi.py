@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi"
-SERVICES = ("gateway", "billing", "automation", "integration", "publishing")
+# The gateway last: its document takes the services' models (`gateway_upstream_schemas.py`).
+SERVICES = ("billing", "automation", "integration", "publishing", "gateway")
+UPSTREAM = (
+    Path(__file__).resolve().parents[1]
+    / "services/gateway/src/gateway/entrypoints/upstream_schemas.json"
+)
 
 # Settings a service refuses to build without; their values never reach the document.
 PLACEHOLDERS = {
@@ -44,14 +49,30 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     drift = []
-    for service in args.services:
-        path = OUT / f"{service}.json"
-        text = json.dumps(document(service), indent=2, sort_keys=True) + "\n"
+
+    def write(path: Path, text: str) -> None:
         if args.check:
             if not path.exists() or path.read_text() != text:
                 drift.append(str(path))
         else:
             path.write_text(text)
+
+    documents: dict[str, dict[str, Any]] = {}
+    for service in args.services:
+        if service == "gateway":
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from gateway_upstream_schemas import render
+
+            upstream = {
+                name: documents.get(name) or json.loads((OUT / f"{name}.json").read_text())
+                for name in SERVICES
+                if name != "gateway"
+            }
+            write(UPSTREAM, render(upstream))
+        documents[service] = document(service)
+        write(
+            OUT / f"{service}.json", json.dumps(documents[service], indent=2, sort_keys=True) + "\n"
+        )
     if drift:
         print("OpenAPI documents are stale (run `make openapi`):", *drift, sep="\n  ")
         return 1

@@ -120,6 +120,8 @@ def bootstrap(
 
 def document_security(doc: dict[str, Any]) -> None:
     """The gateway's callers are users and API keys, not services."""
+    # the forwarded operations' models, named `<service>.<Model>` (see `proxy.UPSTREAM_SCHEMAS`)
+    doc["components"].setdefault("schemas", {}).update(proxy.UPSTREAM_SCHEMAS.get("schemas", {}))
     doc["components"]["securitySchemes"] = {
         "bearer": {
             "type": "http",
