@@ -129,7 +129,7 @@ async def test_billing_and_publishing_events_are_webhooked_once_and_mailed(
                 async def delivered() -> bool:
                     return len({h["igny8-event-id"] for h, _ in receiver.calls}) == 3
 
-                await wait_until(delivered, 90, interval=0.5)
+                await wait_until(delivered, 120, interval=0.5)
 
                 async def mailed() -> bool:
                     return len(mails) >= 1

@@ -137,7 +137,7 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
                 return RunChanged(run_id=run, site_id=site, status=status, stages=[1, 2])
 
             # the replicas share one consumer group: consuming once a warm-up event is stored
-            await wait_until(lambda: stored(proc_db, send), 60, interval=1.0)
+            await wait_until(lambda: stored(proc_db, send), 120, interval=1.0)
 
             first = [("run.started", changed("running")), ("stage.started", stage(1, 0))]
             first += [("stage.progress", stage(1, i)) for i in (1, 2, 3)]
@@ -214,7 +214,7 @@ async def test_a_restarted_replica_misses_no_event(proc_db, kafka_bootstrap, tmp
                 await producer.send_and_wait(topic, envelope.to_bytes(), key=str(run).encode())
                 return envelope.id
 
-            await wait_until(lambda: stored(proc_db, send), 60, interval=1.0)
+            await wait_until(lambda: stored(proc_db, send), 120, interval=1.0)
         finally:
             first[0].stop()
         while_down = [
