@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,27 +56,46 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def load(url: str, headers: dict[str, str], total: int, concurrency: int) -> dict[str, float]:
+async def load(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], total: int, concurrency: int
+) -> tuple[list[float], float]:
+    """(latencies, elapsed seconds) of `total` GETs from `concurrency` workers."""
     latencies: list[float] = []
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            started = time.perf_counter()
+            answer = await client.get(url, headers=headers)
+            answer.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began
+
+
+async def compare(
+    targets: dict[str, tuple[str, Any]], total: int, concurrency: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Each target takes `total` requests in `rounds` interleaved slices, so a change in the
+    shared machine's load falls on every target alike rather than on whichever ran then."""
+    samples: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name in targets}
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as c:
-        for _ in range(20):  # warm-up
-            (await c.get(url, headers=headers)).raise_for_status()
-        queue = iter(range(total))
-
-        async def worker() -> None:
-            for _ in queue:
-                started = time.perf_counter()
-                answer = await c.get(url, headers=headers)
-                answer.raise_for_status()
-                latencies.append(time.perf_counter() - started)
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
+        for url, headers in targets.values():
+            for _ in range(20):  # warm-up
+                (await c.get(url, headers=headers())).raise_for_status()
+        for _ in range(rounds):
+            for name, (url, headers) in targets.items():
+                latencies, elapsed = await load(c, url, headers(), total // rounds, concurrency)
+                samples[name] = (samples[name][0] + latencies, samples[name][1] + elapsed)
     return {
-        "requests_per_s": round(total / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        name: {
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        }
+        for name, (latencies, elapsed) in samples.items()
     }
 
 
@@ -106,7 +126,7 @@ def start_bare(logs: Path) -> tuple[int, subprocess.Popen[bytes]]:
     return port, bare
 
 
-async def http_bench(total: int, concurrency: int) -> dict[str, object]:
+async def http_bench(total: int, concurrency: int, rounds: int) -> dict[str, object]:
     ensure_service_keys()
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     kafka = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -143,22 +163,21 @@ async def http_bench(total: int, concurrency: int) -> dict[str, object]:
         await SqlIdentityStore(engine).create_account(account, "Bench", user)
         await engine.dispose()
         token = dev_token(SECRET, "https://id.igny8.local/", "igny8-api", user)
-        results = {
-            "through_gateway": await load(
-                f"{gateway_url}/v1/prices",
-                {"Authorization": f"Bearer {token}", "X-Account-Id": str(account)},
-                total,
-                concurrency,
-            ),
-            # a service token lives 2 minutes: minted just before its run
-            "direct_to_billing": await load(
-                f"{billing_url}/costs",
-                auth_headers(None, "gateway", "billing", account, ["owner"]),
-                total,
-                concurrency,
-            ),
-            "bare_fastapi": await load(f"http://127.0.0.1:{port}/costs", {}, total, concurrency),
-        }
+        user_headers = {"Authorization": f"Bearer {token}", "X-Account-Id": str(account)}
+        results = await compare(
+            {
+                "through_gateway": (f"{gateway_url}/v1/prices", lambda: user_headers),
+                # a service token lives 2 minutes: minted for each slice
+                "direct_to_billing": (
+                    f"{billing_url}/costs",
+                    lambda: auth_headers(None, "gateway", "billing", account, ["owner"]),
+                ),
+                "bare_fastapi": (f"http://127.0.0.1:{port}/costs", dict),
+            },
+            total,
+            concurrency,
+            rounds,
+        )
     finally:
         bare.terminate()
         gateway.stop()
@@ -171,6 +190,7 @@ async def http_bench(total: int, concurrency: int) -> dict[str, object]:
         "route": "GET /v1/prices -> billing GET /costs",
         "requests": total,
         "concurrency": concurrency,
+        "rounds": rounds,
         **results,
         "gateway_vs_direct": round(ratio, 2),
         "goal": ">= 0.5 of direct",
@@ -358,13 +378,14 @@ if __name__ == "__main__":
     parser.add_argument("part", nargs="?", choices=["all", "http", "sse"], default="all")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args()
     out: dict[str, object] = {"load_average_before": load_average(), "cpus": os.cpu_count()}
     if args.part in ("all", "http"):
-        out["http"] = asyncio.run(http_bench(args.requests, args.concurrency))
+        out["http"] = asyncio.run(http_bench(args.requests, args.concurrency, args.rounds))
     if args.part in ("all", "sse"):
         # the load client reads 1,000 sockets: on uvloop it is less of a bottleneck than the
         # gateway it measures (it shares the machine's cores)
