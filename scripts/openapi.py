@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from generated_documents import main
+from generated_documents import Write, main
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi"
+# The gateway last: its document takes the services' models (`gateway_upstream_schemas.py`).
+SERVICES = ("billing", "automation", "integration", "publishing", "gateway")
+UPSTREAM = (
+    Path(__file__).resolve().parents[1]
+    / "services/gateway/src/gateway/entrypoints/upstream_schemas.json"
+)
 
 # Settings a service refuses to build without; their values never reach the document.
 PLACEHOLDERS = {
@@ -34,5 +41,20 @@ def document(service: str) -> dict[str, Any]:
     return create_app(bootstrap()).openapi()
 
 
+def upstream_models(service: str, write: Write, documents: dict[str, dict[str, Any]]) -> None:
+    """Before the gateway: its copy of the services' models, from the documents just built (or
+    the committed ones when only the gateway is asked for)."""
+    if service != "gateway":
+        return
+    from gateway_upstream_schemas import render
+
+    upstream = {
+        name: documents.get(name) or json.loads((OUT / f"{name}.json").read_text())
+        for name in SERVICES
+        if name != "gateway"
+    }
+    write(UPSTREAM, render(upstream))
+
+
 if __name__ == "__main__":
-    sys.exit(main("OpenAPI", OUT, document, "openapi"))
+    sys.exit(main("OpenAPI", OUT, document, "openapi", SERVICES, upstream_models))

@@ -142,9 +142,6 @@ def consumer_groups(service: str) -> list[tuple[str, tuple[str, ...]]]:
 
     for name, value in development_keys([service]).items():
         os.environ.setdefault(name, value)
-    # The gateway's stream consumer group is named per replica; a fixed name keeps this output
-    # deterministic (the pods set GATEWAY_REPLICA_ID themselves).
-    os.environ.setdefault("GATEWAY_REPLICA_ID", "worker")
     try:
         built = importlib.import_module(f"{service}.bootstrap").bootstrap()
     except Exception as exc:

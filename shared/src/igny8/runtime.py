@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +17,14 @@ from typing import Any
 
 import sqlalchemy as sa
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from igny8.config import ServiceSettings
 from igny8.db import migrations
@@ -82,6 +83,30 @@ def messaging_for(
     )
 
 
+class TraceRequests:
+    """A server span per HTTP request, named by route template once routing has matched (like the
+    HTTP metrics). Plain ASGI, not `@app.middleware("http")`: that wraps every response body in a
+    task-to-task stream, which a server-sent events stream pays for on every event."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        with http_tracer.start_as_current_span(
+            f"{method} {scope['path']}", kind=trace.SpanKind.SERVER
+        ) as span:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    span.update_name(f"{method} {route}")
+
+
 def create_app(service: Service) -> FastAPI:
     settings = service.settings
     role = settings.role
@@ -118,19 +143,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
 
-    @app.middleware("http")
-    async def trace_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        with http_tracer.start_as_current_span(
-            f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
-        ) as span:
-            response = await call_next(request)
-            # Named by route template once routing has matched, like the HTTP metrics.
-            route = getattr(request.scope.get("route"), "path", None)
-            if route:
-                span.update_name(f"{request.method} {route}")
-            return response
+    app.add_middleware(TraceRequests)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

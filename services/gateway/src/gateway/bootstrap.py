@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
+from gateway.adapters.pg_notify import PgNotifyWakeups
 from gateway.adapters.pg_rate_limiter import PgRateLimiter
 from gateway.adapters.smtp_mailer import SmtpMailer
+from gateway.adapters.sqlalchemy_idempotency import SqlAlchemyIdempotencyKeys
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
+from gateway.adapters.sqlalchemy_streams import SqlAlchemyStreamEvents
+from gateway.app.stream_hub import StreamHub
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
 from gateway.entrypoints import (
@@ -57,7 +60,10 @@ def bootstrap(
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     client = client or httpx.AsyncClient(
-        timeout=settings.upstream_timeout_s, limits=httpx.Limits(max_connections=200)
+        timeout=settings.upstream_timeout_s,
+        # Idle connections are dropped before the services' own keep-alive timeout (uvicorn:
+        # 5 s) so the gateway rarely reuses one the service is closing.
+        limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0),
     )
     key = settings.signing_key() if settings.service_private_key.get_secret_value() else None
     verifier = verifier or JwtVerifier(
@@ -77,6 +83,14 @@ def bootstrap(
         billing=HttpBillingAccounts(settings.billing_url, key, client),  # type: ignore[arg-type]
         client=client,
         key=key,
+        idempotency=SqlAlchemyIdempotencyKeys(engine),
+        hub=StreamHub(
+            SqlAlchemyStreamEvents(engine),
+            PgNotifyWakeups(settings.database_url),
+            sse.frame,
+            poll_s=settings.sse_poll_s,
+            queue_max=settings.sse_queue_max,
+        ),
     )
     caller, member = make_auth(gw)
     mailer = mailer or (
@@ -91,7 +105,6 @@ def bootstrap(
         if settings.smtp_host
         else None
     )
-    replica = settings.replica_id or uuid.uuid4().hex[:12]
     built = console.console_dir(settings)
     return Service(
         name="gateway",
@@ -109,7 +122,7 @@ def bootstrap(
             # last: the console's files answer only what no API route does
             *([console.create_static_router(built)] if built else []),
         ],
-        subscriptions=[*events.subscriptions(replica), *notify.subscriptions()],
+        subscriptions=[*events.subscriptions(settings.stream_retention_h), *notify.subscriptions()],
         timers=[*notify.timers(engine, settings, mailer), housekeeping.timer(engine, settings)],
         exception_handlers={RateLimited: rate_limited_handler, GatewayError: gateway_error_handler},
         description=DESCRIPTION,
@@ -119,6 +132,8 @@ def bootstrap(
 
 def document_security(doc: dict[str, Any]) -> None:
     """The gateway's callers are users and API keys, not services."""
+    # the forwarded operations' models, named `<service>.<Model>` (see `proxy.UPSTREAM_SCHEMAS`)
+    doc["components"].setdefault("schemas", {}).update(proxy.UPSTREAM_SCHEMAS.get("schemas", {}))
     doc["components"]["securitySchemes"] = {
         "bearer": {
             "type": "http",

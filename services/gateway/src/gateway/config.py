@@ -33,11 +33,11 @@ class GatewaySettings(ServiceSettings):
     api_key_rate_limit_per_s: float = 10.0
     api_key_rate_limit_burst: int = 30
     # Live progress.
-    replica_id: str = ""
-    """Names this replica's consumer group (each replica reads every partition); default: random."""
     sse_heartbeat_s: float = 15.0
     sse_poll_s: float = 0.2
     sse_close_grace_s: float = 2.0
+    sse_queue_max: int = 1000
+    """Events queued per stream; a slower stream catches up from the table instead."""
     idempotency_ttl_h: int = 24
     stream_retention_h: int = 72
     """How far back `Last-Event-ID` can resume."""

@@ -75,3 +75,86 @@ class RateDecision:
 
 class RateLimiter(Protocol):
     async def take(self, bucket: str, rate_per_s: float, burst: int) -> RateDecision: ...
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One stored event of the live-progress stream; `seq` orders it on every replica."""
+
+    seq: int
+    account_id: uuid.UUID
+    site_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    type: str
+    data: dict[str, Any]
+    time: datetime
+
+
+@dataclass(frozen=True)
+class StreamTopic:
+    """What one SSE stream follows: a run or a site, always inside one account."""
+
+    account_id: uuid.UUID
+    kind: str  # "run" | "site"
+    object_id: uuid.UUID
+
+
+class StreamEvents(Protocol):
+    async def latest(self) -> int:
+        """The highest stored sequence (0 when empty)."""
+
+    async def since(self, after: int, limit: int) -> list[StreamEvent]:
+        """Every account's events after `after`, by sequence (the fan-out's one reader)."""
+
+    async def of(self, topic: StreamTopic, after: int, limit: int) -> list[StreamEvent]:
+        """One topic's events after `after`, by sequence (a stream catching up)."""
+
+    async def ended(self, topic: StreamTopic, upto: int, types: frozenset[str]) -> bool:
+        """Whether one of `types` is among the topic's events up to `upto`."""
+
+
+class StreamWriter(Protocol):
+    async def append(
+        self,
+        event_id: uuid.UUID,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID | None,
+        run_id: uuid.UUID | None,
+        type_: str,
+        data: dict[str, Any],
+        time: datetime,
+    ) -> None:
+        """Stores the event once (by `event_id`) with the next sequence."""
+
+
+class StreamWakeups(Protocol):
+    async def wait(self, timeout: float) -> None:
+        """Returns when new events may have been stored, or after `timeout` seconds."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What an `Idempotency-Key` holds: the request's fingerprint and, once done, its answer."""
+
+    fingerprint: str
+    status: int | None
+    body: bytes | None
+    content_type: str | None
+
+
+class IdempotencyKeys(Protocol):
+    async def claim(self, account_id: uuid.UUID, key: str, fingerprint: str) -> StoredAnswer | None:
+        """Claims the key; None if this call claimed it, else what the key already holds."""
+
+    async def complete(
+        self,
+        account_id: uuid.UUID,
+        key: str,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+    ) -> None: ...
+
+    async def release(self, account_id: uuid.UUID, key: str) -> None: ...

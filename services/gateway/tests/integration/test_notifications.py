@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import threading
 import time
 import uuid
 from typing import Any
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
-from fastapi import FastAPI, Request, Response
+from gateway_processes import Receiver
 from gateway_support import as_user, settings_for
 
 from gateway.adapters.smtp_mailer import SmtpMailer
@@ -28,35 +26,6 @@ from igny8.net import GuardedHttp, UrlGuard
 from igny8.testing import free_port
 
 pytestmark = pytest.mark.integration
-
-
-class Receiver:
-    """A customer's webhook receiver: answers the queued statuses in turn, then 200."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.calls: list[tuple[dict[str, str], bytes]] = []
-        app = FastAPI()
-
-        @app.post("/hook")
-        async def hook(request: Request) -> Response:
-            self.calls.append((dict(request.headers), await request.body()))
-            return Response(status_code=self.statuses.pop(0) if self.statuses else 200)
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_config=None))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 async def handle(engine: Any, topic: str, payload: Any, account: uuid.UUID, event_id: uuid.UUID):  # type: ignore[no-untyped-def]

@@ -8,9 +8,6 @@ the events themselves travel through the real Kafka broker into both processes' 
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,20 +15,17 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, FastAPI, HTTPException
-from gateway_support import SECRET, as_user
+from gateway_processes import StandIn, gateway_env, read_events
+from gateway_support import as_user
 
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
 from gateway.bootstrap import SERVICE_ROOT
 from gateway.domain.model import Role
-from igny8.auth import Caller, service_auth
 from igny8.contracts import TOPICS
 from igny8.contracts.runs import RunChanged, StageChanged
 from igny8.db import create_engine
-from igny8.service_keys import parse_public_keys
-from igny8.testing import free_port, migrated_database, start_service_process, wait_until
+from igny8.testing import migrated_database, start_service_process, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,68 +33,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def proc_db(postgres_admin_url: str) -> Iterator[str]:
     yield from migrated_database(postgres_admin_url, SERVICE_ROOT, "gateway_proc")
-
-
-class StandIn:
-    """Answers automation's `GET /runs/{id}` and integration's `GET /sites/{id}` for the objects
-    registered per account, behind the real service-token check."""
-
-    def __init__(self) -> None:
-        self.objects: set[tuple[str, str]] = set()
-        import os
-
-        def keys() -> Any:
-            return parse_public_keys(os.environ["IGNY8_SERVICE_PUBLIC_KEYS"])
-
-        as_automation = service_auth("automation", keys)("gateway")
-        as_integration = service_auth("integration", keys)("gateway")
-        self.app = FastAPI()
-
-        def check(caller: Caller, object_id: str) -> dict[str, Any]:
-            if (str(caller.account_id), object_id) not in self.objects:
-                raise HTTPException(404, "not found")
-            return {"id": object_id}
-
-        @self.app.get("/runs/{object_id}")
-        async def run(object_id: str, caller: Caller = Depends(as_automation)) -> dict[str, Any]:
-            return check(caller, object_id)
-
-        @self.app.get("/sites/{object_id}")
-        async def site(object_id: str, caller: Caller = Depends(as_integration)) -> dict[str, Any]:
-            return check(caller, object_id)
-
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None)
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> StandIn:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-
-
-def gateway_env(db: str, kafka: str, upstream: str, replica: str, **extra: str) -> dict[str, str]:
-    return {
-        "GATEWAY_DATABASE_URL": db,
-        "GATEWAY_MIGRATE_ON_START": "false",
-        "GATEWAY_ROLE": "all",
-        "GATEWAY_REPLICA_ID": replica,
-        "GATEWAY_JWT_DEV_SECRET": SECRET,
-        "GATEWAY_AUTOMATION_URL": upstream,
-        "GATEWAY_INTEGRATION_URL": upstream,
-        "GATEWAY_SSE_HEARTBEAT_S": "1",
-        "GATEWAY_SSE_POLL_S": "0.1",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        **extra,
-    }
 
 
 async def member_of_new_account(db: str, user: str) -> uuid.UUID:
@@ -120,7 +52,7 @@ async def test_the_rate_limit_is_exact_across_two_processes(proc_db, kafka_boots
     children = [
         start_service_process(
             "gateway",
-            gateway_env(proc_db, kafka_bootstrap, "http://127.0.0.1:9", f"rl{i}", **env),
+            gateway_env(proc_db, kafka_bootstrap, "http://127.0.0.1:9", **env),
             tmp_path / f"gateway{i}.log",
         )
         for i in range(2)
@@ -149,27 +81,23 @@ async def test_the_rate_limit_is_exact_across_two_processes(proc_db, kafka_boots
             child.stop()
 
 
-async def read_events(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], count: int | None, timeout: float
-) -> tuple[list[tuple[int, str]], bool]:
-    """(id, event type) pairs until `count` events (then disconnects) or the stream ends
-    (returns ended=True); heartbeats are skipped."""
-    events: list[tuple[int, str]] = []
-    current: dict[str, str] = {}
-    async with asyncio.timeout(timeout), client.stream("GET", url, headers=headers) as answer:
-        assert answer.status_code == 200, await answer.aread()
-        assert answer.headers["content-type"].startswith("text/event-stream")
-        async for line in answer.aiter_lines():
-            if line.startswith(("id:", "event:", "data:")):
-                name, _, value = line.partition(":")
-                current[name] = value.strip()
-            elif line == "" and "id" in current:
-                json.loads(current["data"])
-                events.append((int(current["id"]), current["event"]))
-                current = {}
-                if count is not None and len(events) == count:
-                    return events, False
-    return events, True
+async def stored(db: str, send: Any) -> bool:
+    """Sends a warm-up event of a throwaway account; whether it reached `stream_events`."""
+    event_id = await send(
+        "stage.progress",
+        StageChanged(run_id=uuid.uuid4(), site_id=uuid.uuid4(), stage=1, name="s1", done=0),
+        acct=uuid.uuid4(),
+    )
+    await asyncio.sleep(0.5)
+    engine = create_engine(db, 1)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                sa.text("SELECT count(*) FROM stream_events WHERE event_id = :e"), {"e": event_id}
+            )
+    finally:
+        await engine.dispose()
+    return bool(found)
 
 
 async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_account(
@@ -177,14 +105,13 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
 ):
     with StandIn() as stand_in:
         upstream = f"http://127.0.0.1:{stand_in.port}"
-        replicas = [f"sse{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
         children = [
             start_service_process(
                 "gateway",
-                gateway_env(proc_db, kafka_bootstrap, upstream, replica),
+                gateway_env(proc_db, kafka_bootstrap, upstream),
                 tmp_path / f"gateway{i}.log",
             )
-            for i, replica in enumerate(replicas)
+            for i in range(2)
         ]
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
@@ -209,22 +136,8 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
             def changed(status: str) -> RunChanged:
                 return RunChanged(run_id=run, site_id=site, status=status, stages=[1, 2])
 
-            # both processes' consumers are assigned once each has handled a warm-up event
-            engine = create_engine(proc_db, 2)
-
-            async def both_consuming() -> bool:
-                await send("stage.progress", stage(1, 0), acct=uuid.uuid4())
-                async with engine.connect() as conn:
-                    groups = await conn.scalar(
-                        sa.text(
-                            "SELECT count(DISTINCT consumer) FROM inbox WHERE consumer = ANY(:g)"
-                        ),
-                        {"g": [f"gateway.stream-{r}" for r in replicas]},
-                    )
-                return groups == 2
-
-            await wait_until(both_consuming, 60, interval=1.0)
-            await engine.dispose()
+            # the replicas share one consumer group: consuming once a warm-up event is stored
+            await wait_until(lambda: stored(proc_db, send), 120, interval=1.0)
 
             first = [("run.started", changed("running")), ("stage.started", stage(1, 0))]
             first += [("stage.progress", stage(1, i)) for i in (1, 2, 3)]
@@ -275,3 +188,61 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
             await producer.stop()
             for child, _ in children:
                 child.stop()
+
+
+async def test_a_restarted_replica_misses_no_event(proc_db, kafka_bootstrap, tmp_path):
+    """The replicas' one consumer group resumes from its committed offsets: events published
+    while every replica was down are stored and streamed once one comes back (a group per
+    replica named at random started at the latest offset and lost them)."""
+    with StandIn() as stand_in:
+        upstream = f"http://127.0.0.1:{stand_in.port}"
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        first = start_service_process(
+            "gateway", gateway_env(proc_db, kafka_bootstrap, upstream), tmp_path / "first.log"
+        )
+        try:
+            owner = f"r-{uuid.uuid4().hex[:6]}"
+            account = await member_of_new_account(proc_db, owner)
+            run, site = uuid.uuid4(), uuid.uuid4()
+            stand_in.objects.add((str(account), str(run)))
+
+            async def send(topic: str, payload: Any, acct: uuid.UUID = account) -> uuid.UUID:
+                envelope = TOPICS.envelope(
+                    topic, payload, source="automation", account_id=acct, site_id=site
+                )
+                await producer.send_and_wait(topic, envelope.to_bytes(), key=str(run).encode())
+                return envelope.id
+
+            await wait_until(lambda: stored(proc_db, send), 120, interval=1.0)
+        finally:
+            first[0].stop()
+        while_down = [
+            ("run.started", RunChanged(run_id=run, site_id=site, status="running", stages=[1])),
+        ]
+        while_down += [
+            ("stage.progress", StageChanged(run_id=run, site_id=site, stage=1, name="s1", done=i))
+            for i in range(1, 6)
+        ]
+        while_down.append(
+            ("run.completed", RunChanged(run_id=run, site_id=site, status="completed", stages=[1]))
+        )
+        for topic, payload in while_down:
+            await send(topic, payload)
+        second = start_service_process(
+            "gateway", gateway_env(proc_db, kafka_bootstrap, upstream), tmp_path / "second.log"
+        )
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                seen, ended = await read_events(
+                    client,
+                    f"{second[1]}/v1/runs/{run}/events",
+                    as_user(owner, account),
+                    count=None,
+                    timeout=60,
+                )
+            assert ended
+            assert sorted(t for _, t in seen) == sorted(t for t, _ in while_down)
+        finally:
+            await producer.stop()
+            second[0].stop()

@@ -137,6 +137,47 @@ async def test_upstream_failures_are_retryable_5xx_never_500(make_gateway, kind,
     assert answer.headers["x-request-id"] == error["request_id"]
 
 
+def closing_once() -> tuple[httpx.MockTransport, list[str]]:
+    """A service that closes the first connection without answering (a kept-alive connection
+    reused as its idle timeout closed it), then answers."""
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, json={"items": [], "has_more": False, "next_cursor": None})
+
+    return httpx.MockTransport(handle), calls
+
+
+async def test_a_read_is_retried_once_when_the_service_closed_a_kept_alive_connection(
+    make_gateway,
+):
+    base = await make_gateway()
+    async with base:
+        owner = f"u-{uuid.uuid4().hex[:6]}"
+        made = await base.post("/v1/accounts", json={"name": "A"}, headers=as_user(owner))
+        account = made.json()["account_id"]
+    transport, calls = closing_once()
+    client = await make_gateway(mounts_extra={"http://integration": transport})
+    async with client:
+        answer = await client.get("/v1/sites", headers=as_user(owner, account))
+        assert answer.status_code == 200, answer.text
+        assert calls == ["GET", "GET"]
+    transport, calls = closing_once()
+    client = await make_gateway(mounts_extra={"http://integration": transport})
+    async with client:  # a create may have been applied: never sent twice
+        answer = await client.post(
+            "/v1/sites",
+            json={"name": "Blog", "url": "https://blog.example"},
+            headers=as_user(owner, account),
+        )
+        assert answer.status_code == 503
+        assert answer.json()["error"]["retryable"] is True
+        assert calls == ["POST"]
+
+
 async def test_the_stripe_webhook_reaches_billing_byte_for_byte_without_a_user_token(make_gateway):
     seen: list[httpx.Request] = []
 

@@ -16,6 +16,7 @@ from gateway.domain.errors import Unauthenticated
 from gateway.ports import TokenClaims
 
 REQUIRED = ["exp", "iss", "aud", "sub"]
+CACHE_MAX = 10_000  # verified tokens remembered (a few MB at most)
 ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"}
 
 
@@ -38,6 +39,7 @@ class JwtVerifier:
         if dev_secret and (jwks_file or jwks_url):
             raise ValueError("configure a JWKS or a development secret, not both")
         self._algorithms = ["HS256"] if dev_secret else [a for a in algorithms if a in ASYMMETRIC]
+        self._verified: dict[str, tuple[TokenClaims, float]] = {}
 
     def _jwk(self, kid: str | None) -> Any:
         if self._jwks_client is not None:
@@ -49,6 +51,22 @@ class JwtVerifier:
         return matching[0]
 
     async def verify(self, token: str) -> TokenClaims:
+        """Verified tokens are remembered until they expire (a frontend sends the same one on
+        every request; the signature and claims cannot change, so checking them again proves
+        nothing new). The cache is bounded; the oldest entries leave first."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            claims, expires = cached
+            if time.time() < expires:
+                return claims
+            del self._verified[token]
+        claims, expires = await self._verify(token)
+        if len(self._verified) >= CACHE_MAX:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (claims, expires)
+        return claims
+
+    async def _verify(self, token: str) -> tuple[TokenClaims, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -79,7 +97,7 @@ class JwtVerifier:
             raise Unauthenticated("the token has expired", code="token_expired") from None
         except (jwt.PyJWTError, ValueError, OSError) as exc:
             raise Unauthenticated(f"invalid token: {exc}", code="invalid_token") from None
-        return TokenClaims(str(claims["sub"]), claims.get("email"))
+        return TokenClaims(str(claims["sub"]), claims.get("email")), float(claims["exp"])
 
 
 def dev_token(

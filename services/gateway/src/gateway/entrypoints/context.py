@@ -11,10 +11,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import identity
+from gateway.app.stream_hub import StreamHub
 from gateway.config import GatewaySettings
 from gateway.domain.errors import BadRequest, GatewayError, Unauthenticated
 from gateway.domain.model import Principal
-from gateway.ports import BillingAccounts, IdentityStore, RateLimiter, TokenVerifier
+from gateway.ports import (
+    BillingAccounts,
+    IdempotencyKeys,
+    IdentityStore,
+    RateLimiter,
+    TokenVerifier,
+)
 from igny8.webapi import error_response
 
 
@@ -28,6 +35,8 @@ class Gateway:
     billing: BillingAccounts
     client: httpx.AsyncClient
     key: Ed25519PrivateKey | None
+    idempotency: IdempotencyKeys
+    hub: StreamHub
 
     def service_url(self, service: str) -> str:
         return str(getattr(self.settings, f"{service}_url")).rstrip("/")

@@ -1,25 +1,25 @@
-"""Kafka entrypoint: the events a frontend follows (`run.*`, `stage.*`, `content.ready`) into the
-`stream_events` table, which SSE streams read by sequence.
+"""Kafka entrypoint: the events a frontend follows (`run.*`, `stage.*`, `content.ready`,
+`publication.*`) into the `stream_events` table, which SSE streams read by sequence.
 
-Each replica consumes with its own group (`gateway.stream-<replica>`), so every replica reads every
-partition; inserts are idempotent by event id, so replicas writing the same event store it once.
-Writers take one transaction-scoped advisory lock before inserting: sequences are then committed in
-order, so a reader that saw sequence N never later finds a smaller one appear (no lost events)."""
+One consumer group (`gateway.stream`) for all replicas: the table lives in the gateway's one
+database, so whichever replica consumes an event stores it for every replica's streams, and a
+restarted replica resumes from the group's committed offsets (a per-replica group needed a name
+stable per pod, or a new group started at the latest offset and missed what came meanwhile). The
+group reads from the beginning when it is new; events older than the resume window are skipped."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapters.sqlalchemy_tables import stream_events
+from gateway.adapters.sqlalchemy_streams import SqlAlchemyStreamWriter
+from gateway.app.stream_events import record_event
 from igny8.contracts import TOPICS, Envelope
 from igny8.messaging import Subscription
 
-STREAM_LOCK = 0x16A8_5E0E  # the advisory lock of stream_events writers
 PREFIXES = ("run.", "stage.", "content.ready", "publication.")
 TERMINAL = frozenset({"run.completed", "run.failed", "run.cancelled", "run.rejected"})
 LEFT_OUT = {"html"}  # an article's body is not progress; the API serves it
@@ -33,33 +33,29 @@ def stream_topics() -> tuple[str, ...]:
     )
 
 
-async def store_event(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
-    if envelope.account_id is None:
-        return
-    exclude = LEFT_OUT & set(type(payload).model_fields)
-    data: dict[str, Any] = payload.model_dump(mode="json", exclude=exclude)
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(STREAM_LOCK)))
-    await session.execute(
-        insert(stream_events)
-        .values(
+def subscriptions(retention_h: int) -> list[Subscription]:
+    window = timedelta(hours=retention_h)
+
+    async def store_event(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
+        exclude = LEFT_OUT & set(type(payload).model_fields)
+        data: dict[str, Any] = payload.model_dump(mode="json", exclude=exclude)
+        await record_event(
+            SqlAlchemyStreamWriter(session),
             event_id=envelope.id,
             account_id=envelope.account_id,
             site_id=getattr(payload, "site_id", None) or envelope.site_id,
             run_id=getattr(payload, "run_id", None),
-            type=envelope.type,
+            type_=envelope.type,
             data=data,
             time=envelope.time,
+            window=window,
         )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-    )
 
-
-def subscriptions(replica: str) -> list[Subscription]:
     return [
         Subscription(
             topics=stream_topics(),
-            purpose=f"stream-{replica}",
+            purpose="stream",
             handler=store_event,
-            from_beginning=False,
+            from_beginning=True,
         )
     ]
