@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from igny8.contracts import credits as wire
-from igny8.credit_saga import Hold, HoldStatus
+from igny8.credit_saga import Hold, HoldChanges, HoldStatus
 from publishing.adapters.sqlalchemy_tables import optimization_holds, optimizations
 
 
@@ -79,11 +79,14 @@ class SqlAlchemyOptimizationHolds:
             )
         )
 
-    async def update(self, reservation_id: uuid.UUID, **values: Any) -> None:
+    async def update(self, reservation_id: uuid.UUID, **values: Unpack[HoldChanges]) -> None:
+        columns: dict[str, object] = dict(values)
+        if (prices := values.get("prices")) is not None:  # JSON: the wire form
+            columns["prices"] = {op: p.model_dump(mode="json") for op, p in prices.items()}
         await self.session.execute(
             sa.update(optimization_holds)
             .where(optimization_holds.c.reservation_id == reservation_id)
-            .values(**values)
+            .values(**columns)
         )
 
 
