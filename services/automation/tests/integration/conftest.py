@@ -154,6 +154,14 @@ PRICES = {
 }
 
 
+async def admit_now(unit_of_work: Any, run_id: uuid.UUID) -> None:
+    """Give the queued run a slot at once (as a worker's fair admission does) with a lease that
+    has already run out, so the engine under test takes it over."""
+    async with unit_of_work() as uow:
+        assert await uow.run_queue.admit(run_id, "admission", datetime.now(UTC), -1) is not None
+        await uow.commit()
+
+
 class Harness:
     """One tenant's run driven by a RunEngine on the real database, with billing and the image
     consumer played by a pump that reads the tenant's outbox rows and answers through the real
@@ -219,6 +227,7 @@ class Harness:
         async with self.uow() as uow:
             run_id = await start_run(uow, self.account, self.site, stages)
             await uow.commit()
+        await admit_now(self.uow, run_id)
         return run_id
 
     async def run(self, run_id: uuid.UUID) -> dict[str, Any]:
@@ -240,6 +249,8 @@ class Harness:
             run = await self.run(run_id)
             if run["status"] in statuses:
                 return run
+            if run["status"] == "queued":
+                await admit_now(self.uow, run_id)
             await self.run_engine.drive(run_id)
             await asyncio.sleep(0.02)
         raise AssertionError(f"run stayed {(await self.run(run_id))['status']}")

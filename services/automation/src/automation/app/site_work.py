@@ -76,19 +76,20 @@ async def start_and_wait(
     stages: list[int],
     wait_s: float,
 ) -> dict[str, Any]:
-    """Start a run and wait up to `wait_s` for it to leave `reserving`: the run as it stands."""
+    """Start a run and wait up to `wait_s` for it to leave `queued`/`reserving`: the run as it
+    stands."""
     require_ai(ensure_ai)
     async with unit_of_work() as uow:
         run_id = await start_run(uow, account_id, site_id, stages)
         await uow.commit()
     deadline = asyncio.get_running_loop().time() + wait_s
-    run: dict[str, Any] = {"run_id": run_id, "status": RunStatus.RESERVING}
+    run: dict[str, Any] = {"run_id": run_id, "status": RunStatus.QUEUED}
     while asyncio.get_running_loop().time() < deadline:
         async with unit_of_work() as uow:
             run = await uow.runs.run(run_id) or run
         # a refused reservation passes through `finishing` on its way to `rejected`
         deciding = run["status"] == RunStatus.FINISHING and run.get("ending") == "rejected"
-        if run["status"] != RunStatus.RESERVING and not deciding:
+        if run["status"] not in (RunStatus.QUEUED, RunStatus.RESERVING) and not deciding:
             break
         await asyncio.sleep(0.1)
     return run

@@ -11,6 +11,8 @@ from automation.domain.config import AutomationConfig
 class RunStatus(StrEnum):
     """The run's state machine (see `TRANSITIONS`)."""
 
+    QUEUED = "queued"
+    """Waiting for a free run slot (`domain.scheduling`); live, so the site stays taken."""
     RESERVING = "reserving"
     RUNNING = "running"
     PAUSED = "paused"
@@ -24,12 +26,13 @@ class RunStatus(StrEnum):
 
 
 R = RunStatus
-LIVE = (R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING)
+LIVE = (R.QUEUED, R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING)
 ENDED = (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED)
 DRIVEN = (R.RESERVING, R.RUNNING, R.FINISHING)
 """A worker holds the lease of a run in these states."""
 
 TRANSITIONS: dict[RunStatus, tuple[RunStatus, ...]] = {
+    R.QUEUED: (R.RESERVING, R.PAUSED, R.CANCELLED),
     R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
     R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED),
     R.PAUSED: (R.RUNNING, R.RESERVING, R.FINISHING, R.CANCELLED),

@@ -350,7 +350,7 @@ def create_router(
                 u, caller.require_account(), site_id, content_id
             )
             await u.commit()
-        return {"run_id": run_id, "content_id": content_id, "status": "reserving"}
+        return {"run_id": run_id, "content_id": content_id, "status": "queued"}
 
     @router.post(
         "/sites/{site_id}/content/{content_id}/approve",
@@ -430,7 +430,7 @@ def create_router(
                     "available": rejection.get("available"),
                 },
             )
-        status = 202 if run["status"] == "reserving" else 201
+        status = 202 if run["status"] in ("queued", "reserving") else 201
         payload = Run.model_validate(_public_run(run)).model_dump(mode="json")
         return JSONResponse(payload, status_code=status)
 

@@ -15,6 +15,7 @@ from automation.app.items import run_item
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import progress
 from automation.app.run_lifecycle import between_items
+from automation.app.waits import waiter
 from automation.domain.ai import AIUsage
 from automation.domain.articles import with_inline_image
 from automation.domain.runs import LeaseLost, RunStatus
@@ -50,20 +51,23 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         await uow.commit()
     deadline = asyncio.get_running_loop().time() + eng.image_deadline_s
     reported = -1
+    waits = waiter(eng.poll_s, ctx.run_id, eng.signals)
     while True:
+        waits.arm()
         await between_items(eng, ctx)
         async with eng.unit_of_work() as uow:
             states = await uow.items.item_states(ctx.run_id, list(keys))
         settled = [k for k in keys if states.get(k) in SETTLED]
         if len(settled) != reported:
             reported = len(settled)
+            waits.reset()
             await progress(eng, ctx, 6, reported, len(keys))
         if len(settled) == len(keys):
             return [states[k] for k in keys]
         if asyncio.get_running_loop().time() > deadline:
             await _give_up(eng, ctx, [k for k in keys if k not in settled])
             continue
-        await asyncio.sleep(eng.poll_s)
+        await waits.wait()
 
 
 async def _give_up(eng: RunEngine, ctx: RunContext, keys: list[str]) -> None:
