@@ -84,12 +84,14 @@ async def start_and_wait(
         await uow.commit()
     deadline = asyncio.get_running_loop().time() + wait_s
     run: dict[str, Any] = {"run_id": run_id, "status": RunStatus.QUEUED}
-    while asyncio.get_running_loop().time() < deadline:
+    while True:  # at least one read, even with no wait: the run as it stands
         async with unit_of_work() as uow:
             run = await uow.runs.run(run_id) or run
         # a refused reservation passes through `finishing` on its way to `rejected`
         deciding = run["status"] == RunStatus.FINISHING and run.get("ending") == "rejected"
         if run["status"] not in (RunStatus.QUEUED, RunStatus.RESERVING) and not deciding:
+            break
+        if asyncio.get_running_loop().time() >= deadline:
             break
         await asyncio.sleep(0.1)
     return run
