@@ -75,28 +75,40 @@ class Stack:
                 {**env, "BILLING_DATABASE_URL": billing_db, "BILLING_LOG_LEVEL": "WARNING"},
             ),
         }
-        for i in range(workers):
-            self.processes[f"automation{i}"] = ChildProcess(
-                [str(BIN / "automation"), "serve", "--port", str(self.ports[f"automation{i}"])],
-                tmp / f"automation{i}.log",
-                {
-                    **env,
-                    "AUTOMATION_DATABASE_URL": automation_db,
-                    "AUTOMATION_LOG_LEVEL": "WARNING",
-                    "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{self.ports['ai']}/v1",
-                    "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{self.ports['billing']}",
-                    "AUTOMATION_IMAGE_ROOT": str(tmp / "images"),
-                    "AUTOMATION_RUN_LOG_ROOT": str(tmp / f"runs{i}"),
-                    "AUTOMATION_WORKER_CONCURRENCY": str(SLOTS_PER_WORKER),
-                    "AUTOMATION_START_WAIT_S": "0",
-                },
-            )
+        self.tmp, self.workers = tmp, workers
+        self.worker(0)  # the others once it has migrated the database (ready())
         self.automation = f"http://127.0.0.1:{self.ports['automation0']}"
         self.billing = f"http://127.0.0.1:{self.ports['billing']}"
 
+    def worker(self, i: int) -> None:
+        tmp, automation_db = self.tmp, self.automation_db
+        env = {"LOG_LEVEL": "WARNING"}
+        self.processes[f"automation{i}"] = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(self.ports[f"automation{i}"])],
+            tmp / f"automation{i}.log",
+            {
+                **env,
+                "AUTOMATION_DATABASE_URL": automation_db,
+                "AUTOMATION_LOG_LEVEL": "WARNING",
+                "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{self.ports['ai']}/v1",
+                "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{self.ports['billing']}",
+                "AUTOMATION_IMAGE_ROOT": str(tmp / "images"),
+                "AUTOMATION_RUN_LOG_ROOT": str(tmp / f"runs{i}"),
+                "AUTOMATION_WORKER_CONCURRENCY": str(SLOTS_PER_WORKER),
+                "AUTOMATION_START_WAIT_S": "0",
+            },
+        )
+
     async def ready(self, client: httpx.AsyncClient) -> None:
-        for name, port in self.ports.items():
-            path = "/v1/models" if name == "ai" else "/readyz"
+        await self._ready(client)
+        for i in range(1, self.workers):
+            self.worker(i)
+        await self._ready(client)
+
+    async def _ready(self, client: httpx.AsyncClient) -> None:
+        for name in self.processes:
+            port = self.ports["ai" if name == "devai" else name]
+            path = "/v1/models" if name == "devai" else "/readyz"
             for _ in range(600):
                 try:
                     if (await client.get(f"http://127.0.0.1:{port}{path}")).status_code == 200:
@@ -119,7 +131,9 @@ def h(target: str, account: uuid.UUID, *roles: str) -> dict[str, str]:
 
 async def add_account(client: httpx.AsyncClient, stack: Stack, account: uuid.UUID) -> None:
     await client.post(
-        f"{stack.billing}/accounts", json={"account_id": str(account)}, headers=h("billing", account)
+        f"{stack.billing}/accounts",
+        json={"account_id": str(account)},
+        headers=h("billing", account),
     )
     await client.post(
         f"{stack.billing}/accounts/{account}/grants",
@@ -158,7 +172,9 @@ async def add_sites(
     return sites
 
 
-async def start(client: httpx.AsyncClient, stack: Stack, account: uuid.UUID, site: uuid.UUID) -> str:
+async def start(
+    client: httpx.AsyncClient, stack: Stack, account: uuid.UUID, site: uuid.UUID
+) -> str:
     answer = await client.post(
         f"{stack.automation}/sites/{site}/runs", headers=h("automation", account)
     )

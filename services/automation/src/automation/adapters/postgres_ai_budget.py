@@ -107,7 +107,7 @@ class PostgresAIBudget:
                 )
                 values = {
                     "strikes": sa.func.least(providers.c.strikes + 1, 10),
-                    "limit_now": sa.func.greatest(1, providers.c.limit_now / 2),
+                    "limit_now": sa.func.greatest(1, providers.c.limit_now // 2),
                     "cooldown_until": sa.func.now() + cool * sa.text("interval '1 second'"),
                     "updated_at": sa.func.now(),
                 }
