@@ -2,7 +2,7 @@
 sites started 0.5 s after it, each site a short pipeline (~11 AI calls), the development AI server
 at a fixed latency; with 1 and with 2 automation worker processes (4 run slots each).
 
-Prints JSON per worker count: total time against the ideal (runs × solo time ÷ slots) =
+Prints JSON per worker count: total time against the ideal (runs x solo time / slots) =
 efficiency; the small account's mean wait (queued → running) and mean wall time (start request →
 end) against its solo time; AI calls in flight per account over time (sampled from the shared
 budget); the ledger's held balance at the end (must be 0); the CPU seconds each process used (the
@@ -64,8 +64,10 @@ class Stack:
         env = {"LOG_LEVEL": "WARNING"}
         self.processes = {
             "devai": ChildProcess(
-                [str(BIN / "igny8-dev-ai"), "--port", str(self.ports["ai"])]
-                + ["--latency-ms", str(LATENCY_MS)],
+                [
+                    str(BIN / "igny8-dev-ai"),
+                    *("--port", str(self.ports["ai"]), "--latency-ms", str(LATENCY_MS)),
+                ],
                 tmp / "ai.log",
                 env,
             ),

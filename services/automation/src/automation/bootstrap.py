@@ -94,6 +94,7 @@ def bootstrap(
         image_deadline_s=settings.image_deadline_s,
         max_provider_failures=settings.max_provider_failures,
         image_concurrency=settings.image_concurrency,
+        image_window=settings.image_window,
         ai_budget=budget,
         signals=wakeups,
     )

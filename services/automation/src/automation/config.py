@@ -74,6 +74,8 @@ class AutomationSettings(ServiceSettings):
     start_wait_s: float = 5.0
     """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
     image_concurrency: int = Field(default=4, ge=1, le=32)
+    image_window: int = Field(default=8, ge=1, le=1000)
+    """Images of one run on the `image.generate` topic at once (fairness between runs)."""
     scheduler_tick_s: float = 30.0
     max_provider_failures: int = Field(default=3, ge=1, le=50)
     # fair scheduling and the shared AI budget (issue 17; docs/architecture.md)

@@ -291,3 +291,48 @@ async def test_the_ai_budget_is_shared_by_every_worker_and_a_429_slows_them_all(
         assert call_id is None and cool > 0
     finally:
         await other.dispose()
+
+
+async def test_a_runs_images_reach_the_work_topic_a_window_at_a_time(harness) -> None:
+    """One run's thousand images cannot all sit ahead of another run's ten on the topic."""
+    h = harness
+    await h.add_site(
+        {
+            "ideas_per_cluster": 1,
+            "target_word_count": 200,
+            "inline_images": 1,
+            "image_size": "32x32",
+        }
+    )
+    await h.add_keywords(6)
+    h.run_engine.image_window = 2
+    h.pump_images = False
+    run_id = await h.start([1, 2, 3, 4, 5, 6])
+    driving = asyncio.create_task(h.drive_until(run_id, {"completed", "failed", "paused"}))
+
+    async def sent(n: int) -> list[Any]:
+        for _ in range(500):
+            await h.pump_once()
+            commands = h.topics("image.generate")
+            if len(commands) >= n:
+                return commands
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"fewer than {n} image commands")
+
+    made = 0
+    total = None
+    while True:
+        commands = await sent(made + 1)
+        assert len(commands) - made <= 2, "never more than the window outstanding"
+        command = commands[made]
+        await h.run_engine.image_item(
+            run_id, command.data["fencing_token"], uuid.UUID(command.data["prompt_id"])
+        )
+        made += 1
+        async with h.uow() as uow:
+            total = total or len(await uow.queues.prompts_without_images(h.site, 100)) + made
+        if made == total:
+            break
+    run = await asyncio.wait_for(driving, 20)
+    assert run["status"] == "completed"
+    assert len(h.topics("image.generate")) == total == h.ai.calls["generate_image"] > 2

@@ -47,6 +47,8 @@ class RunEngine:
     poll_s: float = 0.1
     max_provider_failures: int = 3
     image_concurrency: int = 4
+    image_window: int = 8
+    """Images of one run on the work topic at once (`stages/images.py`)."""
     hold_ttl_s: int = 86_400
     signals: RunSignals | None = None
     """Wake-ups per run from other processes (NOTIFY); None: adaptive polling only."""
