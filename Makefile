@@ -150,6 +150,7 @@ bench: infra-up ## benchmarks; each prints JSON
 	@$(WITH_ENV) $(PY) bench/gateway.py
 	@$(WITH_ENV) $(PY) bench/pipeline.py
 	@$(WITH_ENV) $(PY) bench/publishing_bench.py
+	@$(WITH_ENV) $(PY) bench/multisite.py
 
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra

@@ -744,3 +744,43 @@ async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
         assert calls["by_function"]["article"] == len(tasks["items"])
         assert calls["repeated"] == 0, [c for c in calls["calls"] if c["count"] > 1]
         await settled(t, client, run_id, run["credits_charged"])
+
+
+async def test_two_worker_processes_share_the_runs_and_drive_each_exactly_once(stack):
+    """Issue 17: a second automation process (worker role) shares the queue through PostgreSQL
+    alone; each run has one driver, every run finishes once and is charged exactly its usage."""
+    config = {**SMALL, "inline_images": 0, "max_items_per_stage": {"2": 2}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        # the sites first: a consumer group rebalancing for the newcomer would delay them
+        tenants = [await tenant(stack, client, 100_000, 6, config) for _ in range(6)]
+        port = free_port()
+        second = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(port), "--role", "worker"],
+            stack["tmp"] / "automation-2.log",
+            {**stack["automation_env"], "AUTOMATION_RUN_LOG_ROOT": str(stack["tmp"] / "runs-2")},
+        )
+        stack["processes"]["automation-2"] = second
+        await wait_http(f"http://127.0.0.1:{port}/readyz", second)
+        # six at once: more than one process's four slots, so both processes must drive
+        run_ids = list(await asyncio.gather(*(t.start(client) for t in tenants)))
+        runs = [
+            await t.run_until(client, r, {"completed", "failed", "paused", "cancelled"})
+            for t, r in zip(tenants, run_ids, strict=True)
+        ]
+        assert [r["status"] for r in runs] == ["completed"] * len(runs)
+        for t, run in zip(tenants, runs, strict=True):
+            await settled(t, client, str(run["run_id"]), run["credits_charged"])
+    drivers = {}
+    for run_id in run_ids:  # a driver writes stage.started into its own process's run directory
+        drivers[run_id] = [
+            root
+            for root in ("runs", "runs-2")
+            if "stage.started" in _read(stack["tmp"] / root / run_id / "trace.jsonl")
+        ]
+    assert all(len(found) == 1 for found in drivers.values()), drivers
+    assert {found[0] for found in drivers.values()} == {"runs", "runs-2"}, "both processes drove"
+    assert all(r["fencing_token"] == 1 for r in runs), "no run was taken over"
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

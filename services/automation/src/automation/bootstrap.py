@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from automation.adapters.ai_settings import engine_from_settings
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.local_image_storage import LocalImageStorage
+from automation.adapters.postgres_ai_budget import PostgresAIBudget
+from automation.adapters.postgres_wakeups import PostgresWakeups
 from automation.adapters.run_log_files import FileRunLog
 from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import (
@@ -17,6 +19,7 @@ from automation.adapters.sqlalchemy_unit_of_work import (
 )
 from automation.app.run_engine import RunEngine
 from automation.config import AutomationSettings
+from automation.domain.scheduling import Caps
 from automation.entrypoints.events import (
     credit_replies_subscription,
     image_subscription,
@@ -26,7 +29,7 @@ from automation.entrypoints.events import (
 from automation.entrypoints.http import create_router
 from automation.entrypoints.http_run_logs import create_run_log_router
 from automation.entrypoints.worker import flushing, run_driver, run_log_pruner, scheduler
-from automation.ports import AIEngine, Clock, ImageStorage
+from automation.ports import AIBudget, AIEngine, Clock, ImageStorage
 from igny8.auth import service_auth
 from igny8.clock import SystemClock
 from igny8.db import create_engine, session_factory
@@ -58,6 +61,7 @@ def bootstrap(
     ai: AIEngine | None = None,
     clock: Clock | None = None,
     storage: ImageStorage | None = None,
+    ai_budget: AIBudget | None = None,
 ) -> Service:
     settings = settings or AutomationSettings()
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
@@ -68,13 +72,24 @@ def bootstrap(
     files = FileRunLog(settings.run_log_root) if settings.run_log_root else None
     run_log = SqlAlchemyRunLog(sessions, copy=files)
     public = settings.public_url.rstrip("/")
+    worker_id = new_worker_id()
+    budget = ai_budget or PostgresAIBudget(
+        sessions,
+        provider=settings.openai_base_url or "openai",
+        limit=settings.ai_max_in_flight,
+        per_account=settings.ai_max_in_flight_per_account,
+        holder=worker_id,
+        call_lease_s=settings.ai_call_lease_s,
+        cooldown_s=settings.ai_cooldown_s,
+    )
+    wakeups = PostgresWakeups(settings.database_url)
     run_engine = RunEngine(
         unit_of_work=lambda: AutomationUnitOfWork(sessions),
         ai=ai,
         storage=storage,
         log=run_log,
         clock=clock,
-        worker_id=new_worker_id(),
+        worker_id=worker_id,
         image_url=lambda image_id: f"{public}/images/{image_id}",
         lease_ttl_s=settings.lease_ttl_s,
         reserve_wait_s=settings.reserve_wait_s,
@@ -82,6 +97,9 @@ def bootstrap(
         image_deadline_s=settings.image_deadline_s,
         max_provider_failures=settings.max_provider_failures,
         image_concurrency=settings.image_concurrency,
+        image_window=settings.image_window,
+        ai_budget=budget,
+        signals=wakeups,
     )
     key = settings.service_private_key.get_secret_value()
     admits = service_auth("automation", settings.public_keys)
@@ -119,9 +137,12 @@ def bootstrap(
                     lambda: AutomationUnitOfWork(sessions),
                     settings.worker_concurrency,
                     settings.worker_tick_s,
+                    Caps(settings.max_runs_per_account, settings.account_run_caps),
+                    wakeups.queue_event,
                 ),
                 run_log,
             ),
+            wakeups.run,
             scheduler(
                 engine, lambda: AutomationUnitOfWork(sessions), clock, settings.scheduler_tick_s
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -76,5 +77,20 @@ class AutomationSettings(ServiceSettings):
     start_wait_s: float = 5.0
     """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
     image_concurrency: int = Field(default=4, ge=1, le=32)
+    image_window: int = Field(default=8, ge=1, le=1000)
+    """Images of one run on the `image.generate` topic at once (fairness between runs)."""
     scheduler_tick_s: float = 30.0
     max_provider_failures: int = Field(default=3, ge=1, le=50)
+    # fair scheduling and the shared AI budget (issue 17; docs/architecture.md)
+    max_runs_per_account: int = Field(default=100, ge=1)
+    """Runs in progress at once per account across every worker (the rest wait `queued`)."""
+    account_run_caps: dict[uuid.UUID, int] = Field(default_factory=dict)
+    """Per-account overrides of `max_runs_per_account` (JSON: {account_id: runs})."""
+    ai_max_in_flight: int = Field(default=32, ge=1, le=10_000)
+    """AI calls in flight at once towards the provider, across every worker process."""
+    ai_max_in_flight_per_account: int = Field(default=16, ge=1, le=10_000)
+    """AI calls in flight at once for one account, across every worker process."""
+    ai_call_lease_s: float = Field(default=300.0, gt=0)
+    """A call's budget slot frees itself after this long (a worker that crashed mid-call)."""
+    ai_cooldown_s: float = Field(default=1.0, gt=0)
+    """The whole fleet's pause after a 429 (doubling with repeated 429s, up to 30 s)."""

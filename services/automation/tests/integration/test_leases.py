@@ -35,6 +35,9 @@ async def test_a_taken_over_run_refuses_the_stale_workers_writes(automation_db):
         )
         run_id = await start_run(uow, account, site, [1])
         await uow.commit()
+    async with AutomationUnitOfWork(sessions) as uow:  # a slot, with a lease already run out
+        assert await uow.run_queue.admit(run_id, "admission", datetime.now(UTC), -1) is not None
+        await uow.commit()
 
     async def acquire(owner: str, ttl: float) -> int | None:
         async with AutomationUnitOfWork(sessions) as uow:

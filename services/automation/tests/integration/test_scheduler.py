@@ -60,7 +60,7 @@ async def test_due_runs_start_once_and_live_runs_are_never_doubled(automation_db
     assert not [o for o in await start_due_runs(unit, clock) if o.startswith(str(site))]
     clock.at += timedelta(days=1)
     assert f"{site}:started" in await start_due_runs(unit, clock)
-    assert [r.status for r in await site_runs()] == ["reserving"]
+    assert [r.status for r in await site_runs()] == ["queued"], "it waits for a slot like any run"
     clock.at += timedelta(days=1)  # the next day's run is due while the first is still live
     assert f"{site}:skipped" in await start_due_runs(unit, clock)
     assert len(await site_runs()) == 1

@@ -301,3 +301,45 @@ async def test_a_publication_that_keeps_losing_its_worker_fails_for_good(driver)
     assert publication.status == Status.FAILED
     assert publication.last_error.startswith("worker_lost")
     assert (await driver.events(site))[-1]["data"]["reason"] == "worker_lost"
+
+
+async def test_due_publications_come_fairly_across_accounts(driver):
+    """One account's many scheduled articles cannot hold back another's few (issue 17)."""
+    from datetime import UTC, datetime, timedelta
+
+    from publishing.adapters.sqlalchemy_tables import publications
+
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # before anything other tests schedule
+    agency, small = uuid.uuid4(), uuid.uuid4()
+
+    def row(account: uuid.UUID, minutes: int) -> dict[str, object]:
+        return {
+            "publication_id": uuid.uuid4(),
+            "account_id": account,
+            "site_id": uuid.uuid4(),
+            "content_id": uuid.uuid4(),
+            "integration_id": uuid.uuid4(),
+            "platform": "static",
+            "slug": "s",
+            "status": Status.SCHEDULED.value,
+            "content_version": 1,
+            "scheduled_for": long_ago + timedelta(minutes=minutes),
+            "created_at": long_ago,
+            "updated_at": long_ago,
+        }
+
+    rows = [row(agency, m) for m in range(30)] + [row(small, 100), row(small, 101)]
+    async with driver.uow() as uow:
+        await uow.session.execute(sa.insert(publications), rows)
+        await uow.commit()
+    try:
+        async with driver.uow() as uow:
+            due = await uow.publications.due(long_ago + timedelta(days=1), 4)
+        accounts = {r["publication_id"]: r["account_id"] for r in rows}
+        assert [accounts[d] for d in due] == [agency, small, agency, small]
+    finally:
+        async with driver.uow() as uow:
+            await uow.session.execute(
+                sa.delete(publications).where(publications.c.account_id.in_([agency, small]))
+            )
+            await uow.commit()

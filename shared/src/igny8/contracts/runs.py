@@ -38,6 +38,8 @@ class StageChanged(_Payload):
     credits: int = 0
     partial: bool = False
     reason: str | None = None
+    queue_position: int | None = Field(default=None, ge=1)
+    """While the run waits `queued` for a free slot (reason `queued`): its place, 1 = next."""
 
 
 class GenerateImage(_Payload):

@@ -54,6 +54,7 @@ def run_of(row: Any) -> Run:
         ended_at=m["ended_at"],
         ending=RunStatus(m["ending"]) if m["ending"] else None,
         end_reason=m["end_reason"],
+        queue_position=m["queue_position"],
     )
 
 

@@ -214,9 +214,11 @@ runs = sa.Table(
     # while `finishing`: the status the run ends in once billing answered every capture
     sa.Column("ending", sa.Text, nullable=True),
     sa.Column("end_reason", sa.Text, nullable=True),
+    # while `queued`: the run's place in the fair queue, as last computed (1 = next slot)
+    sa.Column("queue_position", sa.Integer, nullable=True),
     sa.CheckConstraint(
-        "status IN ('pending', 'reserving', 'running', 'paused', 'finishing', 'completed', "
-        "'cancelled', 'failed', 'rejected')",
+        "status IN ('pending', 'queued', 'reserving', 'running', 'paused', 'finishing', "
+        "'completed', 'cancelled', 'failed', 'rejected')",
         name="status",
     ),
 )
@@ -225,7 +227,19 @@ sa.Index(
     "uq_runs_one_live_per_site",
     runs.c.site_id,
     unique=True,
-    postgresql_where=sa.text("status IN ('reserving', 'running', 'paused', 'finishing')"),
+    postgresql_where=sa.text("status IN ('queued', 'reserving', 'running', 'paused', 'finishing')"),
+)
+# The fair scheduler reads the queue (oldest first per account) and the runs in progress.
+sa.Index(
+    "ix_runs_queued",
+    runs.c.account_id,
+    runs.c.created_at,
+    postgresql_where=sa.text("status = 'queued'"),
+)
+sa.Index(
+    "ix_runs_in_progress",
+    runs.c.account_id,
+    postgresql_where=sa.text("status IN ('reserving', 'running', 'finishing')"),
 )
 sa.Index("ix_runs_site", runs.c.account_id, runs.c.site_id, runs.c.created_at)
 
@@ -305,3 +319,30 @@ run_log = sa.Table(
 
 sa.Index("ix_run_log_run", run_log.c.run_id, run_log.c.at, run_log.c.entry_id)
 sa.Index("ix_run_log_at", run_log.c.at)  # retention deletes by age
+
+# The AI provider budget shared by every worker process (issue 17): one row per call in flight
+# (with an expiry, so a crashed worker's calls free themselves) and one row per provider with its
+# current concurrency limit and the cool-down a 429 imposed on the whole fleet.
+ai_calls_in_flight = sa.Table(
+    "ai_calls_in_flight",
+    metadata,
+    sa.Column("call_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("account_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    _created(),
+)
+sa.Index("ix_ai_calls_in_flight_provider", ai_calls_in_flight.c.provider)
+
+ai_providers = sa.Table(
+    "ai_providers",
+    metadata,
+    sa.Column("provider", sa.Text, primary_key=True),
+    sa.Column("limit_now", sa.Integer, nullable=False),
+    sa.Column("cooldown_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("strikes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)

@@ -13,6 +13,7 @@ from automation.adapters.sqlalchemy_planner import SqlAlchemyPlannerRepository
 from automation.adapters.sqlalchemy_publications import SqlAlchemyPublishedContent
 from automation.adapters.sqlalchemy_queues import SqlAlchemyWorkQueues
 from automation.adapters.sqlalchemy_runs import SqlAlchemyRunRepository
+from automation.adapters.sqlalchemy_scheduling import SqlAlchemyRunQueue
 from automation.adapters.sqlalchemy_sites import SqlAlchemySiteRepository
 from igny8.db import SqlAlchemyUnitOfWork
 
@@ -29,6 +30,7 @@ class AutomationUnitOfWork(SqlAlchemyUnitOfWork):
         self.sites = SqlAlchemySiteRepository(session)
         self.library = SqlAlchemyLibrary(session)
         self.published = SqlAlchemyPublishedContent(session)
+        self.run_queue = SqlAlchemyRunQueue(session)
 
 
 def new_worker_id() -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import run_event
 from automation.app.run_lifecycle import between_items, emitter, finish, pause
+from automation.app.waits import waiter
 from automation.domain.runs import RunStatus, estimate
 from igny8.credit_saga import HoldStatus, covering_hold, only_expired, request_hold, resend_reserve
 
@@ -59,7 +60,9 @@ async def reserve(
     clock = asyncio.get_running_loop()
     resend_at = clock.time() + eng.reserve_wait_s
     expect = (R.RESERVING,) if initial else (R.RUNNING,)
+    waits = waiter(eng.poll_s, ctx.run_id, eng.signals)
     while True:
+        waits.arm()
         await between_items(eng, ctx, expect=expect)  # pause and cancel work while we wait
         async with eng.unit_of_work() as uow:
             hold = await uow.holds.hold(reservation_id)
@@ -94,7 +97,7 @@ async def reserve(
                 await uow.commit()
             eng.log.write(ctx.run_id, None, "credits.resend", "no answer yet; reserve sent again")
             resend_at = clock.time() + eng.reserve_wait_s
-        await asyncio.sleep(eng.poll_s)
+        await waits.wait()
 
 
 async def _started(eng: RunEngine, ctx: RunContext) -> bool:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from automation.app.ai_budget import within_budget
 from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_lifecycle import emitter, finish, pause, take_requests
@@ -57,7 +58,7 @@ async def run_item(
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
     try:
-        result, usage, quantity = await work()
+        result, usage, quantity = await within_budget(eng.ai_budget, ctx.account_id, work)
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
         raise Stop(RunStatus.FAILED) from None
@@ -155,6 +156,8 @@ async def _commit_item(
         await uow.items.checkpoint(
             ctx.run_id, key, stage, ItemStatus.DONE, commit_id, credits, detail
         )
+        if stage == 6:  # the driver waits for images other workers make
+            await uow.run_queue.signal_run(ctx.run_id)
         await uow.commit()
     return credits
 
@@ -182,6 +185,8 @@ async def record_failure(
             ItemStatus.FAILED,
             detail={"error": type(error).__name__, "detail": detail[:500]},
         )
+        if stage == 6:
+            await uow.run_queue.signal_run(ctx.run_id)
         await uow.commit()
     eng.log.write(
         ctx.run_id, stage, "item.failed", key, error=type(error).__name__, detail=detail[:200]

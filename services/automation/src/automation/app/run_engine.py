@@ -32,7 +32,7 @@ from automation.domain.runs import (
     RunStatus,
     StageResult,
 )
-from automation.ports import AIEngine, Clock, ImageStorage, RunLog, UnitOfWork
+from automation.ports import AIBudget, AIEngine, Clock, ImageStorage, RunLog, RunSignals, UnitOfWork
 
 R = RunStatus
 
@@ -56,7 +56,13 @@ class RunEngine:
     poll_s: float = 0.1
     max_provider_failures: int = 3
     image_concurrency: int = 4
+    image_window: int = 8
+    """Images of one run on the work topic at once (`stages/images.py`)."""
     hold_ttl_s: int = 86_400
+    signals: RunSignals | None = None
+    """Wake-ups per run from other processes (NOTIFY); None: adaptive polling only."""
+    ai_budget: AIBudget | None = None
+    """AI calls in flight shared by every worker process (`app/ai_budget.py`); None: unbounded."""
     failures: dict[uuid.UUID, int] = field(default_factory=dict)
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
@@ -89,12 +95,15 @@ class RunEngine:
 
     # -- the lease ----------------------------------------------------------------------------
 
-    async def drive(self, run_id: uuid.UUID) -> str:
-        async with self.unit_of_work() as uow:
-            token = await uow.runs.acquire_lease(
-                run_id, self.worker_id, self.clock.now(), self.lease_ttl_s
-            )
-            await uow.commit()
+    async def drive(self, run_id: uuid.UUID, token: int | None = None) -> str:
+        """Drive the run; `token` when the fair scheduler admitted it with this worker's lease
+        already (`app/slots.py`), otherwise the lease is taken over here."""
+        if token is None:
+            async with self.unit_of_work() as uow:
+                token = await uow.runs.acquire_lease(
+                    run_id, self.worker_id, self.clock.now(), self.lease_ttl_s
+                )
+                await uow.commit()
         if token is None:
             return "not_acquired"
         renewer = asyncio.create_task(self._renew(run_id, token))
@@ -106,6 +115,8 @@ class RunEngine:
         except Stop as stop:
             return stop.outcome
         finally:
+            if self.signals is not None:
+                self.signals.forget(run_id)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewer

@@ -5,7 +5,6 @@ every capture, and only then releases its holds (DESIGN §4; the state machine i
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -13,6 +12,7 @@ from pydantic import BaseModel
 from automation.app.content_edits import content_ready
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import run_event
+from automation.app.waits import waiter
 from automation.domain.runs import Run, RunRequest, RunStatus
 from igny8.credit_saga import Emit, release_confirmed
 
@@ -89,12 +89,14 @@ async def settle_and_end(eng: RunEngine, ctx: RunContext) -> str:
     """Wait (holding the lease) until billing answered every capture, then release the holds
     billing confirmed, announce the end and free the site. Captures and releases travel on
     different topics: a release overtaking a capture would leave finished work unbilled."""
+    waits = waiter(eng.poll_s, ctx.run_id, eng.signals)
     while True:
+        waits.arm()
         async with eng.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
             if await uow.items.unsettled_captures(ctx.run_id) == 0:
                 break
-        await asyncio.sleep(eng.poll_s)
+        await waits.wait()
     async with eng.unit_of_work() as uow:
         run = await uow.runs.guard(ctx.run_id, ctx.token, (R.FINISHING,))
         status, reason = run.ending or R.COMPLETED, run.end_reason

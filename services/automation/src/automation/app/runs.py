@@ -55,12 +55,13 @@ async def start_run(
             run_id=run_id,
             account_id=account_id,
             site_id=site_id,
-            status=R.RESERVING,
+            status=R.QUEUED,  # a worker admits it to a free slot (app/slots.py)
             stages=tuple(sorted(set(stages))),
             config=config.model_dump(mode="json"),
             target=target,
         )
     )
+    await uow.run_queue.notify()
     return run_id
 
 
@@ -87,6 +88,18 @@ async def pause_run(
     if run is None:
         raise NotFound("run not found")
     expected = (R.RESERVING, R.RUNNING)
+    if run.status is R.QUEUED:  # waiting for a slot: nobody drives it
+        if not await uow.runs.transition(
+            run_id,
+            (R.QUEUED,),
+            R.PAUSED,
+            requested=None,
+            pause_reason="requested",
+            queue_position=None,
+        ):
+            raise RunConflict("the run changed meanwhile; try again")
+        await _announce(uow, run, "run.paused", R.PAUSED, "requested")
+        return dataclasses.replace(run, status=R.PAUSED, queue_position=None)
     if run.status not in expected:
         raise RunConflict(f"a {run.status} run cannot be paused")
     # nobody drives it (no worker yet, or between drives): pause it here and now
@@ -122,10 +135,12 @@ async def resume_run(
         status,
         requested=None,
         pause_reason=None,
+        queue_position=None,
         lease_owner=None,
         lease_expires_at=None,
     ):
         raise RunConflict("the run is no longer paused")
+    await uow.run_queue.notify()
     if status is R.RUNNING:
         await _announce(uow, run, "run.resumed", R.RUNNING, None)
     return dataclasses.replace(run, status=status)
@@ -158,6 +173,7 @@ async def cancel_run(uow: UnitOfWork, run: Run, clock: Clock, reason: str) -> Ru
         run_id,
         (status,),
         R.CANCELLED,
+        queue_position=None,
         requested=None,
         ended_at=clock.now(),
         lease_owner=None,

@@ -88,7 +88,8 @@ async def start_and_wait(
     stages: list[int],
     wait_s: float,
 ) -> Run:
-    """Start a run and wait up to `wait_s` for it to leave `reserving`: the run as it stands."""
+    """Start a run and wait up to `wait_s` for it to leave `queued`/`reserving`: the run as it
+    stands."""
     require_ai(ensure_ai)
     async with unit_of_work() as uow:
         run_id = await start_run(uow, account_id, site_id, stages)
@@ -96,12 +97,14 @@ async def start_and_wait(
         await uow.commit()
     assert run is not None
     deadline = asyncio.get_running_loop().time() + wait_s
-    while asyncio.get_running_loop().time() < deadline:
+    while True:  # at least one read, even with no wait: the run as it stands
         async with unit_of_work() as uow:
             run = await uow.runs.run(run_id) or run
         # a refused reservation passes through `finishing` on its way to `rejected`
         deciding = run.status is RunStatus.FINISHING and run.ending is RunStatus.REJECTED
-        if run.status is not RunStatus.RESERVING and not deciding:
+        if run.status not in (RunStatus.QUEUED, RunStatus.RESERVING) and not deciding:
+            break
+        if asyncio.get_running_loop().time() >= deadline:
             break
         await asyncio.sleep(0.1)
     return run

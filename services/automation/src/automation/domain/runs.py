@@ -16,6 +16,8 @@ from automation.domain.config import AutomationConfig
 class RunStatus(StrEnum):
     """The run's state machine (see `TRANSITIONS`)."""
 
+    QUEUED = "queued"
+    """Waiting for a free run slot (`domain.scheduling`); live, so the site stays taken."""
     RESERVING = "reserving"
     RUNNING = "running"
     PAUSED = "paused"
@@ -29,12 +31,13 @@ class RunStatus(StrEnum):
 
 
 R = RunStatus
-LIVE = (R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING)
+LIVE = (R.QUEUED, R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING)
 ENDED = (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED)
 DRIVEN = (R.RESERVING, R.RUNNING, R.FINISHING)
 """A worker holds the lease of a run in these states."""
 
 TRANSITIONS: dict[RunStatus, tuple[RunStatus, ...]] = {
+    R.QUEUED: (R.RESERVING, R.PAUSED, R.CANCELLED),
     R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
     R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED),
     R.PAUSED: (R.RUNNING, R.RESERVING, R.FINISHING, R.CANCELLED),
@@ -112,6 +115,8 @@ class Run:
     ending: RunStatus | None = None
     """While `finishing`: the status the run ends in once billing answered every capture."""
     end_reason: str | None = None
+    queue_position: int | None = None
+    """While `queued`: how many runs are admitted before it (0: next)."""
 
     def driven_at(self, now: datetime) -> bool:
         """A worker holds the run's lease: it takes a request between items."""
@@ -133,6 +138,7 @@ class RunChanges(TypedDict, total=False):
     ended_at: datetime | None
     ending: RunStatus | None
     end_reason: str | None
+    queue_position: int | None
 
 
 STAGES = {

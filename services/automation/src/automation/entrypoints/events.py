@@ -94,8 +94,18 @@ def credit_replies_subscription() -> Subscription:
                 await uow.emit(topic, message, envelope.account_id, None)
 
             await apply_reply(uow.holds, emit, payload, live)
+        run_id = _uuid(envelope.correlation_id)  # the run that asked (its driver may be waiting)
+        if run_id is not None:
+            await uow.run_queue.signal_run(run_id)
 
     return Subscription(CREDIT_REPLIES, "credits", handle)
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def image_subscription(engine: RunEngine) -> Subscription:

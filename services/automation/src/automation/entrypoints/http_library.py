@@ -143,7 +143,7 @@ def routes(deps: HttpDeps) -> APIRouter:
                 u, caller.require_account(), site_id, content_id
             )
             await u.commit()
-        return {"run_id": run_id, "content_id": content_id, "status": "reserving"}
+        return {"run_id": run_id, "content_id": content_id, "status": "queued"}
 
     @router.post(
         "/sites/{site_id}/content/{content_id}/approve",

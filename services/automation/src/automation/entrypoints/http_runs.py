@@ -97,7 +97,7 @@ def routes(deps: HttpDeps) -> APIRouter:
                     "available": rejection.get("available"),
                 },
             )
-        status = 202 if run.status is RunStatus.RESERVING else 201
+        status = 202 if run.status in (RunStatus.QUEUED, RunStatus.RESERVING) else 201
         payload = Run.model_validate(_public_run(run)).model_dump(mode="json")
         return JSONResponse(payload, status_code=status)
 

@@ -1,5 +1,5 @@
-"""The worker role's run driver: picks up runs nobody drives (new, resumed, or a crashed worker's
-after its lease ran out) and drives up to N at once."""
+"""The worker role's run driver: admits queued runs fairly (`app/slots.py`), picks up runs nobody
+drives (resumed, or a crashed worker's after its lease ran out) and drives up to N at once."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.scheduler import start_due_runs
+from automation.app.slots import admit, publish_positions
+from automation.domain.scheduling import Caps
 from automation.ports import Clock
 from igny8.observability import get_logger
 from igny8.periodic import periodic_job
@@ -29,10 +31,22 @@ def run_driver(
     unit_of_work: Callable[[], AutomationUnitOfWork],
     concurrency: int,
     tick_s: float,
+    caps: Caps | None = None,
+    wakeups: asyncio.Event | None = None,
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """`concurrency` run slots in this process, filled fairly from the queue every worker shares
+    (`app/slots.py`). A slot is refilled as soon as its run ends (not at the next tick); a new or
+    resumed run anywhere wakes the loop through `wakeups` (PostgreSQL NOTIFY); `tick_s` is only
+    the fallback."""
+    caps = caps or Caps()
+
     async def run(stop: asyncio.Event) -> None:
         active: dict[uuid.UUID, asyncio.Task[str]] = {}
+        changed = wakeups or asyncio.Event()
+        positions_at = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            changed.clear()
             for run_id, task in list(active.items()):
                 if task.done():
                     del active[run_id]
@@ -40,28 +54,51 @@ def run_driver(
                         log.error(
                             "run driver crashed", run_id=str(run_id), error=repr(task.exception())
                         )
-            free = concurrency - len(active)
-            if free > 0:
+            try:
+                admitted = await admit(
+                    unit_of_work,
+                    engine.clock,
+                    engine.worker_id,
+                    concurrency - len(active),
+                    caps,
+                    engine.lease_ttl_s,
+                    set(active),
+                )
+            except Exception as exc:  # database hiccup: try again next tick
+                log.warning("cannot look for runs", error=repr(exc))
+                admitted = []
+            for slot in admitted:
+                task = asyncio.create_task(
+                    engine.drive(slot.run_id, slot.token), name=f"run-{slot.run_id}"
+                )
+                task.add_done_callback(lambda _: changed.set())  # refill the slot at once
+                active[slot.run_id] = task
+            if admitted or loop.time() - positions_at >= POSITIONS_EVERY_S:
+                positions_at = loop.time()
                 try:
-                    async with unit_of_work() as uow:
-                        waiting = await uow.runs.runs_needing_a_worker(
-                            engine.clock.now(), free + len(active)
-                        )
-                except Exception as exc:  # database hiccup: try again next tick
-                    log.warning("cannot look for runs", error=repr(exc))
-                    waiting = []
-                for run_id in waiting:
-                    if run_id not in active and len(active) < concurrency:
-                        active[run_id] = asyncio.create_task(
-                            engine.drive(run_id), name=f"run-{run_id}"
-                        )
+                    await publish_positions(unit_of_work, caps)
+                except Exception as exc:
+                    log.warning("cannot update queue positions", error=repr(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), tick_s)
+                await asyncio.wait_for(_first(stop, changed), tick_s)
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
 
     return run
+
+
+POSITIONS_EVERY_S = 1.0
+"""How often queued runs' places are recomputed and announced (also after each admission)."""
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def scheduler(

@@ -354,20 +354,37 @@ class SqlAlchemyPublications:
         )
 
     async def due(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Due publications, fairly across accounts: each account's first due, then each one's
+        second, … (each account's own in due order), so one account's thousand scheduled
+        articles cannot hold back another's ten. Rows another replica holds are skipped."""
         p = publications
-        rows = await self.session.execute(
-            sa.select(p.c.publication_id)
-            .where(
-                sa.or_(
-                    sa.and_(p.c.status == Status.SCHEDULED.value, p.c.scheduled_for <= now),
-                    sa.and_(p.c.status == Status.PUBLISHING.value, p.c.lease_until < now),
-                )
+        is_due = sa.or_(
+            sa.and_(p.c.status == Status.SCHEDULED.value, p.c.scheduled_for <= now),
+            sa.and_(p.c.status == Status.PUBLISHING.value, p.c.lease_until < now),
+        )
+        turn = (
+            sa.func.row_number()
+            .over(partition_by=p.c.account_id, order_by=(p.c.scheduled_for, p.c.publication_id))
+            .label("turn")
+        )
+        ranked = sa.select(p.c.publication_id, p.c.scheduled_for, turn).where(is_due).subquery()
+        order = [
+            r.publication_id
+            for r in await self.session.execute(
+                sa.select(ranked.c.publication_id)
+                .order_by(ranked.c.turn, ranked.c.scheduled_for, ranked.c.publication_id)
+                .limit(limit)
             )
-            .order_by(p.c.scheduled_for)
-            .limit(limit)
+        ]
+        if not order:
+            return []
+        locked = await self.session.execute(  # FOR UPDATE cannot go with a window function
+            sa.select(p.c.publication_id)
+            .where(p.c.publication_id.in_(order), is_due)
             .with_for_update(skip_locked=True)
         )
-        return [r.publication_id for r in rows]
+        mine = {r.publication_id for r in locked}
+        return [publication_id for publication_id in order if publication_id in mine]
 
     async def held_for_queue(self, limit: int) -> list[uuid.UUID]:
         rows = await self.session.execute(

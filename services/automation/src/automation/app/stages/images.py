@@ -15,6 +15,7 @@ from automation.app.items import run_item
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import progress
 from automation.app.run_lifecycle import between_items
+from automation.app.waits import waiter
 from automation.domain.ai import AIUsage
 from automation.domain.articles import with_inline_image
 from automation.domain.library import ImagePrompt
@@ -31,38 +32,63 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         found = await uow.queues.prompts_without_images(ctx.site_id, limit)
     keys = {f"s6:{p.prompt_id}": p for p in found}
     async with eng.unit_of_work() as uow:
-        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
         states = await uow.items.item_states(ctx.run_id, list(keys))
-        for key, prompt in keys.items():
-            if key not in states:
-                await uow.emit(
-                    "image.generate",
-                    GenerateImage(
-                        run_id=ctx.run_id,
-                        site_id=ctx.site_id,
-                        prompt_id=prompt.prompt_id,
-                        fencing_token=ctx.token,
-                    ),
-                    ctx.account_id,
-                    ctx.site_id,
-                )
-        await uow.commit()
+    sent: set[str] = set()
+    await _send_more(eng, ctx, keys, states, sent)
     deadline = asyncio.get_running_loop().time() + eng.image_deadline_s
     reported = -1
+    waits = waiter(eng.poll_s, ctx.run_id, eng.signals)
     while True:
+        waits.arm()
         await between_items(eng, ctx)
         async with eng.unit_of_work() as uow:
             states = await uow.items.item_states(ctx.run_id, list(keys))
         settled = [k for k in keys if states.get(k) in SETTLED]
         if len(settled) != reported:
             reported = len(settled)
+            waits.reset()
+            await _send_more(eng, ctx, keys, states, sent)
             await progress(eng, ctx, 6, reported, len(keys))
         if len(settled) == len(keys):
             return [str(states[k]) for k in keys]
         if asyncio.get_running_loop().time() > deadline:
             await _give_up(eng, ctx, [k for k in keys if k not in settled])
             continue
-        await asyncio.sleep(eng.poll_s)
+        await waits.wait()
+
+
+async def _send_more(
+    eng: RunEngine,
+    ctx: RunContext,
+    keys: dict[str, ImagePrompt],
+    states: dict[str, ItemStatus],
+    sent: set[str],
+) -> None:
+    """Keep at most `image_window` of the run's images on the work topic: the topic is first
+    come, first served, so a run that sent its thousand images at once would make every other
+    run's images wait behind them (issue 17); a window per run interleaves them, and runs get
+    their slots fairly."""
+    outstanding = sum(1 for k in sent if states.get(k) not in SETTLED)
+    room = eng.image_window - outstanding
+    batch = [k for k in keys if k not in sent and k not in states][: max(room, 0)]
+    if not batch:
+        return
+    async with eng.unit_of_work() as uow:
+        await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
+        for key in batch:
+            await uow.emit(
+                "image.generate",
+                GenerateImage(
+                    run_id=ctx.run_id,
+                    site_id=ctx.site_id,
+                    prompt_id=keys[key].prompt_id,
+                    fencing_token=ctx.token,
+                ),
+                ctx.account_id,
+                ctx.site_id,
+            )
+        await uow.commit()
+    sent.update(batch)
 
 
 async def _give_up(eng: RunEngine, ctx: RunContext, keys: list[str]) -> None:

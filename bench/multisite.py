@@ -1,0 +1,355 @@
+"""Many sites at once (issue 17): one agency account with 40 sites and one small account with 8
+sites started 0.5 s after it, each site a short pipeline (~11 AI calls), the development AI server
+at a fixed latency; with 1 and with 2 automation worker processes (4 run slots each).
+
+Prints JSON per worker count: total time against the ideal (runs x solo time / slots) =
+efficiency; the small account's mean wait (queued → running) and mean wall time (start request →
+end) against its solo time; AI calls in flight per account over time (sampled from the shared
+budget); the ledger's held balance at the end (must be 0); the CPU seconds each process used (the
+profile that names the limit); and the 2-worker ÷ 1-worker throughput. Needs `make infra-up`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+
+from igny8.auth import auth_headers
+from igny8.contracts import TOPICS
+from igny8.contracts.sites import SiteSnapshot
+from igny8.db import create_engine
+from igny8.messaging import ensure_topics
+from igny8.testing import ChildProcess, ensure_service_keys, free_port, temporary_database
+
+BIN = Path(sys.executable).parent
+LATENCY_MS = int(os.environ.get("MULTISITE_LATENCY_MS", "150"))
+AGENCY_SITES = int(os.environ.get("MULTISITE_AGENCY_SITES", "40"))
+SMALL_SITES = int(os.environ.get("MULTISITE_SMALL_SITES", "8"))
+SLOTS_PER_WORKER = 4
+CONFIG = {  # one cluster → 3 ideas (one call) → 3 articles, 3 prompt sets, 3 images: 11 calls
+    "batch_sizes": {"1": 50},
+    "ideas_per_cluster": 3,
+    "target_word_count": 200,
+    "inline_images": 0,
+    "image_size": "64x64",
+}
+KEYWORDS = b"keyword,volume\nbest compost bin,100\ncompost tips,90\ncompost guide,80\n"
+ENDED = ("completed", "failed", "paused", "cancelled", "rejected")
+
+
+def cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
+class Stack:
+    def __init__(self, tmp: Path, billing_db: str, automation_db: str, workers: int) -> None:
+        self.ports = {n: free_port() for n in ("ai", "billing")}
+        self.ports.update({f"automation{i}": free_port() for i in range(workers)})
+        self.automation_db = automation_db
+        env = {"LOG_LEVEL": "WARNING"}
+        self.processes = {
+            "devai": ChildProcess(
+                [
+                    str(BIN / "igny8-dev-ai"),
+                    *("--port", str(self.ports["ai"]), "--latency-ms", str(LATENCY_MS)),
+                ],
+                tmp / "ai.log",
+                env,
+            ),
+            "billing": ChildProcess(
+                [str(BIN / "billing"), "serve", "--port", str(self.ports["billing"])],
+                tmp / "billing.log",
+                {**env, "BILLING_DATABASE_URL": billing_db, "BILLING_LOG_LEVEL": "WARNING"},
+            ),
+        }
+        self.tmp, self.workers = tmp, workers
+        self.worker(0)  # the others once it has migrated the database (ready())
+        self.automation = f"http://127.0.0.1:{self.ports['automation0']}"
+        self.billing = f"http://127.0.0.1:{self.ports['billing']}"
+
+    def worker(self, i: int) -> None:
+        tmp, automation_db = self.tmp, self.automation_db
+        env = {"LOG_LEVEL": "WARNING"}
+        self.processes[f"automation{i}"] = ChildProcess(
+            [str(BIN / "automation"), "serve", "--port", str(self.ports[f"automation{i}"])],
+            tmp / f"automation{i}.log",
+            {
+                **env,
+                "AUTOMATION_DATABASE_URL": automation_db,
+                "AUTOMATION_LOG_LEVEL": "WARNING",
+                "AUTOMATION_OPENAI_BASE_URL": f"http://127.0.0.1:{self.ports['ai']}/v1",
+                "AUTOMATION_BILLING_URL": f"http://127.0.0.1:{self.ports['billing']}",
+                "AUTOMATION_IMAGE_ROOT": str(tmp / "images"),
+                "AUTOMATION_RUN_LOG_ROOT": str(tmp / f"runs{i}"),
+                "AUTOMATION_WORKER_CONCURRENCY": str(SLOTS_PER_WORKER),
+                "AUTOMATION_START_WAIT_S": "0",
+            },
+        )
+
+    async def ready(self, client: httpx.AsyncClient) -> None:
+        await self._ready(client)
+        for i in range(1, self.workers):
+            self.worker(i)
+        await self._ready(client)
+
+    async def _ready(self, client: httpx.AsyncClient) -> None:
+        for name in self.processes:
+            port = self.ports["ai" if name == "devai" else name]
+            path = "/v1/models" if name == "devai" else "/readyz"
+            for _ in range(600):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}{path}")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_s(p.proc.pid) for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+def h(target: str, account: uuid.UUID, *roles: str) -> dict[str, str]:
+    return auth_headers(None, "gateway", target, account, roles)
+
+
+async def add_account(client: httpx.AsyncClient, stack: Stack, account: uuid.UUID) -> None:
+    await client.post(
+        f"{stack.billing}/accounts",
+        json={"account_id": str(account)},
+        headers=h("billing", account),
+    )
+    await client.post(
+        f"{stack.billing}/accounts/{account}/grants",
+        json={"credits": 10_000_000, "kind": "paid"},
+        headers={**h("billing", account, "platform_admin"), "Idempotency-Key": str(account)},
+    )
+
+
+async def add_sites(
+    client: httpx.AsyncClient, stack: Stack, account: uuid.UUID, n: int
+) -> list[uuid.UUID]:
+    sites = [uuid.uuid4() for _ in range(n)]
+    producer = AIOKafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    for site in sites:
+        snapshot = SiteSnapshot(
+            site_id=site, account_id=account, version=1, name="s", url="https://s.example"
+        )
+        envelope = TOPICS.envelope(
+            "site.created", snapshot, source="integration", account_id=account, site_id=site
+        )
+        await producer.send_and_wait("site.created", envelope.to_bytes(), key=str(site).encode())
+    await producer.stop()
+    for site in sites:
+        for _ in range(300):
+            url = f"{stack.automation}/sites/{site}/config"
+            if (await client.get(url, headers=h("automation", account))).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        await client.put(url, json=CONFIG, headers=h("automation", account))
+        await client.post(
+            f"{stack.automation}/sites/{site}/keywords",
+            content=KEYWORDS,
+            headers={**h("automation", account), "Content-Type": "text/csv"},
+        )
+    return sites
+
+
+async def start(
+    client: httpx.AsyncClient, stack: Stack, account: uuid.UUID, site: uuid.UUID
+) -> str:
+    answer = await client.post(
+        f"{stack.automation}/sites/{site}/runs", headers=h("automation", account)
+    )
+    assert answer.status_code in (201, 202), answer.text
+    return str(answer.json()["run_id"])
+
+
+async def solo(client: httpx.AsyncClient, stack: Stack, account: uuid.UUID) -> float:
+    (site,) = await add_sites(client, stack, account, 1)
+    began = time.perf_counter()
+    run_id = await start(client, stack, account, site)
+    while True:
+        run = (
+            await client.get(f"{stack.automation}/runs/{run_id}", headers=h("automation", account))
+        ).json()
+        if run["status"] in ENDED:
+            assert run["status"] == "completed", run
+            return time.perf_counter() - began
+        await asyncio.sleep(0.02)
+
+
+async def scenario(workers: int) -> dict[str, Any]:
+    admin = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-multisite-{workers}-"))
+    async with (
+        temporary_database(admin, f"bench_ms_billing_{workers}") as billing_db,
+        temporary_database(admin, f"bench_ms_automation_{workers}") as automation_db,
+    ):
+        stack = Stack(tmp, billing_db, automation_db, workers)
+        db = create_engine(automation_db, 2)
+        try:
+            async with httpx.AsyncClient(timeout=60) as client:
+                await stack.ready(client)
+                agency, small, warm = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+                for account in (agency, small, warm):
+                    await add_account(client, stack, account)
+                await solo(client, stack, warm)  # warm-up, untimed
+                solo_s = min([await solo(client, stack, warm) for _ in range(2)])
+                agency_sites = await add_sites(client, stack, agency, AGENCY_SITES)
+                small_sites = await add_sites(client, stack, small, SMALL_SITES)
+                cpu_before = stack.cpu()
+                began = time.perf_counter()
+                agency_runs = await asyncio.gather(
+                    *(start(client, stack, agency, s) for s in agency_sites)
+                )
+                await asyncio.sleep(0.5)
+                small_requested = time.perf_counter()
+                small_runs = await asyncio.gather(
+                    *(start(client, stack, small, s) for s in small_sites)
+                )
+                in_flight: list[dict[str, Any]] = []
+                names = {agency: "agency", small: "small"}
+                runs = agency_runs + small_runs
+                while True:
+                    async with db.connect() as conn:
+                        flying = await conn.execute(
+                            sa.text(
+                                "SELECT account_id, count(*) FROM ai_calls_in_flight "
+                                "WHERE expires_at > now() GROUP BY account_id"
+                            )
+                        )
+                        sample = {names.get(a, "other"): int(n) for a, n in flying}
+                        left = (
+                            await conn.execute(
+                                sa.text(
+                                    "SELECT count(*) FROM runs WHERE run_id = ANY(:ids) "
+                                    "AND status NOT IN ('completed', 'failed', 'paused', "
+                                    "'cancelled', 'rejected')"
+                                ),
+                                {"ids": [uuid.UUID(r) for r in runs]},
+                            )
+                        ).scalar_one()
+                    in_flight.append({"t": round(time.perf_counter() - began, 2), **sample})
+                    if left == 0:
+                        break
+                    await asyncio.sleep(0.25)
+                total_s = time.perf_counter() - began
+                cpu_after = stack.cpu()
+                async with db.connect() as conn:
+                    rows = (
+                        await conn.execute(
+                            sa.text(
+                                "SELECT run_id, account_id, status, created_at, started_at, "
+                                "ended_at FROM runs WHERE run_id = ANY(:ids)"
+                            ),
+                            {"ids": [uuid.UUID(r) for r in runs]},
+                        )
+                    ).all()
+                held = {}
+                for account, name in names.items():
+                    for _ in range(100):
+                        balance = (
+                            await client.get(
+                                f"{stack.billing}/accounts/{account}/balance",
+                                headers=h("billing", account),
+                            )
+                        ).json()
+                        if balance["held"] == 0:
+                            break
+                        await asyncio.sleep(0.1)
+                    held[name] = balance["held"]
+        finally:
+            await db.dispose()
+            stack.stop()
+    small_rows = [r for r in rows if r.account_id == small]
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    slots = workers * SLOTS_PER_WORKER
+    ideal = len(runs) * solo_s / slots
+    waits = [(r.started_at - r.created_at).total_seconds() for r in small_rows if r.started_at]
+    walls = [(r.ended_at - r.created_at).total_seconds() for r in small_rows if r.ended_at]
+    small_wait = sum(waits) / len(waits) if waits else None
+    small_wall = sum(walls) / len(walls) if walls else None
+    return {
+        "workers": workers,
+        "slots": slots,
+        "runs": len(runs),
+        "statuses": statuses,
+        "solo_s": round(solo_s, 2),
+        "total_s": round(total_s, 2),
+        "ideal_s": round(ideal, 2),
+        "efficiency": round(ideal / total_s, 3),
+        "runs_per_s": round(len(runs) / total_s, 3),
+        "small_requested_after_s": round(small_requested - began, 2),
+        "small_mean_wait_s": round(small_wait, 2) if small_wait is not None else None,
+        "small_mean_wall_s": round(small_wall, 2) if small_wall is not None else None,
+        "small_wall_over_solo": round(small_wall / solo_s, 2) if small_wall else None,
+        "ai_in_flight": _summarise(in_flight),
+        "held_at_end": held,
+        "cpu_s": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after},
+        "load_avg_1m": os.getloadavg()[0],
+    }
+
+
+def _summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-second means of the calls in flight per account, and their peaks."""
+    seconds: dict[int, list[dict[str, Any]]] = {}
+    for sample in samples:
+        seconds.setdefault(int(sample["t"]), []).append(sample)
+    series = [
+        {
+            "t": t,
+            **{
+                who: round(sum(s.get(who, 0) for s in group) / len(group), 1)
+                for who in ("agency", "small")
+            },
+        }
+        for t, group in sorted(seconds.items())
+    ]
+    return {
+        "peak": {w: max((s.get(w, 0) for s in samples), default=0) for w in ("agency", "small")},
+        "per_second": series,
+    }
+
+
+async def main() -> None:
+    ensure_service_keys()
+    await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], TOPICS)
+    counts = [int(w) for w in os.environ.get("MULTISITE_WORKERS", "1,2").split(",")]
+    results = [await scenario(w) for w in counts]
+    report: dict[str, Any] = {
+        "benchmark": "multisite",
+        "ai_latency_ms": LATENCY_MS,
+        "sites": {"agency": AGENCY_SITES, "small": SMALL_SITES},
+        "goals": {"efficiency_1_worker": 0.8, "small_wall_over_solo": 2.0, "scale_2_over_1": 1.6},
+        "scenarios": results,
+    }
+    by = {r["workers"]: r for r in results}
+    if 1 in by and 2 in by:
+        report["throughput_2_over_1"] = round(by[2]["runs_per_s"] / by[1]["runs_per_s"], 2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,115 @@
+"""The fair run queue in PostgreSQL: runs in progress per account, the queued runs, admission
+(queued → reserving with the admitting worker's lease) and the queue positions shown to users.
+
+Admission is serialized across every worker process by a transaction-level advisory lock, so two
+workers never hand out the same slot twice or both give an account its last capped slot."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from automation.adapters.sqlalchemy_rows import SessionRepository
+from automation.adapters.sqlalchemy_tables import runs
+from automation.domain.runs import DRIVEN, RunStatus
+from automation.domain.scheduling import Waiting
+
+ADMISSION_LOCK = 0x6967_6E79_3866_6169  # "ign8fai": one admission at a time, every worker
+IN_PROGRESS = DRIVEN
+"""Runs that hold a slot: reserving, running, finishing (paused runs hold none)."""
+
+
+WAKE_CHANNEL = "automation_runs"
+"""NOTIFY channel: a run was queued or resumed (sent at commit; workers LISTEN)."""
+
+
+RUN_CHANNEL = "automation_run"
+"""NOTIFY channel with a run id: something its driver waits for happened."""
+
+
+class SqlAlchemyRunQueue(SessionRepository):
+    async def notify(self) -> None:
+        await self.session.execute(sa.select(sa.func.pg_notify(WAKE_CHANNEL, "")))
+
+    async def signal_run(self, run_id: uuid.UUID) -> None:
+        await self.session.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, str(run_id))))
+
+    async def lock_admission(self) -> None:
+        await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADMISSION_LOCK)))
+
+    async def in_progress(self) -> dict[uuid.UUID, int]:
+        rows = await self.session.execute(
+            sa.select(runs.c.account_id, sa.func.count())
+            .where(runs.c.status.in_(IN_PROGRESS))
+            .group_by(runs.c.account_id)
+        )
+        return {account: int(n) for account, n in rows}
+
+    async def queued(self, per_account: int) -> list[Waiting]:
+        """The oldest `per_account` queued runs of every account: enough to fill that many slots
+        whatever the fair order is, and bounded however long the queue is."""
+        ranked = (
+            sa.select(
+                runs.c.run_id,
+                runs.c.account_id,
+                runs.c.created_at,
+                sa.func.row_number()
+                .over(partition_by=runs.c.account_id, order_by=(runs.c.created_at, runs.c.run_id))
+                .label("n"),
+            )
+            .where(runs.c.status == RunStatus.QUEUED)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            sa.select(ranked.c.run_id, ranked.c.account_id, ranked.c.created_at).where(
+                ranked.c.n <= per_account
+            )
+        )
+        return [Waiting(r.run_id, r.account_id, r.created_at) for r in rows]
+
+    async def queue_positions(self) -> dict[uuid.UUID, int | None]:
+        rows = await self.session.execute(
+            sa.select(runs.c.run_id, runs.c.queue_position).where(runs.c.status == RunStatus.QUEUED)
+        )
+        return {r.run_id: r.queue_position for r in rows}
+
+    async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
+        """queued → reserving, leased to the admitting worker (the new fencing token)."""
+        got = await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id, runs.c.status == RunStatus.QUEUED)
+            .values(
+                status=RunStatus.RESERVING,
+                queue_position=None,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=ttl_s),
+                fencing_token=runs.c.fencing_token + 1,
+            )
+            .returning(runs.c.fencing_token)
+        )
+        token = got.scalar()
+        return int(token) if token is not None else None
+
+    async def set_positions(self, places: dict[uuid.UUID, int]) -> None:
+        """One statement for every changed place (not a round trip per run)."""
+        if not places:
+            return
+        values = sa.values(
+            sa.column("run_id", sa.Uuid), sa.column("place", sa.Integer), name="places"
+        ).data(list(places.items()))
+        await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == values.c.run_id, runs.c.status == RunStatus.QUEUED)
+            .values(queue_position=values.c.place)
+        )
+
+    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            sa.select(runs.c.run_id, runs.c.account_id, runs.c.site_id, runs.c.stages).where(
+                runs.c.run_id.in_(run_ids)
+            )
+        )
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,96 @@
+"""Fair run slots (issue 17): a worker with free slots admits queued runs in the fair order of
+`domain.scheduling` (fewest runs in progress per account, then oldest waiting, within the
+account's cap), and the queue's positions are kept visible (`runs.queue_position`, and
+`stage.progress` with reason `queued` for every run whose place changed).
+
+Every worker process admits from the same queue in PostgreSQL under one advisory lock, so the
+fair order and the caps hold across the fleet; runs already admitted that nobody drives (resumed,
+or a crashed worker's) come first — they were given their slot before."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from automation.domain.runs import STAGES
+from automation.domain.scheduling import Caps, choose, positions
+from automation.ports import Clock, UnitOfWork
+from igny8.contracts.runs import StageChanged
+
+QUEUE_SCAN_LIMIT = 10_000
+"""Queued runs per account read when the positions are recomputed (a bound, not a rule)."""
+
+
+@dataclass(frozen=True)
+class Admitted:
+    run_id: uuid.UUID
+    token: int | None
+    """The lease's fencing token when admitted from the queue; None for a run to take over."""
+
+
+async def admit(
+    unit_of_work: Callable[[], UnitOfWork],
+    clock: Clock,
+    worker_id: str,
+    free: int,
+    caps: Caps,
+    lease_ttl_s: float,
+    busy: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset(),
+) -> list[Admitted]:
+    """Fill up to `free` slots of this worker: runs to take over first, then queued runs in the
+    fair order. `busy` are the runs this worker drives already."""
+    if free <= 0:
+        return []
+    async with unit_of_work() as uow:
+        await uow.run_queue.lock_admission()
+        now = clock.now()
+        orphans = [
+            r for r in await uow.runs.runs_needing_a_worker(now, free + len(busy)) if r not in busy
+        ][:free]
+        admitted = [Admitted(r, None) for r in orphans]
+        left = free - len(orphans)
+        if left > 0:
+            waiting = await uow.run_queue.queued(left)
+            if waiting:
+                in_progress = await uow.run_queue.in_progress()
+                for run in choose(waiting, in_progress, left, caps):
+                    token = await uow.run_queue.admit(run.run_id, worker_id, now, lease_ttl_s)
+                    if token is not None:
+                        admitted.append(Admitted(run.run_id, token))
+        await uow.commit()
+    return admitted
+
+
+async def publish_positions(unit_of_work: Callable[[], UnitOfWork], caps: Caps) -> int:
+    """Recompute every queued run's place; store and announce (stage.progress, reason `queued`)
+    the places that changed — one statement for the stores. The number announced."""
+    async with unit_of_work() as uow:
+        await uow.run_queue.lock_admission()  # one recomputation at a time across workers
+        stored = await uow.run_queue.queue_positions()
+        if not stored:
+            await uow.commit()
+            return 0
+        places = positions(
+            await uow.run_queue.queued(QUEUE_SCAN_LIMIT), await uow.run_queue.in_progress(), caps
+        )
+        changed = {r: p for r, p in places.items() if stored.get(r) != p}
+        if changed:
+            await uow.run_queue.set_positions(changed)
+            for run in await uow.run_queue.queued_runs(list(changed)):
+                first = min(run["stages"])
+                await uow.emit(
+                    "stage.progress",
+                    StageChanged(
+                        run_id=run["run_id"],
+                        site_id=run["site_id"],
+                        stage=first,
+                        name=STAGES[first],
+                        reason="queued",
+                        queue_position=changed[run["run_id"]],
+                    ),
+                    run["account_id"],
+                    run["site_id"],
+                )
+        await uow.commit()
+    return len(changed)
