@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LOGS = ROOT / ".infra" / "logs"
+DEV_SECRET = "igny8-local-development-secret-not-for-production"  # noqa: S105 (local only)
+"""Signs development user tokens in a local stack only (`gateway dev-token`)."""
 STACK_FILE = ROOT / ".infra" / "stack.json"
 """Where the running stack's ports are recorded, for `make infra-status`."""
 SERVICES = {
@@ -74,7 +76,7 @@ def service_environment(env: dict[str, str], ports: dict[str, int]) -> dict[str,
             f"GATEWAY_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
             for name in ("billing", "automation", "integration", "publishing")
         },
-        "GATEWAY_JWT_DEV_SECRET": "igny8-local-development-secret-not-for-production",
+        "GATEWAY_JWT_DEV_SECRET": DEV_SECRET,
         # the console (served by the gateway at `/`) offers development identities
         "GATEWAY_CONSOLE_DEV_SIGN_IN": "true",
     }
@@ -180,8 +182,9 @@ def main() -> int:
             )
         print(f"  {'logs':<12} {LOGS}", flush=True)
         print(
-            f"  front door   http://127.0.0.1:{ports['gateway']}/v1 with a development token: "
-            "`.venv/bin/gateway dev-token --user you` (services/gateway/README.md)",
+            f"  front door   http://127.0.0.1:{ports['gateway']}/v1 with a development token:\n"
+            f"               GATEWAY_JWT_DEV_SECRET={DEV_SECRET} .venv/bin/gateway dev-token "
+            "--user you\n               (services/gateway/README.md, 'Authenticate')",
             flush=True,
         )
         print("  try the API: README.md, section 'Try the API'", flush=True)

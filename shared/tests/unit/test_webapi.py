@@ -122,6 +122,22 @@ async def test_validation_errors_list_fields_without_echoing_the_input(client):
     assert "errors.pydantic.dev" not in answer.text
 
 
+async def test_a_malformed_json_body_names_the_body_not_a_byte_offset(client):
+    answer = await client.post(
+        "/things",
+        content=b'{"name": "a", "vol',
+        headers={
+            **auth_headers(None, "gateway", "svc", uuid.uuid4()),
+            "Content-Type": "application/json",
+        },
+    )
+    assert answer.status_code == 422
+    error = _error(answer)
+    assert error["param"] == "body"
+    assert [e["param"] for e in error["errors"]] == ["body"]
+    assert error["message"].startswith("body: ")
+
+
 async def test_http_exceptions_and_unknown_routes_use_the_same_shape(client):
     missing = _error(await client.get("/missing"))
     assert (missing["type"], missing["code"], missing["message"]) == (

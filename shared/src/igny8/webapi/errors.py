@@ -152,6 +152,8 @@ def field_errors(raw: Sequence[Any]) -> list[FieldError]:
         else:
             where = ""
         param = ".".join(loc) or where or "body"
+        if err.get("type") == "json_invalid":  # its location is a byte offset, not a field
+            param = "body"
         out.append(
             FieldError(param=param, code=str(err.get("type", "invalid")), message=_clip(err["msg"]))
         )
