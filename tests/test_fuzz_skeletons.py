@@ -27,7 +27,7 @@ def test_skeleton_apis_hold_under_fuzzing(service, kafka_bootstrap, tmp_path: Pa
         {
             f"{prefix}_DATABASE_URL": database,
             f"{prefix}_ROLE": "api",
-            f"{prefix}_MIGRATE_ON_START": "false",
+            f"{prefix}_MIGRATE_ON_START": "true",  # its own schema, whatever ran before
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         },
         tmp_path / f"{service}.log",

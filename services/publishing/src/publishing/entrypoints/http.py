@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
-from igny8.webapi import error_response
+from igny8.webapi import error_response, errors
 from publishing.adapters.sqlalchemy_queries import SqlAlchemyPublishingQueries
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app import manage
@@ -71,7 +71,9 @@ def create_router(
     destinations: Destinations,
     credentials: CredentialSource,
 ) -> APIRouter:
-    router = APIRouter(tags=["publishing"])
+    # every route is under a site: another account's (or an unknown) site or object is a 404,
+    # a state that forbids the action a 409, a destination that fails a 502
+    router = APIRouter(tags=["publishing"], responses=errors(404, 409, 502))
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     UserId = Annotated[str | None, Header(alias="X-User-Id", max_length=200)]
 

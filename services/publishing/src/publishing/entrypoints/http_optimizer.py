@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
+from igny8.webapi import errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
@@ -22,7 +23,7 @@ def create_optimizer_router(
     admits: Callable[..., Callable[..., Caller]],
     hold_ttl_s: int,
 ) -> APIRouter:
-    router = APIRouter(tags=["optimization"])
+    router = APIRouter(tags=["optimization"], responses=errors(404, 409))
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     UserId = Annotated[str | None, Header(alias="X-User-Id", max_length=200)]
 
