@@ -221,9 +221,6 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         first = page.locator("tbody tr td a").first
         await expect(first).to_be_visible()
         await first.click()
-        await expect(page.locator("iframe.preview")).to_be_visible()
-        frame = page.frame_locator("iframe.preview")
-        await expect(frame.locator("h1, h2").first).to_be_visible(timeout=30_000)
         pending = page.locator('[data-testid="publication"][data-status="pending_approval"]')
         for _ in range(60):  # publishing queues the article from content.ready
             if await pending.count():
@@ -231,6 +228,9 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
             await page.wait_for_timeout(500)
             await page.reload()
         await expect(pending).to_have_count(1)
+        await expect(page.locator("iframe.preview")).to_be_visible()
+        frame = page.frame_locator("iframe.preview")
+        await expect(frame.locator("h1, h2").first).to_be_visible(timeout=30_000)
         await expect(page.get_by_test_id("score")).to_have_text(re.compile(r"^\d+$"))
         await check_page(page, "07-article")
         await pending.get_by_role("button", name="Approve").click()

@@ -500,12 +500,7 @@ async def test_the_run_survives_a_killed_automation_process_without_duplicates_o
             f"{t.automation}/sites/{t.site}/runs", headers=t.headers("automation")
         )
         run_id = started.json()["run_id"]
-        log = stack["tmp"] / "runs" / run_id / "stage-4.log"
-        for _ in range(600):
-            if log.exists() and log.read_text().count("item.done") >= 2:
-                break
-            await asyncio.sleep(0.05)
-        assert log.exists(), "stage 4 never started"
+        await wait_for_stage(t, client, run_id, 4, items_done=2)
         automation.kill()  # SIGKILL in the middle of stage 4
         restarted = ChildProcess(
             [str(BIN / "automation"), "serve", "--port", str(stack["ports"]["automation"])],
@@ -546,10 +541,23 @@ async def ai_calls(stack: dict, client: httpx.AsyncClient) -> dict:
     return (await client.get(f"http://127.0.0.1:{stack['ports']['ai']}/_stats/calls")).json()
 
 
-async def wait_for_stage(stack: dict, run_id: str, stage: int) -> None:
-    log = stack["tmp"] / "runs" / run_id / f"stage-{stage}.log"
+async def stage_log(t: Tenant, client: httpx.AsyncClient, run_id: str, stage: int) -> str:
+    """One stage's run log, through automation's API (the log lives in its database)."""
+    answer = await client.get(
+        f"{t.automation}/runs/{run_id}/log",
+        params={"stage": stage},
+        headers=t.headers("automation"),
+    )
+    return answer.text if answer.status_code == 200 else ""
+
+
+async def wait_for_stage(
+    t: Tenant, client: httpx.AsyncClient, run_id: str, stage: int, items_done: int = 0
+) -> None:
+    """Until the stage has started (and logged `items_done` finished items)."""
     for _ in range(600):
-        if log.exists():
+        text = await stage_log(t, client, run_id, stage)
+        if text and text.count("item.done") >= items_done:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"stage {stage} never started")
@@ -559,7 +567,7 @@ async def test_cancel_during_stage_2_releases_the_hold_and_frees_the_site(stack)
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 40, {**SMALL, "delay_within_stage_s": 0.4})
         run_id = await t.start(client)
-        await wait_for_stage(stack, run_id, 2)
+        await wait_for_stage(t, client, run_id, 2)
         await client.post(f"{t.automation}/runs/{run_id}/cancel", headers=t.headers("automation"))
         run = await t.run_until(client, run_id, {"cancelled", "completed"})
         assert run["status"] == "cancelled"
@@ -575,7 +583,7 @@ async def test_deleting_the_site_cancels_its_run(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.4})
         run_id = await t.start(client)
-        await wait_for_stage(stack, run_id, 1)
+        await wait_for_stage(t, client, run_id, 1)
         producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"])
         await producer.start()
         try:
@@ -727,7 +735,7 @@ async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.3})
         run_id = await t.start(client)
-        await wait_for_stage(stack, run_id, 4)
+        await wait_for_stage(t, client, run_id, 4)
         h = t.headers("automation")
         assert (
             await client.post(f"{t.automation}/runs/{run_id}/pause", headers=h)
@@ -770,15 +778,19 @@ async def test_two_worker_processes_share_the_runs_and_drive_each_exactly_once(s
         assert [r["status"] for r in runs] == ["completed"] * len(runs)
         for t, run in zip(tenants, runs, strict=True):
             await settled(t, client, str(run["run_id"]), run["credits_charged"])
-    drivers = {}
-    for run_id in run_ids:  # a driver writes stage.started into its own process's run directory
-        drivers[run_id] = [
-            root
-            for root in ("runs", "runs-2")
-            if "stage.started" in _read(stack["tmp"] / root / run_id / "trace.jsonl")
-        ]
-    assert all(len(found) == 1 for found in drivers.values()), drivers
-    assert {found[0] for found in drivers.values()} == {"runs", "runs-2"}, "both processes drove"
+        # the shared log (database): every stage started once, so each run had one driver
+        for t, run_id in zip(tenants, run_ids, strict=True):
+            trace = (
+                await client.get(
+                    f"{t.automation}/runs/{run_id}/trace", headers=t.headers("automation")
+                )
+            ).text
+            assert trace.count('"stage.started"') == trace.count('"stage.completed"') > 0, trace
+    # the second process also keeps a local copy of what it drove (AUTOMATION_RUN_LOG_ROOT)
+    by_second = {
+        r for r in run_ids if "stage.started" in _read(stack["tmp"] / "runs-2" / r / "trace.jsonl")
+    }
+    assert by_second and by_second != set(run_ids), "both processes drove"
     assert all(r["fencing_token"] == 1 for r in runs), "no run was taken over"
 
 
