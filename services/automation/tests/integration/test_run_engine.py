@@ -321,7 +321,7 @@ async def test_the_image_consumer_holds_no_transaction_across_the_provider_call(
 
     from automation.entrypoints.events import image_subscription
     from igny8.contracts import TOPICS
-    from igny8.messaging.consumer import ConsumerSettings, InboxConsumer
+    from igny8.messaging import ConsumerSettings, InboxConsumer
 
     h = harness
     await h.add_site({**SMALL, "inline_images": 0})

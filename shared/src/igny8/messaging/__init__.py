@@ -1,13 +1,7 @@
 """Kafka messaging with effects exactly once: outbox + relay, inbox, retries and dead letters."""
 
 from igny8.messaging.bus import Messaging, create_broker
-from igny8.messaging.consumer import (
-    BatchHandler,
-    ConsumerSettings,
-    DeadLetter,
-    InboxConsumer,
-    Subscription,
-)
+from igny8.messaging.consumer import InboxConsumer
 from igny8.messaging.entities import (
     keep_newest,
     keep_site,
@@ -16,6 +10,12 @@ from igny8.messaging.entities import (
 )
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
+from igny8.messaging.subscriptions import (
+    BatchHandler,
+    ConsumerSettings,
+    DeadLetter,
+    Subscription,
+)
 from igny8.messaging.tables import (
     create_messaging_tables,
     drop_messaging_tables,

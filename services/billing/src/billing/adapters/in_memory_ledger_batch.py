@@ -21,6 +21,15 @@ from billing.ports import Capture, StoredOutcome, UsageRecord
 from igny8.contracts import Envelope
 
 
+class OutsideTheBatch(RuntimeError):
+    """A use case reached for a repository method the batch does not load (the batch's
+    repositories serve only what reserve, commit and release read). Raised, it fails the batch,
+    and the consumer falls back to applying its commands one by one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not part of a command batch")
+
+
 class BatchLedgers:
     """LedgerRepository over the locked accounts: each aggregate lives for the whole batch."""
 
@@ -44,7 +53,7 @@ class BatchLedgers:
         ledger.touched_grants.clear()
 
     def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
+        raise OutsideTheBatch(name)
 
 
 class BatchReservations:
@@ -92,7 +101,7 @@ class BatchReservations:
         return (account_id, reservation_id) in self._state.tombstones
 
     def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
+        raise OutsideTheBatch(name)
 
 
 class BatchPrices:
@@ -104,7 +113,7 @@ class BatchPrices:
         return await PRICES.prices_at(self._session, when, self._state.price_version)
 
     def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"{name} is not part of a command batch")
+        raise OutsideTheBatch(name)
 
 
 class BatchUsage:
