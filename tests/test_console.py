@@ -228,9 +228,16 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
             await page.wait_for_timeout(500)
             await page.reload()
         await expect(pending).to_have_count(1)
-        await expect(page.locator("iframe.preview")).to_be_visible()
+        preview = page.locator("iframe.preview")
+        await expect(preview).to_be_visible()
+        # Chromium renders a sandboxed frame in a process of its own and may leave it unpainted
+        # while it is off screen or being replaced (text first, then with its images): the
+        # preview is looked at the way a reader would, scrolled to, and judged by what it holds.
+        await preview.scroll_into_view_if_needed()
         frame = page.frame_locator("iframe.preview")
-        await expect(frame.locator("h1, h2").first).to_be_visible(timeout=30_000)
+        await expect(frame.locator("h1, h2").first).to_have_text(re.compile(r"\w"), timeout=30_000)
+        box = await preview.bounding_box()
+        assert box is not None and box["height"] > 100
         await expect(page.get_by_test_id("score")).to_have_text(re.compile(r"^\d+$"))
         await check_page(page, "07-article")
         await pending.get_by_role("button", name="Approve").click()
