@@ -7,7 +7,6 @@ charged. Each main page is screenshotted (.artifacts/console/) and scanned with 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from pathlib import Path
@@ -15,9 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from console_stack import CONSOLE_DIST, ROOT, SERVICES, Platform
+from console_stack import (
+    CONSOLE_DIST,
+    ROOT,
+    SERVICES,
+    Platform,
+    check_page,
+    chromium,
+    new_page,
+    signed_in,
+    start_stripe_mock,
+)
 from oidc_issuer import create_issuer
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
@@ -27,9 +36,6 @@ from igny8.testing import free_port, temporary_database, wait_until
 from stack import wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-ARTIFACTS = ROOT / ".artifacts" / "console"
-AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
 CAPS = {
     "batch_sizes": {"1": 50},
     "ideas_per_cluster": 1,
@@ -41,6 +47,27 @@ CAPS = {
 TOPICS_WORDS = ["compost", "raised bed", "tomato", "mulch"]
 GRANTED = 50_000
 expect.set_options(timeout=15_000)
+# Every document the article preview's frame is given, in order (reset by each page load).
+CUT_LABELS = """() => [...document.querySelectorAll('.chart svg')].flatMap((svg) => {
+  const box = svg.viewBox.baseVal;
+  return [...svg.querySelectorAll('text')].filter((t) => {
+    const b = t.getBBox();
+    return b.x < 0 || b.y < 0 || b.x + b.width > box.width || b.y + b.height > box.height;
+  }).map((t) => t.textContent);
+})"""
+WATCH_PREVIEW = """
+window.__previews = [];
+new MutationObserver((records) => {
+  const seen = (el) => el.matches && el.matches("iframe.preview")
+    && window.__previews.push(el.getAttribute("srcdoc"));
+  for (const r of records) {
+    if (r.type === "attributes") seen(r.target);
+    for (const n of r.addedNodes)
+      if (n.nodeType === 1) [n, ...n.querySelectorAll("iframe.preview")].forEach(seen);
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true,
+                      attributeFilter: ["srcdoc"]});
+"""
 
 
 def keywords_csv() -> str:
@@ -55,6 +82,12 @@ def keywords_csv() -> str:
 
 
 @pytest.fixture(scope="module")
+async def browser():  # type: ignore[no-untyped-def]
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
 async def platform(postgres_admin_url, kafka_bootstrap, tmp_path_factory):
     assert (CONSOLE_DIST / "index.html").is_file(), "build the console first: make console"
     await ensure_topics(kafka_bootstrap, TOPICS)
@@ -63,45 +96,16 @@ async def platform(postgres_admin_url, kafka_bootstrap, tmp_path_factory):
     contexts = [temporary_database(postgres_admin_url, f"{s}_console") for s in SERVICES]
     for name, context in zip(SERVICES, contexts, strict=True):
         dbs[name] = await context.__aenter__()
-    found = Platform(tmp, kafka_bootstrap, dbs)
+    stripe, stripe_url = await start_stripe_mock(tmp)
+    found = Platform(tmp, kafka_bootstrap, dbs, stripe_url)
     try:
         await found.start_all()
         yield found
     finally:
         found.stop()
+        stripe.stop()
         for context in reversed(contexts):
             await context.__aexit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        await launched.close()
-
-
-async def new_page(browser) -> Page:
-    # bypass_csp: the test injects axe-core into the page, which the console's CSP forbids
-    context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    return await context.new_page()
-
-
-async def check_page(page: Page, name: str) -> None:
-    """A screenshot as an artifact, and no serious or critical axe-core violation."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    await page.add_script_tag(path=str(AXE))
-    found = await page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
-    )
-    bad = [v for v in found if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{name}: {json.dumps(bad, indent=1)}"
 
 
 async def session_of(page: Page) -> dict[str, str]:
@@ -116,6 +120,7 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
 ):
     gateway = platform.url["gateway"]
     page = await new_page(browser)
+    await page.add_init_script(WATCH_PREVIEW)
     user = f"console-{uuid.uuid4().hex[:8]}"
 
     # -- sign in with a development identity, make an account
@@ -208,6 +213,10 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
             )
         await expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=30_000)
         await expect(page.get_by_role("heading", name="Stage results")).to_be_visible()
+        # a stage's result reads as a sentence, not as JSON
+        result = page.locator('table tr[data-stage="1"] td').nth(2)
+        await expect(result).to_contain_text(re.compile(r"\d+ of \d+ done"))
+        assert "{" not in await result.inner_text()
         run = (await client.get(f"{gateway}/v1/runs/{run_id}", headers=headers)).json()
         charged = run["credits_charged"]
         assert 0 < charged <= estimate
@@ -230,12 +239,23 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await expect(pending).to_have_count(1)
         preview = page.locator("iframe.preview")
         await expect(preview).to_be_visible()
-        # Chromium renders a sandboxed frame in a process of its own and may leave it unpainted
-        # while it is off screen or being replaced (text first, then with its images): the
-        # preview is looked at the way a reader would, scrolled to, and judged by what it holds.
+        # Chromium leaves a sandboxed frame unpainted while its srcdoc is replaced: the console
+        # gives the frame its document once, images included (it used to write the text first,
+        # then again with the images, and the heading was "hidden" in between).
         await preview.scroll_into_view_if_needed()
         frame = page.frame_locator("iframe.preview")
         await expect(frame.locator("h1, h2").first).to_have_text(re.compile(r"\w"), timeout=30_000)
+        await expect(frame.locator("h1, h2").first).to_be_visible()
+        await expect(frame.locator("img").first).to_have_attribute("src", re.compile("^data:"))
+        written = await page.evaluate("() => window.__previews")
+        assert len(set(written)) == 1, [w[:80] if w else w for w in written]
+        # the preview's box can be resized (a sandboxed frame cannot be measured from outside)
+        resizable = await page.locator(".preview-box").evaluate("e => getComputedStyle(e).resize")
+        assert resizable == "vertical"
+        # each check by its readable label, its raw name beside it
+        title_check = page.locator('tr[data-check="keyphrase_in_title"]')
+        await expect(title_check).to_contain_text("Keyphrase in the title")
+        await expect(title_check.locator("code")).to_have_text("keyphrase_in_title")
         box = await preview.bounding_box()
         assert box is not None and box["height"] > 100
         await expect(page.get_by_test_id("score")).to_have_text(re.compile(r"^\d+$"))
@@ -258,7 +278,63 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         await expect(page.get_by_test_id("available")).to_have_text(f"{GRANTED - charged:,}")
         await expect(page.get_by_test_id("held")).to_have_text("0")
         await expect(page.get_by_role("img", name="Credits by operation")).to_be_visible()
+        # every label and figure of the charts lies inside its drawing (none cut off)
+        cut = await page.evaluate(CUT_LABELS)
+        assert not cut, cut
+        await expect(page.locator(".chart text", has_text="content generation")).to_have_count(1)
         await check_page(page, "09-credits")
+
+
+async def test_buying_a_package_sends_the_browser_to_the_providers_checkout(platform, browser):
+    """No card form of our own: the console asks billing for a checkout session (stripe-mock
+    here) and sends the browser to the session's URL, which the test catches instead of
+    loading (stripe-mock's URLs point at no page)."""
+    gateway = platform.url["gateway"]
+    user = f"buyer-{uuid.uuid4().hex[:8]}"
+    code = f"pack-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(timeout=30) as client:
+        token = (await client.post(f"{gateway}/v1/console/dev-tokens", json={"user": user})).json()[
+            "access_token"
+        ]
+        me = {"Authorization": f"Bearer {token}"}
+        made = await client.post(f"{gateway}/v1/accounts", json={"name": "Buyer"}, headers=me)
+        assert made.status_code == 201, made.text
+        account = made.json()["account_id"]
+        operator = auth_headers(None, "gateway", "billing", uuid.UUID(account), ("platform_admin",))
+        offered = await client.put(
+            f"{platform.url['billing']}/packages",
+            json={"code": code, "name": "Starter 5k", "price": 4900, "currency": "usd",
+                  "credits": 5000},
+            headers=operator,
+        )  # fmt: skip
+        assert offered.status_code == 200, offered.text
+    page = await signed_in(browser, gateway, token, account, user)
+    sent_to: list[str] = []
+
+    async def provider(route) -> None:  # type: ignore[no-untyped-def]
+        sent_to.append(route.request.url)
+        await route.fulfill(status=200, content_type="text/html", body="<title>Checkout</title>")
+
+    sessions: list[dict] = []
+
+    async def billing_answer(route) -> None:  # type: ignore[no-untyped-def]
+        # read on its way to the page: the page navigates away before its body could be read
+        answer = await route.fetch()
+        sessions.append(await answer.json())
+        await route.fulfill(response=answer)
+
+    await page.route(lambda url: not url.startswith(gateway), provider)
+    await page.route(re.compile(r"/v1/invoices/[^/]+/pay$"), billing_answer)
+    await page.goto(f"{gateway}/credits")
+    card = page.locator("li.card", has_text="Starter 5k")
+    await expect(card).to_contain_text("5,000 credits for 49.00 USD")
+    await check_page(page, "10-buy-credits")
+    await card.get_by_role("button", name="Buy Starter 5k").click()
+    await page.wait_for_url(lambda url: not url.startswith(gateway))
+    [session] = sessions
+    assert session["checkout_url"], session
+    assert page.url == session["checkout_url"]
+    assert sent_to == [session["checkout_url"]]
 
 
 async def test_the_console_is_served_at_the_root_and_the_api_keeps_its_paths(platform):

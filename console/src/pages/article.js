@@ -20,13 +20,15 @@ function dataUrl(blob) {
 }
 
 /** The article's images are served to signed-in callers only: each is fetched through `/v1`
- * with the token and shown inline. The text shows at once (images by their alt text), the images
- * when they have arrived. */
+ * with the token and put inline before the frame is filled. The frame's document is written
+ * once per version of the article: replacing a srcdoc navigates the sandboxed frame again, and
+ * Chromium leaves it unpainted (its content "hidden") while it does, so a text-first document
+ * followed by one with images showed a blank or flickering preview. */
 function page(doc) {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"></head>${doc.body.outerHTML}</html>`;
 }
 
-function textFirst(markup) {
+async function withImages(markup) {
   const doc = new DOMParser().parseFromString(markup, "text/html");
   const images = [];
   for (const img of doc.querySelectorAll("img")) {
@@ -36,10 +38,6 @@ function textFirst(markup) {
       img.removeAttribute("src");
     }
   }
-  return { doc, images };
-}
-
-async function withImages(doc, images) {
   await Promise.all(
     images.map(async ([img, id]) => {
       try {
@@ -54,25 +52,55 @@ async function withImages(doc, images) {
 }
 
 function Preview({ title, markup }) {
-  const [shown, setShown] = useState("");
+  const [shown, setShown] = useState(null);
   useEffect(() => {
     let current = true;
-    const { doc, images } = textFirst(markup);
-    setShown(page(doc));
-    if (images.length) withImages(doc, images).then((done) => current && setShown(done));
+    withImages(markup).then((done) => current && setShown(done));
     return () => {
       current = false;
     };
   }, [markup]);
+  if (shown === null) return html`<${Loading} what="the preview" />`;
   // The article's HTML is shown in a sandboxed frame: no script of it runs, nothing of it can
-  // reach the console's page or its token.
-  return html`<iframe
-    class="preview"
-    title=${`Preview of ${title}`}
-    sandbox=""
-    referrerpolicy="no-referrer"
-    srcdoc=${shown}
-  ></iframe>`;
+  // reach the console's page or its token. Being sandboxed it cannot be measured from here,
+  // so its box is resizable (drag its corner) instead of sized to the article.
+  return html`<div class="preview-box">
+    <iframe
+      class="preview"
+      title=${`Preview of ${title}`}
+      sandbox=""
+      referrerpolicy="no-referrer"
+      srcdoc=${shown}
+    ></iframe>
+  </div>`;
+}
+
+// Publishing's check names (its analyzer's WEIGHTS) as a reader would say them.
+const CHECKS = {
+  keyphrase_in_title: "Keyphrase in the title",
+  keyphrase_in_introduction: "Keyphrase in the introduction",
+  keyphrase_in_slug: "Keyphrase in the slug",
+  keyphrase_in_meta_description: "Keyphrase in the meta description",
+  keyphrase_in_subheadings: "Keyphrase in subheadings",
+  keyphrase_in_image_alt: "Keyphrase in image alt text",
+  keyphrase_density: "Keyphrase density",
+  meta_description_length: "Meta description length",
+  text_length: "Text length",
+  single_h1: "A single main heading (H1)",
+  subheading_distribution: "Subheadings spread through the text",
+  paragraph_length: "Paragraph length",
+  sentence_length: "Sentence length",
+  flesch_reading_ease: "Reading ease (Flesch)",
+  internal_links: "Internal links",
+  outbound_links: "Outbound links",
+  no_keyphrase_anchor: "No link anchored on the keyphrase",
+};
+
+/** A check's label: known names by their text, any other name made readable. */
+export function checkLabel(name) {
+  if (CHECKS[name]) return CHECKS[name];
+  const words = String(name).replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 function Checks({ report }) {
@@ -89,7 +117,8 @@ function Checks({ report }) {
       <thead><tr><th scope="col">Check</th><th scope="col">Result</th><th scope="col">Why</th></tr></thead>
       <tbody>
         ${checks.map(
-          (c) => html`<tr><td>${c.name}</td><td><span class=${`badge ${c.result}`}>${c.result}</span></td><td>${c.why}</td></tr>`,
+          (c) => html`<tr data-check=${c.name}>
+            <td>${checkLabel(c.name)} <code class="muted check-name">${c.name}</code></td><td><span class=${`badge ${c.result}`}>${c.result}</span></td><td>${c.why}</td></tr>`,
         )}
       </tbody>
     </table>`;
@@ -135,7 +164,9 @@ export function ArticlePage({ siteId, contentId }) {
     <div class="two">
       <section aria-labelledby="preview">
         <h2 id="preview">Preview</h2>
-        ${c ? html`<${Preview} title=${c.title} markup=${markup} />` : html`<${Loading} what="the article" />`}
+        ${c && (rendered.data || rendered.error || !rendered.loading)
+          ? html`<${Preview} title=${c.title} markup=${markup} />`
+          : html`<${Loading} what="the article" />`}
       </section>
       <div>
         <section aria-labelledby="publication">

@@ -65,7 +65,7 @@ function Packages() {
       (p) => html`<li class="card">
         <h3>${p.name}</h3>
         <p>${number(p.credits)} credits for ${money(p.price, p.currency)} (plus tax)</p>
-        <${Action} run=${buy(p)} label=${`Buy ${p.name}`}>Buy — pay on the provider's page</${Action}>
+        <${Action} run=${buy(p)}>Buy ${p.name}</${Action}>
       </li>`,
     )}
   </ul>`;
@@ -104,7 +104,8 @@ export function CreditsPage() {
     </section>
     <section aria-labelledby="buy">
       <h2 id="buy">Buy credits</h2>
-      <p class="muted">You pay on the payment provider's own page; no card details reach IGNY8.</p>
+      <p class="muted">Buying takes you to the payment provider's own page to pay; no card
+        details reach IGNY8.</p>
       <${Packages} />
     </section>
     <section aria-labelledby="transactions">

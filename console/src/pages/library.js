@@ -1,9 +1,47 @@
 // A site's keywords (CSV upload with per-line errors), clusters, ideas and articles.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, newKey } from "../api.js";
 import { html } from "../html.js";
 import { Link } from "../router.js";
+import { follow } from "../sse.js";
 import { ErrorBox, More, number, usePaged, when } from "../ui.js";
+
+const ENDED = new Set(["completed", "failed", "cancelled", "rejected"]);
+
+/** Calls `changed` whenever a run of the site moves its objects on (a stage completes, the run
+ * pauses or ends): a list of clusters, ideas or articles open during a run would otherwise show
+ * the statuses it had when it was opened. */
+export function useSiteRuns(siteId, changed) {
+  useEffect(() => {
+    let stop = () => {};
+    let gone = false;
+    let timer = null;
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(changed, 400);
+    };
+    api(`/sites/${siteId}/runs?limit=10`)
+      .then((page) => {
+        const live = page.items.find((r) => !ENDED.has(r.status) && r.status !== "paused");
+        if (!live || gone) return;
+        stop = follow(`/runs/${live.run_id}/events`, {
+          onEvent: (type) => {
+            if (type === "stage.completed" || (type.startsWith("run.") && type !== "run.started"))
+              soon();
+          },
+          onEnd: soon,
+        });
+      })
+      .catch(() => {
+        /* no live updates: the list still shows what it read */
+      });
+    return () => {
+      gone = true;
+      stop();
+      clearTimeout(timer);
+    };
+  }, [siteId]);
+}
 
 export function KeywordsTab({ siteId }) {
   const list = usePaged(`/sites/${siteId}/keywords`, 50);
@@ -97,6 +135,7 @@ export function KeywordsTab({ siteId }) {
 
 function Listing({ siteId, kind, title, empty, columns }) {
   const list = usePaged(`/sites/${siteId}/${kind}`, 25);
+  useSiteRuns(siteId, list.reload);
   return html`<section aria-labelledby=${`list-${kind}`}>
     <h2 id=${`list-${kind}`}>${title}</h2>
     ${!list.loading && !list.error && list.items.length === 0 ? html`<p class="empty">${empty}</p>` : null}

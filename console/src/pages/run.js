@@ -5,7 +5,7 @@ import { html } from "../html.js";
 import { Link } from "../router.js";
 import { follow } from "../sse.js";
 import { Action, ErrorBox, Loading, number, when } from "../ui.js";
-import { STAGES } from "./runs.js";
+import { pauseReason, STAGES } from "./runs.js";
 
 const ENDED = new Set(["completed", "failed", "cancelled", "rejected"]);
 
@@ -47,6 +47,41 @@ function StageBar({ n, stage }) {
       stage.reason ? ` · ${stage.reason}` : ""
     }</small>
   </li>`;
+}
+
+const RESULT_KEYS = ["done", "total", "failed", "skipped", "credits", "partial", "reason"];
+
+function readable(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "number") return number(value);
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (Array.isArray(value)) return value.map(readable).join(", ");
+  if (typeof value === "object")
+    return Object.entries(value)
+      .map(([k, v]) => `${k.replace(/_/g, " ")} ${readable(v)}`)
+      .join(", ");
+  return String(value);
+}
+
+/** A stage's result as a sentence ("8 of 8 done, 1 failed · 120 credits"), then any other
+ * field the stage reported, by name. */
+export function StageResult({ result }) {
+  const r = result || {};
+  const parts = [];
+  if (r.done !== undefined || r.total)
+    parts.push(`${number(r.done ?? 0)}${r.total ? ` of ${number(r.total)}` : ""} done`);
+  if (r.failed) parts.push(`${number(r.failed)} failed`);
+  if (r.skipped) parts.push(`${number(r.skipped)} already done`);
+  if (r.credits) parts.push(`${number(r.credits)} credits`);
+  if (r.partial) parts.push("partial (a cap stopped it early)");
+  if (r.reason) parts.push(`why: ${r.reason}`);
+  const rest = Object.entries(r).filter(([k]) => k !== "status" && !RESULT_KEYS.includes(k));
+  return html`<span>${parts.join(" · ") || "—"}</span>
+    ${rest.length
+      ? html`<dl class="inline">
+          ${rest.map(([k, v]) => html`<div><dt>${k.replace(/_/g, " ")}</dt><dd>${readable(v)}</dd></div>`)}
+        </dl>`
+      : null}`;
 }
 
 export function RunPage({ runId }) {
@@ -131,11 +166,16 @@ export function RunPage({ runId }) {
       <span data-testid="run-credits">${number(run.credits_charged)}</span> credits spent so far${" · "}
       live updates: <span role="status">${stream}</span>
     </p>
-    ${run.status === "paused" && run.pause_reason
-      ? html`<p class="notice" role="alert">The run paused itself: ${run.pause_reason}</p>`
+    ${run.status === "paused" && run.pause_reason && run.pause_reason !== "requested"
+      ? html`<p class="notice" role="alert" data-testid="pause-reason">
+          The run paused itself: ${pauseReason(run.pause_reason)}.
+          <code class="muted">${run.pause_reason}</code></p>`
       : null}
-    ${run.error ? html`<p class="error" role="alert">${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}</p>` : null}
-    ${run.rejection ? html`<p class="error" role="alert">Refused: ${JSON.stringify(run.rejection)}</p>` : null}
+    ${run.status === "paused" && run.pause_reason === "requested"
+      ? html`<p class="notice" data-testid="pause-reason">Paused on request: resume it to go on, or cancel it.</p>`
+      : null}
+    ${run.error ? html`<p class="error" role="alert">${readable(run.error)}</p>` : null}
+    ${run.rejection ? html`<p class="error" role="alert">Refused: ${readable(run.rejection)}</p>` : null}
     <${ErrorBox} error=${error} />
     <ol class="stages" aria-label="Stages">
       ${run.stages.map((n) => html`<${StageBar} key=${n} n=${n} stage=${stages[n] || { status: "waiting", done: 0, failed: 0, total: 0 }} />`)}
@@ -157,10 +197,9 @@ export function RunPage({ runId }) {
             <tbody>
               ${run.stages.map((n) => {
                 const r = run.stage_results[n] || run.stage_results[String(n)] || {};
-                const rest = Object.entries(r).filter(([k]) => k !== "status");
-                return html`<tr>
+                return html`<tr data-stage=${n}>
                   <td>${n}. ${STAGES[n]}</td><td>${r.status || "—"}</td>
-                  <td>${rest.map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ")}</td>
+                  <td><${StageResult} result=${r} /></td>
                 </tr>`;
               })}
             </tbody>

@@ -4,6 +4,7 @@ import { api, newKey } from "../api.js";
 import { html } from "../html.js";
 import { Link, navigate } from "../router.js";
 import { ErrorBox, More, number, usePaged, when } from "../ui.js";
+import { useSiteRuns } from "./library.js";
 
 export const STAGES = {
   1: "Clustering",
@@ -14,8 +15,27 @@ export const STAGES = {
   6: "Images",
 };
 
+// Why automation paused a run (`app/items.py`, `app/credit_holds.py`), as a sentence.
+const PAUSES = [
+  ["credit_cap_reached", "the run reached its credit cap (Settings: most credits a run may spend)"],
+  ["insufficient_credits", "the account has too few credits left (buy a package on Credits)"],
+  ["credits", "billing did not answer the credit reservation"],
+  ["provider_quota", "the AI provider's quota is used up"],
+  ["provider_failures", "the AI provider failed several times in a row"],
+];
+
+export function pauseReason(reason) {
+  const raw = String(reason || "");
+  const [code, ...more] = raw.split(":");
+  const known = PAUSES.find(([key]) => key === code.trim());
+  const detail = more.join(":").trim();
+  if (!known) return raw;
+  return detail ? `${known[1]} (${detail})` : known[1];
+}
+
 export function RunsTab({ siteId }) {
   const runs = usePaged(`/sites/${siteId}/runs`, 20);
+  useSiteRuns(siteId, runs.reload);
   const [estimate, setEstimate] = useState(null);
   const [balance, setBalance] = useState(null);
   const [error, setError] = useState(null);
@@ -93,7 +113,7 @@ export function RunsTab({ siteId }) {
               ${runs.items.map(
                 (r) => html`<tr key=${r.run_id}>
                   <td><${Link} href=${`/runs/${r.run_id}`}>${String(r.run_id).slice(0, 8)}</${Link}></td>
-                  <td>${r.status}${r.pause_reason ? ` (${r.pause_reason})` : ""}</td>
+                  <td>${r.status}${r.pause_reason ? ` (${pauseReason(r.pause_reason)})` : ""}</td>
                   <td>${number(r.credits_charged)}</td>
                   <td>${when(r.started_at || r.created_at)}</td>
                   <td>${when(r.ended_at)}</td>

@@ -6,6 +6,7 @@ import { Link } from "../router.js";
 import { Action, ErrorBox, Loading, useLoad, when } from "../ui.js";
 import { ArticlesList, ClustersList, IdeasList, KeywordsTab } from "./library.js";
 import { RunsTab } from "./runs.js";
+import { SettingsTab } from "./settings.js";
 
 const TABS = [
   ["overview", "Overview"],
@@ -14,6 +15,7 @@ const TABS = [
   ["ideas", "Ideas"],
   ["articles", "Articles"],
   ["runs", "Runs"],
+  ["settings", "Settings"],
 ];
 
 export function SitePage({ siteId, params }) {
@@ -26,6 +28,7 @@ export function SitePage({ siteId, params }) {
     ideas: html`<${IdeasList} siteId=${siteId} />`,
     articles: html`<${ArticlesList} siteId=${siteId} />`,
     runs: html`<${RunsTab} siteId=${siteId} />`,
+    settings: html`<${SettingsTab} siteId=${siteId} />`,
   }[tab];
   return html`
     <p class="crumbs"><${Link} href="/sites">Sites</${Link}> ›</p>
