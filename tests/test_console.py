@@ -222,7 +222,9 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         assert 0 < charged <= estimate
         await expect(page.get_by_test_id("run-credits")).to_have_text(f"{charged:,}")
         await page.get_by_role("button", name="Show the run's trace").click()
-        await expect(page.locator("pre.trace")).to_be_visible()
+        trace = page.get_by_role("region", name="The run's trace")
+        await expect(trace.locator("tbody tr").first).to_be_visible()
+        await expect(trace.locator("tbody tr", has_text="stage.completed").first).to_be_visible()
         await check_page(page, "06-run-finished")
 
         # -- an article: preview, score, approve, published

@@ -192,9 +192,15 @@ async def test_a_run_pauses_itself_at_its_cap_says_why_and_is_paused_resumed_and
     await page.get_by_role("button", name="Pause").click()
     await expect(page.get_by_test_id("run-status")).to_have_text("paused", timeout=60_000)
     await expect(page.get_by_test_id("pause-reason")).to_contain_text("Paused on request")
+    # a list opened during the run follows it (it used to keep the statuses it first read)
+    clusters = await tenant.page(browser, f"/sites/{tenant.site}?tab=clusters")
+    await expect(clusters.get_by_role("heading", name="Clusters")).to_be_visible()
     await page.get_by_role("button", name="Resume").click()
     await expect(page.get_by_test_id("run-status")).not_to_have_text("paused")
     await expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=240_000)
+    rows = clusters.locator("tbody tr")
+    await expect(rows.first).to_be_visible()
+    await expect(rows.filter(has_text="planned")).to_have_count(len(TOPICS))
     for n in range(1, 7):
         await expect(page.locator(f'li.stage[data-stage="{n}"]')).to_have_attribute(
             "data-status", "completed"

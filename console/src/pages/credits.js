@@ -97,10 +97,8 @@ export function CreditsPage() {
       : html`<${Loading} what="the balance" />`}
     <section aria-labelledby="usage">
       <h2 id="usage">Usage</h2>
-      <div class="two">
-        <${Usage} by=${by} title="Credits by day" label="days" />
-        <${Usage} by="operation" title="Credits by operation" label="operations" />
-      </div>
+      <${Usage} by=${by} title="Credits by day" label="days" />
+      <${Usage} by="operation" title="Credits by operation" label="operations" />
     </section>
     <section aria-labelledby="buy">
       <h2 id="buy">Buy credits</h2>

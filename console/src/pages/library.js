@@ -22,7 +22,7 @@ export function useSiteRuns(siteId, changed) {
     };
     api(`/sites/${siteId}/runs?limit=10`)
       .then((page) => {
-        const live = page.items.find((r) => !ENDED.has(r.status) && r.status !== "paused");
+        const live = page.items.find((r) => !ENDED.has(r.status)); // paused ones resume
         if (!live || gone) return;
         stop = follow(`/runs/${live.run_id}/events`, {
           onEvent: (type) => {

@@ -51,6 +51,12 @@ function StageBar({ n, stage }) {
 
 const RESULT_KEYS = ["done", "total", "failed", "skipped", "credits", "partial", "reason"];
 
+function empty(value) {
+  if (value === null || value === undefined || value === "") return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === "object" && Object.keys(value).length === 0;
+}
+
 function readable(value) {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") return number(value);
@@ -75,7 +81,9 @@ export function StageResult({ result }) {
   if (r.credits) parts.push(`${number(r.credits)} credits`);
   if (r.partial) parts.push("partial (a cap stopped it early)");
   if (r.reason) parts.push(`why: ${r.reason}`);
-  const rest = Object.entries(r).filter(([k]) => k !== "status" && !RESULT_KEYS.includes(k));
+  const rest = Object.entries(r).filter(
+    ([k, v]) => k !== "status" && !RESULT_KEYS.includes(k) && !empty(v),
+  );
   return html`<span>${parts.join(" · ") || "—"}</span>
     ${rest.length
       ? html`<dl class="inline">
@@ -149,10 +157,19 @@ export function RunPage({ runId }) {
     await api(`/runs/${runId}/${what}`, { method: "POST" });
     await refresh();
   };
-  // The trace is JSON lines (one step each): shown as they are, newest last.
+  // The trace is JSON lines (one step each), newest last: shown as a table of steps.
   const showTrace = async () => {
     const response = await api(`/runs/${runId}/trace`, { raw: true });
-    setTrace((await response.text()).trim().split("\n").filter(Boolean));
+    const lines = (await response.text()).trim().split("\n").filter(Boolean);
+    setTrace(
+      lines.map((line) => {
+        try {
+          return JSON.parse(line);
+        } catch {
+          return { message: line };
+        }
+      }),
+    );
   };
 
   if (!run)
@@ -211,7 +228,24 @@ export function RunPage({ runId }) {
           </p>
           ${trace
             ? html`<details open><summary>Trace (${trace.length} steps)</summary>
-                <pre class="trace" tabindex="0" aria-label="The run's trace">${trace.join("\n")}</pre></details>`
+                <div class="trace" tabindex="0" role="region" aria-label="The run's trace">
+                  <table>
+                    <caption class="sr-only">The run's steps, oldest first</caption>
+                    <thead><tr><th scope="col">Time</th><th scope="col">Stage</th><th scope="col">Step</th><th scope="col">Detail</th></tr></thead>
+                    <tbody>
+                      ${trace.map((step) => {
+                        const { time, stage, event, message, run_id: _run, ...rest } = step;
+                        const more = Object.entries(rest).filter(([, v]) => !empty(v));
+                        return html`<tr>
+                          <td class="mono">${time ? new Date(time).toLocaleTimeString() : "—"}</td>
+                          <td>${stage ? `${stage}. ${STAGES[stage] || ""}` : "run"}</td>
+                          <td>${event || "—"}</td>
+                          <td>${message || ""}${more.length ? html`<small class="muted"> ${readable(Object.fromEntries(more))}</small>` : null}</td>
+                        </tr>`;
+                      })}
+                    </tbody>
+                  </table>
+                </div></details>`
             : null}
         </section>`
       : null}
