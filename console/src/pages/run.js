@@ -186,7 +186,7 @@ export function RunPage({ runId }) {
     ${run.status === "paused" && run.pause_reason && run.pause_reason !== "requested"
       ? html`<p class="notice" role="alert" data-testid="pause-reason">
           The run paused itself: ${pauseReason(run.pause_reason)}.
-          <code class="muted">${run.pause_reason}</code></p>`
+          <code class="muted check-name">${run.pause_reason}</code></p>`
       : null}
     ${run.status === "paused" && run.pause_reason === "requested"
       ? html`<p class="notice" data-testid="pause-reason">Paused on request: resume it to go on, or cancel it.</p>`
