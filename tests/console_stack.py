@@ -35,8 +35,12 @@ CHROMIUM = "/usr/bin/chromium"
 async def chromium() -> AsyncIterator[Browser]:
     """Debian's Chromium (Playwright cannot fetch its own)."""
     async with async_playwright() as p:
+        # The article preview is a sandboxed frame; Chromium puts such frames in a process of
+        # their own, and on a loaded machine the frame's document was at times still missing to
+        # Playwright 30 s later. In one process the sandbox (opaque origin, no scripts) is the same.
         launched = await p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-features=IsolateSandboxedIframes"],
         )
         yield launched
         await launched.close()
