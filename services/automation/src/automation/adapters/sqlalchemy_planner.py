@@ -75,47 +75,57 @@ class SqlAlchemyPlannerRepository(SessionRepository):
         found: tuple[FoundCluster, ...],
         by_keyword: dict[str, uuid.UUID],
     ) -> int:
-        made = 0
+        """Three statements for the whole batch (not two per cluster): the clusters, their
+        keywords' assignment, and the keywords the model left out. A keyword named by several
+        clusters goes to the first."""
+        remaining = dict(by_keyword)
+        made: list[dict[str, object]] = []
+        assigned: dict[uuid.UUID, uuid.UUID] = {}
         for cluster in found:
-            members = [by_keyword[k] for k in dict.fromkeys(cluster.keywords) if k in by_keyword]
+            members = [remaining[k] for k in dict.fromkeys(cluster.keywords) if k in remaining]
             if not members:
                 continue
             cluster_id = uuid.uuid4()
-            await self.session.execute(
-                sa.insert(clusters).values(
-                    cluster_id=cluster_id,
-                    account_id=account_id,
-                    site_id=site_id,
-                    run_id=run_id,
-                    name=cluster.name[:200],
-                    description=cluster.description,
-                    primary_keyword=cluster.primary_keyword,
-                    keyword_count=len(members),
-                )
+            made.append(
+                {
+                    "cluster_id": cluster_id,
+                    "account_id": account_id,
+                    "site_id": site_id,
+                    "run_id": run_id,
+                    "name": cluster.name[:200],
+                    "description": cluster.description,
+                    "primary_keyword": cluster.primary_keyword,
+                    "keyword_count": len(members),
+                }
             )
+            assigned.update(dict.fromkeys(members, cluster_id))
+            taken = set(members)
+            remaining = {k: v for k, v in remaining.items() if v not in taken}
+        if made:
+            await self.session.execute(sa.insert(clusters).values(made))
             await self.session.execute(
                 sa.update(keywords)
                 .where(
                     keywords.c.site_id == site_id,
-                    keywords.c.keyword_id.in_(members),
+                    keywords.c.keyword_id.in_(list(assigned)),
                     keywords.c.status == KeywordStatus.NEW,
                 )
-                .values(status=KeywordStatus.CLUSTERED, cluster_id=cluster_id)
+                .values(
+                    status=KeywordStatus.CLUSTERED,
+                    cluster_id=sa.case(assigned, value=keywords.c.keyword_id),
+                )
             )
-            for member in members:
-                by_keyword = {k: v for k, v in by_keyword.items() if v != member}
-            made += 1
         # keywords the model left out stay available for another batch, but not in a loop forever
-        if by_keyword:
+        if remaining:
             await self.session.execute(
                 sa.update(keywords)
                 .where(
-                    keywords.c.keyword_id.in_(list(by_keyword.values())),
+                    keywords.c.keyword_id.in_(list(remaining.values())),
                     keywords.c.status == KeywordStatus.NEW,
                 )
                 .values(status=KeywordStatus.ARCHIVED)
             )
-        return made
+        return len(made)
 
     async def save_ideas(
         self,

@@ -7,13 +7,14 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
+from automation.adapters.sqlalchemy_library import LISTABLE
 from automation.app import library as library_cases
 from automation.app import runs as run_cases
 from automation.app import site_work
-from automation.domain.errors import NotFound
+from automation.domain.errors import InvalidInput, NotFound
 from automation.domain.library import ItemEdit, LibraryKind
 from automation.entrypoints.errors import DomainErrorRoute
-from automation.entrypoints.http_common import NO_AI, HttpDeps, page
+from automation.entrypoints.http_common import NO_AI, HttpDeps, decode_cursor, keyset_page
 from automation.entrypoints.http_models import EDITS, ITEMS, Regenerating, page_model
 from igny8.auth import Caller
 from igny8.webapi import ApiError, errors
@@ -43,11 +44,22 @@ def routes(deps: HttpDeps) -> APIRouter:
                 status: Annotated[str | None, Query(max_length=40)] = None,
                 limit: Limit = 100,
                 offset: Offset = 0,
+                cursor: Annotated[
+                    str | None,
+                    Query(
+                        max_length=200,
+                        description="`next_cursor` of the previous page (instead of `offset`).",
+                    ),
+                ] = None,
             ) -> dict[str, Any]:
+                if cursor is not None and offset:
+                    raise InvalidInput("page by `cursor` or by `offset`, not both")
+                after = decode_cursor(cursor) if cursor is not None else None
                 async with queries() as q:
                     account = await known_site(q, caller, site_id)
-                    rows = await q.listing(kind, account, site_id, limit + 1, offset, status)
-                return page(rows, limit, offset)
+                    rows = await q.listing(kind, account, site_id, limit + 1, offset, status, after)
+                key = next(iter(LISTABLE[kind].primary_key.columns)).name
+                return keyset_page(rows, limit, offset, key, by_cursor=after is not None)
 
             @router.get(
                 f"/sites/{{site_id}}/{kind}/{{item_id}}",
