@@ -3,7 +3,7 @@
 against the critical-path bound for the configured concurrency (goal: at most 1.10), and the peak
 memory of the automation process. Load-independent figures beside them: the automation process's
 CPU seconds and the database transactions committed in its database during the measured run,
-each per AI call (both include what grows with wall time rather than with items: the bench's own
+each per AI call, and the transactions rolled back (read-only units and connection pings) (all include what grows with wall time rather than with items: the bench's own
 polling of the run, the outbox relay's polls, lease renewals). `--profile out.prof` runs automation under cProfile and writes its profile (SIGUSR1 after
 the measured run). Needs `make infra-up`."""
 
@@ -151,15 +151,17 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def commits(admin_url: str, database_url: str) -> int:
-    """Transactions committed in the database so far (PostgreSQL's statistics)."""
+async def commits(admin_url: str, database_url: str) -> tuple[int, int]:
+    """Transactions committed and rolled back in the database so far (PostgreSQL's statistics).
+    Rolled back: read-only units of work and connection pings (a ping is BEGIN; `;`; ROLLBACK)."""
     name = database_url.rsplit("/", 1)[1].split("?")[0]
     conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg", "postgresql"))
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
-        return int(
-            await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", name)
+        row = await conn.fetchrow(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = $1", name
         )
+        return int(row["xact_commit"]), int(row["xact_rollback"])
     finally:
         await conn.close()
 
@@ -334,7 +336,9 @@ async def main() -> None:
                     await asyncio.sleep(0.05)
                 wall = time.perf_counter() - started_at
                 cpu = cpu_s(automation.proc.pid) - cpu_before
-                transactions = await commits(admin, automation_db) - commits_before
+                committed, rolled_back = await commits(admin, automation_db)
+                transactions = committed - commits_before[0]
+                rollbacks = rolled_back - commits_before[1]
                 memory = peak_rss_mb(automation.proc.pid)
                 load = os.getloadavg()
                 if profile_out:
@@ -370,6 +374,8 @@ async def main() -> None:
                 "automation_cpu_ms_per_ai_call": round(cpu * 1000 / sum(calls.values()), 1),
                 "db_transactions": transactions,
                 "db_transactions_per_ai_call": round(transactions / sum(calls.values()), 2),
+                "db_rollbacks": rollbacks,
+                "db_rollbacks_per_ai_call": round(rollbacks / sum(calls.values()), 2),
                 "load_average_at_end": [round(x, 2) for x in load],
             },
             indent=2,

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://localhost/igny8"
     database_pool_size: int = 10
+    database_ping_after_idle_s: float = Field(default=1.0, ge=0)
+    """A pooled connection idle longer than this is pinged before use; 0 pings at every
+    checkout (`pool_pre_ping`: three round trips with asyncpg). See `igny8.db.create_engine`."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     role: Literal["all", "api", "worker"] = "all"

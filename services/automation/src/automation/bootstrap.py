@@ -64,7 +64,9 @@ def bootstrap(
     ai_budget: AIBudget | None = None,
 ) -> Service:
     settings = settings or AutomationSettings()
-    engine = engine or create_engine(settings.database_url, settings.database_pool_size)
+    engine = engine or create_engine(
+        settings.database_url, settings.database_pool_size, settings.database_ping_after_idle_s
+    )
     sessions = session_factory(engine)
     ai = ai or engine_from_settings(settings)
     clock = clock or SystemClock()

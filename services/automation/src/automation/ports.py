@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol, Unpack
 
 from automation.domain.ai import AIFunction, AIImage, AIResult
+from automation.domain.config import AutomationConfig
 from automation.domain.keywords import KeywordRow
 from automation.domain.library import (
+    ArticleImage,
     ClusterToPlan,
     ContentStatus,
     ContentToIllustrate,
     ImagePrompt,
+    ItemEdit,
+    LibraryItem,
+    LibraryKind,
     NewKeyword,
     Publication,
+    ScheduledSite,
     Site,
+    StoredArticle,
     TaskBrief,
 )
+from automation.domain.quotes import Quote
+from automation.domain.results import Article, FoundCluster, FoundIdea, FoundPrompts
 from automation.domain.runs import (
     DRIVEN,
+    ItemDetail,
     ItemStatus,
     Run,
     RunChanges,
@@ -39,8 +50,8 @@ class AIEngine(Protocol):
     async def complete(
         self,
         function: AIFunction,
-        variables: dict[str, Any],
-        data: dict[str, Any],
+        variables: Mapping[str, object],
+        data: Mapping[str, object],
         max_output_tokens: int,
     ) -> AIResult:
         """Render the function's prompt template with `variables`, send `data` as the input, and
@@ -135,7 +146,7 @@ class ItemCheckpoints(Protocol):
         status: ItemStatus,
         commit_id: uuid.UUID | None = None,
         credits: int = 0,
-        detail: dict[str, Any] | None = None,
+        detail: ItemDetail | None = None,
     ) -> None: ...
 
     async def settle_capture(self, commit_id: uuid.UUID) -> None: ...
@@ -159,7 +170,7 @@ class PlannerRepository(Protocol):
         account_id: uuid.UUID,
         site_id: uuid.UUID,
         run_id: uuid.UUID,
-        found: list[dict[str, Any]],
+        found: tuple[FoundCluster, ...],
         by_keyword: dict[str, uuid.UUID],
     ) -> int: ...
 
@@ -169,7 +180,7 @@ class PlannerRepository(Protocol):
         site_id: uuid.UUID,
         run_id: uuid.UUID,
         cluster_id: uuid.UUID,
-        found: list[dict[str, Any]],
+        found: tuple[FoundIdea, ...],
     ) -> int: ...
 
     async def create_tasks(
@@ -186,12 +197,12 @@ class PlannerRepository(Protocol):
         site_id: uuid.UUID,
         run_id: uuid.UUID,
         task_id: uuid.UUID,
-        article: dict[str, Any],
+        article: Article,
         word_count: int,
     ) -> uuid.UUID: ...
 
     async def replace_content(
-        self, content_id: uuid.UUID, run_id: uuid.UUID, article: dict[str, Any], words: int
+        self, content_id: uuid.UUID, run_id: uuid.UUID, article: Article, words: int
     ) -> None: ...
 
     async def save_prompts(
@@ -199,7 +210,7 @@ class PlannerRepository(Protocol):
         account_id: uuid.UUID,
         site_id: uuid.UUID,
         content_id: uuid.UUID,
-        found: dict[str, Any],
+        found: FoundPrompts,
         inline_limit: int,
     ) -> int: ...
 
@@ -211,11 +222,11 @@ class PlannerRepository(Protocol):
 
     async def set_content_html(self, content_id: uuid.UUID, html: str) -> None: ...
 
-    async def contents_of_run(self, run_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The run's articles, each with its `images` (image_id, kind, position, alt)."""
+    async def contents_of_run(self, run_id: uuid.UUID) -> list[StoredArticle]:
+        """The run's articles, each with its images."""
         ...
 
-    async def images_of_content(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
+    async def images_of_content(self, content_id: uuid.UUID) -> list[ArticleImage]: ...
 
 
 class WorkQueues(Protocol):
@@ -255,13 +266,15 @@ class SiteRepository(Protocol):
 
     async def site(self, account_id: uuid.UUID, site_id: uuid.UUID) -> Site | None: ...
 
-    async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None: ...
+    async def config(self, site_id: uuid.UUID) -> AutomationConfig | None:
+        """The site's saved config (validated), None when it has none."""
+        ...
 
     async def save_config(
-        self, account_id: uuid.UUID, site_id: uuid.UUID, config: dict[str, Any]
+        self, account_id: uuid.UUID, site_id: uuid.UUID, config: AutomationConfig
     ) -> None: ...
 
-    async def scheduled_sites(self) -> list[dict[str, Any]]: ...
+    async def scheduled_sites(self) -> list[ScheduledSite]: ...
 
     async def mark_occurrence(
         self, site_id: uuid.UUID, occurrence: datetime, outcome: str
@@ -272,23 +285,31 @@ class Library(Protocol):
     """The library people browse and edit over HTTP, tenant-scoped by account and site."""
 
     async def get_item(
-        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
-    ) -> dict[str, Any] | None: ...
+        self, kind: LibraryKind, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
+    ) -> LibraryItem | None: ...
+
+    async def article(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, content_id: uuid.UUID
+    ) -> StoredArticle | None:
+        """The account's article (without its images)."""
+        ...
 
     async def update_item(
         self,
-        kind: str,
+        kind: LibraryKind,
         account_id: uuid.UUID,
         site_id: uuid.UUID,
         item_id: uuid.UUID,
-        values: dict[str, Any],
+        values: ItemEdit,
     ) -> bool: ...
 
-    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    async def ids(
+        self, kind: LibraryKind, parent: str, parent_ids: list[uuid.UUID]
+    ) -> list[uuid.UUID]:
         """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
         ...
 
-    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+    async def delete(self, kind: LibraryKind, item_ids: list[uuid.UUID]) -> None:
         """Delete rows of `kind`; an article goes with its image prompts and images."""
         ...
 
@@ -343,17 +364,17 @@ class RunQueue(Protocol):
 class AIBudget(Protocol):
     """AI calls in flight and provider limits shared by every worker process (issue 17)."""
 
-    async def acquire(self, account_id: uuid.UUID) -> Any:
+    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
         """Wait for a slot of the provider's (and the account's) budget; the token to release."""
 
-    async def release(self, token: Any, rate_limited: bool = False) -> None:
+    async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         """Give the slot back; `rate_limited` (the provider answered 429) slows the whole fleet."""
 
 
 class RunSignals(Protocol):
     """Wake-ups per run from other processes (PostgreSQL NOTIFY): a reply, an image, a capture."""
 
-    def event(self, run_id: uuid.UUID) -> Any:
+    def event(self, run_id: uuid.UUID) -> asyncio.Event:
         """An asyncio.Event set whenever the run is signalled."""
 
     def forget(self, run_id: uuid.UUID) -> None: ...
@@ -394,7 +415,7 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 class CreditQuotes(Protocol):
     """Billing's price for quantities per operation (a quote, nothing held)."""
 
-    async def quote(self, account_id: uuid.UUID, quantities: dict[str, int]) -> dict[str, Any]: ...
+    async def quote(self, account_id: uuid.UUID, quantities: dict[str, int]) -> Quote: ...
 
 
 class ImageStorage(Protocol):

@@ -23,6 +23,7 @@ from automation.app.run_engine import RunEngine
 from automation.app.runs import start_run
 from automation.bootstrap import SERVICE_ROOT
 from automation.domain.ai import AIFunction, AIImage, AIResult, AIUsage
+from automation.domain.config import AutomationConfig
 from automation.entrypoints.events import credit_replies_subscription
 from igny8.clock import SystemClock
 from igny8.contracts import TOPICS, Envelope
@@ -211,7 +212,9 @@ class Harness:
                 )
             )
             if config is not None:
-                await uow.sites.save_config(self.account, self.site, config)
+                await uow.sites.save_config(
+                    self.account, self.site, AutomationConfig.model_validate(config)
+                )
             await uow.commit()
 
     async def add_keywords(self, n: int) -> None:

@@ -42,7 +42,7 @@ async def test_due_runs_start_once_and_live_runs_are_never_doubled(automation_db
             )
         )
         config = AutomationConfig(schedule=Schedule(frequency="daily", time="06:00"))
-        await uow.sites.save_config(account, site, config.model_dump(mode="json"))
+        await uow.sites.save_config(account, site, config)
         await uow.commit()
     clock = Clock(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))
     unit = lambda: AutomationUnitOfWork(sessions)  # noqa: E731

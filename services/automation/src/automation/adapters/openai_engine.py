@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 from automation.adapters.prompt_templates import PromptTemplates
 from automation.domain.ai import SCHEMAS, AIFunction, AIImage, AINotConfigured, AIResult
@@ -43,8 +42,8 @@ class OpenAIEngine:
     async def complete(
         self,
         function: AIFunction,
-        variables: dict[str, Any],
-        data: dict[str, Any],
+        variables: Mapping[str, object],
+        data: Mapping[str, object],
         max_output_tokens: int,
     ) -> AIResult:
         config = self._configs[function]
@@ -54,7 +53,10 @@ class OpenAIEngine:
         prompt, version = self._templates.render(function, variables)
         messages = [
             {"role": "system", "content": prompt},
-            {"role": "user", "content": "INPUT (JSON):\n" + json.dumps(data, ensure_ascii=False)},
+            {
+                "role": "user",
+                "content": "INPUT (JSON):\n" + json.dumps(dict(data), ensure_ascii=False),
+            },
         ]
         return await self._client.complete_json(
             config, messages, name, schema, max_output_tokens, version

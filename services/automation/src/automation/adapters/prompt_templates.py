@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from importlib import resources
 from string import Formatter
 from typing import Any
@@ -28,7 +29,7 @@ class PromptTemplates:
         self._templates = found
         self._pinned = pinned or {}
 
-    def render(self, function: AIFunction, variables: dict[str, Any]) -> tuple[str, str]:
+    def render(self, function: AIFunction, variables: Mapping[str, object]) -> tuple[str, str]:
         """The prompt text and its version label (`cluster_keywords.v1`)."""
         versions = self._templates.get(function.value)
         if not versions:

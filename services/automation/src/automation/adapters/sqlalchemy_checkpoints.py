@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import run_items
-from automation.domain.runs import ItemStatus
+from automation.domain.runs import ItemDetail, ItemStatus
 
 
 class SqlAlchemyItemCheckpoints(SessionRepository):
@@ -34,7 +33,7 @@ class SqlAlchemyItemCheckpoints(SessionRepository):
         status: ItemStatus,
         commit_id: uuid.UUID | None = None,
         credits: int = 0,
-        detail: dict[str, Any] | None = None,
+        detail: ItemDetail | None = None,
     ) -> None:
         statement = insert(run_items).values(
             run_id=run_id,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import sqlalchemy as sa
 
+from automation.adapters.sqlalchemy_planner import ARTICLE_COLUMNS, stored_article
 from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import (
     clusters,
@@ -17,37 +17,68 @@ from automation.adapters.sqlalchemy_tables import (
     keywords,
     tasks,
 )
-from automation.domain.library import IdeaStatus, KeywordStatus
+from automation.domain.library import (
+    IdeaStatus,
+    ItemEdit,
+    KeywordStatus,
+    LibraryItem,
+    LibraryKind,
+    StoredArticle,
+)
 
-LISTABLE = {
-    "keywords": keywords,
-    "clusters": clusters,
-    "ideas": ideas,
-    "tasks": tasks,
-    "content": contents,
-    "images": images,
+LISTABLE: dict[str, sa.Table] = {
+    LibraryKind.KEYWORDS: keywords,
+    LibraryKind.CLUSTERS: clusters,
+    LibraryKind.IDEAS: ideas,
+    LibraryKind.TASKS: tasks,
+    LibraryKind.CONTENT: contents,
+    LibraryKind.IMAGES: images,
 }
 
 
 class SqlAlchemyLibrary(SessionRepository):
     async def get_item(
-        self, kind: str, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
-    ) -> dict[str, Any] | None:
+        self, kind: LibraryKind, account_id: uuid.UUID, site_id: uuid.UUID, item_id: uuid.UUID
+    ) -> LibraryItem | None:
         table = LISTABLE[kind]
         key = next(iter(table.primary_key.columns))
-        return await self._one(
-            sa.select(table).where(
+        parents = [table.c[c] for c in ("idea_id", "task_id") if c in table.c and c != key.name]
+        found = await self.session.execute(
+            sa.select(key, *parents).where(
                 table.c.account_id == account_id, table.c.site_id == site_id, key == item_id
             )
         )
+        row = found.first()
+        if row is None:
+            return None
+        columns = row._mapping
+        return LibraryItem(
+            kind=kind,
+            item_id=item_id,
+            idea_id=columns.get("idea_id"),
+            task_id=columns.get("task_id"),
+        )
+
+    async def article(
+        self, account_id: uuid.UUID, site_id: uuid.UUID, content_id: uuid.UUID
+    ) -> StoredArticle | None:
+        found = await self.session.execute(
+            sa.select(*ARTICLE_COLUMNS).where(
+                contents.c.account_id == account_id,
+                contents.c.site_id == site_id,
+                contents.c.content_id == content_id,
+            )
+        )
+        row = found.first()
+        return stored_article(row._mapping) if row is not None else None
 
     async def update_item(
         self,
-        kind: str,
+        kind: LibraryKind,
         account_id: uuid.UUID,
         site_id: uuid.UUID,
         item_id: uuid.UUID,
-        values: dict[str, Any],
+        values: ItemEdit,
     ) -> bool:
         table = LISTABLE[kind]
         key = next(iter(table.primary_key.columns))
@@ -59,7 +90,9 @@ class SqlAlchemyLibrary(SessionRepository):
         )
         return changed.first() is not None
 
-    async def ids(self, kind: str, parent: str, parent_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    async def ids(
+        self, kind: LibraryKind, parent: str, parent_ids: list[uuid.UUID]
+    ) -> list[uuid.UUID]:
         """Ids of the `kind` rows whose `parent` column is one of `parent_ids`."""
         if not parent_ids:
             return []
@@ -68,11 +101,11 @@ class SqlAlchemyLibrary(SessionRepository):
         found = await self.session.execute(sa.select(key).where(table.c[parent].in_(parent_ids)))
         return list(found.scalars())
 
-    async def delete(self, kind: str, item_ids: list[uuid.UUID]) -> None:
+    async def delete(self, kind: LibraryKind, item_ids: list[uuid.UUID]) -> None:
         """Delete rows of `kind`; an article goes with its image prompts and images."""
         if not item_ids:
             return
-        if kind == "content":
+        if kind is LibraryKind.CONTENT:
             prompt_ids = sa.select(image_prompts.c.prompt_id).where(
                 image_prompts.c.content_id.in_(item_ids)
             )

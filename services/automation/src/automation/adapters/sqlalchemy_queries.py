@@ -5,6 +5,7 @@ by the caller's account; nothing here writes. Rows are JSON-ready views for HTTP
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,14 +52,19 @@ class SqlAlchemyAutomationQueries:
         limit: int,
         offset: int,
         status: str | None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[dict[str, Any]]:
         """One page of a library list, oldest first (the caller asks for one row more than it
-        shows, to know whether there is a next page)."""
+        shows, to know whether there is a next page). `after` is a keyset position — the
+        (created_at, id) of the last row already seen: rows added meanwhile come after it, so
+        no row is skipped or repeated, unlike with an offset."""
         table = LISTABLE[kind]
+        key = next(iter(table.primary_key.columns))
         query = sa.select(table).where(table.c.account_id == account_id, table.c.site_id == site_id)
         if status and "status" in table.c:
             query = query.where(table.c.status == status)
-        key = next(iter(table.primary_key.columns))
+        if after is not None:
+            query = query.where(sa.tuple_(table.c.created_at, key) > sa.tuple_(*after))
         return _rows(
             await self.session.execute(
                 query.order_by(table.c.created_at, key).limit(limit).offset(offset)

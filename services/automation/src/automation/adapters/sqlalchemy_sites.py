@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -15,7 +14,8 @@ from automation.adapters.sqlalchemy_tables import (
     known_sites,
     schedule_state,
 )
-from automation.domain.library import Site
+from automation.domain.config import AutomationConfig
+from automation.domain.library import ScheduledSite, Site
 
 
 class SqlAlchemySiteRepository(SessionRepository):
@@ -38,17 +38,18 @@ class SqlAlchemySiteRepository(SessionRepository):
         row = found.first()
         return Site(**row._mapping) if row is not None else None
 
-    async def config(self, site_id: uuid.UUID) -> dict[str, Any] | None:
-        found = await self._one(
+    async def config(self, site_id: uuid.UUID) -> AutomationConfig | None:
+        found = await self.session.execute(
             sa.select(automation_configs.c.config).where(automation_configs.c.site_id == site_id)
         )
-        return found["config"] if found else None
+        stored = found.scalar()
+        return AutomationConfig.model_validate(stored) if stored else None
 
     async def save_config(
-        self, account_id: uuid.UUID, site_id: uuid.UUID, config: dict[str, Any]
+        self, account_id: uuid.UUID, site_id: uuid.UUID, config: AutomationConfig
     ) -> None:
         statement = insert(automation_configs).values(
-            site_id=site_id, account_id=account_id, config=config
+            site_id=site_id, account_id=account_id, config=config.model_dump(mode="json")
         )
         await self.session.execute(
             statement.on_conflict_do_update(
@@ -57,8 +58,8 @@ class SqlAlchemySiteRepository(SessionRepository):
             )
         )
 
-    async def scheduled_sites(self) -> list[dict[str, Any]]:
-        return await self._all(
+    async def scheduled_sites(self) -> list[ScheduledSite]:
+        found = await self.session.execute(
             sa.select(
                 automation_configs.c.site_id,
                 automation_configs.c.account_id,
@@ -72,6 +73,7 @@ class SqlAlchemySiteRepository(SessionRepository):
                 automation_configs.c.config["schedule"]["frequency"].astext != "none",
             )
         )
+        return [ScheduledSite(**row._mapping) for row in found]
 
     async def mark_occurrence(self, site_id: uuid.UUID, occurrence: datetime, outcome: str) -> None:
         statement = insert(schedule_state).values(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from automation.app.ai_budget import within_budget
 from automation.app.credit_holds import commit_id_of, hold_for
@@ -19,6 +19,7 @@ from automation.app.run_lifecycle import emitter, finish, pause, take_requests
 from automation.domain.ai import AIError, AINotConfigured, AIQuotaExceeded, AIUsage
 from automation.domain.runs import (
     OPERATION,
+    ItemDetail,
     ItemStatus,
     LeaseLost,
     RunStatus,
@@ -31,15 +32,16 @@ from igny8.credit_saga import claim, covering_hold
 if TYPE_CHECKING:
     from automation.app.run_engine import RunEngine
 
-Work = Callable[[], Awaitable[tuple[Any, AIUsage | None, int]]]
+T = TypeVar("T")
+Work = Callable[[], Awaitable[tuple[T, AIUsage | None, int]]]
 """The AI call: its result, usage and the quantity to charge (words, ideas, 1)."""
-Save = Callable[[UnitOfWork, Any], Awaitable[dict[str, Any]]]
+Save = Callable[[UnitOfWork, T], Awaitable[ItemDetail]]
 """Stores the result in the item's transaction; returns the checkpoint's detail."""
 SAVE_ATTEMPTS = 3
 
 
 async def run_item(
-    eng: RunEngine, ctx: RunContext, stage: int, key: str, work: Work, save: Save
+    eng: RunEngine, ctx: RunContext, stage: int, key: str, work: Work[T], save: Save[T]
 ) -> str:
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
@@ -80,10 +82,10 @@ async def save_item(
     ctx: RunContext,
     stage: int,
     key: str,
-    result: Any,
+    result: T,
     usage: AIUsage | None,
     quantity: int,
-    save: Save,
+    save: Save[T],
 ) -> str:
     operation = OPERATION.get(stage)
     failures = 0
@@ -122,10 +124,10 @@ async def _commit_item(
     ctx: RunContext,
     stage: int,
     key: str,
-    result: Any,
+    result: T,
     usage: AIUsage | None,
     quantity: int,
-    save: Save,
+    save: Save[T],
 ) -> int | None:
     """The item's one transaction; the credits charged, None when it was already done."""
     operation = OPERATION.get(stage)

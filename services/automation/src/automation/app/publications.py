@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from automation.domain.library import ContentStatus, Publication
+from automation.domain.library import ContentStatus, LibraryKind, Publication
 from automation.ports import UnitOfWork
 from igny8.contracts.publications import PublicationChanged
 
@@ -17,7 +17,9 @@ async def apply_publication(
     the event's tenant must own the article) or no longer exists."""
     if account_id is None:
         return None
-    article = await uow.library.get_item("content", account_id, event.site_id, event.content_id)
+    article = await uow.library.get_item(
+        LibraryKind.CONTENT, account_id, event.site_id, event.content_id
+    )
     if article is None:
         return None
     await uow.published.record(

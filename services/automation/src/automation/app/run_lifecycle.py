@@ -123,7 +123,7 @@ async def _content_ready(eng: RunEngine, uow: UnitOfWork, ctx: RunContext) -> No
         await uow.emit(
             "content.ready",
             content_ready(
-                content, content["images"], eng.image_url, ctx.config.auto_publish, ctx.run_id
+                content, content.images, eng.image_url, ctx.config.auto_publish, ctx.run_id
             ),
             ctx.account_id,
             ctx.site_id,

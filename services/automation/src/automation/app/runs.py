@@ -10,6 +10,7 @@ from typing import Any
 
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import InvalidInput, NotFound, RunConflict
+from automation.domain.library import LibraryKind
 from automation.domain.runs import LIVE, Run, RunRequest, RunStatus
 from automation.ports import Clock, UnitOfWork
 from igny8.contracts.runs import RunChanged
@@ -23,8 +24,7 @@ async def site_config(
 ) -> AutomationConfig:
     if await uow.sites.site(account_id, site_id) is None:
         raise NotFound("site not found")
-    stored = await uow.sites.config(site_id)
-    return AutomationConfig.model_validate(stored) if stored else AutomationConfig()
+    return await uow.sites.config(site_id) or AutomationConfig()
 
 
 async def regenerate_content(
@@ -32,10 +32,10 @@ async def regenerate_content(
 ) -> uuid.UUID:
     """One article written again, as a small run of its own: reserved, charged and released like
     any AI call, under the one-run-per-site rule; the old text stays until the new one exists."""
-    content = await uow.library.get_item("content", account_id, site_id, content_id)
+    content = await uow.library.get_item(LibraryKind.CONTENT, account_id, site_id, content_id)
     if content is None:
         raise NotFound("content not found")
-    target = {"content_id": str(content_id), "task_id": str(content["task_id"])}
+    target = {"content_id": str(content_id), "task_id": str(content.task_id)}
     return await start_run(uow, account_id, site_id, [4], target)
 
 

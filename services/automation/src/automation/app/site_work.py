@@ -14,6 +14,7 @@ from automation.domain import keywords as keyword_import
 from automation.domain.ai import AINotConfigured
 from automation.domain.config import AutomationConfig
 from automation.domain.errors import NotFound, ProviderMissing
+from automation.domain.quotes import RunEstimate
 from automation.domain.runs import Run, RunStatus, estimate
 from automation.ports import CreditQuotes, UnitOfWork
 
@@ -27,7 +28,7 @@ async def save_config(
     uow: UnitOfWork, account_id: uuid.UUID, site_id: uuid.UUID, config: AutomationConfig
 ) -> AutomationConfig:
     await known_site(uow, account_id, site_id)
-    await uow.sites.save_config(account_id, site_id, config.model_dump(mode="json"))
+    await uow.sites.save_config(account_id, site_id, config)
     return config
 
 
@@ -63,14 +64,10 @@ async def estimate_run(
     account_id: uuid.UUID,
     site_id: uuid.UUID,
     stages: list[int],
-) -> dict[str, Any]:
+) -> RunEstimate:
     config = await site_config(uow, account_id, site_id)
     quantities = estimate(await uow.queues.work_counts(site_id), config, stages)
-    return {
-        "stages": stages,
-        "quantities": quantities,
-        "quote": await quotes.quote(account_id, quantities),
-    }
+    return RunEstimate(tuple(stages), quantities, await quotes.quote(account_id, quantities))
 
 
 def require_ai(ensure_ai: Callable[[], None]) -> None:

@@ -6,8 +6,11 @@ rows below (what it needs, nothing more)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 
 class KeywordStatus(StrEnum):
@@ -53,6 +56,80 @@ class ContentStatus(StrEnum):
     """Live on at least one destination (publishing said so)."""
 
 
+class LibraryKind(StrEnum):
+    """The library's lists (the HTTP paths' names)."""
+
+    KEYWORDS = "keywords"
+    CLUSTERS = "clusters"
+    IDEAS = "ideas"
+    TASKS = "tasks"
+    CONTENT = "content"
+    IMAGES = "images"
+
+
+class ItemEdit(TypedDict, total=False):
+    """What a person may change of a library row (each kind allows a subset: the HTTP patch
+    models say which); a field left out keeps its value."""
+
+    status: str
+    name: str
+    description: str
+    primary_keyword: str
+    title: str
+    brief: str
+    outline: list[str]
+    target_keywords: list[str]
+    html: str
+    meta_title: str
+    meta_description: str
+    slug: str
+    volume: int
+    difficulty: int
+    intent: str
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    """A library row as its delete policy needs it: its id and the rows it hangs off."""
+
+    kind: LibraryKind
+    item_id: uuid.UUID
+    idea_id: uuid.UUID | None = None
+    """A task's idea."""
+    task_id: uuid.UUID | None = None
+    """An article's task."""
+
+
+@dataclass(frozen=True)
+class ArticleImage:
+    """An image drawn for an article (what `content.ready` tells publishing of it)."""
+
+    image_id: uuid.UUID
+    kind: str
+    position: int
+    alt: str
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored, with its images when the reader asked for them."""
+
+    content_id: uuid.UUID
+    account_id: uuid.UUID
+    site_id: uuid.UUID
+    task_id: uuid.UUID
+    run_id: uuid.UUID | None
+    title: str
+    html: str
+    meta_title: str
+    meta_description: str
+    slug: str
+    keywords: tuple[str, ...]
+    status: ContentStatus
+    version: int
+    images: tuple[ArticleImage, ...] = ()
+
+
 @dataclass(frozen=True)
 class Site:
     """The newest `site.*` snapshot integration sent (automation's local copy)."""
@@ -64,6 +141,17 @@ class Site:
     sector: str = ""
     niche: str = ""
     language: str = "en"
+
+
+@dataclass(frozen=True)
+class ScheduledSite:
+    """A site whose config has a schedule, and the last occurrence the scheduler handled."""
+
+    site_id: uuid.UUID
+    account_id: uuid.UUID
+    config: Mapping[str, object]
+    """As stored: validated by the scheduler (a config saved under older rules is skipped)."""
+    last_occurrence: datetime | None
 
 
 @dataclass(frozen=True)

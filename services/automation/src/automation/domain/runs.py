@@ -65,6 +65,26 @@ class ItemStatus(StrEnum):
 SETTLED = (ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED)
 
 
+class ItemDetail(TypedDict, total=False):
+    """What a checkpoint records of its item (stored as JSON, shown in the run's log views)."""
+
+    clusters: int
+    keywords: int
+    ideas: int
+    tasks: int
+    prompts: int
+    content_id: str
+    words: int
+    regenerated: bool
+    image: str
+    """The image's storage key."""
+    reason: str
+    """Why the item was skipped."""
+    error: str
+    """A failure's type name, and below its detail."""
+    detail: str
+
+
 @dataclass(frozen=True)
 class StageResult:
     """What one stage of a run did (stored per run and stage, shown in the run's view)."""

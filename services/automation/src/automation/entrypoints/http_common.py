@@ -1,9 +1,12 @@
 """What automation's HTTP route modules share: their dependencies, the body limit and paging."""
 
+import base64
+import binascii
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -12,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.sqlalchemy_queries import SqlAlchemyAutomationQueries
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
-from automation.domain.errors import ImportTooLarge, NotFound
+from automation.domain.errors import ImportTooLarge, InvalidInput, NotFound
 from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
 
@@ -75,3 +78,34 @@ def page(rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
         "has_more": more,
         "next_offset": offset + limit if more else None,
     }
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    """The keyset position after a row (opaque to callers)."""
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        created_at = datetime.fromisoformat(at)
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created_at, uuid.UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise InvalidInput("cursor is not a `next_cursor` this API handed out") from None
+
+
+def keyset_page(
+    rows: list[dict[str, Any]], limit: int, offset: int, key: str, by_cursor: bool
+) -> dict[str, Any]:
+    """`page`, with `next_cursor` (the position after the last row shown). A page read by
+    cursor has no offset to continue from (`next_offset` is null): follow `next_cursor`."""
+    found = page(rows, limit, offset)
+    last = found["items"][-1] if found["items"] else None
+    found["next_cursor"] = (
+        encode_cursor(last["created_at"], last[key]) if found["has_more"] and last else None
+    )
+    if by_cursor:
+        found["next_offset"] = None
+    return found

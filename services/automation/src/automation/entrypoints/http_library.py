@@ -2,17 +2,19 @@
 lists, items, edits, deletes — and an article's regeneration."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
+from automation.adapters.sqlalchemy_library import LISTABLE
 from automation.app import library as library_cases
 from automation.app import runs as run_cases
 from automation.app import site_work
-from automation.domain.errors import NotFound
+from automation.domain.errors import InvalidInput, NotFound
+from automation.domain.library import ItemEdit, LibraryKind
 from automation.entrypoints.errors import DomainErrorRoute
-from automation.entrypoints.http_common import NO_AI, HttpDeps, page
+from automation.entrypoints.http_common import NO_AI, HttpDeps, decode_cursor, keyset_page
 from automation.entrypoints.http_models import EDITS, ITEMS, Regenerating, page_model
 from igny8.auth import Caller
 from igny8.webapi import ApiError, errors
@@ -42,11 +44,22 @@ def routes(deps: HttpDeps) -> APIRouter:
                 status: Annotated[str | None, Query(max_length=40)] = None,
                 limit: Limit = 100,
                 offset: Offset = 0,
+                cursor: Annotated[
+                    str | None,
+                    Query(
+                        max_length=200,
+                        description="`next_cursor` of the previous page (instead of `offset`).",
+                    ),
+                ] = None,
             ) -> dict[str, Any]:
+                if cursor is not None and offset:
+                    raise InvalidInput("page by `cursor` or by `offset`, not both")
+                after = decode_cursor(cursor) if cursor is not None else None
                 async with queries() as q:
                     account = await known_site(q, caller, site_id)
-                    rows = await q.listing(kind, account, site_id, limit + 1, offset, status)
-                return page(rows, limit, offset)
+                    rows = await q.listing(kind, account, site_id, limit + 1, offset, status, after)
+                key = next(iter(LISTABLE[kind].primary_key.columns)).name
+                return keyset_page(rows, limit, offset, key, by_cursor=after is not None)
 
             @router.get(
                 f"/sites/{{site_id}}/{kind}/{{item_id}}",
@@ -91,18 +104,18 @@ def routes(deps: HttpDeps) -> APIRouter:
                 body: patch_model,  # type: ignore[valid-type]
                 caller: Gateway,
             ) -> dict[str, Any]:
-                changes = BaseModel.model_dump(body, exclude_none=True)
+                # the patch model admits only the kind's editable fields
+                changes = cast(ItemEdit, BaseModel.model_dump(body, exclude_none=True))
+                account = caller.require_account()
                 async with uow() as u:
-                    found = await library_cases.edit_item(
-                        u,
-                        kind,
-                        caller.require_account(),
-                        site_id,
-                        item_id,
-                        changes,
-                        deps.image_url,
+                    await library_cases.edit_item(
+                        u, LibraryKind(kind), account, site_id, item_id, changes, deps.image_url
                     )
                     await u.commit()
+                async with queries() as q:  # the row as it reads now
+                    found = await q.item(kind, account, site_id, item_id)
+                if found is None:  # deleted in between
+                    raise NotFound(f"{kind} item not found")
                 return found
 
             @router.delete(
@@ -117,7 +130,7 @@ def routes(deps: HttpDeps) -> APIRouter:
             async def delete(site_id: uuid.UUID, item_id: uuid.UUID, caller: Gateway) -> Response:
                 async with uow() as u:
                     await library_cases.delete_item(
-                        u, kind, caller.require_account(), site_id, item_id
+                        u, LibraryKind(kind), caller.require_account(), site_id, item_id
                     )
                     await u.commit()
                 return Response(status_code=204)

@@ -75,13 +75,24 @@ Run = _row_model("Run", runs, RUN_INTERNALS)
 def page_model(kind: str, item: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         f"{item.__name__}Page",
-        __doc__="One page of a list, oldest first. Ask for the next with `offset=next_offset` "
-        "while `has_more` is true.",
+        __doc__="One page of a list, oldest first. Ask for the next with `cursor=next_cursor` "
+        "while `has_more` is true (rows added meanwhile neither shift nor repeat a page); "
+        "`offset=next_offset` still works for a list read by offset.",
         items=(list[item], ...),  # type: ignore[valid-type]
         limit=(int, ...),
         offset=(int, ...),
         has_more=(bool, ...),
-        next_offset=(int | None, Field(description="The cursor of the next page, if any.")),
+        next_offset=(
+            int | None,
+            Field(
+                description="The offset of the next page, if any (null on a page read by "
+                "cursor: continue with `next_cursor`)."
+            ),
+        ),
+        next_cursor=(
+            str | None,
+            Field(default=None, description="Pass as `cursor` for the next page, if any."),
+        ),
     )
 
 

@@ -53,9 +53,10 @@ def routes(deps: HttpDeps) -> APIRouter:
     ) -> dict[str, Any]:
         stages = (body or StartRun()).stages
         async with uow() as u:
-            return await site_work.estimate_run(
+            found = await site_work.estimate_run(
                 u, deps.quotes, caller.require_account(), site_id, stages
             )
+        return dataclasses.asdict(found)
 
     @router.post(
         "/sites/{site_id}/runs",

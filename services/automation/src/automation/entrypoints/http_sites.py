@@ -1,7 +1,7 @@
 """A site's automation config and its keywords (import, edit, delete)."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -10,6 +10,7 @@ from automation.app import runs as run_cases
 from automation.app import site_work
 from automation.domain import keywords as keyword_import
 from automation.domain.config import AutomationConfig
+from automation.domain.library import ItemEdit
 from automation.entrypoints.errors import DomainErrorRoute
 from automation.entrypoints.http_common import HttpDeps, limited_body
 from automation.entrypoints.http_models import (
@@ -120,7 +121,7 @@ def routes(deps: HttpDeps) -> APIRouter:
         changes = body.model_dump(exclude_none=True)
         async with uow() as u:
             await library_cases.edit_keyword(
-                u, caller.require_account(), site_id, keyword_id, changes
+                u, caller.require_account(), site_id, keyword_id, cast(ItemEdit, changes)
             )
             await u.commit()
         return {"keyword_id": keyword_id, **changes}

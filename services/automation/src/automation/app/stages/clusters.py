@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automation.app.credit_holds import NAMESPACE
 from automation.app.items import run_item
@@ -12,7 +12,8 @@ from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
 from automation.domain.library import NewKeyword
-from automation.domain.runs import ItemStatus
+from automation.domain.results import FoundCluster, clusters_of
+from automation.domain.runs import ItemDetail, ItemStatus
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -37,17 +38,19 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
 
         async def work(
             batch: list[NewKeyword] = batch,
-        ) -> tuple[Any, AIUsage | None, int]:
+        ) -> tuple[tuple[FoundCluster, ...], AIUsage | None, int]:
             result = await eng.ai.complete(
                 AIFunction.CLUSTER_KEYWORDS, site, {"keywords": [k.keyword for k in batch]}, 4000
             )
-            return result.data, result.usage, 1
+            return clusters_of(result.data), result.usage, 1
 
         async def save(
-            uow: UnitOfWork, data: Any, by_keyword: dict[str, uuid.UUID] = by_keyword
-        ) -> dict[str, Any]:
+            uow: UnitOfWork,
+            found: tuple[FoundCluster, ...],
+            by_keyword: dict[str, uuid.UUID] = by_keyword,
+        ) -> ItemDetail:
             made = await uow.planner.save_clusters(
-                ctx.account_id, ctx.site_id, ctx.run_id, data["clusters"], by_keyword
+                ctx.account_id, ctx.site_id, ctx.run_id, found, by_keyword
             )
             return {"clusters": made, "keywords": len(by_keyword)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automation.app.items import run_item
 from automation.app.run_context import RunContext
@@ -12,7 +12,8 @@ from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
 from automation.domain.library import TaskBrief
-from automation.domain.runs import content_token_limit
+from automation.domain.results import Article, article_of
+from automation.domain.runs import ItemDetail, content_token_limit
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for task in found:
 
-        async def work(task: TaskBrief = task) -> tuple[Any, AIUsage | None, int]:
+        async def work(task: TaskBrief = task) -> tuple[Article, AIUsage | None, int]:
             idea = {
                 "title": task.title,
                 "brief": task.brief,
@@ -52,10 +53,11 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
                 {"idea": idea, "target_words": words_wanted},
                 content_token_limit(ctx.config),
             )
-            return result.data, result.usage, word_count(result.data["html"])
+            article = article_of(result.data)
+            return article, result.usage, word_count(article.html)
 
-        async def save(uow: UnitOfWork, article: Any, task: TaskBrief = task) -> dict[str, Any]:
-            words = word_count(article["html"])
+        async def save(uow: UnitOfWork, article: Article, task: TaskBrief = task) -> ItemDetail:
+            words = word_count(article.html)
             if target:  # the new text replaces the article only now, when it exists
                 await uow.planner.replace_content(
                     uuid.UUID(target["content_id"]), ctx.run_id, article, words

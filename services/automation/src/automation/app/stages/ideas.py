@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automation.app.items import run_item
 from automation.app.run_context import RunContext
@@ -10,6 +10,8 @@ from automation.app.run_events import progress
 from automation.app.stages.site import site_variables
 from automation.domain.ai import AIFunction, AIUsage
 from automation.domain.library import ClusterToPlan
+from automation.domain.results import FoundIdea, ideas_of
+from automation.domain.runs import ItemDetail
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -24,7 +26,9 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for cluster in found:
 
-        async def work(cluster: ClusterToPlan = cluster) -> tuple[Any, AIUsage | None, int]:
+        async def work(
+            cluster: ClusterToPlan = cluster,
+        ) -> tuple[tuple[FoundIdea, ...], AIUsage | None, int]:
             async with eng.unit_of_work() as uow:
                 members = await uow.queues.cluster_keywords(cluster.cluster_id)
             result = await eng.ai.complete(
@@ -33,12 +37,12 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
                 {"cluster": {"name": cluster.name, "keywords": members}, "count": count},
                 4000,
             )
-            ideas = result.data["ideas"][:count]
+            ideas = ideas_of(result.data, count)
             return ideas, result.usage, len(ideas)
 
         async def save(
-            uow: UnitOfWork, ideas: Any, cluster: ClusterToPlan = cluster
-        ) -> dict[str, Any]:
+            uow: UnitOfWork, ideas: tuple[FoundIdea, ...], cluster: ClusterToPlan = cluster
+        ) -> ItemDetail:
             made = await uow.planner.save_ideas(
                 ctx.account_id, ctx.site_id, ctx.run_id, cluster.cluster_id, ideas
             )

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import struct
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automation.app.credit_holds import NAMESPACE
-from automation.app.items import run_item
+from automation.app.items import Save, Work, run_item
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import progress
 from automation.app.run_lifecycle import between_items
@@ -19,7 +19,7 @@ from automation.app.waits import waiter
 from automation.domain.ai import AIUsage
 from automation.domain.articles import with_inline_image
 from automation.domain.library import ImagePrompt
-from automation.domain.runs import SETTLED, ItemStatus, LeaseLost, RunStatus
+from automation.domain.runs import SETTLED, ItemDetail, ItemStatus, LeaseLost, RunStatus
 from automation.ports import UnitOfWork
 from igny8.contracts.runs import GenerateImage
 
@@ -138,7 +138,7 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
         return f"stopped: {stopped}"
 
 
-def _work(eng: RunEngine, ctx: RunContext, prompt: ImagePrompt) -> Any:
+def _work(eng: RunEngine, ctx: RunContext, prompt: ImagePrompt) -> Work[bytes]:
     async def work() -> tuple[bytes, AIUsage | None, int]:
         async with eng.image_gate:
             image = await eng.ai.image(prompt.prompt, ctx.config.image_size)
@@ -147,10 +147,10 @@ def _work(eng: RunEngine, ctx: RunContext, prompt: ImagePrompt) -> Any:
     return work
 
 
-def _save(eng: RunEngine, prompt: ImagePrompt) -> Any:
+def _save(eng: RunEngine, prompt: ImagePrompt) -> Save[bytes]:
     image_id = uuid.uuid5(NAMESPACE, f"image:{prompt.prompt_id}")
 
-    async def save(uow: UnitOfWork, png: bytes) -> dict[str, Any]:
+    async def save(uow: UnitOfWork, png: bytes) -> ItemDetail:
         key = await eng.storage.save(prompt.account_id, prompt.site_id, image_id, png)
         width, height = struct.unpack(">II", png[16:24])
         saved = await uow.planner.save_image(prompt, key, width, height, len(png))

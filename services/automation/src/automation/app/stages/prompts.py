@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from automation.app.items import run_item
 from automation.app.run_context import RunContext
 from automation.app.run_events import progress
 from automation.domain.ai import AIFunction, AIUsage
 from automation.domain.library import ContentToIllustrate
+from automation.domain.results import FoundPrompts, prompts_of
+from automation.domain.runs import ItemDetail
 from automation.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -22,7 +24,9 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     outcomes = []
     for content in found:
 
-        async def work(content: ContentToIllustrate = content) -> tuple[Any, AIUsage | None, int]:
+        async def work(
+            content: ContentToIllustrate = content,
+        ) -> tuple[FoundPrompts, AIUsage | None, int]:
             result = await eng.ai.complete(
                 AIFunction.GENERATE_IMAGE_PROMPTS,
                 {"inline_count": inline},
@@ -33,11 +37,11 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
                 },
                 2000,
             )
-            return result.data, result.usage, 1
+            return prompts_of(result.data), result.usage, 1
 
         async def save(
-            uow: UnitOfWork, prompts: Any, content: ContentToIllustrate = content
-        ) -> dict[str, Any]:
+            uow: UnitOfWork, prompts: FoundPrompts, content: ContentToIllustrate = content
+        ) -> ItemDetail:
             made = await uow.planner.save_prompts(
                 ctx.account_id, ctx.site_id, content.content_id, prompts, inline
             )
