@@ -251,6 +251,14 @@ KEYWORD_UPLOAD = {
 }
 
 
+def document_upload_models(doc: dict[str, Any]) -> None:
+    """`KEYWORD_UPLOAD` is hand-written (the body is parsed by hand, CSV or JSON), so no route
+    hands `KeywordIn` to FastAPI: the document gets it here, or its `$ref` dangles."""
+    doc["components"].setdefault("schemas", {})["KeywordIn"] = KeywordIn.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+
+
 class ConfigPatch(_Body):
     """Only the fields given change (PATCH merges; `schedule` merges field by field)."""
 

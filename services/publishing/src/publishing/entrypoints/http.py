@@ -3,6 +3,7 @@ Thin: parse, authorize (another account's objects are 404), call one use case or
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -38,6 +39,23 @@ class ReasonBody(_Body):
 
 class RescheduleBody(_Body):
     at: AwareDatetime
+
+
+class PublicationState(BaseModel):
+    """A publication as an action leaves it (`_publication`). Documentation only: the routes
+    answer `_publication`'s dict as it is (a model would rewrite `+00:00` times as `Z`)."""
+
+    publication_id: uuid.UUID
+    content_id: uuid.UUID
+    integration_id: uuid.UUID
+    platform: str
+    status: Status
+    content_version: int
+    scheduled_for: datetime | None
+    hold_reason: str | None
+    remote_id: str | None
+    remote_url: str | None
+    score: int | None
 
 
 def publishing_error_handler(request: Request, error: Exception) -> JSONResponse:
@@ -86,13 +104,17 @@ def create_router(
             await manage.owned_site(uow, account_id, site_id)
         return account_id
 
-    @router.get("/sites/{site_id}/settings")
+    @router.get(
+        "/sites/{site_id}/settings", response_model=None, responses={200: {"model": SiteSettings}}
+    )
     async def get_settings(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         await site_of(caller, site_id)
         async with PublishingUnitOfWork(sessions) as uow:
             return (await uow.settings.get(site_id)).model_dump(mode="json")
 
-    @router.put("/sites/{site_id}/settings")
+    @router.put(
+        "/sites/{site_id}/settings", response_model=None, responses={200: {"model": SiteSettings}}
+    )
     async def put_settings(
         site_id: uuid.UUID, body: SiteSettings, caller: Gateway
     ) -> dict[str, Any]:
@@ -159,25 +181,41 @@ def create_router(
             await uow.commit()
         return _publication(publication)
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/approve")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/approve",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def approve(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "approved")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/republish")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/republish",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def republish(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "re-publish requested")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/publish-now")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/publish-now",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def publish_now(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "publish now", at=clock.now())
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/reschedule")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/reschedule",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def reschedule(
         site_id: uuid.UUID,
         publication_id: uuid.UUID,
@@ -210,7 +248,11 @@ def create_router(
             await uow.commit()
         return _publication(publication)
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/reject")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/reject",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def reject(
         site_id: uuid.UUID,
         publication_id: uuid.UUID,
@@ -221,13 +263,21 @@ def create_router(
         why = (body.reason if body else "") or "rejected"
         return await _cancel(caller, user, site_id, publication_id, f"rejected: {why}")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/cancel")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/cancel",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def cancel(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _cancel(caller, user, site_id, publication_id, "cancelled")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/unpublish")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/unpublish",
+        response_model=None,
+        responses={200: {"model": PublicationState}},
+    )
     async def unpublish(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:

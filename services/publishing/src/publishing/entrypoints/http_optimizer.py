@@ -2,11 +2,13 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
@@ -15,6 +17,32 @@ from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
 from publishing.ports import Clock
+
+
+class Optimization(BaseModel):
+    """What the API shows of an optimization (`app.optimize.view`); documentation only (the
+    routes answer the view as it is, times as `+00:00`)."""
+
+    optimization_id: uuid.UUID
+    content_id: uuid.UUID
+    article_version: int
+    status: str
+    checks: Any
+    quantity: int
+    score_before: int
+    score_after: int | None
+    kept: bool | None
+    diff: Any
+    credits: int
+    reason: str | None
+    detail: str | None
+    requested_by: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class Optimizations(BaseModel):
+    items: list[Optimization]
 
 
 def create_optimizer_router(
@@ -27,7 +55,12 @@ def create_optimizer_router(
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     UserId = Annotated[str | None, Header(alias="X-User-Id", max_length=200)]
 
-    @router.post("/sites/{site_id}/articles/{content_id}/optimize", status_code=202)
+    @router.post(
+        "/sites/{site_id}/articles/{content_id}/optimize",
+        status_code=202,
+        response_model=Optimization,
+        responses={200: {"model": Optimization, "description": "This version's live one."}},
+    )
     async def optimize(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> JSONResponse:
@@ -46,7 +79,11 @@ def create_optimizer_router(
             await uow.commit()
         return JSONResponse(jsonable_encoder(view(row)), status_code=202 if created else 200)
 
-    @router.get("/sites/{site_id}/articles/{content_id}/optimizations")
+    @router.get(
+        "/sites/{site_id}/articles/{content_id}/optimizations",
+        response_model=None,
+        responses={200: {"model": Optimizations}},
+    )
     async def list_optimizations(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
@@ -54,7 +91,11 @@ def create_optimizer_router(
             items = await optimizations_of(uow, caller.require_account(), site_id, content_id)
         return {"items": items}
 
-    @router.get("/sites/{site_id}/optimizations/{optimization_id}")
+    @router.get(
+        "/sites/{site_id}/optimizations/{optimization_id}",
+        response_model=None,
+        responses={200: {"model": Optimization}},
+    )
     async def get_optimization(
         site_id: uuid.UUID, optimization_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
