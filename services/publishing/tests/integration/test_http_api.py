@@ -14,6 +14,7 @@ from igny8.runtime import create_app
 from publishing.adapters.destinations import PlatformDestinations
 from publishing.bootstrap import bootstrap
 from publishing.config import PublishingSettings
+from publishing.entrypoints.http import PublicationState
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +114,8 @@ async def test_approve_reschedule_cancel_and_history(api, driver, clock):
     assert now.json()["scheduled_for"] == clock.now().isoformat()
     cancelled = await api.post(f"{base}/cancel", headers=as_(account, user="bob"))
     assert cancelled.json()["status"] == "cancelled"
+    for answer in (approved, moved, now, cancelled):  # as documented (`PublicationState`)
+        PublicationState.model_validate(answer.json())
     again = await api.post(f"{base}/cancel", headers=as_(account))
     assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
     unpublish = await api.post(f"{base}/unpublish", headers=as_(account))
