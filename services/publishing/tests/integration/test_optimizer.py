@@ -25,7 +25,7 @@ from publishing.app.optimize import OptimizerPolicy, Optimizing, request_optimiz
 from publishing.domain.errors import NotFound
 from publishing.domain.optimizer import current
 from publishing.entrypoints.events import credit_replies_subscription
-from publishing.entrypoints.http_optimizer import Optimization
+from publishing.entrypoints.http_models import Optimization
 
 pytestmark = pytest.mark.integration
 USAGE = AIUsage("dev/model", 100, 50, 0)

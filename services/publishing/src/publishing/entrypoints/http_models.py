@@ -102,6 +102,31 @@ class LinkGraph(BaseModel):
     coverage: float
 
 
+class Optimization(BaseModel):
+    """What the API shows of an optimization (`app.optimize.view`)."""
+
+    optimization_id: uuid.UUID
+    content_id: uuid.UUID
+    article_version: int
+    status: str
+    checks: Any
+    quantity: int
+    score_before: int
+    score_after: int | None
+    kept: bool | None
+    diff: Any
+    credits: int
+    reason: str | None
+    detail: str | None
+    requested_by: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class Optimizations(BaseModel):
+    items: list[Optimization]
+
+
 def documented(model: type[BaseModel]) -> dict[str, Any]:
     """A route's arguments: FastAPI documents `model` for 200 and validates nothing."""
     return {"response_model": None, "responses": {200: {"model": model}}}

@@ -2,13 +2,11 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
@@ -16,33 +14,8 @@ from igny8.webapi import errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
+from publishing.entrypoints.http_models import Optimization, Optimizations, documented
 from publishing.ports import Clock
-
-
-class Optimization(BaseModel):
-    """What the API shows of an optimization (`app.optimize.view`); documentation only (the
-    routes answer the view as it is, times as `+00:00`)."""
-
-    optimization_id: uuid.UUID
-    content_id: uuid.UUID
-    article_version: int
-    status: str
-    checks: Any
-    quantity: int
-    score_before: int
-    score_after: int | None
-    kept: bool | None
-    diff: Any
-    credits: int
-    reason: str | None
-    detail: str | None
-    requested_by: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class Optimizations(BaseModel):
-    items: list[Optimization]
 
 
 def create_optimizer_router(
@@ -81,8 +54,7 @@ def create_optimizer_router(
 
     @router.get(
         "/sites/{site_id}/articles/{content_id}/optimizations",
-        response_model=None,
-        responses={200: {"model": Optimizations}},
+        **documented(Optimizations),
     )
     async def list_optimizations(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
@@ -93,8 +65,7 @@ def create_optimizer_router(
 
     @router.get(
         "/sites/{site_id}/optimizations/{optimization_id}",
-        response_model=None,
-        responses={200: {"model": Optimization}},
+        **documented(Optimization),
     )
     async def get_optimization(
         site_id: uuid.UUID, optimization_id: uuid.UUID, caller: Gateway
