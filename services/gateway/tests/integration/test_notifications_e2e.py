@@ -32,7 +32,13 @@ from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
 from igny8.contracts.publications import PublicationChanged
 from igny8.db import create_engine
-from igny8.testing import free_port, migrated_database, start_service_process, wait_until
+from igny8.testing import (
+    ChildProcess,
+    free_port,
+    migrated_database,
+    start_service_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -125,140 +131,145 @@ async def test_billing_payment_and_publishing_events_are_webhooked_once_and_mail
     site = uuid.uuid4()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
-    billing, billing_url = start_service_process(
-        "billing",
-        {
-            "BILLING_DATABASE_URL": billing_db,
-            "BILLING_MIGRATE_ON_START": "false",
-            "BILLING_ROLE": "all",  # its outbox relay publishes what the payment changed
-            "BILLING_STRIPE_API_BASE": stripe_mock,
-            "BILLING_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        },
-        tmp_path / "billing.log",
-    )
-    env = {
-        "GATEWAY_BILLING_URL": billing_url,
-        "GATEWAY_WEBHOOK_ALLOW": "127.0.0.1/32",
-        "GATEWAY_WEBHOOK_BACKOFF_S": "0.2",
-        "GATEWAY_NOTIFY_POLL_S": "0.2",
-        "GATEWAY_SMTP_HOST": "127.0.0.1",
-        "GATEWAY_SMTP_PORT": str(smtp_port),
+    billing_env = {
+        "BILLING_DATABASE_URL": billing_db,
+        "BILLING_MIGRATE_ON_START": "false",
+        "BILLING_ROLE": "all",  # its outbox relay publishes what the payment changed
+        "BILLING_STRIPE_API_BASE": stripe_mock,
+        "BILLING_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
     }
-    with StandIn() as stand_in, Receiver([500]) as receiver:
-        child, url = start_service_process(
-            "gateway",
-            gateway_env(notify_db, kafka_bootstrap, f"http://127.0.0.1:{stand_in.port}", **env),
-            tmp_path / "gateway.log",
+    billing: ChildProcess | None = None
+    try:
+        billing, billing_url = start_service_process(
+            "billing", billing_env, tmp_path / "billing.log"
         )
-        try:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-                opened = await client.post(
-                    "/v1/accounts", json={"name": "Acme"}, headers=as_user(owner)
-                )  # billing opens the account's ledger (the real billing, through the gateway)
-                assert opened.status_code == 201, opened.text
-                account = uuid.UUID(opened.json()["account_id"])
-                stand_in.objects.add((str(account), str(site)))
-                made = await client.post(
-                    "/v1/webhook-endpoints",
-                    json={
-                        "url": receiver.url,
-                        "events": ["invoice.paid", "payment.failed", "publication.completed"],
-                    },
-                    headers=as_user(owner, account),
-                )
-                assert made.status_code == 201, made.text
-                secret = made.json()["secret"]
-
-                code = f"pack-{uuid.uuid4().hex[:6]}"
-                async with httpx.AsyncClient(base_url=billing_url, timeout=30) as operator:
-                    package = await operator.put(
-                        "/packages",
-                        json={"code": code, "name": "Pack", "price": 4900, "currency": "eur",
-                              "credits": 1000},
-                        headers=auth_headers(
-                            None, "gateway", "billing", account, ["platform_admin"]
-                        ),
-                    )  # fmt: skip
-                assert package.status_code == 200, package.text
-                bought = await client.post(
-                    "/v1/package-purchases",
-                    json={"package": code},
-                    headers=as_user(owner, account),
-                )
-                assert bought.status_code == 201, bought.text
-                invoice = bought.json()
-
-                async def pay() -> dict[str, Any]:
-                    answer = await client.post(
-                        f"/v1/invoices/{invoice['invoice_id']}/pay",
-                        json={"method": "payment_intent"},
+        env = {
+            "GATEWAY_BILLING_URL": billing_url,
+            "GATEWAY_WEBHOOK_ALLOW": "127.0.0.1/32",
+            "GATEWAY_WEBHOOK_BACKOFF_S": "0.2",
+            "GATEWAY_NOTIFY_POLL_S": "0.2",
+            "GATEWAY_SMTP_HOST": "127.0.0.1",
+            "GATEWAY_SMTP_PORT": str(smtp_port),
+        }
+        with StandIn() as stand_in, Receiver([500]) as receiver:
+            child, url = start_service_process(
+                "gateway",
+                gateway_env(notify_db, kafka_bootstrap, f"http://127.0.0.1:{stand_in.port}", **env),
+                tmp_path / "gateway.log",
+            )
+            try:
+                async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                    opened = await client.post(
+                        "/v1/accounts", json={"name": "Acme"}, headers=as_user(owner)
+                    )  # billing opens the account's ledger (the real billing, through the gateway)
+                    assert opened.status_code == 201, opened.text
+                    account = uuid.UUID(opened.json()["account_id"])
+                    stand_in.objects.add((str(account), str(site)))
+                    made = await client.post(
+                        "/v1/webhook-endpoints",
+                        json={
+                            "url": receiver.url,
+                            "events": ["invoice.paid", "payment.failed", "publication.completed"],
+                        },
                         headers=as_user(owner, account),
-                    )  # billing asks stripe-mock for a PaymentIntent
-                    assert answer.status_code == 200, answer.text
-                    return answer.json()
-
-                declined = await pay()
-                failing = stripe_event("payment_intent.payment_failed", declined, invoice)
-                assert (await stripe_delivers(client, failing))[1] == "duplicate"
-                paid = await pay()
-                assert paid["payment_id"] != declined["payment_id"]  # a new attempt
-                succeeding = stripe_event("payment_intent.succeeded", paid, invoice)
-                assert (await stripe_delivers(client, succeeding))[1] == "duplicate"
-
-                published = TOPICS.envelope(
-                    "publication.completed",
-                    PublicationChanged(
-                        publication_id=uuid.uuid4(), content_id=uuid.uuid4(), content_version=1,
-                        site_id=site, integration_id=uuid.uuid4(), platform="wordpress",
-                        status="published", url="https://blog.example/a",
-                    ),
-                    source="publishing", account_id=account, site_id=site,
-                )  # fmt: skip
-                for _ in range(2):  # delivered twice by Kafka: notified once
-                    await producer.send_and_wait(
-                        "publication.completed", published.to_bytes(), key=str(account).encode()
                     )
+                    assert made.status_code == 201, made.text
+                    secret = made.json()["secret"]
 
-                async def delivered() -> bool:
-                    return len({h["igny8-event-id"] for h, _ in receiver.calls}) == 3
+                    code = f"pack-{uuid.uuid4().hex[:6]}"
+                    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as operator:
+                        package = await operator.put(
+                            "/packages",
+                            json={"code": code, "name": "Pack", "price": 4900, "currency": "eur",
+                                  "credits": 1000},
+                            headers=auth_headers(
+                                None, "gateway", "billing", account, ["platform_admin"]
+                            ),
+                        )  # fmt: skip
+                    assert package.status_code == 200, package.text
+                    bought = await client.post(
+                        "/v1/package-purchases",
+                        json={"package": code},
+                        headers=as_user(owner, account),
+                    )
+                    assert bought.status_code == 201, bought.text
+                    invoice = bought.json()
 
-                await wait_until(delivered, 120, interval=0.5)
+                    async def pay() -> dict[str, Any]:
+                        answer = await client.post(
+                            f"/v1/invoices/{invoice['invoice_id']}/pay",
+                            json={"method": "payment_intent"},
+                            headers=as_user(owner, account),
+                        )  # billing asks stripe-mock for a PaymentIntent
+                        assert answer.status_code == 200, answer.text
+                        return answer.json()
 
-                async def mailed() -> bool:
-                    return len(mails) >= 1
+                    declined = await pay()
+                    failing = stripe_event("payment_intent.payment_failed", declined, invoice)
+                    assert (await stripe_delivers(client, failing))[1] == "duplicate"
+                    paid = await pay()
+                    assert paid["payment_id"] != declined["payment_id"]  # a new attempt
+                    succeeding = stripe_event("payment_intent.succeeded", paid, invoice)
+                    assert (await stripe_delivers(client, succeeding))[1] == "duplicate"
 
-                await wait_until(mailed, 30, interval=0.5)
-                await asyncio.sleep(2)  # anything more (a second delivery or mail) shows now
-                by_event: dict[str, list[dict[str, Any]]] = {}
-                for headers, body in receiver.calls:
-                    verify(secret, headers, body)
-                    by_event.setdefault(headers["igny8-event-id"], []).append(json.loads(body))
-                attempts = sorted(len(bodies) for bodies in by_event.values())
-                assert attempts == [1, 1, 2], attempts  # the first call failed and was retried
-                sent = {bodies[-1]["type"]: bodies[-1] for bodies in by_event.values()}
-                assert set(sent) == {"invoice.paid", "payment.failed", "publication.completed"}
-                assert {b["account_id"] for b in sent.values()} == {str(account)}
-                assert sent["publication.completed"]["id"] == str(published.id)
-                failed = sent["payment.failed"]["data"]  # billing's own event, as billing sent it
-                assert failed["payment_id"] == declined["payment_id"]
-                assert failed["invoice_id"] == invoice["invoice_id"]
-                assert failed["failure_reason"]
-                assert sent["invoice.paid"]["data"]["invoice_id"] == invoice["invoice_id"]
-                assert sent["invoice.paid"]["data"]["total"] == invoice["total"]
-                assert len(mails) == 1  # payment.failed only; invoice.paid is no e-mail
-                assert mails[0].rcpt_tos == [f"{owner}@example.com"]
-                assert "payment failed" in mails[0].content.decode().lower()
-                streamed, _ = await read_events(
-                    client,
-                    f"{url}/v1/sites/{site}/events",
-                    as_user(owner, account),
-                    count=1,
-                    timeout=30,
-                )
-                assert [t for _, t in streamed] == ["publication.completed"]
-        finally:
-            child.stop()
+                    published = TOPICS.envelope(
+                        "publication.completed",
+                        PublicationChanged(
+                            publication_id=uuid.uuid4(), content_id=uuid.uuid4(), content_version=1,
+                            site_id=site, integration_id=uuid.uuid4(), platform="wordpress",
+                            status="published", url="https://blog.example/a",
+                        ),
+                        source="publishing", account_id=account, site_id=site,
+                    )  # fmt: skip
+                    for _ in range(2):  # delivered twice by Kafka: notified once
+                        await producer.send_and_wait(
+                            "publication.completed", published.to_bytes(), key=str(account).encode()
+                        )
+
+                    async def delivered() -> bool:
+                        return len({h["igny8-event-id"] for h, _ in receiver.calls}) == 3
+
+                    await wait_until(delivered, 120, interval=0.5)
+
+                    async def mailed() -> bool:
+                        return len(mails) >= 1
+
+                    await wait_until(mailed, 30, interval=0.5)
+                    await asyncio.sleep(2)  # anything more (a second delivery or mail) shows now
+                    by_event: dict[str, list[dict[str, Any]]] = {}
+                    for headers, body in receiver.calls:
+                        verify(secret, headers, body)
+                        by_event.setdefault(headers["igny8-event-id"], []).append(json.loads(body))
+                    attempts = sorted(len(bodies) for bodies in by_event.values())
+                    assert attempts == [1, 1, 2], attempts  # the first call failed and was retried
+                    sent = {bodies[-1]["type"]: bodies[-1] for bodies in by_event.values()}
+                    assert set(sent) == {"invoice.paid", "payment.failed", "publication.completed"}
+                    assert {b["account_id"] for b in sent.values()} == {str(account)}
+                    assert sent["publication.completed"]["id"] == str(published.id)
+                    failed = sent["payment.failed"][
+                        "data"
+                    ]  # billing's own event, as billing sent it
+                    assert failed["payment_id"] == declined["payment_id"]
+                    assert failed["invoice_id"] == invoice["invoice_id"]
+                    assert failed["failure_reason"]
+                    assert sent["invoice.paid"]["data"]["invoice_id"] == invoice["invoice_id"]
+                    assert sent["invoice.paid"]["data"]["total"] == invoice["total"]
+                    assert len(mails) == 1  # payment.failed only; invoice.paid is no e-mail
+                    assert mails[0].rcpt_tos == [f"{owner}@example.com"]
+                    assert "payment failed" in mails[0].content.decode().lower()
+                    streamed, _ = await read_events(
+                        client,
+                        f"{url}/v1/sites/{site}/events",
+                        as_user(owner, account),
+                        count=1,
+                        timeout=30,
+                    )
+                    assert [t for _, t in streamed] == ["publication.completed"]
+            finally:
+                child.stop()
+    finally:
+        if billing is not None:
             billing.stop()
-            await producer.stop()
-            smtp.stop()
+        await producer.stop()
+        smtp.stop()
