@@ -34,14 +34,16 @@ def _refs(node: Any) -> set[str]:
 
 
 def _renamed(node: Any, service: str, known: set[str]) -> Any:
-    """The schema with its references renamed `<service>.<Model>`; a reference the service's
-    document does not define (a gap in that document) becomes an unconstrained schema, so the
-    gateway's document stays valid."""
+    """The schema with its references renamed `<service>.<Model>`. A reference the service's
+    document does not define is a defect of that document: it stops `make openapi` (quietly
+    loosening it to `{}` once hid automation's missing `KeywordIn`)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(REF):
             name = ref[len(REF) :]
-            return {"$ref": f"{REF}{service}.{name}"} if name in known else {}
+            if name not in known:
+                raise ValueError(f"{service}'s OpenAPI document names an undefined schema {ref}")
+            return {"$ref": f"{REF}{service}.{name}"}
         return {k: _renamed(v, service, known) for k, v in node.items()}
     if isinstance(node, list):
         return [_renamed(v, service, known) for v in node]
@@ -52,31 +54,56 @@ def _json_schema(content: dict[str, Any] | None) -> Any:
     return ((content or {}).get("application/json") or {}).get("schema")
 
 
+def _other_media(content: dict[str, Any] | None) -> dict[str, Any]:
+    """The answer's non-JSON media types (an image, a PDF, a text log) with their schemas."""
+    return {
+        media: {"schema": body["schema"]}
+        for media, body in (content or {}).items()
+        if media != "application/json" and "schema" in body
+    }
+
+
+def _by_shape(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Operations by path shape and method: two paths of one shape (`/keywords/{item_id}` read
+    by one router, `/keywords/{keyword_id}` edited by another) are one path to a caller."""
+    found: dict[str, dict[str, Any]] = {}
+    for path, item in doc.get("paths", {}).items():
+        found.setdefault(_shape(path), {}).update(item)
+    return found
+
+
 def extract(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """`{"operations": {"<METHOD> <public path>": {"request", "response"}}, "schemas": {...}}`."""
+    """`{"operations": {"<METHOD> <public path>": {"request", "request_required", "response",
+    "media"}}, "schemas": {...}}` (`media`: the answer's non-JSON media types)."""
     operations: dict[str, dict[str, Any]] = {}
     needed: dict[str, set[str]] = {}
     for route in ROUTES:
         doc = documents.get(route.service)
-        if doc is None or route.public:
+        if doc is None:
             continue
-        upstream = {_shape(p): item for p, item in doc.get("paths", {}).items()}
+        upstream = _by_shape(doc)
         operation = (upstream.get(_shape(route.upstream)) or {}).get(route.method.lower())
         if operation is None:
             continue
         request = _json_schema((operation.get("requestBody") or {}).get("content"))
         success = (operation.get("responses") or {}).get(str(route.status)) or {}
         response = _json_schema(success.get("content"))
-        found = {}
-        known = set(doc.get("components", {}).get("schemas", {}))
-        if request and route.body in ("json", "keywords"):
-            found["request"] = _renamed(request, route.service, known)
+        media = _other_media(success.get("content"))
+        raw: dict[str, Any] = {}
+        if request and route.body:
+            raw["request"] = request
         if response and route.status != 204:
-            found["response"] = _renamed(response, route.service, known)
+            raw["response"] = response
+        if media and route.status != 204:
+            raw["media"] = media
+        known = set(doc.get("components", {}).get("schemas", {}))
+        found = {key: _renamed(value, route.service, known) for key, value in raw.items()}
+        if "request" in found:  # a reason to reject is optional: the body may be left out
+            found["request_required"] = bool(operation["requestBody"].get("required"))
         if found:
             operations[f"{route.method} {route.path}"] = found
             refs = needed.setdefault(route.service, set())
-            refs |= _refs([request if "request" in found else None, response])
+            refs |= _refs(raw)
     schemas: dict[str, Any] = {}
     for service, refs in needed.items():
         components = documents[service].get("components", {}).get("schemas", {})

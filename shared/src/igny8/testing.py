@@ -337,3 +337,35 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield cluster
     finally:
         cluster.remove()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STRIPE_MOCK = Path(
+    os.environ.get("STRIPE_MOCK_BIN", str(REPO_ROOT / ".cache" / "go" / "bin" / "stripe-mock"))
+)
+
+
+@pytest.fixture(scope="session")
+def stripe_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """stripe-mock (pinned, built by `make tools`) on loopback ports of its own: billing's tests
+    and the gateway's (a real payment through billing) share it."""
+    import socket
+    import time
+
+    if not STRIPE_MOCK.exists():
+        pytest.fail(f"{STRIPE_MOCK} is missing: run `make tools` (`make test` does)", pytrace=False)
+    http, https = free_port(), free_port()
+    process = ChildProcess(
+        [str(STRIPE_MOCK), "-http-addr", f"127.0.0.1:{http}", "-https-addr", f"127.0.0.1:{https}"],
+        tmp_path_factory.mktemp("stripe-mock") / "stripe-mock.log",
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", http)) == 0:
+                break
+        if process.proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"stripe-mock did not start:\n{process.output()[-2000:]}")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{http}"
+    process.stop()

@@ -27,6 +27,7 @@ from automation.entrypoints.events import (
     site_subscription,
 )
 from automation.entrypoints.http import create_router
+from automation.entrypoints.http_models import document_upload_models
 from automation.entrypoints.http_run_logs import create_run_log_router
 from automation.entrypoints.worker import flushing, run_driver, run_log_pruner, scheduler
 from automation.ports import AIBudget, AIEngine, Clock, ImageStorage
@@ -125,6 +126,7 @@ def bootstrap(
             ),
             create_run_log_router(sessions, run_log, admits),
         ],
+        openapi_extend=document_upload_models,
         subscriptions=[
             site_subscription(clock),
             credit_replies_subscription(),

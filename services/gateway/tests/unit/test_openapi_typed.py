@@ -40,3 +40,72 @@ def test_forwarded_operations_carry_the_services_models_and_every_ref_resolves()
 
     walk(gateway)
     assert refs and refs <= set(schemas), refs - set(schemas)
+
+
+def untyped(schema: Any) -> bool:
+    """No schema, `{}`, or an object that names no property (`{"type": "object"}`, a dict)."""
+    if not isinstance(schema, dict) or not schema:
+        return True
+    if "$ref" in schema or any(k in schema for k in ("oneOf", "anyOf", "allOf")):
+        return False
+    if schema.get("type") == "object":
+        return not schema.get("properties") and not isinstance(
+            schema.get("additionalProperties"), dict
+        )
+    if schema.get("type") == "array":
+        return untyped(schema.get("items"))
+    return False
+
+
+def test_every_v1_operation_has_a_typed_request_and_answer():
+    found: dict[str, list[str]] = {}
+    for path, item in load("gateway")["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for method, operation in item.items():
+            name, gaps = f"{method.upper()} {path}", []
+            for media, body in (operation.get("requestBody") or {}).get("content", {}).items():
+                if media != "text/csv" and untyped(body.get("schema")):
+                    gaps.append(f"request {media}")
+            for status, answer in operation["responses"].items():
+                if not status.startswith("2") or status == "204":
+                    continue
+                content = answer.get("content") or {}
+                if not content:
+                    gaps.append(f"{status} has no content")
+                gaps += [f"{status} {m}" for m, b in content.items() if untyped(b.get("schema"))]
+            if gaps:
+                found[name] = gaps
+    assert found == {}
+
+
+def all_refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return own.union(*(all_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(all_refs(v) for v in node))
+    return set()
+
+
+def test_every_ref_of_every_document_resolves():
+    for name in ("gateway", "billing", "automation", "integration", "publishing"):
+        doc = load(name)
+        refs = all_refs(doc)
+        dangling = set()
+        for ref in refs:
+            target: Any = doc
+            for part in ref.removeprefix("#/").split("/"):
+                target = target.get(part) if isinstance(target, dict) else None
+            if target is None:
+                dangling.add(ref)
+        assert refs and not dangling, (name, dangling)
+
+
+def test_untyped_sees_the_shapes_it_must_refuse():
+    assert untyped({}) and untyped({"type": "object"}) and untyped(None)
+    assert untyped({"type": "object", "additionalProperties": True, "title": "Response"})
+    assert untyped({"type": "array", "items": {}})
+    assert not untyped({"$ref": "#/components/schemas/billing.Costs"})
+    assert not untyped({"type": "string", "format": "binary"})
+    assert not untyped({"type": "object", "properties": {"id": {"type": "string"}}})

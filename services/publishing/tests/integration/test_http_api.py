@@ -14,6 +14,17 @@ from igny8.runtime import create_app
 from publishing.adapters.destinations import PlatformDestinations
 from publishing.bootstrap import bootstrap
 from publishing.config import PublishingSettings
+from publishing.entrypoints.http_models import (
+    ArticleHtml,
+    ArticleReport,
+    LinkGraph,
+    LinkList,
+    LinkUndone,
+    PublicationDetail,
+    PublicationPage,
+    PublicationState,
+    SuggestionList,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +111,7 @@ async def test_approve_reschedule_cancel_and_history(api, driver, clock):
     assert [p["publication_id"] for p in listed.json()["items"]] == [
         str(publication.publication_id)
     ]
+    PublicationPage.model_validate(listed.json())  # each answer as its documented model
     approved = await api.post(f"{base}/approve", headers=as_(account, user="ann"))
     assert approved.status_code == 200 and approved.json()["status"] == "scheduled"
     later = clock.now().replace(year=2027).isoformat()
@@ -113,11 +125,15 @@ async def test_approve_reschedule_cancel_and_history(api, driver, clock):
     assert now.json()["scheduled_for"] == clock.now().isoformat()
     cancelled = await api.post(f"{base}/cancel", headers=as_(account, user="bob"))
     assert cancelled.json()["status"] == "cancelled"
+    for answer in (approved, moved, now, cancelled):  # as documented (`PublicationState`)
+        PublicationState.model_validate(answer.json())
     again = await api.post(f"{base}/cancel", headers=as_(account))
     assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
     unpublish = await api.post(f"{base}/unpublish", headers=as_(account))
     assert unpublish.status_code == 409
-    history = (await api.get(base, headers=as_(account))).json()["transitions"]
+    detail = (await api.get(base, headers=as_(account))).json()
+    PublicationDetail.model_validate(detail)
+    history = detail["transitions"]
     assert [(h["to_status"], h["actor"]) for h in history] == [
         ("pending_approval", "system"),
         ("scheduled", "user:ann"),
@@ -149,28 +165,36 @@ async def test_report_links_undo_and_graph(api, driver):
         await api.get(f"/sites/{site}/articles/{content.content_id}/report", headers=as_(account))
     ).json()
     assert 0 <= report["score"] <= 100
+    ArticleReport.model_validate(report)  # each answer as its documented model
     assert {c["name"] for c in report["report"]["checks"]} >= {"keyphrase_in_title", "single_h1"}
-    links = (
+    listed = (
         await api.get(
             f"/sites/{site}/links",
             params={"content_id": str(content.content_id)},
             headers=as_(account),
         )
-    ).json()["items"]
+    ).json()
+    LinkList.model_validate(listed)
+    links = listed["items"]
     assert [link["target_url"] for link in links] == ["https://garden.example.com/leaf-mould"]
     html = (
         await api.get(f"/sites/{site}/articles/{content.content_id}/html", headers=as_(account))
     ).json()
     assert html["linked_html"] != html["html"]
+    ArticleHtml.model_validate(html)
     undone = await api.post(f"/sites/{site}/links/{links[0]['link_id']}/undo", headers=as_(account))
     assert undone.status_code == 200
     assert undone.json()["linked_html"] == html["html"]  # exactly the HTML without the link
+    LinkUndone.model_validate(undone.json())
     twice = await api.post(f"/sites/{site}/links/{links[0]['link_id']}/undo", headers=as_(account))
     assert twice.status_code == 409
     graph = (await api.get(f"/sites/{site}/link-graph", headers=as_(account))).json()
     assert graph["links"] == 0
     assert graph["orphans"] == ["https://garden.example.com/leaf-mould"]
     assert graph["coverage"] == 0.0
+    LinkGraph.model_validate(graph)
+    suggestions = await api.get(f"/sites/{site}/link-suggestions", headers=as_(account))
+    SuggestionList.model_validate(suggestions.json())
 
 
 async def test_every_route_hides_another_accounts_objects(api, driver):

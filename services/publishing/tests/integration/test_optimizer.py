@@ -14,16 +14,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.encoders import jsonable_encoder
 
 from igny8.ai import AIUnavailable, AIUsage
 from igny8.contracts import TOPICS
 from igny8.contracts import credits as wire
 from igny8.credit_saga import HoldStatus
 from igny8.messaging import outbox
-from publishing.app.optimize import OptimizerPolicy, Optimizing, request_optimization
+from publishing.app.optimize import OptimizerPolicy, Optimizing, request_optimization, view
 from publishing.domain.errors import NotFound
 from publishing.domain.optimizer import current
 from publishing.entrypoints.events import credit_replies_subscription
+from publishing.entrypoints.http_models import Optimization
 
 pytestmark = pytest.mark.integration
 USAGE = AIUsage("dev/model", 100, 50, 0)
@@ -146,6 +148,8 @@ async def test_an_ai_failure_releases_the_hold_and_captures_nothing(driver):
     optimizer = FakeOptimizer(error=AIUnavailable("provider down"))
     assert await _optimizing(driver, optimizer).tick() == 1
     failed = await _row(driver, row["optimization_id"])
+    for shown in (row, failed):  # what the HTTP routes answer is what their document says
+        Optimization.model_validate(jsonable_encoder(view(shown)), strict=False)
     assert (failed["status"], failed["reason"], failed["credits"]) == (
         "failed",
         "ai_AIUnavailable",

@@ -8,12 +8,10 @@ a database error."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from automation.adapters.sqlalchemy_queries import RUN_INTERNALS
@@ -22,44 +20,19 @@ from automation.adapters.sqlalchemy_tables import tasks as tasks_table
 from automation.domain.config import MAX_CREDITS, BatchSize, ItemCap, Schedule, Stage
 from automation.domain.keywords import INTENTS, MAX_VOLUME
 from igny8.webapi import INT32_MAX
+from igny8.webapi.row_models import row_model
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _python_type(column: sa.Column[Any]) -> Any:
-    kind = column.type
-    if isinstance(kind, sa.Uuid) or kind.__class__.__name__ == "UUID":
-        found: Any = uuid.UUID
-    elif isinstance(kind, sa.DateTime):
-        found = dt.datetime
-    elif isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
-        found = Decimal
-    elif isinstance(kind, sa.Integer):
-        found = int
-    elif isinstance(kind, sa.Boolean):
-        found = bool
-    elif isinstance(kind, sa.Text | sa.String):
-        found = str
-    else:  # JSONB
-        found = Any
-    return found | None if column.nullable and found is not Any else found
-
-
-def _row_model(name: str, table: sa.Table, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
-    fields: dict[str, Any] = {
-        c.name: (_python_type(c), ...) for c in table.columns if c.name not in leave_out
-    }
-    return create_model(name, __doc__=f"One row of `{table.name}`.", **fields)
-
-
-Keyword = _row_model("Keyword", keywords)
-Cluster = _row_model("Cluster", clusters)
-Idea = _row_model("Idea", ideas)
-Task = _row_model("Task", tasks_table)
-Content = _row_model("Content", contents)
-Image = _row_model("Image", images)
+Keyword = row_model("Keyword", keywords)
+Cluster = row_model("Cluster", clusters)
+Idea = row_model("Idea", ideas)
+Task = row_model("Task", tasks_table)
+Content = row_model("Content", contents)
+Image = row_model("Image", images)
 ITEMS: dict[str, type[BaseModel]] = {
     "keywords": Keyword,
     "clusters": Cluster,
@@ -69,7 +42,7 @@ ITEMS: dict[str, type[BaseModel]] = {
     "images": Image,
 }
 
-Run = _row_model("Run", runs, RUN_INTERNALS)
+Run = row_model("Run", runs, RUN_INTERNALS)
 
 
 def page_model(kind: str, item: type[BaseModel]) -> type[BaseModel]:
@@ -260,6 +233,14 @@ KEYWORD_UPLOAD = {
         },
     }
 }
+
+
+def document_upload_models(doc: dict[str, Any]) -> None:
+    """`KEYWORD_UPLOAD` is hand-written (the body is parsed by hand, CSV or JSON), so no route
+    hands `KeywordIn` to FastAPI: the document gets it here, or its `$ref` dangles."""
+    doc["components"].setdefault("schemas", {})["KeywordIn"] = KeywordIn.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
 
 
 class ConfigPatch(_Body):

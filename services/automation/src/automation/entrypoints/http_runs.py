@@ -27,6 +27,9 @@ from automation.entrypoints.http_models import (
 from igny8.auth import Caller
 from igny8.webapi import ApiError, errors
 
+RunActionName = Literal["pause", "resume", "cancel"]
+RUN_ACTIONS: tuple[RunActionName, ...] = ("pause", "resume", "cancel")
+
 
 def _public_run(run: RunRow) -> dict[str, Any]:
     return {
@@ -134,22 +137,28 @@ def routes(deps: HttpDeps) -> APIRouter:
             raise NotFound("run not found")
         return found
 
-    @router.post(
-        "/runs/{run_id}/{action}",
-        tags=["runs"],
-        summary="Pause, resume or cancel a run (between items)",
-        response_model=RunAction,
-        responses=errors(404, 409, s409="The run's state does not allow this action."),
-    )
-    async def act(
-        run_id: uuid.UUID, action: Literal["pause", "resume", "cancel"], caller: Gateway
-    ) -> dict[str, Any]:
-        async with uow() as u:
-            result = await run_cases.act_on_run(
-                u, caller.require_account(), run_id, action, deps.clock
+    # One documented operation per action (not `/runs/{run_id}/{action}`): the gateway's route
+    # table names each path, and a test holds it to this document.
+    for action in RUN_ACTIONS:
+
+        def acting(action: RunActionName = action) -> None:
+            @router.post(
+                f"/runs/{{run_id}}/{action}",
+                tags=["runs"],
+                name=f"{action}_run",
+                summary=f"{action.title()} a run (between items)",
+                response_model=RunAction,
+                responses=errors(404, 409, s409="The run's state does not allow this action."),
             )
-            await u.commit()
-        return {"run_id": run_id, "status": result.status, "requested": result.requested}
+            async def act(run_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
+                async with uow() as u:
+                    result = await run_cases.act_on_run(
+                        u, caller.require_account(), run_id, action, deps.clock
+                    )
+                    await u.commit()
+                return {"run_id": run_id, "status": result.status, "requested": result.requested}
+
+        acting()
 
     @router.get(
         "/images/{image_id}",

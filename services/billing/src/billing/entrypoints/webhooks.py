@@ -17,6 +17,25 @@ from igny8.webapi import errors, signed_by
 
 log = get_logger(__name__)
 MAX_BODY_BYTES = 512 * 1024
+#: The part of Stripe's event object billing reads (Stripe's own fields beyond these pass).
+STRIPE_EVENT = {
+    "type": "object",
+    "description": "A Stripe event (https://docs.stripe.com/api/events/object).",
+    "required": ["id", "type", "data"],
+    "properties": {
+        "id": {"type": "string", "example": "evt_1NG8Du2eZvKYlo2CUI79vXWy"},
+        "object": {"type": "string", "enum": ["event"]},
+        "type": {"type": "string", "example": "payment_intent.succeeded"},
+        "created": {"type": "integer"},
+        "livemode": {"type": "boolean"},
+        "data": {
+            "type": "object",
+            "required": ["object"],
+            "properties": {"object": {"type": "object", "description": "The event's object."}},
+        },
+    },
+}
+
 #: The raw body is read by hand (it must be verified byte for byte before it is parsed), so the
 #: document declares it here rather than through a model.
 WEBHOOK = {
@@ -28,9 +47,7 @@ WEBHOOK = {
     ),
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "description": "A Stripe event."}}
-        },
+        "content": {"application/json": {"schema": STRIPE_EVENT}},
     },
 }
 

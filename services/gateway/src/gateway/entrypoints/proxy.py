@@ -268,7 +268,10 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
         content = dict(BODY_SCHEMAS[route.body])
         if "request" in typed:
             content["application/json"] = {"schema": typed["request"]}
-        extra["requestBody"] = {"required": True, "content": content}
+        extra["requestBody"] = {
+            "required": typed.get("request_required", True),
+            "content": content,
+        }
     if route.creates:
         extra["parameters"] = [
             {
@@ -280,11 +283,9 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
             }
         ]
     statuses = [404, 409, 422, 502, 503, 504] + ([] if route.public else [400, 401, 403, 429])
-    answer = (
-        {"content": {"application/json": {"schema": typed["response"]}}}
-        if "response" in typed
-        else ANY_JSON
-    )
+    content = {"application/json": {"schema": typed["response"]}} if "response" in typed else {}
+    content.update(typed.get("media", {}))  # an image, a PDF, a text log: the service's media
+    answer = {"content": content} if content else ANY_JSON
     success: dict[int | str, dict[str, Any]] = {
         route.status: {"description": "The owning service's answer.", **answer}
     }

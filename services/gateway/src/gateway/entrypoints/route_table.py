@@ -56,3 +56,5 @@ PUBLICATION_ACTIONS = (
     "cancel",
     "unpublish",
 )
+PUBLICATION_ACTIONS_WITH_BODY = frozenset({"reschedule", "reject"})
+"""Only these take a body (the new time; the reason, optional): the others are bare POSTs."""

@@ -94,7 +94,8 @@ AUTOMATION_ROUTES: tuple[Route, ...] = (
         "automation",
         "/sites/{site_id}/content/{item_id}/regenerate",
         E,
-        "Regenerate an article",
+        "Regenerate an article (a small run of its own, queued)",
+        status=202,
         tag="content",
     ),
     _r(

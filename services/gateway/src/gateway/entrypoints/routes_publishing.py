@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.entrypoints.route_table import PUBLICATION_ACTIONS, A, E, Route, V, _r
+from gateway.entrypoints.route_table import (
+    PUBLICATION_ACTIONS,
+    PUBLICATION_ACTIONS_WITH_BODY,
+    A,
+    E,
+    Route,
+    V,
+    _r,
+)
 
 PUBLISHING_ROUTES: tuple[Route, ...] = (
     # -- publishing
@@ -52,7 +60,7 @@ PUBLISHING_ROUTES: tuple[Route, ...] = (
             None,
             E,
             f"Publication: {action}",
-            body="json",
+            body="json" if action in PUBLICATION_ACTIONS_WITH_BODY else None,
             tag="publications",
         )
         for action in PUBLICATION_ACTIONS

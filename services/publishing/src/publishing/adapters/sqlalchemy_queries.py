@@ -18,6 +18,12 @@ from publishing.adapters.sqlalchemy_tables import (
 )
 
 PUBLIC_COLUMNS = [c for c in publications.c if c.name not in ("lease_until", "create_started_at")]
+# What each read answers (the HTTP API's documented models are built from the same lists).
+_t = publication_transitions.c
+TRANSITION_COLUMNS = [_t.from_status, _t.to_status, _t.actor, _t.reason, _t.at]
+_a = articles.c
+REPORT_COLUMNS = [_a.content_id, _a.version, _a.title, _a.keywords, _a.score, _a.report]
+HTML_COLUMNS = [_a.content_id, _a.version, _a.html, _a.linked_html]
 
 
 def _json(row: Any) -> dict[str, Any]:
@@ -75,7 +81,7 @@ class SqlAlchemyPublishingQueries:
         found = _json(row)
         t = publication_transitions
         history = await self.session.execute(
-            sa.select(t.c.from_status, t.c.to_status, t.c.actor, t.c.reason, t.c.at)
+            sa.select(*TRANSITION_COLUMNS)
             .where(t.c.publication_id == publication_id)
             .order_by(t.c.transition_id)
         )
@@ -87,14 +93,7 @@ class SqlAlchemyPublishingQueries:
     ) -> dict[str, Any] | None:
         row = (
             await self.session.execute(
-                sa.select(
-                    articles.c.content_id,
-                    articles.c.version,
-                    articles.c.title,
-                    articles.c.keywords,
-                    articles.c.score,
-                    articles.c.report,
-                ).where(
+                sa.select(*REPORT_COLUMNS).where(
                     articles.c.account_id == account_id,
                     articles.c.site_id == site_id,
                     articles.c.content_id == content_id,
@@ -108,12 +107,7 @@ class SqlAlchemyPublishingQueries:
     ) -> dict[str, Any] | None:
         row = (
             await self.session.execute(
-                sa.select(
-                    articles.c.content_id,
-                    articles.c.version,
-                    articles.c.html,
-                    articles.c.linked_html,
-                ).where(
+                sa.select(*HTML_COLUMNS).where(
                     articles.c.account_id == account_id,
                     articles.c.site_id == site_id,
                     articles.c.content_id == content_id,

@@ -21,11 +21,21 @@ from publishing.domain.errors import PublishingError
 from publishing.domain.model import Publication
 from publishing.domain.settings import SiteSettings
 from publishing.entrypoints.errors import http_status
+from publishing.entrypoints.http_models import (
+    ArticleHtml,
+    ArticleReport,
+    LinkGraph,
+    LinkList,
+    LinkUndone,
+    PublicationDetail,
+    PublicationPage,
+    PublicationState,
+    Status,
+    SuggestionDecided,
+    SuggestionList,
+    documented,
+)
 from publishing.ports import Clock, CredentialSource, Destinations
-
-Status = Literal[
-    "pending_approval", "scheduled", "publishing", "published", "failed", "cancelled", "unpublished"
-]
 
 
 class _Body(BaseModel):
@@ -86,13 +96,13 @@ def create_router(
             await manage.owned_site(uow, account_id, site_id)
         return account_id
 
-    @router.get("/sites/{site_id}/settings")
+    @router.get("/sites/{site_id}/settings", **documented(SiteSettings))
     async def get_settings(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         await site_of(caller, site_id)
         async with PublishingUnitOfWork(sessions) as uow:
             return (await uow.settings.get(site_id)).model_dump(mode="json")
 
-    @router.put("/sites/{site_id}/settings")
+    @router.put("/sites/{site_id}/settings", **documented(SiteSettings))
     async def put_settings(
         site_id: uuid.UUID, body: SiteSettings, caller: Gateway
     ) -> dict[str, Any]:
@@ -108,7 +118,7 @@ def create_router(
             await uow.commit()
         return body.model_dump(mode="json")
 
-    @router.get("/sites/{site_id}/publications")
+    @router.get("/sites/{site_id}/publications", **documented(PublicationPage))
     async def list_publications(
         site_id: uuid.UUID,
         caller: Gateway,
@@ -124,7 +134,7 @@ def create_router(
             )
         return {"items": items, "limit": limit, "offset": offset}
 
-    @router.get("/sites/{site_id}/publications/{publication_id}")
+    @router.get("/sites/{site_id}/publications/{publication_id}", **documented(PublicationDetail))
     async def get_publication(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
@@ -159,25 +169,37 @@ def create_router(
             await uow.commit()
         return _publication(publication)
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/approve")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/approve",
+        **documented(PublicationState),
+    )
     async def approve(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "approved")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/republish")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/republish",
+        **documented(PublicationState),
+    )
     async def republish(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "re-publish requested")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/publish-now")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/publish-now",
+        **documented(PublicationState),
+    )
     async def publish_now(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _approve(caller, user, site_id, publication_id, "publish now", at=clock.now())
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/reschedule")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/reschedule",
+        **documented(PublicationState),
+    )
     async def reschedule(
         site_id: uuid.UUID,
         publication_id: uuid.UUID,
@@ -210,7 +232,10 @@ def create_router(
             await uow.commit()
         return _publication(publication)
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/reject")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/reject",
+        **documented(PublicationState),
+    )
     async def reject(
         site_id: uuid.UUID,
         publication_id: uuid.UUID,
@@ -221,13 +246,19 @@ def create_router(
         why = (body.reason if body else "") or "rejected"
         return await _cancel(caller, user, site_id, publication_id, f"rejected: {why}")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/cancel")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/cancel",
+        **documented(PublicationState),
+    )
     async def cancel(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         return await _cancel(caller, user, site_id, publication_id, "cancelled")
 
-    @router.post("/sites/{site_id}/publications/{publication_id}/unpublish")
+    @router.post(
+        "/sites/{site_id}/publications/{publication_id}/unpublish",
+        **documented(PublicationState),
+    )
     async def unpublish(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
@@ -245,7 +276,7 @@ def create_router(
             await uow.commit()
         return _publication(publication)
 
-    @router.get("/sites/{site_id}/articles/{content_id}/report")
+    @router.get("/sites/{site_id}/articles/{content_id}/report", **documented(ArticleReport))
     async def report(site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         async with sessions() as session:
             found = await SqlAlchemyPublishingQueries(session).report(
@@ -255,7 +286,7 @@ def create_router(
             raise HTTPException(404, "article not found")
         return found
 
-    @router.get("/sites/{site_id}/articles/{content_id}/html")
+    @router.get("/sites/{site_id}/articles/{content_id}/html", **documented(ArticleHtml))
     async def article_html(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
@@ -267,7 +298,7 @@ def create_router(
             raise HTTPException(404, "article not found")
         return found
 
-    @router.get("/sites/{site_id}/links")
+    @router.get("/sites/{site_id}/links", **documented(LinkList))
     async def list_links(
         site_id: uuid.UUID, caller: Gateway, content_id: uuid.UUID | None = None
     ) -> dict[str, Any]:
@@ -278,7 +309,7 @@ def create_router(
             )
         return {"items": items}
 
-    @router.post("/sites/{site_id}/links/{link_id}/undo")
+    @router.post("/sites/{site_id}/links/{link_id}/undo", **documented(LinkUndone))
     async def undo(
         site_id: uuid.UUID, link_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
@@ -289,7 +320,7 @@ def create_router(
             await uow.commit()
         return {"link_id": str(link_id), "status": "undone", "linked_html": html}
 
-    @router.get("/sites/{site_id}/link-suggestions")
+    @router.get("/sites/{site_id}/link-suggestions", **documented(SuggestionList))
     async def list_suggestions(
         site_id: uuid.UUID,
         caller: Gateway,
@@ -302,7 +333,9 @@ def create_router(
             )
         return {"items": items}
 
-    @router.post("/sites/{site_id}/link-suggestions/{suggestion_id}/accept")
+    @router.post(
+        "/sites/{site_id}/link-suggestions/{suggestion_id}/accept", **documented(SuggestionDecided)
+    )
     async def accept(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
@@ -313,7 +346,9 @@ def create_router(
             await uow.commit()
         return {"suggestion_id": str(suggestion_id), "status": "accepted", "link_id": str(link_id)}
 
-    @router.post("/sites/{site_id}/link-suggestions/{suggestion_id}/reject")
+    @router.post(
+        "/sites/{site_id}/link-suggestions/{suggestion_id}/reject", **documented(SuggestionDecided)
+    )
     async def reject_suggested(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
@@ -324,7 +359,7 @@ def create_router(
             await uow.commit()
         return {"suggestion_id": str(suggestion_id), "status": "rejected"}
 
-    @router.get("/sites/{site_id}/link-graph")
+    @router.get("/sites/{site_id}/link-graph", **documented(LinkGraph))
     async def link_graph(site_id: uuid.UUID, caller: Gateway) -> dict[str, Any]:
         account_id = await site_of(caller, site_id)
         async with sessions() as session:

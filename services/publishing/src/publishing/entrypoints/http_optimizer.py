@@ -14,6 +14,7 @@ from igny8.webapi import errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
+from publishing.entrypoints.http_models import Optimization, Optimizations, documented
 from publishing.ports import Clock
 
 
@@ -27,7 +28,12 @@ def create_optimizer_router(
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     UserId = Annotated[str | None, Header(alias="X-User-Id", max_length=200)]
 
-    @router.post("/sites/{site_id}/articles/{content_id}/optimize", status_code=202)
+    @router.post(
+        "/sites/{site_id}/articles/{content_id}/optimize",
+        status_code=202,
+        response_model=Optimization,
+        responses={200: {"model": Optimization, "description": "This version's live one."}},
+    )
     async def optimize(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> JSONResponse:
@@ -46,7 +52,10 @@ def create_optimizer_router(
             await uow.commit()
         return JSONResponse(jsonable_encoder(view(row)), status_code=202 if created else 200)
 
-    @router.get("/sites/{site_id}/articles/{content_id}/optimizations")
+    @router.get(
+        "/sites/{site_id}/articles/{content_id}/optimizations",
+        **documented(Optimizations),
+    )
     async def list_optimizations(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
@@ -54,7 +63,10 @@ def create_optimizer_router(
             items = await optimizations_of(uow, caller.require_account(), site_id, content_id)
         return {"items": items}
 
-    @router.get("/sites/{site_id}/optimizations/{optimization_id}")
+    @router.get(
+        "/sites/{site_id}/optimizations/{optimization_id}",
+        **documented(Optimization),
+    )
     async def get_optimization(
         site_id: uuid.UUID, optimization_id: uuid.UUID, caller: Gateway
     ) -> dict[str, Any]:
