@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
+from gateway.adapters.pg_engines import single_statement_engine
 from gateway.adapters.pg_notify import PgNotifyWakeups
-from gateway.adapters.pg_rate_limiter import PgRateLimiter, limiter_engine
+from gateway.adapters.pg_rate_limiter import PgRateLimiter
 from gateway.adapters.smtp_mailer import SmtpMailer
 from gateway.adapters.sqlalchemy_idempotency import SqlAlchemyIdempotencyKeys
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
@@ -58,8 +59,9 @@ def bootstrap(
     mailer: notify.Mailer | None = None,
 ) -> Service:
     settings = settings or GatewaySettings()
-    # The rate limiter's own engine (one round trip a take) unless the caller shares its engine.
-    limits_engine = engine or limiter_engine(settings.database_url, settings.database_pool_size)
+    # Single statements on every request and every event (rate limit, stream reads): one round
+    # trip each on an engine of their own, unless the caller shares its engine (tests).
+    quick = engine or single_statement_engine(settings.database_url, settings.database_pool_size)
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     client = client or httpx.AsyncClient(
@@ -82,13 +84,13 @@ def bootstrap(
         engine=engine,
         store=SqlIdentityStore(engine),
         verifier=verifier,
-        limiter=PgRateLimiter(limits_engine),
+        limiter=PgRateLimiter(quick),
         billing=HttpBillingAccounts(settings.billing_url, key, client),  # type: ignore[arg-type]
         client=client,
         key=key,
         idempotency=SqlAlchemyIdempotencyKeys(engine),
         hub=StreamHub(
-            SqlAlchemyStreamEvents(engine),
+            SqlAlchemyStreamEvents(quick),
             PgNotifyWakeups(settings.database_url),
             sse.frame,
             poll_s=settings.sse_poll_s,

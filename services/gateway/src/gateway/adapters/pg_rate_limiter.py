@@ -5,8 +5,8 @@ elapsed wall-clock time (`clock_timestamp()`, not the transaction's `now()`), an
 records whether this take was allowed so RETURNING can say so.
 
 Every gateway request takes from a bucket, so the take is one network round trip: the statement
-runs in autocommit (no BEGIN/COMMIT around it) on an engine of its own without the pre-ping a
-pooled checkout otherwise costs (`limiter_engine`). A connection the server dropped fails on
+runs in autocommit (no BEGIN/COMMIT around it) on an engine without the pre-ping a pooled
+checkout otherwise costs (`adapters/pg_engines.py`). A connection the server dropped fails on
 use instead; the take is then made once more on a fresh connection (a statement that failed to
 reach the server took nothing)."""
 
@@ -16,7 +16,7 @@ import math
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.ports import RateDecision
 
@@ -35,18 +35,6 @@ TAKE = sa.text(
     RETURNING tokens, allowed
     """
 )
-
-
-def limiter_engine(url: str, pool_size: int) -> AsyncEngine:
-    """An engine for the one-statement takes: autocommit, no pre-ping (see the module's doc)."""
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=False,
-        pool_recycle=1800,
-        isolation_level="AUTOCOMMIT",
-    )
 
 
 class PgRateLimiter:
