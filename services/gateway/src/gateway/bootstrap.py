@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
+from gateway.adapters.pg_engines import single_statement_engine
 from gateway.adapters.pg_notify import PgNotifyWakeups
 from gateway.adapters.pg_rate_limiter import PgRateLimiter
 from gateway.adapters.smtp_mailer import SmtpMailer
 from gateway.adapters.sqlalchemy_idempotency import SqlAlchemyIdempotencyKeys
 from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
 from gateway.adapters.sqlalchemy_streams import SqlAlchemyStreamEvents
+from gateway.app.access_cache import AccessCache
 from gateway.app.stream_hub import StreamHub
 from gateway.config import GatewaySettings
 from gateway.domain.errors import GatewayError
@@ -57,6 +59,9 @@ def bootstrap(
     mailer: notify.Mailer | None = None,
 ) -> Service:
     settings = settings or GatewaySettings()
+    # Single statements on every request and every event (rate limit, stream reads): one round
+    # trip each on an engine of their own, unless the caller shares its engine (tests).
+    quick = engine or single_statement_engine(settings.database_url, settings.database_pool_size)
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
     client = client or httpx.AsyncClient(
@@ -79,18 +84,19 @@ def bootstrap(
         engine=engine,
         store=SqlIdentityStore(engine),
         verifier=verifier,
-        limiter=PgRateLimiter(engine),
+        limiter=PgRateLimiter(quick),
         billing=HttpBillingAccounts(settings.billing_url, key, client),  # type: ignore[arg-type]
         client=client,
         key=key,
         idempotency=SqlAlchemyIdempotencyKeys(engine),
         hub=StreamHub(
-            SqlAlchemyStreamEvents(engine),
+            SqlAlchemyStreamEvents(quick),
             PgNotifyWakeups(settings.database_url),
             sse.frame,
             poll_s=settings.sse_poll_s,
             queue_max=settings.sse_queue_max,
         ),
+        access=AccessCache(settings.access_cache_s),
     )
     caller, member = make_auth(gw)
     mailer = mailer or (

@@ -32,6 +32,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = 60
     api_key_rate_limit_per_s: float = 10.0
     api_key_rate_limit_burst: int = 30
+    access_cache_s: float = 5.0
+    """How long a process remembers a membership or API key it admitted (0: never). A role
+    change, removal or revocation made through another replica takes effect here within this
+    time; one made through this process at once (see `app/access_cache.py`)."""
     # Live progress.
     sse_heartbeat_s: float = 15.0
     sse_poll_s: float = 0.2

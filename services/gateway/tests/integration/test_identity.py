@@ -73,3 +73,62 @@ async def test_api_keys_are_shown_once_scoped_and_revocable(gateway, new_account
     assert revoked.status_code == 204
     after = await gateway.get("/v1/sites", headers=key)
     assert after.status_code == 401 and after.json()["error"]["code"] == "api_key_revoked"
+
+
+async def test_a_membership_removed_on_another_replica_stops_working_within_the_cache_ttl(
+    make_gateway, new_account
+):
+    """Two gateway replicas share the database; each remembers admitted members for
+    `access_cache_s`. A removal through one replica is refused there at once and on the other
+    once its memory expired; a member added is admitted at once (refusals are not cached)."""
+    import asyncio
+
+    owner, account = await new_account()
+    ttl = 0.5
+    async with (
+        await make_gateway(access_cache_s=ttl) as one,
+        await make_gateway(access_cache_s=ttl) as other,
+    ):
+        member = as_user(f"kim-{account}", account)
+        assert (await other.get("/v1/members", headers=member)).status_code == 403
+        put = await one.put(
+            f"/v1/members/kim-{account}", json={"role": "viewer"}, headers=as_user(owner, account)
+        )
+        assert put.status_code == 200, put.text
+        assert (await other.get("/v1/members", headers=member)).status_code == 200
+        assert (await one.get("/v1/members", headers=member)).status_code == 200
+        removed = await one.delete(f"/v1/members/kim-{account}", headers=as_user(owner, account))
+        assert removed.status_code == 204
+        refused = await one.get("/v1/members", headers=member)
+        assert refused.status_code == 403, "the replica that removed the member forgets at once"
+        await asyncio.sleep(ttl + 0.1)
+        late = await other.get("/v1/members", headers=member)
+        assert late.status_code == 403, "the other replica refuses once its memory expired"
+        assert late.json()["error"]["code"] == "not_a_member"
+
+
+async def test_a_key_revoked_on_another_replica_stops_working_within_the_cache_ttl(
+    make_gateway, new_account
+):
+    import asyncio
+
+    owner, account = await new_account()
+    ttl = 0.5
+    async with (
+        await make_gateway(access_cache_s=ttl) as one,
+        await make_gateway(access_cache_s=ttl) as other,
+    ):
+        made = await one.post(
+            "/v1/api-keys", json={"name": "ci", "scope": "read"}, headers=as_user(owner, account)
+        )
+        key = {"Authorization": f"Bearer {made.json()['secret']}"}
+        assert (await other.get("/v1/members", headers=key)).status_code == 200
+        elsewhere = {**key, "X-Account-Id": str(uuid.uuid4())}
+        assert (await other.get("/v1/members", headers=elsewhere)).status_code == 403
+        revoked = await one.delete(
+            f"/v1/api-keys/{made.json()['key_id']}", headers=as_user(owner, account)
+        )
+        assert revoked.status_code == 204
+        await asyncio.sleep(ttl + 0.1)
+        after = await other.get("/v1/members", headers=key)
+        assert after.status_code == 401 and after.json()["error"]["code"] == "api_key_revoked"

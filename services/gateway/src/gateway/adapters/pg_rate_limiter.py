@@ -2,13 +2,20 @@
 
 The upsert's row lock serialises concurrent takers of one bucket; the refill is computed from the
 elapsed wall-clock time (`clock_timestamp()`, not the transaction's `now()`), and the statement
-records whether this take was allowed so RETURNING can say so."""
+records whether this take was allowed so RETURNING can say so.
+
+Every gateway request takes from a bucket, so the take is one network round trip: the statement
+runs in autocommit (no BEGIN/COMMIT around it) on an engine without the pre-ping a pooled
+checkout otherwise costs (`adapters/pg_engines.py`). A connection the server dropped fails on
+use instead; the take is then made once more on a fresh connection (a statement that failed to
+reach the server took nothing)."""
 
 from __future__ import annotations
 
 import math
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.ports import RateDecision
@@ -32,15 +39,20 @@ TAKE = sa.text(
 
 class PgRateLimiter:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # Autocommit whatever engine is given (tests share their pre-pinging one): a single
+        # statement needs no transaction around it.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def take(self, bucket: str, rate_per_s: float, burst: int) -> RateDecision:
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    TAKE, {"bucket": bucket, "rate": float(rate_per_s), "burst": float(burst)}
-                )
-            ).one()
+        values = {"bucket": bucket, "rate": float(rate_per_s), "burst": float(burst)}
+        for attempt in (1, 2):
+            try:
+                async with self._engine.connect() as conn:
+                    row = (await conn.execute(TAKE, values)).one()
+                break
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
         tokens = float(row.tokens)
         if row.allowed:
             return RateDecision(True, burst, int(tokens), 0)

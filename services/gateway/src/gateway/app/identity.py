@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.app.access_cache import AccessCache
 from gateway.domain.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from gateway.domain.model import (
     SCOPE_ROLE,
@@ -45,13 +46,21 @@ async def create_account(
 
 
 async def principal_for_user(
-    store: IdentityStore, claims_subject: str, email: str | None, account_id: uuid.UUID | None
+    store: IdentityStore,
+    claims_subject: str,
+    email: str | None,
+    account_id: uuid.UUID | None,
+    cache: AccessCache | None = None,
 ) -> Principal | None:
     """The user in the account named by X-Account-Id; None when no account was named. The
-    common case (a known user) is one read; a new user is recorded on first sight."""
+    common case (a known user) is one read, or none while `cache` remembers the membership; a
+    new user is recorded on first sight."""
     if account_id is None:
         await store.ensure_user(claims_subject, email)
         return None
+    cache_key = ("user", claims_subject, account_id)
+    if cache is not None and (cached := cache.get(cache_key)) is not None:
+        return cached
     known, platform_admin, role = await store.lookup(claims_subject, account_id)
     if not known:
         platform_admin = await store.ensure_user(claims_subject, email)
@@ -59,12 +68,26 @@ async def principal_for_user(
         if not platform_admin or await store.account(account_id) is None:
             raise Forbidden("you are not a member of that account", code="not_a_member")
         role = Role.OWNER
-    return Principal(account_id, role, user_id=claims_subject, platform_admin=platform_admin)
+    principal = Principal(account_id, role, user_id=claims_subject, platform_admin=platform_admin)
+    if cache is not None:
+        cache.put(cache_key, principal)
+    return principal
 
 
 async def principal_for_api_key(
-    store: IdentityStore, secret: str, account_id: uuid.UUID | None
+    store: IdentityStore,
+    secret: str,
+    account_id: uuid.UUID | None,
+    cache: AccessCache | None = None,
 ) -> Principal:
+    """The key's account with its scope's role. While `cache` remembers the key no read is made
+    and its last-used time is not written again (it is then exact to the cache's lifetime)."""
+    cache_key = ("key", hash_api_key(secret))
+    cached = cache.get(cache_key) if cache is not None else None
+    if cached is not None:
+        if account_id is not None and account_id != cached.account_id:
+            raise Forbidden("this API key belongs to another account", code="not_a_member")
+        return cached
     prefix = api_key_prefix(secret)
     stored = await store.api_key_by_prefix(prefix) if prefix else None
     if stored is None or not hmac.compare_digest(stored.digest, hash_api_key(secret)):
@@ -74,7 +97,10 @@ async def principal_for_api_key(
     if account_id is not None and account_id != stored.account_id:
         raise Forbidden("this API key belongs to another account", code="not_a_member")
     await store.touch_api_key(stored.key_id, datetime.now(UTC))
-    return Principal(stored.account_id, SCOPE_ROLE[stored.scope], api_key_id=stored.key_id)
+    principal = Principal(stored.account_id, SCOPE_ROLE[stored.scope], api_key_id=stored.key_id)
+    if cache is not None:
+        cache.put(cache_key, principal)
+    return principal
 
 
 async def issue_api_key(
@@ -96,7 +122,11 @@ async def issue_api_key(
 
 
 async def set_member_role(
-    store: IdentityStore, principal: Principal, user_id: str, role: Role
+    store: IdentityStore,
+    principal: Principal,
+    user_id: str,
+    role: Role,
+    cache: AccessCache | None = None,
 ) -> None:
     """Admins manage editors and viewers; only owners grant or take admin and owner."""
     current = await store.role_of(principal.account_id, user_id)
@@ -107,9 +137,13 @@ async def set_member_role(
         await _keep_an_owner(store, principal.account_id, user_id)
     await store.ensure_user(user_id, None)
     await store.set_member(principal.account_id, user_id, role)
+    if cache is not None:
+        cache.forget_account(principal.account_id)
 
 
-async def remove_member(store: IdentityStore, principal: Principal, user_id: str) -> None:
+async def remove_member(
+    store: IdentityStore, principal: Principal, user_id: str, cache: AccessCache | None = None
+) -> None:
     current = await store.role_of(principal.account_id, user_id)
     if current is None:
         raise NotFound("no such member")
@@ -118,6 +152,18 @@ async def remove_member(store: IdentityStore, principal: Principal, user_id: str
     if current is Role.OWNER:
         await _keep_an_owner(store, principal.account_id, user_id)
     await store.remove_member(principal.account_id, user_id)
+    if cache is not None:
+        cache.forget_account(principal.account_id)
+
+
+async def revoke_api_key(
+    store: IdentityStore, principal: Principal, key_id: uuid.UUID, cache: AccessCache | None = None
+) -> bool:
+    """Whether a key of the account was revoked (False: no such key, or revoked before)."""
+    revoked = await store.revoke_api_key(principal.account_id, key_id)
+    if cache is not None:
+        cache.forget_account(principal.account_id)
+    return revoked
 
 
 async def _keep_an_owner(store: IdentityStore, account_id: uuid.UUID, leaving: str) -> None:

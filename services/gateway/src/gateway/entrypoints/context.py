@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import identity
+from gateway.app.access_cache import AccessCache
 from gateway.app.stream_hub import StreamHub
 from gateway.config import GatewaySettings
 from gateway.domain.errors import BadRequest, GatewayError, Unauthenticated
@@ -37,6 +38,7 @@ class Gateway:
     key: Ed25519PrivateKey | None
     idempotency: IdempotencyKeys
     hub: StreamHub
+    access: AccessCache
 
     def service_url(self, service: str) -> str:
         return str(getattr(self.settings, f"{service}_url")).rstrip("/")
@@ -71,12 +73,12 @@ def make_auth(gw: Gateway) -> tuple[object, object]:
         except ValueError:
             raise BadRequest("X-Account-Id must be a UUID", code="invalid_account_id") from None
         if token.startswith("igk_"):
-            principal = await identity.principal_for_api_key(gw.store, token, account_id)
+            principal = await identity.principal_for_api_key(gw.store, token, account_id, gw.access)
             result = Caller(None, principal)
         else:
             claims = await gw.verifier.verify(token)
             user_principal = await identity.principal_for_user(
-                gw.store, claims.subject, claims.email, account_id
+                gw.store, claims.subject, claims.email, account_id, gw.access
             )
             result = Caller(claims.subject, user_principal)
         await _limit(gw, request, result)

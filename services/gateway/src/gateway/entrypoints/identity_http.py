@@ -148,7 +148,7 @@ def create_router(gw: Gateway, caller_dep: Any, member_dep: Any) -> APIRouter:
     )
     async def put_member(user_id: str, body: RoleBody, principal: InAccount) -> dict[str, Any]:
         at_least(principal, Role.ADMIN)
-        await identity.set_member_role(gw.store, principal, user_id, body.role)
+        await identity.set_member_role(gw.store, principal, user_id, body.role, gw.access)
         return {"user_id": user_id, "role": body.role}
 
     @router.delete(
@@ -159,7 +159,7 @@ def create_router(gw: Gateway, caller_dep: Any, member_dep: Any) -> APIRouter:
     )
     async def delete_member(user_id: str, principal: InAccount) -> Response:
         at_least(principal, Role.ADMIN)
-        await identity.remove_member(gw.store, principal, user_id)
+        await identity.remove_member(gw.store, principal, user_id, gw.access)
         return Response(status_code=204)
 
     @router.post(
@@ -191,7 +191,7 @@ def create_router(gw: Gateway, caller_dep: Any, member_dep: Any) -> APIRouter:
     )
     async def revoke(key_id: uuid.UUID, principal: InAccount) -> Response:
         at_least(principal, Role.ADMIN)
-        if not await gw.store.revoke_api_key(principal.account_id, key_id):
+        if not await identity.revoke_api_key(gw.store, principal, key_id, gw.access):
             raise NotFound("no such active API key")
         return Response(status_code=204)
 
