@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -73,16 +74,29 @@ def bootstrap(
     run_log = SqlAlchemyRunLog(sessions, copy=files)
     public = settings.public_url.rstrip("/")
     worker_id = new_worker_id()
+    run_caps = Caps(
+        settings.max_runs_per_account,
+        settings.account_run_caps,
+        settings.plan_run_caps,
+        settings.account_plans,
+    )
+    ai_caps = Caps(
+        settings.ai_max_in_flight_per_account,
+        settings.account_ai_caps,
+        settings.plan_ai_caps,
+        settings.account_plans,
+    )
+    wakeups = PostgresWakeups(settings.database_url)
     budget = ai_budget or PostgresAIBudget(
         sessions,
         provider=settings.openai_base_url or "openai",
         limit=settings.ai_max_in_flight,
-        per_account=settings.ai_max_in_flight_per_account,
+        per_account=ai_caps,
         holder=worker_id,
         call_lease_s=settings.ai_call_lease_s,
         cooldown_s=settings.ai_cooldown_s,
+        signals=wakeups,
     )
-    wakeups = PostgresWakeups(settings.database_url)
     run_engine = RunEngine(
         unit_of_work=lambda: AutomationUnitOfWork(sessions),
         ai=ai,
@@ -137,8 +151,9 @@ def bootstrap(
                     lambda: AutomationUnitOfWork(sessions),
                     settings.worker_concurrency,
                     settings.worker_tick_s,
-                    Caps(settings.max_runs_per_account, settings.account_run_caps),
+                    run_caps,
                     wakeups.queue_event,
+                    timedelta(milliseconds=settings.queue_position_every_ms),
                 ),
                 run_log,
             ),
