@@ -459,16 +459,22 @@ def _cpu(
 
 
 def limit(one: dict[str, Any], two: dict[str, Any], ratio: float) -> dict[str, Any]:
-    """What held 2 workers below 2x: the cores when the machine was (nearly) all busy during the
-    2-worker scenario — this stack's CPU per run times the runs does not fit in fewer seconds
-    on this many cores — else the run slots' own time (AI latency, waits)."""
+    """What held 2 workers below 2x: the cores when this stack kept them (nearly) all busy during
+    the 2-worker scenario — its CPU per run times the runs does not fit in fewer seconds on this
+    many cores; the machine's cores when other load kept them busy (a shared machine); else the
+    run slots' own time (AI latency, waits)."""
     cpu2 = two["cpu"]
     cores = cpu2["cores"]
-    saturated = cpu2["machine_cores_busy"] >= 0.85 * cores
+    if cpu2["stack_cores_busy"] >= 0.75 * cores:
+        resource = "cpu (this stack's processes)"
+    elif cpu2["machine_cores_busy"] >= 0.85 * cores:
+        resource = "cpu (the machine, busy with other load besides this stack)"
+    else:
+        resource = "run slots (AI latency and waits per run)"
     per_run = {w["workers"]: w["cpu"]["stack_cpu_s_per_run"] for w in (one, two)}
     cpu_bound_ratio = round(one["total_s"] / max(cpu2["cpu_floor_s"], 0.01), 2)
     return {
-        "resource": "cpu" if saturated else "slots (AI latency and waits per run)",
+        "resource": resource,
         "why": (
             f"during the 2-worker run the machine's {cores} cores were "
             f"{cpu2['machine_cores_busy'] / cores:.0%} busy (this stack: "

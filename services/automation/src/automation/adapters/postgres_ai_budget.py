@@ -211,7 +211,14 @@ class PostgresAIBudget:
                     .where(providers.c.provider == self.provider)
                     .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
                 )
-            if state.cool is None or state.cool <= 0:  # the freed slot to the fairest waiter
+            if state.cool is not None and state.cool > 0:
+                return
+            waiting = await session.execute(
+                sa.select(calls.c.call_id)
+                .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
+                .limit(1)
+            )
+            if waiting.first() is not None:  # the freed slot to the fairest waiter
                 rows = await self._rows(session)
                 await self._mark_granted(session, self._choose(rows, limit_now))
 
