@@ -55,6 +55,24 @@ def image_storage_from(settings: AutomationSettings) -> ImageStorage:
     return LocalImageStorage(settings.image_root)
 
 
+def caps_from(settings: AutomationSettings) -> tuple[Caps, Caps]:
+    """The caps on runs in progress and on AI calls in flight: per account, per plan, default."""
+    return (
+        Caps(
+            settings.max_runs_per_account,
+            settings.account_run_caps,
+            settings.plan_run_caps,
+            settings.account_plans,
+        ),
+        Caps(
+            settings.ai_max_in_flight_per_account,
+            settings.account_ai_caps,
+            settings.plan_ai_caps,
+            settings.account_plans,
+        ),
+    )
+
+
 def bootstrap(
     settings: AutomationSettings | None = None,
     *,
@@ -74,18 +92,7 @@ def bootstrap(
     run_log = SqlAlchemyRunLog(sessions, copy=files)
     public = settings.public_url.rstrip("/")
     worker_id = new_worker_id()
-    run_caps = Caps(
-        settings.max_runs_per_account,
-        settings.account_run_caps,
-        settings.plan_run_caps,
-        settings.account_plans,
-    )
-    ai_caps = Caps(
-        settings.ai_max_in_flight_per_account,
-        settings.account_ai_caps,
-        settings.plan_ai_caps,
-        settings.account_plans,
-    )
+    run_caps, ai_caps = caps_from(settings)
     wakeups = PostgresWakeups(settings.database_url)
     budget = ai_budget or PostgresAIBudget(
         sessions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -124,3 +125,17 @@ def test_a_runs_place_is_announced_when_it_changed_at_most_once_per_interval() -
     assert due == {a: 3, c: 1}, "b was announced 100 ms ago: it waits"
     assert announcements({b: 2}, last, T0 + EVERY, EVERY) == {b: 2}, "its latest place, later"
     assert announcements({}, last, T0 + EVERY, EVERY) == {}, "nothing changed, nothing said"
+
+
+def test_the_caps_come_from_the_settings_per_account_per_plan_and_by_default(monkeypatch) -> None:
+    from automation.bootstrap import caps_from
+    from automation.config import AutomationSettings
+
+    monkeypatch.setenv("AUTOMATION_ACCOUNT_PLANS", json.dumps({str(AGENCY): "agency"}))
+    monkeypatch.setenv("AUTOMATION_PLAN_RUN_CAPS", json.dumps({"agency": 3}))
+    monkeypatch.setenv("AUTOMATION_PLAN_AI_CAPS", json.dumps({"agency": 6}))
+    monkeypatch.setenv("AUTOMATION_ACCOUNT_AI_CAPS", json.dumps({str(SMALL): 2}))
+    monkeypatch.setenv("AUTOMATION_MAX_RUNS_PER_ACCOUNT", "5")
+    runs, ai = caps_from(AutomationSettings())
+    assert (runs.cap(AGENCY), runs.cap(SMALL)) == (3, 5)
+    assert (ai.cap(AGENCY), ai.cap(SMALL), ai.cap(THIRD)) == (6, 2, 16)
