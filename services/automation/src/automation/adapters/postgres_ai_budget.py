@@ -76,14 +76,16 @@ class PostgresAIBudget:
                 granted, cool_s = await self._try(call_id, account_id)
                 if granted:
                     return call_id
+                pause = min(max(cool_s, wait), WAITER_LEASE_S / 2)  # keep the row alive
                 if event is None:
-                    await asyncio.sleep(max(cool_s, wait))
+                    await asyncio.sleep(pause)
                 else:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(event.wait(), max(cool_s, wait))
+                        await asyncio.wait_for(event.wait(), pause)
                 wait = min(wait * 1.5, most)
         except BaseException:  # cancelled while waiting: neither a waiter nor a call any more
-            await asyncio.shield(self._drop(call_id))
+            with contextlib.suppress(Exception):  # else its row expires on its own
+                await asyncio.shield(self._drop(call_id))
             raise
         finally:
             if self.signals is not None:
