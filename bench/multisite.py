@@ -5,15 +5,24 @@ at a fixed latency; with 1 and with 2 automation worker processes (4 run slots e
 Prints JSON per worker count: total time against the ideal (runs x solo time / slots) =
 efficiency; the small account's mean wait (queued → running) and mean wall time (start request →
 end) against its solo time; AI calls in flight per account over time (sampled from the shared
-budget); the ledger's held balance at the end (must be 0); the CPU seconds each process used (the
-profile that names the limit); and the 2-worker ÷ 1-worker throughput. Needs `make infra-up`.
+budget); the ledger's held balance at the end (must be 0); the CPU seconds each process used —
+the services, the PostgreSQL cluster, the Kafka broker and the bench itself — against the cores the
+machine has (`cpu`), and the 2-worker ÷ 1-worker throughput with the resource that limits it
+(`limit`). Needs `make infra-up`.
+
+`--profile`: the automation workers run under cProfile (CPU time); the top functions by own time
+are printed to stderr and the first few are in the JSON.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
 import json
 import os
+import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -21,9 +30,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.engine import make_url
 
 from igny8.auth import auth_headers
 from igny8.contracts import TOPICS
@@ -33,6 +44,7 @@ from igny8.messaging import ensure_topics
 from igny8.testing import ChildProcess, ensure_service_keys, free_port, temporary_database
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
 LATENCY_MS = int(os.environ.get("MULTISITE_LATENCY_MS", "150"))
 AGENCY_SITES = int(os.environ.get("MULTISITE_AGENCY_SITES", "40"))
 SMALL_SITES = int(os.environ.get("MULTISITE_SMALL_SITES", "8"))
@@ -48,16 +60,73 @@ KEYWORDS = b"keyword,volume\nbest compost bin,100\ncompost tips,90\ncompost guid
 ENDED = ("completed", "failed", "paused", "cancelled", "rejected")
 
 
-def cpu_s(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def cpu_s(pid: int | None, reaped: bool = False) -> float:
+    """User + system CPU seconds of a process (with `reaped`: and of its ended children)."""
+    fields = _stat(pid) if pid else []
+    if not fields:
         return 0.0
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s(postmaster: int | None) -> float:
+    """The cluster: backends come and go, the postmaster keeps the totals of the ended ones."""
+    if postmaster is None:
+        return 0.0
+    live = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields and fields[1] == str(postmaster):
+                live += cpu_s(int(entry.name))
+    return cpu_s(postmaster, reaped=True) + live
+
+
+def machine_busy() -> tuple[int, int]:
+    """Busy and total jiffies of every core (everyone's load, not only this stack's)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def postmaster_pid(admin_url: str) -> int | None:
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        data = await conn.fetchval("SHOW data_directory")
+    finally:
+        await conn.close()
+    return _pid_in(Path(data, "postmaster.pid"))
 
 
 class Stack:
-    def __init__(self, tmp: Path, billing_db: str, automation_db: str, workers: int) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        billing_db: str,
+        automation_db: str,
+        workers: int,
+        profile: bool = False,
+        postmaster: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.profile, self.postmaster = profile, postmaster
         self.ports = {n: free_port() for n in ("ai", "billing")}
         self.ports.update({f"automation{i}": free_port() for i in range(workers)})
         self.automation_db = automation_db
@@ -78,6 +147,7 @@ class Stack:
             ),
         }
         self.tmp, self.workers = tmp, workers
+        self.extra_env = extra_env or {}
         self.worker(0)  # the others once it has migrated the database (ready())
         self.automation = f"http://127.0.0.1:{self.ports['automation0']}"
         self.billing = f"http://127.0.0.1:{self.ports['billing']}"
@@ -85,8 +155,13 @@ class Stack:
     def worker(self, i: int) -> None:
         tmp, automation_db = self.tmp, self.automation_db
         env = {"LOG_LEVEL": "WARNING"}
+        args = [str(BIN / "automation"), "serve", "--port", str(self.ports[f"automation{i}"])]
+        if self.profile:
+            profiled = Path(__file__).with_name("profiled.py")
+            stats = str(tmp / f"automation{i}.prof")
+            args = [sys.executable, str(profiled), stats, "automation.cli:main", *args[1:]]
         self.processes[f"automation{i}"] = ChildProcess(
-            [str(BIN / "automation"), "serve", "--port", str(self.ports[f"automation{i}"])],
+            args,
             tmp / f"automation{i}.log",
             {
                 **env,
@@ -98,6 +173,7 @@ class Stack:
                 "AUTOMATION_RUN_LOG_ROOT": str(tmp / f"runs{i}"),
                 "AUTOMATION_WORKER_CONCURRENCY": str(SLOTS_PER_WORKER),
                 "AUTOMATION_START_WAIT_S": "0",
+                **self.extra_env,
             },
         )
 
@@ -120,11 +196,51 @@ class Stack:
                 await asyncio.sleep(0.1)
 
     def cpu(self) -> dict[str, float]:
-        return {name: cpu_s(p.proc.pid) for name, p in self.processes.items()}
+        got = {name: cpu_s(p.proc.pid) for name, p in self.processes.items()}
+        got["postgres"] = postgres_cpu_s(self.postmaster)
+        got["kafka"] = cpu_s(_pid_in(REPO / ".infra" / "kafka" / "kafka.pid"))
+        got["bench_client"] = cpu_s(os.getpid())
+        return got
+
+    async def profiles(self) -> dict[str, list[dict[str, Any]]]:
+        """Each worker's profile so far: the top functions by own CPU time."""
+        if not self.profile:
+            return {}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for i in range(self.workers):
+            path = self.tmp / f"automation{i}.prof"
+            self.processes[f"automation{i}"].proc.send_signal(signal.SIGUSR1)
+            for _ in range(100):
+                await asyncio.sleep(0.2)
+                if path.exists() and path.stat().st_size > 0:
+                    break
+            await asyncio.sleep(0.5)
+            text = io.StringIO()
+            stats = pstats.Stats(str(path), stream=text)
+            stats.sort_stats("tottime").print_stats(25)
+            print(f"--- automation{i} (tottime) ---\n{text.getvalue()}", file=sys.stderr)
+            rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:8]  # type: ignore[attr-defined]
+            out[f"automation{i}"] = [
+                {"function": f"{Path(f).name}:{line}:{name}", "own_cpu_s": round(v[2], 2)}
+                for (f, line, name), v in rows
+            ]
+        return out
 
     def stop(self) -> None:
         for process in self.processes.values():
             process.stop()
+
+
+def caps_env(agency: uuid.UUID) -> dict[str, str]:
+    """MULTISITE_AGENCY_RUN_CAP=n: the agency's plan caps its runs in progress at n (per-plan
+    caps are settings: the account → plan map and the plan → cap map)."""
+    cap = os.environ.get("MULTISITE_AGENCY_RUN_CAP")
+    if not cap:
+        return {}
+    return {
+        "AUTOMATION_ACCOUNT_PLANS": json.dumps({str(agency): "agency"}),
+        "AUTOMATION_PLAN_RUN_CAPS": json.dumps({"agency": int(cap)}),
+    }
 
 
 def h(target: str, account: uuid.UUID, *roles: str) -> dict[str, str]:
@@ -198,26 +314,29 @@ async def solo(client: httpx.AsyncClient, stack: Stack, account: uuid.UUID) -> f
         await asyncio.sleep(0.02)
 
 
-async def scenario(workers: int) -> dict[str, Any]:
+async def scenario(workers: int, profile: bool = False) -> dict[str, Any]:
     admin = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-multisite-{workers}-"))
     async with (
         temporary_database(admin, f"bench_ms_billing_{workers}") as billing_db,
         temporary_database(admin, f"bench_ms_automation_{workers}") as automation_db,
     ):
-        stack = Stack(tmp, billing_db, automation_db, workers)
+        agency, small, warm = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        postmaster = await postmaster_pid(admin)
+        stack = Stack(
+            tmp, billing_db, automation_db, workers, profile, postmaster, caps_env(agency)
+        )
         db = create_engine(automation_db, 2)
         try:
             async with httpx.AsyncClient(timeout=60) as client:
                 await stack.ready(client)
-                agency, small, warm = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
                 for account in (agency, small, warm):
                     await add_account(client, stack, account)
                 await solo(client, stack, warm)  # warm-up, untimed
                 solo_s = min([await solo(client, stack, warm) for _ in range(2)])
                 agency_sites = await add_sites(client, stack, agency, AGENCY_SITES)
                 small_sites = await add_sites(client, stack, small, SMALL_SITES)
-                cpu_before = stack.cpu()
+                cpu_before, busy_before = stack.cpu(), machine_busy()
                 began = time.perf_counter()
                 agency_runs = await asyncio.gather(
                     *(start(client, stack, agency, s) for s in agency_sites)
@@ -254,7 +373,8 @@ async def scenario(workers: int) -> dict[str, Any]:
                         break
                     await asyncio.sleep(0.25)
                 total_s = time.perf_counter() - began
-                cpu_after = stack.cpu()
+                cpu_after, busy_after = stack.cpu(), machine_busy()
+                profiles = await stack.profiles()
                 async with db.connect() as conn:
                     rows = (
                         await conn.execute(
@@ -307,8 +427,63 @@ async def scenario(workers: int) -> dict[str, Any]:
         "small_wall_over_solo": round(small_wall / solo_s, 2) if small_wall else None,
         "ai_in_flight": _summarise(in_flight),
         "held_at_end": held,
-        "cpu_s": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after},
+        "cpu": _cpu(cpu_before, cpu_after, busy_before, busy_after, total_s, len(runs)),
         "load_avg_1m": os.getloadavg()[0],
+        **({"profile_top": profiles} if profiles else {}),
+    }
+
+
+def _cpu(
+    before: dict[str, float],
+    after: dict[str, float],
+    busy_before: tuple[int, int],
+    busy_after: tuple[int, int],
+    total_s: float,
+    runs: int,
+) -> dict[str, Any]:
+    """CPU seconds per process over the timed part, what they add up to against the machine's
+    cores, and how busy the machine was (everyone's load, this stack's included)."""
+    used = {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+    cores = os.cpu_count() or 1
+    stack = sum(used.values())
+    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    return {
+        "cpu_s": used,
+        "stack_cpu_s": round(stack, 2),
+        "stack_cpu_s_per_run": round(stack / runs, 3),
+        "cores": cores,
+        "stack_cores_busy": round(stack / total_s, 2),
+        "machine_cores_busy": round(busy * cores, 2),
+        "cpu_floor_s": round(stack / cores, 2),
+    }
+
+
+def limit(one: dict[str, Any], two: dict[str, Any], ratio: float) -> dict[str, Any]:
+    """What held 2 workers below 2x: the cores when this stack kept them (nearly) all busy during
+    the 2-worker scenario — its CPU per run times the runs does not fit in fewer seconds on this
+    many cores; the machine's cores when other load kept them busy (a shared machine); else the
+    run slots' own time (AI latency, waits)."""
+    cpu2 = two["cpu"]
+    cores = cpu2["cores"]
+    if cpu2["stack_cores_busy"] >= 0.75 * cores:
+        resource = "cpu (this stack's processes)"
+    elif cpu2["machine_cores_busy"] >= 0.85 * cores:
+        resource = "cpu (the machine, busy with other load besides this stack)"
+    else:
+        resource = "run slots (AI latency and waits per run)"
+    per_run = {w["workers"]: w["cpu"]["stack_cpu_s_per_run"] for w in (one, two)}
+    cpu_bound_ratio = round(one["total_s"] / max(cpu2["cpu_floor_s"], 0.01), 2)
+    return {
+        "resource": resource,
+        "why": (
+            f"during the 2-worker run the machine's {cores} cores were "
+            f"{cpu2['machine_cores_busy'] / cores:.0%} busy (this stack: "
+            f"{cpu2['stack_cores_busy']} cores of it); the stack needs "
+            f"{per_run[2]} CPU-s per run (1 worker: {per_run[1]}), so {two['runs']} runs need "
+            f"at least {cpu2['cpu_floor_s']} s on {cores} cores — at most {cpu_bound_ratio}x "
+            f"the 1-worker time ({one['total_s']} s); measured {ratio}x"
+        ),
+        "cpu_bound_max_2_over_1": cpu_bound_ratio,
     }
 
 
@@ -334,20 +509,26 @@ def _summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", action="store_true", help="automation workers under cProfile")
+    args = parser.parse_args()
     ensure_service_keys()
     await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"], TOPICS)
     counts = [int(w) for w in os.environ.get("MULTISITE_WORKERS", "1,2").split(",")]
-    results = [await scenario(w) for w in counts]
+    results = [await scenario(w, args.profile) for w in counts]
     report: dict[str, Any] = {
         "benchmark": "multisite",
         "ai_latency_ms": LATENCY_MS,
         "sites": {"agency": AGENCY_SITES, "small": SMALL_SITES},
+        "agency_run_cap": os.environ.get("MULTISITE_AGENCY_RUN_CAP"),
         "goals": {"efficiency_1_worker": 0.8, "small_wall_over_solo": 2.0, "scale_2_over_1": 1.6},
         "scenarios": results,
     }
     by = {r["workers"]: r for r in results}
     if 1 in by and 2 in by:
-        report["throughput_2_over_1"] = round(by[2]["runs_per_s"] / by[1]["runs_per_s"], 2)
+        ratio = round(by[2]["runs_per_s"] / by[1]["runs_per_s"], 2)
+        report["throughput_2_over_1"] = ratio
+        report["limit"] = limit(by[1], by[2], ratio)
     print(json.dumps(report, indent=2))
 
 

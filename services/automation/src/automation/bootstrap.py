@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -55,6 +56,24 @@ def image_storage_from(settings: AutomationSettings) -> ImageStorage:
     return LocalImageStorage(settings.image_root)
 
 
+def caps_from(settings: AutomationSettings) -> tuple[Caps, Caps]:
+    """The caps on runs in progress and on AI calls in flight: per account, per plan, default."""
+    return (
+        Caps(
+            settings.max_runs_per_account,
+            settings.account_run_caps,
+            settings.plan_run_caps,
+            settings.account_plans,
+        ),
+        Caps(
+            settings.ai_max_in_flight_per_account,
+            settings.account_ai_caps,
+            settings.plan_ai_caps,
+            settings.account_plans,
+        ),
+    )
+
+
 def bootstrap(
     settings: AutomationSettings | None = None,
     *,
@@ -76,16 +95,18 @@ def bootstrap(
     run_log = SqlAlchemyRunLog(sessions, copy=files)
     public = settings.public_url.rstrip("/")
     worker_id = new_worker_id()
+    run_caps, ai_caps = caps_from(settings)
+    wakeups = PostgresWakeups(settings.database_url)
     budget = ai_budget or PostgresAIBudget(
         sessions,
         provider=settings.openai_base_url or "openai",
         limit=settings.ai_max_in_flight,
-        per_account=settings.ai_max_in_flight_per_account,
+        per_account=ai_caps,
         holder=worker_id,
         call_lease_s=settings.ai_call_lease_s,
         cooldown_s=settings.ai_cooldown_s,
+        signals=wakeups,
     )
-    wakeups = PostgresWakeups(settings.database_url)
     run_engine = RunEngine(
         unit_of_work=lambda: AutomationUnitOfWork(sessions),
         ai=ai,
@@ -141,8 +162,9 @@ def bootstrap(
                     lambda: AutomationUnitOfWork(sessions),
                     settings.worker_concurrency,
                     settings.worker_tick_s,
-                    Caps(settings.max_runs_per_account, settings.account_run_caps),
+                    run_caps,
                     wakeups.queue_event,
+                    timedelta(milliseconds=settings.queue_position_every_ms),
                 ),
                 run_log,
             ),

@@ -86,10 +86,23 @@ class AutomationSettings(ServiceSettings):
     """Runs in progress at once per account across every worker (the rest wait `queued`)."""
     account_run_caps: dict[uuid.UUID, int] = Field(default_factory=dict)
     """Per-account overrides of `max_runs_per_account` (JSON: {account_id: runs})."""
+    account_plans: dict[uuid.UUID, str] = Field(default_factory=dict)
+    """Each account's plan for the per-plan caps (JSON: {account_id: plan}). Billing announces no
+    plans on the bus, so automation learns them from this setting; unlisted accounts have none."""
+    plan_run_caps: dict[str, int] = Field(default_factory=dict)
+    """Runs in progress at once per account of a plan (JSON: {plan: runs}); an account's own cap
+    wins over its plan's, which wins over `max_runs_per_account`."""
+    queue_position_every_ms: int = Field(default=500, ge=0, le=60_000)
+    """A queued run's place is announced (`stage.progress`, reason `queued`) only when it
+    changed, and at most once per this many milliseconds per run."""
     ai_max_in_flight: int = Field(default=32, ge=1, le=10_000)
     """AI calls in flight at once towards the provider, across every worker process."""
     ai_max_in_flight_per_account: int = Field(default=16, ge=1, le=10_000)
     """AI calls in flight at once for one account, across every worker process."""
+    account_ai_caps: dict[uuid.UUID, int] = Field(default_factory=dict)
+    """Per-account overrides of `ai_max_in_flight_per_account` (JSON: {account_id: calls})."""
+    plan_ai_caps: dict[str, int] = Field(default_factory=dict)
+    """AI calls in flight at once per account of a plan (JSON: {plan: calls})."""
     ai_call_lease_s: float = Field(default=300.0, gt=0)
     """A call's budget slot frees itself after this long (a worker that crashed mid-call)."""
     ai_cooldown_s: float = Field(default=1.0, gt=0)

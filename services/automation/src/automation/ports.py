@@ -352,11 +352,16 @@ class RunQueue(Protocol):
 
     async def queue_positions(self) -> dict[uuid.UUID, int | None]: ...
 
+    async def announced_at(self) -> dict[uuid.UUID, datetime | None]:
+        """When each queued run's place was last announced (the throttle's memory)."""
+
     async def admit(
         self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
     ) -> int | None: ...
 
-    async def set_positions(self, places: dict[uuid.UUID, int]) -> None: ...
+    async def set_positions(
+        self, places: dict[uuid.UUID, int], announced_at: datetime | None = None
+    ) -> None: ...
 
     async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]: ...
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from automation.adapters.postgres_ai_budget import PostgresAIBudget
-from automation.adapters.sqlalchemy_tables import ai_providers, runs
+from automation.adapters.sqlalchemy_tables import ai_calls_in_flight, ai_providers, runs
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.ai_budget import within_budget
 from automation.app.run_engine import RunEngine
@@ -101,7 +101,7 @@ async def test_a_small_accounts_queued_runs_start_within_the_next_free_slots(ses
     await in_progress(sessions, agency, 4)
     agency_runs = await queue_runs(sessions, agency, 20)
     small_runs = await queue_runs(sessions, small, 2, after_s=60)
-    announced = await publish_positions(uow_of(sessions), Caps())
+    announced = await publish_positions(uow_of(sessions), Caps(), SystemClock())
     assert announced == 22
     async with sessions() as session:
         places = dict(
@@ -127,7 +127,57 @@ async def test_a_small_accounts_queued_runs_start_within_the_next_free_slots(ses
     async with sessions() as session:
         statuses = dict((await session.execute(sa.select(runs.c.run_id, runs.c.status))).all())
     assert {statuses[r] for r in small_runs} == {"reserving"}
-    assert await publish_positions(uow_of(sessions), Caps()) == 20, "everyone moved up two places"
+    assert await publish_positions(uow_of(sessions), Caps(), SystemClock()) == 20, (
+        "everyone moved up two places"
+    )
+
+
+class StepClock:
+    def __init__(self, now: datetime) -> None:
+        self.at = now
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def announced_places(sessions: Any, run_id: uuid.UUID) -> list[int]:
+    async with sessions() as session:
+        events = (
+            await session.execute(
+                sa.select(outbox.c.value)
+                .where(outbox.c.topic == "stage.progress")
+                .order_by(outbox.c.id)
+            )
+        ).all()
+    data = [TOPICS.decode("stage.progress", e.value).data for e in events]
+    return [d["queue_position"] for d in data if d["run_id"] == str(run_id)]
+
+
+async def test_a_queued_runs_place_is_announced_at_most_once_per_interval(sessions) -> None:
+    agency, small, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    agency_runs = await queue_runs(sessions, agency, 3)
+    clock, every = StepClock(T0), timedelta(milliseconds=500)
+    assert await publish_positions(uow_of(sessions), Caps(), clock, every) == 3
+    assert await publish_positions(uow_of(sessions), Caps(), clock, every) == 0, "no change"
+
+    await queue_runs(sessions, small, 1, after_s=30)  # takes place 2: the agency's 2nd moves
+    clock.at = T0 + timedelta(milliseconds=100)
+    assert await publish_positions(uow_of(sessions), Caps(), clock, every) == 1, "the new run"
+    await queue_runs(sessions, third, 1, after_s=40)  # and again
+    clock.at = T0 + timedelta(milliseconds=300)
+    assert await publish_positions(uow_of(sessions), Caps(), clock, every) == 1, "the new run"
+    assert await announced_places(sessions, agency_runs[1]) == [2], "throttled twice"
+
+    clock.at = T0 + timedelta(milliseconds=500)
+    assert await publish_positions(uow_of(sessions), Caps(), clock, every) >= 1
+    assert await announced_places(sessions, agency_runs[1]) == [2, 4], "only the latest place"
+    async with sessions() as session:
+        stored = (
+            await session.execute(
+                sa.select(runs.c.queue_position).where(runs.c.run_id == agency_runs[1])
+            )
+        ).scalar()
+    assert stored == 4
 
 
 async def test_an_accounts_cap_holds_across_workers_admitting_at_once(fair_db, sessions) -> None:
@@ -136,7 +186,7 @@ async def test_an_accounts_cap_holds_across_workers_admitting_at_once(fair_db, s
     await queue_runs(sessions, small, 1, after_s=30)
     other = create_engine(fair_db, 5)  # a second worker: its own pool, only PostgreSQL shared
     try:
-        caps = Caps(runs_per_account=3)
+        caps = Caps(per_account=3)
         got = await asyncio.gather(
             *(
                 admit(uow_of(s), SystemClock(), f"worker-{i}", 4, caps, 30)
@@ -287,9 +337,65 @@ async def test_the_ai_budget_is_shared_by_every_worker_and_a_429_slows_them_all(
             await session.execute(
                 sa.update(ai_providers).values(cooldown_until=sa.func.now() + timedelta(seconds=5))
             )
-        call_id, cool = await budgets[1]._try(accounts[1])
-        assert call_id is None and cool > 0
+        granted, cool = await budgets[1]._try(uuid.uuid4(), accounts[1])
+        assert not granted and cool > 0
     finally:
+        await other.dispose()
+
+
+async def test_a_freed_ai_slot_goes_to_the_account_with_fewest_calls_in_flight(
+    fair_db, sessions
+) -> None:
+    """An agency's calls waited first; a small account's one call waited last. The slot an
+    agency call frees — on another worker — goes to the small account's call."""
+    other = create_engine(fair_db, 5)
+    one, two = (
+        PostgresAIBudget(s, "dev", limit=2, per_account=16, holder=f"w{i}")
+        for i, s in enumerate([sessions, session_factory(other)])
+    )
+    agency, small = uuid.uuid4(), uuid.uuid4()
+
+    async def rows() -> dict[tuple[uuid.UUID, bool], int]:
+        async with sessions() as session:
+            got = await session.execute(
+                sa.select(
+                    ai_calls_in_flight.c.account_id,
+                    ai_calls_in_flight.c.granted,
+                    sa.func.count(),
+                ).group_by(ai_calls_in_flight.c.account_id, ai_calls_in_flight.c.granted)
+            )
+            return {(a, g): n for a, g, n in got}
+
+    async def until(expected: dict[tuple[uuid.UUID, bool], int]) -> None:
+        for _ in range(200):
+            if await rows() == expected:
+                return
+            await asyncio.sleep(0.02)
+        assert await rows() == expected
+
+    try:
+        first = [await one.acquire(agency), await two.acquire(agency)]
+        waiting = [asyncio.create_task(b.acquire(agency)) for b in (one, two, one, two)]
+        await until({(agency, True): 2, (agency, False): 4})
+        smalls = asyncio.create_task(two.acquire(small))
+        await until({(agency, True): 2, (agency, False): 4, (small, False): 1})
+
+        await one.release(first[0])
+        token = await asyncio.wait_for(smalls, 5)
+        assert not any(t.done() for t in waiting), "the agency's older calls still wait"
+        assert await rows() == {(agency, True): 1, (agency, False): 4, (small, True): 1}
+
+        await two.release(token)  # now the agency's oldest waiting call
+        await asyncio.wait_for(asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED), 5)
+        assert await rows() == {(agency, True): 2, (agency, False): 3}
+
+        waiting[-1].cancel()  # a call cancelled while waiting leaves no row behind
+        await asyncio.gather(waiting[-1], return_exceptions=True)
+        assert (await rows())[(agency, False)] == 2
+    finally:
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         await other.dispose()
 
 

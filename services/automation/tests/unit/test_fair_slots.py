@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from automation.domain.scheduling import Caps, Waiting, choose, fair_order, positions
+from automation.domain.scheduling import (
+    Caps,
+    Waiting,
+    announcements,
+    choose,
+    fair_order,
+    positions,
+)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 AGENCY, SMALL, THIRD = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -52,14 +60,14 @@ def test_with_nothing_in_progress_accounts_alternate() -> None:
 
 def test_an_account_at_its_cap_waits_even_with_free_slots() -> None:
     agency, small = queue(AGENCY, 5), queue(SMALL, 1, after_s=1)
-    caps = Caps(runs_per_account=2)
+    caps = Caps(per_account=2)
     picked = choose(agency + small, {AGENCY: 1}, free=4, caps=caps)
     assert [w.account_id for w in picked] == [SMALL, AGENCY], "one more for the agency, then cap"
     assert choose(agency, {AGENCY: 2}, free=4, caps=caps) == []
 
 
 def test_one_accounts_own_cap_overrides_the_default() -> None:
-    caps = Caps(runs_per_account=1, runs_for_account={AGENCY: 3})
+    caps = Caps(per_account=1, for_account={AGENCY: 3})
     picked = choose(queue(AGENCY, 5) + queue(SMALL, 5, after_s=1), {}, free=10, caps=caps)
     assert sorted(w.account_id == AGENCY for w in picked).count(True) == 3
     assert [w.account_id for w in picked].count(SMALL) == 1
@@ -67,8 +75,67 @@ def test_one_accounts_own_cap_overrides_the_default() -> None:
 
 def test_positions_count_from_one_and_put_capped_runs_last() -> None:
     agency, small = queue(AGENCY, 3), queue(SMALL, 2, after_s=1)
-    places = positions(agency + small, {AGENCY: 1}, Caps(runs_per_account=2))
+    places = positions(agency + small, {AGENCY: 1}, Caps(per_account=2))
     assert places[small[0].run_id] == 1
     assert places[agency[0].run_id] in (2, 3)
     assert sorted(places.values()) == [1, 2, 3, 4, 5]
     assert places[agency[2].run_id] == 5, "behind the cap: after every admissible run"
+
+
+def test_an_accounts_own_cap_wins_over_its_plans_which_wins_over_the_default() -> None:
+    caps = Caps(
+        per_account=4,
+        for_account={AGENCY: 3},
+        for_plan={"agency": 1, "starter": 2},
+        plan_of={AGENCY: "agency", SMALL: "starter", THIRD: "unknown-plan"},
+    )
+    assert caps.cap(AGENCY) == 3, "the account's own cap"
+    assert caps.cap(SMALL) == 2, "its plan's"
+    assert caps.cap(THIRD) == 4, "a plan without a cap: the default"
+    assert caps.cap(uuid.uuid4()) == 4, "no plan: the default"
+
+
+def test_a_plan_cap_below_the_slots_leaves_slots_to_other_accounts() -> None:
+    caps = Caps(for_plan={"agency": 2}, plan_of={AGENCY: "agency"})
+    picked = choose(queue(AGENCY, 20), {}, free=4, caps=caps)
+    assert [w.account_id for w in picked] == [AGENCY, AGENCY], "two slots stay free"
+    picked = choose(queue(AGENCY, 20) + queue(SMALL, 3, after_s=5), {AGENCY: 2}, 2, caps)
+    assert [w.account_id for w in picked] == [SMALL, SMALL]
+
+
+def test_calls_waiting_for_the_ai_budget_go_to_the_account_with_fewest_in_flight() -> None:
+    """The AI budget's waiters use the same order: the agency's many older calls wait behind
+    the small account's one when a slot frees up."""
+    agency, small = queue(AGENCY, 30), queue(SMALL, 1, after_s=3)
+    (first,) = choose(agency + small, {AGENCY: 7, SMALL: 1}, free=1, caps=Caps(per_account=16))
+    assert first == small[0]
+    # at its cap the small account's call waits, and the agency's oldest goes
+    capped = Caps(per_account=16, for_account={SMALL: 1})
+    (first,) = choose(agency + small, {AGENCY: 7, SMALL: 1}, free=1, caps=capped)
+    assert first == agency[0]
+
+
+EVERY = timedelta(milliseconds=500)
+
+
+def test_a_runs_place_is_announced_when_it_changed_at_most_once_per_interval() -> None:
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    last = {a: None, b: T0, c: T0 - EVERY}
+    due = announcements({a: 3, b: 2, c: 1}, last, T0 + timedelta(milliseconds=100), EVERY)
+    assert due == {a: 3, c: 1}, "b was announced 100 ms ago: it waits"
+    assert announcements({b: 2}, last, T0 + EVERY, EVERY) == {b: 2}, "its latest place, later"
+    assert announcements({}, last, T0 + EVERY, EVERY) == {}, "nothing changed, nothing said"
+
+
+def test_the_caps_come_from_the_settings_per_account_per_plan_and_by_default(monkeypatch) -> None:
+    from automation.bootstrap import caps_from
+    from automation.config import AutomationSettings
+
+    monkeypatch.setenv("AUTOMATION_ACCOUNT_PLANS", json.dumps({str(AGENCY): "agency"}))
+    monkeypatch.setenv("AUTOMATION_PLAN_RUN_CAPS", json.dumps({"agency": 3}))
+    monkeypatch.setenv("AUTOMATION_PLAN_AI_CAPS", json.dumps({"agency": 6}))
+    monkeypatch.setenv("AUTOMATION_ACCOUNT_AI_CAPS", json.dumps({str(SMALL): 2}))
+    monkeypatch.setenv("AUTOMATION_MAX_RUNS_PER_ACCOUNT", "5")
+    runs, ai = caps_from(AutomationSettings())
+    assert (runs.cap(AGENCY), runs.cap(SMALL)) == (3, 5)
+    assert (ai.cap(AGENCY), ai.cap(SMALL), ai.cap(THIRD)) == (6, 2, 16)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ class OpenAIClient:
                 raise AITruncated(f"the answer hit the {max_output_tokens}-token limit")
             try:
                 answer = json.loads(choice.message.content or "")
-                jsonschema.validate(answer, schema)
+                _validator(json.dumps(schema, sort_keys=True)).validate(answer)
             except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
                 raise AISchemaViolation(
                     f"the answer does not fit the {schema_name} schema: {str(exc)[:300]}"
@@ -214,3 +215,13 @@ def _code(exc: openai.APIStatusError) -> str | None:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body) if isinstance(body, dict) else {}
     return error.get("code") if isinstance(error, dict) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    """One checked validator per schema: `jsonschema.validate` checks the schema itself on every
+    call, which was a tenth of an automation worker's CPU (issue 17's profile)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)

@@ -1,28 +1,46 @@
 """The AI budget in PostgreSQL, shared by every worker process (issue 17).
 
 One row per call in flight (with an expiry: a worker that died mid-call frees its slots) and one
-row per provider with its current concurrency limit and cool-down. Taking a slot is one short
-transaction under an advisory lock per provider: refused while the fleet cools down after a 429,
-or when the provider's or the account's calls in flight are at their limit. A 429 halves the
-provider's limit and starts a cool-down that doubles with repeated 429s (up to 30 s); each call
-that went through raises the limit by one again (additive increase, multiplicative decrease)."""
+row per provider with its current concurrency limit and cool-down. A call that finds no free slot
+waits as a row of its own (`granted` false), and every grant — when a call asks, and when a call
+in flight ends and frees its slot — goes to the waiting call of the account with the fewest calls
+in flight, then the one waiting longest (`domain.scheduling.choose`, as for run slots), within
+each account's cap: an agency's hundred queued calls cannot keep a small account's one waiting
+behind them, and it does not matter which worker freed the slot. The granted waiter is woken by
+NOTIFY (`RunSignals`, keyed by the call's id) and otherwise looks again soon.
+
+Each step is one short transaction under an advisory lock per provider, refused while the fleet
+cools down after a 429. A 429 halves the provider's limit and starts a cool-down that doubles with
+repeated 429s (up to 30 s); each call that went through raises the limit by one again (additive
+increase, multiplicative decrease)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import zlib
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from automation.adapters.sqlalchemy_scheduling import RUN_CHANNEL
 from automation.adapters.sqlalchemy_tables import ai_calls_in_flight as calls
 from automation.adapters.sqlalchemy_tables import ai_providers as providers
+from automation.domain.scheduling import Caps, Waiting, choose
+from automation.ports import RunSignals
 
 MAX_COOLDOWN_S = 30.0
 WAIT_MIN_S, WAIT_MAX_S = 0.01, 0.25
+SIGNALLED_WAIT_MAX_S = 1.0
+"""A waiter woken by NOTIFY looks on its own only as a safety net."""
+WAITER_LEASE_S = 10.0
+"""A waiting call's row expires unless its waiter looks again (a worker that died waiting)."""
 
 
 class PostgresAIBudget:
@@ -31,75 +49,147 @@ class PostgresAIBudget:
         sessions: async_sessionmaker[AsyncSession],
         provider: str,
         limit: int,
-        per_account: int,
+        per_account: Caps | int,
         holder: str,
         call_lease_s: float = 300.0,
         cooldown_s: float = 1.0,
+        signals: RunSignals | None = None,
     ) -> None:
         self.sessions = sessions
         self.provider = provider
         self.limit = limit
-        self.per_account = per_account
+        self.caps = per_account if isinstance(per_account, Caps) else Caps(per_account)
         self.holder = holder
         self.call_lease_s = call_lease_s
         self.cooldown_s = cooldown_s
+        self.signals = signals
         self.lock_key = zlib.crc32(f"automation.ai:{provider}".encode())
 
     async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
-        wait = WAIT_MIN_S
-        while True:
-            call_id, cool_s = await self._try(account_id)
-            if call_id is not None:
-                return call_id
-            await asyncio.sleep(max(cool_s, wait))
-            wait = min(wait * 1.5, WAIT_MAX_S)
+        call_id = uuid.uuid4()
+        event = self.signals.event(call_id) if self.signals is not None else None
+        wait, most = WAIT_MIN_S, WAIT_MAX_S if event is None else SIGNALLED_WAIT_MAX_S
+        try:
+            while True:
+                if event is not None:
+                    event.clear()
+                granted, cool_s = await self._try(call_id, account_id)
+                if granted:
+                    return call_id
+                pause = min(max(cool_s, wait), WAITER_LEASE_S / 2)  # keep the row alive
+                if event is None:
+                    await asyncio.sleep(pause)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(event.wait(), pause)
+                wait = min(wait * 1.5, most)
+        except BaseException:  # cancelled while waiting: neither a waiter nor a call any more
+            with contextlib.suppress(Exception):  # else its row expires on its own
+                await asyncio.shield(self._drop(call_id))
+            raise
+        finally:
+            if self.signals is not None:
+                self.signals.forget(call_id)
 
-    async def _try(self, account_id: uuid.UUID) -> tuple[uuid.UUID | None, float]:
-        now = sa.func.now()
-        async with self.sessions() as session, session.begin():
-            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(self.lock_key)))
+    async def _lock(self, session: AsyncSession) -> Any:
+        """The provider's lock and state (limit now, strikes, seconds of cool-down left)."""
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(self.lock_key)))
+        query = sa.select(
+            providers.c.limit_now,
+            providers.c.strikes,
+            sa.func.extract("epoch", providers.c.cooldown_until - sa.func.now()).label("cool"),
+        ).where(providers.c.provider == self.provider)
+        state = (await session.execute(query)).one_or_none()
+        if state is None:
             await session.execute(
                 insert(providers)
                 .values(provider=self.provider, limit_now=self.limit)
                 .on_conflict_do_nothing()
             )
-            state = (
-                await session.execute(
-                    sa.select(
-                        providers.c.limit_now,
-                        sa.func.extract("epoch", providers.c.cooldown_until - now).label("cool"),
-                    ).where(providers.c.provider == self.provider)
-                )
-            ).one()
-            if state.cool is not None and state.cool > 0:
-                return None, float(state.cool)
-            await session.execute(
-                sa.delete(calls).where(calls.c.provider == self.provider, calls.c.expires_at < now)
+            state = (await session.execute(query)).one()
+        return state
+
+    async def _rows(self, session: AsyncSession) -> Sequence[Any]:
+        """The provider's calls in flight and waiting (the expired ones deleted first)."""
+        await session.execute(
+            sa.delete(calls).where(
+                calls.c.provider == self.provider, calls.c.expires_at < sa.func.now()
             )
-            total, mine = (
-                await session.execute(
-                    sa.select(
-                        sa.func.count(),
-                        sa.func.count().filter(calls.c.account_id == account_id),
-                    ).where(calls.c.provider == self.provider)
-                )
-            ).one()
-            if total >= min(state.limit_now, self.limit) or mine >= self.per_account:
-                return None, 0.0
-            call_id = uuid.uuid4()
+        )
+        return (
             await session.execute(
-                sa.insert(calls).values(
-                    call_id=call_id,
-                    provider=self.provider,
-                    account_id=account_id,
-                    holder=self.holder,
-                    expires_at=now + timedelta(seconds=self.call_lease_s),
-                )
+                sa.select(
+                    calls.c.call_id, calls.c.account_id, calls.c.granted, calls.c.created_at
+                ).where(calls.c.provider == self.provider)
             )
-        return call_id, 0.0
+        ).all()
+
+    def _choose(self, rows: Sequence[Any], limit_now: int, *extra: Waiting) -> set[uuid.UUID]:
+        """The waiting calls that take the free slots now (fewest in flight, then oldest)."""
+        in_flight = Counter(r.account_id for r in rows if r.granted)
+        free = min(limit_now, self.limit) - sum(in_flight.values())
+        waiting = [Waiting(r.call_id, r.account_id, r.created_at) for r in rows if not r.granted]
+        waiting.extend(extra)
+        if free <= 0 or not waiting:
+            return set()
+        return {w.run_id for w in choose(waiting, in_flight, free, self.caps)}
+
+    async def _mark_granted(self, session: AsyncSession, call_ids: set[uuid.UUID]) -> None:
+        """Grant waiting calls their slot and wake their waiters (at commit)."""
+        if not call_ids:
+            return
+        await session.execute(
+            sa.update(calls)
+            .where(calls.c.call_id.in_(call_ids))
+            .values(granted=True, expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+        )
+        for call_id in call_ids:
+            await session.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, str(call_id))))
+
+    async def _try(self, call_id: uuid.UUID, account_id: uuid.UUID) -> tuple[bool, float]:
+        """One look: granted (now, or by a slot freed since the last look), or the cool-down
+        left. The first look of a call that is granted at once costs one insert, as before
+        waiters existed; one that is not leaves its waiting row."""
+        async with self.sessions() as session, session.begin():
+            state = await self._lock(session)
+            rows = await self._rows(session)
+            mine = next((r for r in rows if r.call_id == call_id), None)
+            if mine is not None and mine.granted:
+                return True, 0.0
+            cooling = state.cool is not None and state.cool > 0
+            me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))
+            others = [r for r in rows if r.call_id != call_id]
+            chosen = set() if cooling else self._choose(others, state.limit_now, me)
+            granted = call_id in chosen
+            lease = self.call_lease_s if granted else WAITER_LEASE_S
+            if mine is None:
+                await session.execute(
+                    sa.insert(calls).values(
+                        call_id=call_id,
+                        provider=self.provider,
+                        account_id=account_id,
+                        holder=self.holder,
+                        granted=granted,
+                        created_at=me.queued_at,
+                        expires_at=sa.func.now() + timedelta(seconds=lease),
+                    )
+                )
+            else:
+                await session.execute(
+                    sa.update(calls)
+                    .where(calls.c.call_id == call_id)
+                    .values(granted=granted, expires_at=sa.func.now() + timedelta(seconds=lease))
+                )
+            await self._mark_granted(session, chosen - {call_id})
+        return granted, float(state.cool) if cooling else 0.0
+
+    async def _drop(self, call_id: uuid.UUID) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(sa.delete(calls).where(calls.c.call_id == call_id))
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         async with self.sessions() as session, session.begin():
+            state = await self._lock(session)
             await session.execute(sa.delete(calls).where(calls.c.call_id == token))
             if rate_limited:
                 cool = sa.func.least(
@@ -114,26 +204,36 @@ class PostgresAIBudget:
                 await session.execute(
                     sa.update(providers).where(providers.c.provider == self.provider).values(values)
                 )
-            else:  # additive increase back to the configured limit
+                return
+            limit_now = state.limit_now
+            if limit_now < self.limit or state.strikes > 0:  # additive increase
+                limit_now = min(self.limit, limit_now + 1)
                 await session.execute(
                     sa.update(providers)
-                    .where(
-                        providers.c.provider == self.provider,
-                        sa.or_(providers.c.limit_now < self.limit, providers.c.strikes > 0),
-                    )
-                    .values(
-                        strikes=0,
-                        limit_now=sa.func.least(self.limit, providers.c.limit_now + 1),
-                        updated_at=sa.func.now(),
-                    )
+                    .where(providers.c.provider == self.provider)
+                    .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
                 )
+            if state.cool is not None and state.cool > 0:
+                return
+            waiting = await session.execute(
+                sa.select(calls.c.call_id)
+                .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
+                .limit(1)
+            )
+            if waiting.first() is not None:  # the freed slot to the fairest waiter
+                rows = await self._rows(session)
+                await self._mark_granted(session, self._choose(rows, limit_now))
 
     async def in_flight(self) -> dict[uuid.UUID, int]:
         """Calls in flight per account now (for benchmarks and operators)."""
         async with self.sessions() as session:
             rows = await session.execute(
                 sa.select(calls.c.account_id, sa.func.count())
-                .where(calls.c.provider == self.provider, calls.c.expires_at > sa.func.now())
+                .where(
+                    calls.c.provider == self.provider,
+                    calls.c.granted,
+                    calls.c.expires_at > sa.func.now(),
+                )
                 .group_by(calls.c.account_id)
             )
             return {a: int(n) for a, n in rows}

@@ -21,7 +21,7 @@ from automation.adapters.sqlalchemy_tables import (
     stage_results,
 )
 
-RUN_INTERNALS = ("config", "lease_owner", "lease_expires_at")
+RUN_INTERNALS = ("config", "lease_owner", "lease_expires_at", "queue_announced_at")
 """Left out of run answers (the fencing token stays: it shows a lease was taken over)."""
 _PUBLIC_RUN = [c for c in runs.c if c.name not in RUN_INTERNALS]
 

@@ -76,6 +76,14 @@ class SqlAlchemyRunQueue(SessionRepository):
         )
         return {r.run_id: r.queue_position for r in rows}
 
+    async def announced_at(self) -> dict[uuid.UUID, datetime | None]:
+        rows = await self.session.execute(
+            sa.select(runs.c.run_id, runs.c.queue_announced_at).where(
+                runs.c.status == RunStatus.QUEUED
+            )
+        )
+        return {r.run_id: r.queue_announced_at for r in rows}
+
     async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
         """queued → reserving, leased to the admitting worker (the new fencing token)."""
         got = await self.session.execute(
@@ -93,7 +101,9 @@ class SqlAlchemyRunQueue(SessionRepository):
         token = got.scalar()
         return int(token) if token is not None else None
 
-    async def set_positions(self, places: dict[uuid.UUID, int]) -> None:
+    async def set_positions(
+        self, places: dict[uuid.UUID, int], announced_at: datetime | None = None
+    ) -> None:
         """One statement for every changed place (not a round trip per run)."""
         if not places:
             return
@@ -103,7 +113,7 @@ class SqlAlchemyRunQueue(SessionRepository):
         await self.session.execute(
             sa.update(runs)
             .where(runs.c.run_id == values.c.run_id, runs.c.status == RunStatus.QUEUED)
-            .values(queue_position=values.c.place)
+            .values(queue_position=values.c.place, queue_announced_at=announced_at)
         )
 
     async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]:

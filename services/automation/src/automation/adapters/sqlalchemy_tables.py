@@ -216,6 +216,7 @@ runs = sa.Table(
     sa.Column("end_reason", sa.Text, nullable=True),
     # while `queued`: the run's place in the fair queue, as last computed (1 = next slot)
     sa.Column("queue_position", sa.Integer, nullable=True),
+    sa.Column("queue_announced_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'queued', 'reserving', 'running', 'paused', 'finishing', "
         "'completed', 'cancelled', 'failed', 'rejected')",
@@ -331,6 +332,7 @@ ai_calls_in_flight = sa.Table(
     sa.Column("account_id", UUID(as_uuid=True), nullable=False),
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("granted", sa.Boolean, nullable=False, server_default=sa.true()),
     _created(),
 )
 sa.Index("ix_ai_calls_in_flight_provider", ai_calls_in_flight.c.provider)

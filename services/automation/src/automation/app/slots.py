@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from automation.domain.runs import STAGES
-from automation.domain.scheduling import Caps, choose, positions
+from automation.domain.scheduling import Caps, announcements, choose, positions
 from automation.ports import Clock, UnitOfWork
 from igny8.contracts.runs import StageChanged
 
@@ -62,9 +63,16 @@ async def admit(
     return admitted
 
 
-async def publish_positions(unit_of_work: Callable[[], UnitOfWork], caps: Caps) -> int:
+async def publish_positions(
+    unit_of_work: Callable[[], UnitOfWork],
+    caps: Caps,
+    clock: Clock,
+    every: timedelta = timedelta(0),
+) -> int:
     """Recompute every queued run's place; store and announce (stage.progress, reason `queued`)
-    the places that changed — one statement for the stores. The number announced."""
+    the places that changed, each run's at most once per `every` (the others wait for a later
+    recomputation, so the latest place is always announced in the end) — one statement for the
+    stores. The number announced."""
     async with unit_of_work() as uow:
         await uow.run_queue.lock_admission()  # one recomputation at a time across workers
         stored = await uow.run_queue.queue_positions()
@@ -75,8 +83,11 @@ async def publish_positions(unit_of_work: Callable[[], UnitOfWork], caps: Caps) 
             await uow.run_queue.queued(QUEUE_SCAN_LIMIT), await uow.run_queue.in_progress(), caps
         )
         changed = {r: p for r, p in places.items() if stored.get(r) != p}
+        now = clock.now()
+        if changed and every > timedelta(0):
+            changed = announcements(changed, await uow.run_queue.announced_at(), now, every)
         if changed:
-            await uow.run_queue.set_positions(changed)
+            await uow.run_queue.set_positions(changed, now)
             for run in await uow.run_queue.queued_runs(list(changed)):
                 first = min(run["stages"])
                 await uow.emit(

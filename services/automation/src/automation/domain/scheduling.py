@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,23 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Caps:
-    """Caps per account (the defaults are settings; an account may have its own)."""
+    """Caps per account on runs in progress or on AI calls in flight. The defaults are settings;
+    an account's own cap wins over its plan's, which wins over the default. Billing announces no
+    plans, so `plan_of` (account → plan name) is a setting too (`AUTOMATION_ACCOUNT_PLANS`)."""
 
-    runs_per_account: int = 1_000_000
-    """Runs in progress (reserving, running, finishing) at once per account."""
-    runs_for_account: Mapping[uuid.UUID, int] = field(default_factory=dict)
+    per_account: int = 1_000_000
+    """The default: at once per account."""
+    for_account: Mapping[uuid.UUID, int] = field(default_factory=dict)
+    for_plan: Mapping[str, int] = field(default_factory=dict)
+    plan_of: Mapping[uuid.UUID, str] = field(default_factory=dict)
 
-    def runs(self, account_id: uuid.UUID) -> int:
-        return self.runs_for_account.get(account_id, self.runs_per_account)
+    def cap(self, account_id: uuid.UUID) -> int:
+        if account_id in self.for_account:
+            return self.for_account[account_id]
+        plan = self.plan_of.get(account_id)
+        if plan is not None and plan in self.for_plan:
+            return self.for_plan[plan]
+        return self.per_account
 
 
 def fair_order(
@@ -58,7 +67,7 @@ def fair_order(
     while heap:
         count, _, _, account = heapq.heappop(heap)
         runs = by_account[account]
-        if count >= caps.runs(account):
+        if count >= caps.cap(account):
             blocked.extend(runs)
             continue
         order.append(runs.popleft())
@@ -86,3 +95,20 @@ def positions(
     """Each waiting run's place in the queue (1 = the next free slot is its own)."""
     order, blocked = fair_order(waiting, in_progress, caps)
     return {run.run_id: place for place, run in enumerate(order + blocked, start=1)}
+
+
+def announcements(
+    changed: Mapping[uuid.UUID, int],
+    announced_at: Mapping[uuid.UUID, datetime | None],
+    now: datetime,
+    every: timedelta,
+) -> dict[uuid.UUID, int]:
+    """The changed places to store and announce now: those whose run was last announced at least
+    `every` ago (or never). The others keep their stored place — still a change at the next
+    recomputation — so a run's stream carries at most one place per `every`, and the latest."""
+    due: dict[uuid.UUID, int] = {}
+    for run_id, place in changed.items():
+        last = announced_at.get(run_id)
+        if last is None or now - last >= every:
+            due[run_id] = place
+    return due

@@ -33,11 +33,13 @@ def run_driver(
     tick_s: float,
     caps: Caps | None = None,
     wakeups: asyncio.Event | None = None,
+    announce_every: timedelta = timedelta(0),
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
     """`concurrency` run slots in this process, filled fairly from the queue every worker shares
     (`app/slots.py`). A slot is refilled as soon as its run ends (not at the next tick); a new or
     resumed run anywhere wakes the loop through `wakeups` (PostgreSQL NOTIFY); `tick_s` is only
-    the fallback."""
+    the fallback. Queued runs' places are announced when they change, at most once per
+    `announce_every` per run."""
     caps = caps or Caps()
 
     async def run(stop: asyncio.Event) -> None:
@@ -76,7 +78,7 @@ def run_driver(
             if admitted or loop.time() - positions_at >= POSITIONS_EVERY_S:
                 positions_at = loop.time()
                 try:
-                    await publish_positions(unit_of_work, caps)
+                    await publish_positions(unit_of_work, caps, engine.clock, announce_every)
                 except Exception as exc:
                     log.warning("cannot update queue positions", error=repr(exc))
             with contextlib.suppress(TimeoutError):
