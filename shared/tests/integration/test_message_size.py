@@ -57,13 +57,13 @@ async def test_an_outbox_row_the_broker_refuses_is_set_aside_and_reported(engine
     small = f"test.small.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
-    try:  # a topic whose limit is far below what the producer may send
-        await admin.create_topics(
-            [NewTopic(small, 1, 1, topic_configs={"max.message.bytes": "2000"})]
+    await ensure_topics(kafka_bootstrap, ping_app.registry(small))
+    try:  # a topic whose limit was lowered far below what the producer may send
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, small, {"max.message.bytes": "2000"})]
         )
     finally:
         await admin.close()
-    await ensure_topics(kafka_bootstrap, ping_app.registry(small))
     account = uuid.uuid4()
     big = ping_app.ping(small, account, 1).model_copy(update={"correlation_id": "x" * 5000})
     after = [ping_app.ping(small, account, seq) for seq in (2, 3)]

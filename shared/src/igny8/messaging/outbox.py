@@ -37,6 +37,8 @@ class OutboxWriter:
         if not envelopes:
             return
         ids, topics, keys, values, headers = [], [], [], [], []
+        # One trace context for the whole add (it is the caller's current one for every row).
+        header = json.dumps({"content-type": "application/json", **current_trace_headers()})
         for envelope in envelopes:
             spec = self._registry[envelope.type]
             value = envelope.to_bytes()
@@ -46,9 +48,7 @@ class OutboxWriter:
             topics.append(envelope.type)
             keys.append(spec.key_of(envelope))
             values.append(value)
-            headers.append(
-                json.dumps({"content-type": "application/json", **current_trace_headers()})
-            )
+            headers.append(header)
         await session.execute(
             _ADD, {"ids": ids, "topics": topics, "keys": keys, "values": values, "headers": headers}
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
+from igny8.messaging.partitioning import cached_partitioner
 from igny8.messaging.retention import (
     DAY_S,
     DLQ_RETENTION_S,
     INBOX_KEEP_S,
     OUTBOX_KEEP_SENT_S,
+    ensure_inbox_age_index,
     purge_inbox,
     purge_sent_outbox,
 )
@@ -47,7 +50,8 @@ log = get_logger(__name__)
 
 # Rows already handed to the producer are not read again while their batch is in flight.
 _SELECT_UNSENT = sa.text(
-    "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL"
+    "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
+    " WHERE sent_at IS NULL"
     " AND id <> ALL(CAST(:in_flight AS bigint[])) ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
@@ -85,6 +89,11 @@ def _abandon(in_flight: deque[_InFlight]) -> None:
     in_flight.clear()
 
 
+def _kafka_headers(stored: str | None) -> list[tuple[str, bytes]]:
+    """An outbox row's headers (its jsonb column read as text) as Kafka record headers."""
+    return [(k, str(v).encode()) for k, v in json.loads(stored or "{}").items()]
+
+
 def relay_lock_key(service: str) -> int:
     return advisory_lock_key(f"igny8.outbox.relay.{service}")
 
@@ -110,7 +119,7 @@ class RelaySettings:
     keep_inbox_s: float = INBOX_KEEP_S
     """Inbox rows outlive dead-letter retention plus a margin, so a replay is still a duplicate."""
     inbox_purge_interval_s: float = 3600.0
-    """The inbox purge scans the table (no index on age): hourly is plenty."""
+    """The inbox purge finds old rows by the age index; hourly is plenty."""
     pause_after_publish_s: float = 0.0
     """Fault injection for tests: wait after publishing, before marking rows sent."""
 
@@ -145,6 +154,10 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 async with self._engine.connect() as conn:
+                    # Every statement of the relay stands alone (a read, a mark, a purge chunk):
+                    # autocommit spares each poll a BEGIN and a COMMIT round trip, and an empty
+                    # poll leaves no transaction behind to end.
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
                     if await self._try_lock(conn):
                         await self._relay_while_holding(conn)
             except Exception as exc:  # lost the database (or the lock with it): stand by, retry
@@ -156,7 +169,6 @@ class OutboxRelay:
     async def _try_lock(self, conn: AsyncConnection) -> bool:
         key = relay_lock_key(self._service)
         got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
-        await conn.commit()
         return bool(got)
 
     async def _relay_while_holding(self, conn: AsyncConnection) -> None:
@@ -202,6 +214,8 @@ class OutboxRelay:
                     last_purge = time.monotonic()
                     await self._observe_and_purge(conn)
                 if time.monotonic() - last_inbox_purge > self._settings.inbox_purge_interval_s:
+                    if last_inbox_purge == float("-inf") and await ensure_inbox_age_index(conn):
+                        log.info("inbox age index built")
                     last_inbox_purge = time.monotonic()
                     purged = await purge_inbox(conn, self._settings.keep_inbox_s)
                     if purged:
@@ -228,6 +242,7 @@ class OutboxRelay:
             request_timeout_ms=10_000,
             max_request_size=PRODUCER_MAX_REQUEST_BYTES,
             client_id=f"{self._service}-outbox-relay",
+            partitioner=cached_partitioner,
         )
         try:
             await producer.start()
@@ -253,7 +268,6 @@ class OutboxRelay:
                     )
                 ).all()
             )
-            await conn.commit()
             if rows:
                 results = await asyncio.wait_for(self._send(producer, rows), timeout)
                 in_flight.append(_InFlight(rows, results, time.monotonic() + timeout))
@@ -281,8 +295,11 @@ class OutboxRelay:
     async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> asyncio.Task[Any]:
         """Hand the rows to the producer in order; a task gathering their acknowledgements."""
         futures: list[asyncio.Future[object]] = []
+        encoded: dict[str, list[tuple[str, bytes]]] = {}  # a transaction's rows share theirs
         for row in rows:
-            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+            headers = encoded.get(row.headers)
+            if headers is None:
+                headers = encoded[row.headers] = _kafka_headers(row.headers)
             try:
                 futures.append(
                     await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
@@ -302,6 +319,7 @@ class OutboxRelay:
         done: list[int] = []
         failure: BaseException | None = None
         set_aside: list[tuple[int, str]] = []
+        published: dict[str, int] = {}
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, UNPUBLISHABLE):
                 # The broker refuses whole record batches, so batch-mates of a too-large row fail
@@ -309,7 +327,7 @@ class OutboxRelay:
                 alone = await self._send_alone(producer, row)
                 if alone is None:
                     done.append(row.id)
-                    MESSAGES_PUBLISHED.labels(row.topic).inc()
+                    published[row.topic] = published.get(row.topic, 0) + 1
                 elif isinstance(alone, UNPUBLISHABLE):
                     reason = (
                         f"{type(alone).__name__}: {len(row.value)} bytes refused by {row.topic}"
@@ -330,24 +348,23 @@ class OutboxRelay:
                 failure = result
                 break
             done.append(row.id)
-            MESSAGES_PUBLISHED.labels(row.topic).inc()
+            published[row.topic] = published.get(row.topic, 0) + 1
+        for topic, count in published.items():
+            MESSAGES_PUBLISHED.labels(topic).inc(count)
         for row_id, reason in set_aside:
             await conn.execute(_SET_ASIDE, {"id": row_id, "reason": reason})
-        if set_aside:
-            await conn.commit()
         if self._settings.pause_after_publish_s and done:
             log.info("relay published, pausing before marking sent", rows=len(done))
             await asyncio.sleep(self._settings.pause_after_publish_s)
         if done:
             await conn.execute(_MARK_SENT, {"ids": done})
-            await conn.commit()
             self.published += len(done)
         if failure is not None:
             raise failure
         return len(done) == len(rows)
 
     async def _send_alone(self, producer: AIOKafkaProducer, row: Any) -> BaseException | None:
-        headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+        headers = _kafka_headers(row.headers)
         try:
             sent = await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
             await asyncio.wait_for(sent, self._settings.publish_timeout_s)
@@ -359,7 +376,6 @@ class OutboxRelay:
         count, age = (await conn.execute(_LAG)).one()
         OUTBOX_LAG.set(count)
         OUTBOX_OLDEST_AGE.set(float(age))
-        await conn.commit()
         await purge_sent_outbox(conn, self._settings.keep_sent_s)
 
     async def _sleep(self, seconds: float) -> None:
