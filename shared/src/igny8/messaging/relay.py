@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
 from igny8.messaging.partitioning import cached_partitioner
+from igny8.messaging.record_batches import kafka_headers, send_rows
 from igny8.messaging.retention import (
     DAY_S,
     DLQ_RETENTION_S,
@@ -87,11 +87,6 @@ def _abandon(in_flight: deque[_InFlight]) -> None:
     for batch in in_flight:
         batch.results.cancel()
     in_flight.clear()
-
-
-def _kafka_headers(stored: str | None) -> list[tuple[str, bytes]]:
-    """An outbox row's headers (its jsonb column read as text) as Kafka record headers."""
-    return [(k, str(v).encode()) for k, v in json.loads(stored or "{}").items()]
 
 
 def relay_lock_key(service: str) -> int:
@@ -292,23 +287,9 @@ class OutboxRelay:
                 _abandon(in_flight)  # behind a row sent alone: read and sent again, in order
         return len(rows)
 
-    async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> asyncio.Task[Any]:
-        """Hand the rows to the producer in order; a task gathering their acknowledgements."""
-        futures: list[asyncio.Future[object]] = []
-        encoded: dict[str, list[tuple[str, bytes]]] = {}  # a transaction's rows share theirs
-        for row in rows:
-            headers = encoded.get(row.headers)
-            if headers is None:
-                headers = encoded[row.headers] = _kafka_headers(row.headers)
-            try:
-                futures.append(
-                    await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
-                )
-            except UNPUBLISHABLE as exc:  # refused by the client before sending
-                refused: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-                refused.set_exception(exc)
-                futures.append(refused)
-        return asyncio.ensure_future(asyncio.gather(*futures, return_exceptions=True))
+    async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> asyncio.Future[Any]:
+        """Hand the rows to the producer in order; a future of their results, in row order."""
+        return await send_rows(producer, rows)
 
     async def _settle(
         self, conn: AsyncConnection, producer: AIOKafkaProducer, rows: list[Any], results: Any
@@ -364,7 +345,7 @@ class OutboxRelay:
         return len(done) == len(rows)
 
     async def _send_alone(self, producer: AIOKafkaProducer, row: Any) -> BaseException | None:
-        headers = _kafka_headers(row.headers)
+        headers = kafka_headers(row.headers)
         try:
             sent = await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
             await asyncio.wait_for(sent, self._settings.publish_timeout_s)
