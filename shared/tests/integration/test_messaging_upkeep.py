@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import asyncpg.transaction
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from igny8.contracts import TopicRegistry, TopicSpec
 from igny8.db import session_factory
+from igny8.db.arrays import array_param, array_text
 from igny8.messaging import (
     ConsumerSettings,
     InboxConsumer,
@@ -199,3 +201,51 @@ async def test_a_batched_handler_runs_in_its_messages_own_trace_context(
     )
     assert await consumer.handle_batch(rows) == []  # type: ignore[arg-type]
     assert seen == trace_ids, "each message's handler continues that message's trace"
+
+
+async def test_array_text_reaches_postgresql_as_the_same_values(engine):
+    tricky = [
+        "plain",
+        'a "quoted" word',
+        "back\\slash",
+        "NULL",
+        "",
+        "{braces}, commas",
+        "ünï",
+        None,
+    ]
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    when = [datetime(2026, 11, 26, 19, 30, 1, 250000, tzinfo=UTC)]
+    async with engine.connect() as conn:
+        texts = (
+            await conn.execute(
+                sa.text(f"SELECT {array_param('t', 'text')}"), {"t": array_text(tricky)}
+            )
+        ).scalar()
+        uuids = (
+            await conn.execute(
+                sa.text(f"SELECT {array_param('u', 'uuid')}"), {"u": array_text(ids)}
+            )
+        ).scalar()
+        numbers = (
+            await conn.execute(
+                sa.text(f"SELECT {array_param('n', 'bigint')}"), {"n": array_text([1, -2, 2**40])}
+            )
+        ).scalar()
+        flags = (
+            await conn.execute(
+                sa.text(f"SELECT {array_param('b', 'boolean')}"), {"b": array_text([True, False])}
+            )
+        ).scalar()
+        times = (
+            await conn.execute(
+                sa.text(f"SELECT {array_param('w', 'timestamptz')}"), {"w": array_text(when)}
+            )
+        ).scalar()
+    assert texts == tricky
+    assert uuids == ids
+    assert numbers == [1, -2, 2**40]
+    assert flags == [True, False]
+    assert times == when
+    with pytest.raises(ValueError, match="naive"):
+        array_text([datetime(2026, 1, 1)])

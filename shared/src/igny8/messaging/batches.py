@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from igny8.contracts import ContractError, Envelope, InvalidPayload
 from igny8.contracts.transport import REPLAY_HEADER_PREFIX
+from igny8.db.arrays import array_text
 from igny8.messaging.failures import is_transient
 from igny8.messaging.tracing import context_from_headers, tracer
 from igny8.observability import HANDLER_SECONDS, MESSAGES_CONSUMED, get_logger
@@ -47,14 +48,14 @@ log = get_logger(__name__)
 # One statement whatever the batch size (a cached prepared statement, not 2 x N parameters).
 _CLAIM = sa.text(
     "INSERT INTO inbox (consumer, message_id) "
-    "SELECT :consumer, unnest(CAST(:ids AS uuid[])) "
+    "SELECT :consumer, unnest(CAST(CAST(:ids AS text) AS uuid[])) "
     "ON CONFLICT DO NOTHING RETURNING message_id"
 )
 
 
 async def claim(session: AsyncSession, consumer: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Insert the inbox rows of `ids` (distinct); returns those not received before."""
-    result = await session.execute(_CLAIM, {"consumer": consumer, "ids": list(ids)})
+    result = await session.execute(_CLAIM, {"consumer": consumer, "ids": array_text(ids)})
     return {row[0] for row in result}
 
 

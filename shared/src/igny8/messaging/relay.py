@@ -24,6 +24,7 @@ from aiokafka.errors import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from igny8.db.arrays import array_text
 from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
 from igny8.messaging.partitioning import cached_partitioner
@@ -52,9 +53,11 @@ log = get_logger(__name__)
 _SELECT_UNSENT = sa.text(
     "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
     " WHERE sent_at IS NULL"
-    " AND id <> ALL(CAST(:in_flight AS bigint[])) ORDER BY id LIMIT :n"
+    " AND id <> ALL(CAST(CAST(:in_flight AS text) AS bigint[])) ORDER BY id LIMIT :n"
 )
-_MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
+_MARK_SENT = sa.text(
+    "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
+)
 # A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
 # removes it with the sent rows) and marked with the reason; the error log and the metric alert.
 _SET_ASIDE = sa.text(
@@ -259,7 +262,8 @@ class OutboxRelay:
             rows = list(
                 (
                     await conn.execute(
-                        _SELECT_UNSENT, {"n": self._settings.batch_size, "in_flight": sending}
+                        _SELECT_UNSENT,
+                        {"n": self._settings.batch_size, "in_flight": array_text(sending)},
                     )
                 ).all()
             )
@@ -338,7 +342,7 @@ class OutboxRelay:
             log.info("relay published, pausing before marking sent", rows=len(done))
             await asyncio.sleep(self._settings.pause_after_publish_s)
         if done:
-            await conn.execute(_MARK_SENT, {"ids": done})
+            await conn.execute(_MARK_SENT, {"ids": array_text(done)})
             self.published += len(done)
         if failure is not None:
             raise failure
