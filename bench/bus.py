@@ -23,12 +23,14 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bus_support import CpuMeter, Profiler
 from pydantic import BaseModel
@@ -303,6 +305,8 @@ async def main() -> None:
     parser.add_argument("--profile", default=None, help="directory for cProfile output")
     parser.add_argument("--consumer-batch", type=int, default=ConsumerSettings.max_batch)
     args = parser.parse_args()
+    # Log lines (the relay's) go to stderr: stdout carries the JSON alone.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     if args.profile:
@@ -337,6 +341,7 @@ async def main() -> None:
                 "messaging_vs_raw_throughput": {"ratio": round(ratio, 3), "goal": ">= 0.30"},
                 "paced_p99_vs_raw_p99": {"ratio": round(p99_ratio, 2), "goal": "<= 2.0"},
                 "cpu_s_per_1000_messages": cpu.report(),
+                "runqueue_wait_s_per_1000_messages": cpu.waits(),
                 "load_average": {"before": load_before, "after": os.getloadavg()},
                 "cpus": os.cpu_count(),
             },

@@ -6,6 +6,7 @@ import contextlib
 import cProfile
 import os
 import pstats
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,23 @@ def cpu_seconds(pid: int, children: bool = False) -> float | None:
     return total / TICK
 
 
+def runqueue_wait_seconds(pid: int) -> float | None:
+    """Time the process's main thread spent runnable but waiting for a core (schedstat field 2):
+    on a shared machine, the delay each wake-up of a process costs, which CPU time does not show."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class CpuMeter:
-    """CPU seconds per 1,000 messages of each watched process, per phase."""
+    """CPU seconds per 1,000 messages of each watched process, per phase (and, for the Python
+    processes, the seconds their event loop waited for a core)."""
 
     def __init__(self) -> None:
         self._procs: dict[str, tuple[int, bool]] = {"bench_main": (os.getpid(), False)}
         self._phases: dict[str, dict[str, float]] = {}
+        self._waits: dict[str, dict[str, float]] = {}
 
     @classmethod
     def for_local_infra(cls, infra: Path) -> CpuMeter:
@@ -68,20 +80,37 @@ class CpuMeter:
                 out[name] = seconds
         return out
 
+    def _waited(self) -> dict[str, float]:
+        out = {}
+        for name, (pid, children) in self._procs.items():
+            seconds = None if children else runqueue_wait_seconds(pid)
+            if seconds is not None and name != "kafka_broker_jvm":
+                out[name] = seconds
+        return out
+
     @contextlib.contextmanager
     def phase(self, name: str, messages: int) -> Iterator[None]:
-        before = self._sample()
+        before, waited = self._sample(), self._waited()
         yield
-        after = self._sample()
+        after, waited_after = self._sample(), self._waited()
         if messages:
             self._phases[name] = {
                 proc: round((after[proc] - before[proc]) * 1000 / messages, 3)
                 for proc in after
                 if proc in before
             }
+            self._waits[name] = {
+                proc: round((waited_after[proc] - waited[proc]) * 1000 / messages, 3)
+                for proc in waited_after
+                if proc in waited
+            }
 
     def report(self) -> dict[str, dict[str, float]]:
         return self._phases
+
+    def waits(self) -> dict[str, dict[str, float]]:
+        """Seconds per 1,000 messages each Python process waited, runnable, for a core."""
+        return self._waits
 
 
 class Profiler:
@@ -89,7 +118,9 @@ class Profiler:
 
     def __init__(self, directory: str | None, name: str) -> None:
         self._path = Path(directory) / f"bus-{name}.prof" if directory else None
-        self._profile = cProfile.Profile() if directory else None
+        # CPU time, not wall time: on a shared machine a process waiting for a core (or idle in
+        # epoll) is not slow code.
+        self._profile = cProfile.Profile(time.process_time) if directory else None
 
     def __enter__(self) -> Profiler:
         if self._profile is not None:

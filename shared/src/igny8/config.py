@@ -47,8 +47,27 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 1_000
+    consumer_hold_batch_s: float = 30.0
+    """How long a consumed batch waits on failing infrastructure before it is handed back."""
+    consumer_transient_backoff_max_s: float = 5.0
+    """Cap of the backoff between attempts while the infrastructure is failing."""
+    consumer_max_poll_interval_ms: int = 300_000
+    consumer_max_batch: int = 200
+    """Records per poll (aiokafka max_records): the batch one transaction applies."""
+    consumer_batch_timeout_ms: int = 50
+    """How long a poll waits when nothing is buffered yet (a trickle's latency floor)."""
+    consumer_fetch_min_bytes: int = 1
+    """The broker answers a fetch once this many bytes are ready (or fetch_max_wait_ms passed):
+    more gathers bigger batches under load, at the price of a trickle's latency."""
+    consumer_fetch_max_wait_ms: int = 500
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 0.5
+    outbox_in_flight_batches: int = 4
+    outbox_linger_ms: int = 5
+    """The relay producer's linger: a few milliseconds gather a read batch into few requests."""
+    outbox_max_batch_bytes: int = 512 * 1024
+    """The relay producer's record-batch size per partition."""
+    outbox_compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None
     topic_partitions: int | None = None
     """Overrides every registry topic's partition count when set (tests, small clusters)."""
     create_topics: bool = Field(default=True, validation_alias=AliasChoices("IGNY8_CREATE_TOPICS"))

@@ -57,13 +57,13 @@ async def test_an_outbox_row_the_broker_refuses_is_set_aside_and_reported(engine
     small = f"test.small.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
-    try:  # a topic whose limit is far below what the producer may send
-        await admin.create_topics(
-            [NewTopic(small, 1, 1, topic_configs={"max.message.bytes": "2000"})]
+    await ensure_topics(kafka_bootstrap, ping_app.registry(small))
+    try:  # a topic whose limit was lowered far below what the producer may send
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, small, {"max.message.bytes": "2000"})]
         )
     finally:
         await admin.close()
-    await ensure_topics(kafka_bootstrap, ping_app.registry(small))
     account = uuid.uuid4()
     big = ping_app.ping(small, account, 1).model_copy(update={"correlation_id": "x" * 5000})
     after = [ping_app.ping(small, account, seq) for seq in (2, 3)]
@@ -111,13 +111,19 @@ async def test_a_dead_letter_topic_created_with_a_smaller_limit_gets_the_current
             [NewTopic(f"{topic}.dlq", 1, 1, topic_configs={"max.message.bytes": "1114112"})]
         )
         await ensure_topics(kafka_bootstrap, ping_app.registry(topic))
-        (described,) = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, f"{topic}.dlq", None)]
-        )
+        values: dict[str, str] = {}
+
+        async def grown() -> bool:  # a broker applies an altered config a moment after
+            (described,) = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, f"{topic}.dlq", None)]
+            )
+            ((*_, configs),) = described.resources
+            values.update({c[0]: c[1] for c in configs})
+            return values["max.message.bytes"] == str(DLQ_MAX_MESSAGE_BYTES)
+
+        await wait_until(grown, timeout=15)
     finally:
         await admin.close()
-    ((*_, configs),) = described.resources
-    values = {c[0]: c[1] for c in configs}
     assert values["max.message.bytes"] == str(DLQ_MAX_MESSAGE_BYTES)
     assert values["retention.ms"] == str(DLQ_RETENTION_S * 1000), "the rest of its config kept"
     assert values["cleanup.policy"] == "delete"

@@ -26,4 +26,4 @@ class Envelope(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.__pydantic_serializer__.to_json(self)  # bytes, no str round trip

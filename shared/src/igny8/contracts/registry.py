@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -105,14 +104,12 @@ class TopicRegistry:
         """Bytes → envelope; anything that fails here belongs on the dead-letter topic."""
         if raw is None:
             raise UndecodableMessage(topic, "value", "empty message (tombstone)")
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UndecodableMessage(topic, "value", f"not JSON: {exc}") from None
-        try:
-            envelope = Envelope.model_validate(document)
+        try:  # parsed and validated in one pass (no intermediate Python document)
+            envelope = Envelope.model_validate_json(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                raise UndecodableMessage(topic, "value", f"not JSON: {first['msg']}") from None
             field = ".".join(str(p) for p in first["loc"]) or "value"
             raise UndecodableMessage(topic, field, f"not an envelope: {first['msg']}") from None
         if envelope.type != topic:

@@ -54,9 +54,10 @@ class Messaging:
         self.sessions = sessions
         self.broker = create_broker(service, bootstrap_servers)
         self.outbox = OutboxWriter(registry)
-        self.relay = OutboxRelay(engine, bootstrap_servers, service, relay_settings)
+        self.consumer_settings = consumer_settings or ConsumerSettings()
+        self.relay_settings = relay_settings or RelaySettings()
+        self.relay = OutboxRelay(engine, bootstrap_servers, service, self.relay_settings)
         self.consumers: list[InboxConsumer] = []
-        self._consumer_settings = consumer_settings or ConsumerSettings()
         self._topic_partitions = topic_partitions
         self._topic_replication_factor = topic_replication_factor
         self._relay_task: asyncio.Task[None] | None = None
@@ -69,7 +70,7 @@ class Messaging:
             self.registry,
             self.sessions,
             self.broker,
-            self._consumer_settings,
+            self.consumer_settings,
         )
 
     async def ensure_topics(self) -> list[str]:

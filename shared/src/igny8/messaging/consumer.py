@@ -37,6 +37,7 @@ from igny8.contracts.transport import REPLAY_HEADER_PREFIX
 from igny8.messaging.batches import BatchApplier
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import WaitingRecords, is_transient
+from igny8.messaging.polling import poll_without_idle_sleep
 from igny8.messaging.subscriptions import (
     ConsumerSettings,
     DeadLetter,
@@ -111,11 +112,14 @@ class InboxConsumer:
 
         # Batches amortise the offset commit; each record still gets its own transaction and
         # outcome, in partition order, and the offsets are committed after the last of them.
-        @self._broker.subscriber(
+        max_records = self.subscription.max_batch or self._settings.max_batch
+        subscriber = self._broker.subscriber(
             *self.subscription.topics,
             batch=True,
-            max_records=self.subscription.max_batch or self._settings.max_batch,
+            max_records=max_records,
             batch_timeout_ms=self._settings.batch_timeout_ms,
+            fetch_min_bytes=self._settings.fetch_min_bytes,
+            fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
             group_id=self.group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest" if self.subscription.from_beginning else "latest",
@@ -125,6 +129,9 @@ class InboxConsumer:
             decoder=raw_body,
             title=f"{self.group_id}:{','.join(self.subscription.topics)}",
         )
+        poll_without_idle_sleep(subscriber, self._settings.batch_timeout_ms, max_records)
+
+        @subscriber
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
             unfinished = await self.handle_batch(

@@ -24,13 +24,17 @@ from aiokafka.errors import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from igny8.db.arrays import array_text
 from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
+from igny8.messaging.partitioning import cached_partitioner
+from igny8.messaging.record_batches import kafka_headers, send_rows
 from igny8.messaging.retention import (
     DAY_S,
     DLQ_RETENTION_S,
     INBOX_KEEP_S,
     OUTBOX_KEEP_SENT_S,
+    ensure_inbox_age_index,
     purge_inbox,
     purge_sent_outbox,
 )
@@ -47,10 +51,13 @@ log = get_logger(__name__)
 
 # Rows already handed to the producer are not read again while their batch is in flight.
 _SELECT_UNSENT = sa.text(
-    "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL"
-    " AND id <> ALL(CAST(:in_flight AS bigint[])) ORDER BY id LIMIT :n"
+    "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
+    " WHERE sent_at IS NULL"
+    " AND id <> ALL(CAST(CAST(:in_flight AS text) AS bigint[])) ORDER BY id LIMIT :n"
 )
-_MARK_SENT = sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)")
+_MARK_SENT = sa.text(
+    "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
+)
 # A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
 # removes it with the sent rows) and marked with the reason; the error log and the metric alert.
 _SET_ASIDE = sa.text(
@@ -110,7 +117,7 @@ class RelaySettings:
     keep_inbox_s: float = INBOX_KEEP_S
     """Inbox rows outlive dead-letter retention plus a margin, so a replay is still a duplicate."""
     inbox_purge_interval_s: float = 3600.0
-    """The inbox purge scans the table (no index on age): hourly is plenty."""
+    """The inbox purge finds old rows by the age index; hourly is plenty."""
     pause_after_publish_s: float = 0.0
     """Fault injection for tests: wait after publishing, before marking rows sent."""
 
@@ -145,6 +152,10 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 async with self._engine.connect() as conn:
+                    # Every statement of the relay stands alone (a read, a mark, a purge chunk):
+                    # autocommit spares each poll a BEGIN and a COMMIT round trip, and an empty
+                    # poll leaves no transaction behind to end.
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
                     if await self._try_lock(conn):
                         await self._relay_while_holding(conn)
             except Exception as exc:  # lost the database (or the lock with it): stand by, retry
@@ -156,7 +167,6 @@ class OutboxRelay:
     async def _try_lock(self, conn: AsyncConnection) -> bool:
         key = relay_lock_key(self._service)
         got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
-        await conn.commit()
         return bool(got)
 
     async def _relay_while_holding(self, conn: AsyncConnection) -> None:
@@ -202,6 +212,8 @@ class OutboxRelay:
                     last_purge = time.monotonic()
                     await self._observe_and_purge(conn)
                 if time.monotonic() - last_inbox_purge > self._settings.inbox_purge_interval_s:
+                    if last_inbox_purge == float("-inf") and await ensure_inbox_age_index(conn):
+                        log.info("inbox age index built")
                     last_inbox_purge = time.monotonic()
                     purged = await purge_inbox(conn, self._settings.keep_inbox_s)
                     if purged:
@@ -228,6 +240,7 @@ class OutboxRelay:
             request_timeout_ms=10_000,
             max_request_size=PRODUCER_MAX_REQUEST_BYTES,
             client_id=f"{self._service}-outbox-relay",
+            partitioner=cached_partitioner,
         )
         try:
             await producer.start()
@@ -249,11 +262,11 @@ class OutboxRelay:
             rows = list(
                 (
                     await conn.execute(
-                        _SELECT_UNSENT, {"n": self._settings.batch_size, "in_flight": sending}
+                        _SELECT_UNSENT,
+                        {"n": self._settings.batch_size, "in_flight": array_text(sending)},
                     )
                 ).all()
             )
-            await conn.commit()
             if rows:
                 results = await asyncio.wait_for(self._send(producer, rows), timeout)
                 in_flight.append(_InFlight(rows, results, time.monotonic() + timeout))
@@ -278,20 +291,9 @@ class OutboxRelay:
                 _abandon(in_flight)  # behind a row sent alone: read and sent again, in order
         return len(rows)
 
-    async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> asyncio.Task[Any]:
-        """Hand the rows to the producer in order; a task gathering their acknowledgements."""
-        futures: list[asyncio.Future[object]] = []
-        for row in rows:
-            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-            try:
-                futures.append(
-                    await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
-                )
-            except UNPUBLISHABLE as exc:  # refused by the client before sending
-                refused: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-                refused.set_exception(exc)
-                futures.append(refused)
-        return asyncio.ensure_future(asyncio.gather(*futures, return_exceptions=True))
+    async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> asyncio.Future[Any]:
+        """Hand the rows to the producer in order; a future of their results, in row order."""
+        return await send_rows(producer, rows)
 
     async def _settle(
         self, conn: AsyncConnection, producer: AIOKafkaProducer, rows: list[Any], results: Any
@@ -302,6 +304,7 @@ class OutboxRelay:
         done: list[int] = []
         failure: BaseException | None = None
         set_aside: list[tuple[int, str]] = []
+        published: dict[str, int] = {}
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, UNPUBLISHABLE):
                 # The broker refuses whole record batches, so batch-mates of a too-large row fail
@@ -309,7 +312,7 @@ class OutboxRelay:
                 alone = await self._send_alone(producer, row)
                 if alone is None:
                     done.append(row.id)
-                    MESSAGES_PUBLISHED.labels(row.topic).inc()
+                    published[row.topic] = published.get(row.topic, 0) + 1
                 elif isinstance(alone, UNPUBLISHABLE):
                     reason = (
                         f"{type(alone).__name__}: {len(row.value)} bytes refused by {row.topic}"
@@ -330,24 +333,23 @@ class OutboxRelay:
                 failure = result
                 break
             done.append(row.id)
-            MESSAGES_PUBLISHED.labels(row.topic).inc()
+            published[row.topic] = published.get(row.topic, 0) + 1
+        for topic, count in published.items():
+            MESSAGES_PUBLISHED.labels(topic).inc(count)
         for row_id, reason in set_aside:
             await conn.execute(_SET_ASIDE, {"id": row_id, "reason": reason})
-        if set_aside:
-            await conn.commit()
         if self._settings.pause_after_publish_s and done:
             log.info("relay published, pausing before marking sent", rows=len(done))
             await asyncio.sleep(self._settings.pause_after_publish_s)
         if done:
-            await conn.execute(_MARK_SENT, {"ids": done})
-            await conn.commit()
+            await conn.execute(_MARK_SENT, {"ids": array_text(done)})
             self.published += len(done)
         if failure is not None:
             raise failure
         return len(done) == len(rows)
 
     async def _send_alone(self, producer: AIOKafkaProducer, row: Any) -> BaseException | None:
-        headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+        headers = kafka_headers(row.headers)
         try:
             sent = await producer.send(row.topic, value=row.value, key=row.key, headers=headers)
             await asyncio.wait_for(sent, self._settings.publish_timeout_s)
@@ -359,7 +361,6 @@ class OutboxRelay:
         count, age = (await conn.execute(_LAG)).one()
         OUTBOX_LAG.set(count)
         OUTBOX_OLDEST_AGE.set(float(age))
-        await conn.commit()
         await purge_sent_outbox(conn, self._settings.keep_sent_s)
 
     async def _sleep(self, seconds: float) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from igny8.messaging.tables import INBOX_AGE_INDEX
+
 DAY_S = 86_400
 DLQ_RETENTION_S = 30 * DAY_S
 INBOX_MARGIN_S = 7 * DAY_S
@@ -42,6 +44,25 @@ async def _purge(conn: AsyncConnection, statement: sa.TextClause, keep_s: float)
 
 async def purge_sent_outbox(conn: AsyncConnection, keep_s: float = OUTBOX_KEEP_SENT_S) -> int:
     return await _purge(conn, _PURGE_SENT, keep_s)
+
+
+_INDEX_STATE = sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)")
+
+
+async def ensure_inbox_age_index(conn: AsyncConnection) -> bool:
+    """Build the inbox's age index where an older database lacks it; True when it was built.
+
+    `conn` must be in autocommit: the index is built CONCURRENTLY, so consumers keep inserting
+    meanwhile. A build that failed half way leaves an invalid index, which is rebuilt."""
+    valid = (await conn.execute(_INDEX_STATE, {"name": INBOX_AGE_INDEX})).scalar()
+    if valid:
+        return False
+    if valid is not None:
+        await conn.execute(sa.text(f"DROP INDEX CONCURRENTLY IF EXISTS {INBOX_AGE_INDEX}"))
+    await conn.execute(
+        sa.text(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INBOX_AGE_INDEX} ON inbox (received_at)")
+    )
+    return True
 
 
 async def purge_inbox(conn: AsyncConnection, keep_s: float = INBOX_KEEP_S) -> int:

@@ -60,7 +60,12 @@ class ConsumerSettings:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
     max_batch: int = 200
+    """Records per poll: the batch one transaction applies (a subscription may take fewer)."""
     batch_timeout_ms: int = 50
+    """How long a poll waits when nothing is buffered yet."""
+    fetch_min_bytes: int = 1
+    """The broker answers a fetch once this many bytes are ready or fetch_max_wait_ms passed."""
+    fetch_max_wait_ms: int = 500
     key_concurrency: int = 8
     """Distinct keys of one batch handled at once (keep below the database pool size)."""
     transient_backoff_max_s: float = 5.0

@@ -36,6 +36,10 @@ inbox = sa.Table(
         "received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
 )
+# The purge finds old rows by age: without this index each pass scans the whole inbox. Databases
+# migrated before it existed get it from the relay (`retention.ensure_inbox_age_index`).
+INBOX_AGE_INDEX = "ix_inbox_received_at"
+sa.Index(INBOX_AGE_INDEX, inbox.c.received_at)
 
 
 def create_messaging_tables(op: Any) -> None:

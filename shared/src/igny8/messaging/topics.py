@@ -18,15 +18,16 @@ from aiokafka.errors import TopicAlreadyExistsError
 from igny8.contracts import TopicSpec
 from igny8.contracts.transport import (
     DLQ_MAX_MESSAGE_BYTES,
-    DLQ_SUFFIX,
     PRODUCER_MAX_REQUEST_BYTES,
     TOPIC_MAX_MESSAGE_BYTES,
 )
 from igny8.messaging.retention import DLQ_RETENTION_S
+from igny8.observability import get_logger
 
 __all__ = ["PRODUCER_MAX_REQUEST_BYTES", "ensure_topics", "topic_definitions"]
 
 logging.getLogger("aiokafka.admin").setLevel(logging.CRITICAL)
+log = get_logger(__name__)
 
 
 def _min_insync(replication: int) -> dict[str, str]:
@@ -76,7 +77,8 @@ async def ensure_topics(
     replication: int = 1,
 ) -> list[str]:
     """Create missing topics (and their `.dlq` twins); returns the names that were created.
-    Dead-letter twins created before their size limit grew get the current one."""
+    Existing topics whose settings differ from ours (retention, size limit, cleanup policy…)
+    are altered to ours: the registry is the one source of a topic's settings."""
     wanted = topic_definitions(specs, partitions, replication)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
     await admin.start()
@@ -86,34 +88,36 @@ async def ensure_topics(
         for topic in missing:  # one by one: a concurrent creator must not fail the rest
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([topic])
-        older = [t for t in wanted if t.name in existing and t.name.endswith(DLQ_SUFFIX)]
-        await _grow_dead_letter_limits(admin, older)
+        await align_topic_configs(admin, [t for t in wanted if t.name in existing])
         return [t.name for t in missing]
     finally:
         await admin.close()
 
 
-async def _grow_dead_letter_limits(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
-    """A dead-letter topic smaller than DLQ_MAX_MESSAGE_BYTES cannot park every record its topic
-    accepts. AlterConfigs replaces a topic's whole dynamic config, so all of ours is sent."""
+async def align_topic_configs(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[str]:
+    """Alter the topics whose current value of any setting we define differs from ours; returns
+    their names. AlterConfigs replaces a topic's whole dynamic config, so all of ours is sent."""
     if not topics:
-        return
-    limit = "max.message.bytes"
+        return []
     responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, t.name, {limit: None}) for t in topics]
+        [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in topics]
     )
-    small = {
-        name
+    current: dict[str, dict[str, str]] = {
+        name: {config[0]: config[1] for config in configs}
         for response in responses
         for _error, _message, _type, name, configs in response.resources
-        for config in configs
-        if config[0] == limit and int(config[1]) < DLQ_MAX_MESSAGE_BYTES
     }
-    if small:
+    differing = [
+        t
+        for t in topics
+        if any(current.get(t.name, {}).get(k) != v for k, v in t.topic_configs.items())
+    ]
+    if differing:
         await admin.alter_configs(
             [
                 ConfigResource(ConfigResourceType.TOPIC, t.name, dict(t.topic_configs))
-                for t in topics
-                if t.name in small
+                for t in differing
             ]
         )
+        log.info("topic settings aligned", topics=[t.name for t in differing])
+    return [t.name for t in differing]

@@ -1,7 +1,8 @@
 """Multi-row statements of a ledger batch: each column travels as one array parameter.
 
-One statement and one set of parameters whatever the number of rows (asyncpg encodes the arrays;
-SQLAlchemy compiles and processes parameters once, not once per row as an executemany does).
+One statement and one set of parameters whatever the number of rows (each array travels as one
+text literal, `igny8.db.arrays`; SQLAlchemy compiles and processes parameters once, not once per
+row as an executemany does).
 Rows keep the order given (`WITH ORDINALITY`), so identity columns (the ledger's `seq`) follow it.
 JSONB values travel as text and are cast; None is SQL NULL.
 """
@@ -15,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from igny8.db.arrays import array_param, array_text
+
 
 @dataclass(frozen=True)
 class Rows:
@@ -23,8 +26,8 @@ class Rows:
 
 
 def _array(n: int, pg_type: str) -> str:
-    wire = "text" if pg_type == "jsonb" else pg_type
-    return f"CAST(:p{n} AS {wire}[])"
+    # Each column travels as one text literal (far cheaper for asyncpg than element by element).
+    return array_param(f"p{n}", "text" if pg_type == "jsonb" else pg_type)
 
 
 def _value(name: str, pg_type: str) -> str:
@@ -69,7 +72,7 @@ async def run(session: AsyncSession, rows: Rows, values: list[tuple[Any, ...]]) 
     """Execute `rows` for `values` (tuples in column order); nothing for no rows."""
     if not values:
         return
-    arrays = {f"p{n}": list(column) for n, column in enumerate(zip(*values, strict=True))}
+    arrays = {f"p{n}": array_text(column) for n, column in enumerate(zip(*values, strict=True))}
     assert len(arrays) == rows.columns
     await session.execute(rows.statement, arrays)
 
