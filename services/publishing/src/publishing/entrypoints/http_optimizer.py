@@ -31,10 +31,11 @@ def create_optimizer_router(
     async def optimize(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> JSONResponse:
-        """Reserve `optimization` credits and rewrite what the failing checks name. 202 with a
-        new optimization; 200 with the live one when this article version has one already."""
+        """Reserve `optimization` credits and rewrite what the failing checks name. Always 202
+        (the work is asynchronous): a new optimization, or the one this article version has
+        already (a repeated request starts nothing and charges nothing)."""
         async with PublishingUnitOfWork(sessions) as uow:
-            row, created = await request_optimization(
+            row, _ = await request_optimization(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -44,7 +45,7 @@ def create_optimizer_router(
                 hold_ttl_s,
             )
             await uow.commit()
-        return JSONResponse(jsonable_encoder(view(row)), status_code=202 if created else 200)
+        return JSONResponse(jsonable_encoder(view(row)), status_code=202)
 
     @router.get("/sites/{site_id}/articles/{content_id}/optimizations")
     async def list_optimizations(
