@@ -14,6 +14,7 @@ from igny8.webapi import errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
+from publishing.entrypoints.http import committed
 from publishing.ports import Clock
 
 
@@ -34,8 +35,9 @@ def create_optimizer_router(
         """Reserve `optimization` credits and rewrite what the failing checks name. Always 202
         (the work is asynchronous): a new optimization, or the one this article version has
         already (a repeated request starts nothing and charges nothing)."""
-        async with PublishingUnitOfWork(sessions) as uow:
-            row, _ = await request_optimization(
+        row, _ = await committed(
+            sessions,
+            lambda uow: request_optimization(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -43,8 +45,8 @@ def create_optimizer_router(
                 f"user:{user}" if user else f"service:{caller.service}",
                 clock,
                 hold_ttl_s,
-            )
-            await uow.commit()
+            ),
+        )
         return JSONResponse(jsonable_encoder(view(row)), status_code=202)
 
     @router.get("/sites/{site_id}/articles/{content_id}/optimizations")
