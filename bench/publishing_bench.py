@@ -212,7 +212,7 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
         scheduler = periodic_job(
             "publishing.scheduler",
             PublishingSettings.model_fields["scheduler_tick_s"].default,
-            scheduler_pass(publisher, concurrency),
+            scheduler_pass(publisher, concurrency, again=wakeups.due),
             wakeup=wakeups.due,
         )
         began = time.perf_counter()

@@ -111,7 +111,7 @@ def bootstrap(
             periodic_job(
                 "publishing.scheduler",
                 settings.scheduler_tick_s,
-                scheduler_pass(publisher, settings.per_destination_concurrency),
+                scheduler_pass(publisher, settings.per_destination_concurrency, again=wakeups.due),
                 lock_engine=engine,
                 wakeup=wakeups.due,
             ),

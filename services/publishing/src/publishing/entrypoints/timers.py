@@ -15,14 +15,21 @@ log = get_logger(__name__)
 
 
 def scheduler_pass(
-    publisher: Publisher, per_destination: int, batch: int = 20
+    publisher: Publisher,
+    per_destination: int,
+    batch: int = 20,
+    release_for_s: float = 10.0,
+    again: asyncio.Event | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """One pass: promote what the queue now has room for, then keep every destination's slots
     busy while anything is due — a publish that ends makes room for the next due publication at
     once, not at the next tick (the job's wake-up, a NOTIFY, starts a pass early when something
     becomes due). At most `batch` are released and not finished at a time (their leases run
     from release). Inbound link proposals run for what was published meanwhile, several at once,
-    while the publishes go on."""
+    while the publishes go on. A pass releases for `release_for_s` at most, then finishes what
+    it started: between passes the job checks it still holds its lock, and a stopping process
+    has little left to wait for; `again` (the job's wake-up) is set then, so that the next pass
+    starts at once rather than at the next tick."""
     gates: dict[uuid.UUID, asyncio.Semaphore] = {}
 
     async def one(publication_id: uuid.UUID, published: list[Published]) -> None:
@@ -47,10 +54,12 @@ def scheduler_pass(
         in_flight: set[asyncio.Task[None]] = set()
         published: list[Published] = []
         ended = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + release_for_s
         try:
             while True:
                 ended.clear()
-                room = batch - len(in_flight)
+                room = batch - len(in_flight) if loop.time() < until else 0
                 released = (
                     await release_due(
                         publisher.uow_factory, publisher.clock, publisher.policy, room
@@ -67,9 +76,11 @@ def scheduler_pass(
                     await publisher.propose_inbound(done)
                 in_flight = {t for t in in_flight if not t.done()}
                 if not in_flight and not published:
-                    if not released:
-                        return
-                    continue
+                    if released:
+                        continue
+                    if room == 0 and again is not None:  # cut short: more may be due
+                        again.set()
+                    return
                 if not ended.is_set() and (not released or len(in_flight) >= batch):
                     await ended.wait()
         finally:
