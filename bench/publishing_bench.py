@@ -1,8 +1,8 @@
 """Publishing throughput to a real local WordPress, beside the ceiling measured in the same run.
 
 - service: articles (a featured and an inline image, a category, two tags) go through publishing's
-  own path — content.ready handler (canonicalize, link, analyze, approve, schedule) → scheduler
-  release → publisher (credentials, images, WordPress REST with the idempotency bookkeeping) —
+  own path — content.ready handler (canonicalize, link, analyze, approve, schedule) → the
+  service's scheduler (its periodic job woken by the NOTIFY of a scheduled publication) → publisher (credentials, images, WordPress REST with the idempotency bookkeeping) —
   against a private WordPress (infra/wordpress.py), with the service's per-destination concurrency;
 - ceiling: the same posts (same images, same terms) created by a plain script straight through
   the WordPress REST API with the same concurrency;
@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import cProfile
 import importlib.util
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -32,14 +34,18 @@ from igny8.contracts.runs import ContentImage, ContentReady
 from igny8.contracts.sites import IntegrationSnapshot, SiteSnapshot
 from igny8.db import create_engine, migrations, session_factory
 from igny8.net import GuardedHttp, UrlGuard
+from igny8.periodic import periodic_job
 from igny8.testing import create_database, drop_database
 from publishing.adapters.destinations import PlatformDestinations
+from publishing.adapters.postgres_wakeups import PostgresWakeups
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
-from publishing.app.publish import Publisher, PublishPolicy, release_due
+from publishing.app.publish import Publisher, PublishPolicy
 from publishing.bootstrap import SERVICE_ROOT
+from publishing.config import PublishingSettings
 from publishing.domain.analyzer import ArticleInput, analyze
 from publishing.domain.settings import SiteSettings
 from publishing.entrypoints.events import content_subscription, entity_subscription
+from publishing.entrypoints.timers import scheduler_pass
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES: dict[str, float] = {}
@@ -141,19 +147,25 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
             clock=clock,
             policy=PublishPolicy(),
         )
-        # how long inbound link proposals take, in total (they run inside each publish, after
-        # its commit, so they hold the destination's concurrency slot)
-        propose = publisher._propose_inbound
+        # how long inbound link proposals take, in total (the scheduler runs them for what was
+        # published meanwhile while the destination's slots stay busy)
+        propose = publisher.propose_inbound
         PHASES["inbound_proposals_s"] = 0.0
+        published = 0
+        all_published = asyncio.Event()
 
-        async def timed_propose(*args):
+        async def timed_propose(items):
+            nonlocal published
             started = time.perf_counter()
             try:
-                await propose(*args)
+                await propose(items)
             finally:
                 PHASES["inbound_proposals_s"] += time.perf_counter() - started
+                published += len(items)
+                if published >= n:
+                    all_published.set()
 
-        publisher._propose_inbound = timed_propose
+        publisher.propose_inbound = timed_propose
         # As in the service, articles arrive (the content.ready consumer) while the scheduler
         # publishes the ones already scheduled: the two run side by side.
         received = 0.0
@@ -191,27 +203,25 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
                 )
             received = time.perf_counter() - began
 
+        # the service's own scheduler: its periodic job (tick as configured), woken by the
+        # NOTIFY of each publication scheduled, publishing with the per-destination limit
+        wakeups = PostgresWakeups(url)
+        stop = asyncio.Event()
+        listening = asyncio.create_task(wakeups.run(stop))
+        await asyncio.sleep(0.2)  # listening before the first article arrives
+        scheduler = periodic_job(
+            "publishing.scheduler",
+            PublishingSettings.model_fields["scheduler_tick_s"].default,
+            scheduler_pass(publisher, concurrency, again=wakeups.due),
+            wakeup=wakeups.due,
+        )
         began = time.perf_counter()
+        running = asyncio.create_task(scheduler(stop))
         arriving = asyncio.create_task(arrive())
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(publication_id):  # as the service's scheduler does it
-            after = []
-            async with gate:
-                status = await publisher.publish(publication_id, after)
-            for job in after:  # inbound proposals, with the destination's slot free again
-                await job
-            return status
-
-        done = 0
-        while done < n:
-            released = await release_due(publisher.uow_factory, clock, publisher.policy, batch=n)
-            results = await asyncio.gather(*(one(p) for p in released))
-            done += sum(1 for r in results if r is not None and r.value == "published")
-            if not released:
-                await asyncio.sleep(0.05)
-        await arriving
+        await asyncio.wait_for(all_published.wait(), 600)  # a failed publish would never end it
         elapsed = time.perf_counter() - began
+        stop.set()
+        await asyncio.gather(arriving, running, listening)
         await engine.dispose()
         PHASES["content_ready_handling_s"] = round(received, 2)
         PHASES["until_all_published_s"] = round(elapsed, 2)
@@ -242,6 +252,8 @@ async def direct(wp, n: int, concurrency: int) -> float:
                 },
             )
             item = answer.json()
+            if answer.status_code != 201 or "id" not in item:
+                raise RuntimeError(f"upload refused: {answer.status_code} {answer.text[:500]}")
             await client.post(f"wp/v2/media/{item['id']}", json={"alt_text": alt})
             return item
 
@@ -285,7 +297,7 @@ def load_wordpress():
     return module
 
 
-async def main(n: int, concurrency: int, inbound: str) -> None:
+async def main(n: int, concurrency: int, inbound: str, profile: str | None = None) -> None:
     admin_url = os.environ["IGNY8_POSTGRES_ADMIN_URL"]
     result: dict[str, object] = {
         "load_average_at_start": os.getloadavg(),
@@ -297,11 +309,21 @@ async def main(n: int, concurrency: int, inbound: str) -> None:
     instance = infra.LocalWordPress(Path(tempfile.mkdtemp(prefix="igny8-bench-wp-")))
     wp = instance.up()
     try:
-        await direct(wp, 2, concurrency)  # warm-up: PHP opcache, first uploads
+        # warm-up (PHP opcache, the uploads folder of the month), one at a time: two first
+        # uploads at once on a fresh site have been seen to fail
+        await direct(wp, 2, 1)
         # the ceiling is measured before and after the service (their mean): on a shared machine
         # the load moves during a run, and one side measured alone would be favoured or not
         before = await direct(wp, n, concurrency)
+        profiler = cProfile.Profile(time.process_time) if profile else None
+        if profiler is not None:  # CPU time of the service's path only (this process)
+            profiler.enable()
         service = await through_service(wp, admin_url, n, concurrency, inbound)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats("cumulative").print_stats(45)
         after = await direct(wp, n, concurrency)
         ceiling = (before + after) / 2
     finally:
@@ -326,5 +348,8 @@ if __name__ == "__main__":
     parser.add_argument("--articles", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--inbound", choices=["off", "suggest", "auto"], default="suggest")
+    parser.add_argument(
+        "--profile", help="write the service path's cProfile stats (CPU time) here; top to stderr"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.articles, args.concurrency, args.inbound))
+    asyncio.run(main(args.articles, args.concurrency, args.inbound, args.profile))

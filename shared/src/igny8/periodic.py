@@ -3,7 +3,8 @@
 Every service's worker role has background work (billing's expiry sweep, integration's scheduled
 syncs, automation's run scheduler). This is the one loop they share:
 
-- `fn` runs, then the job waits `interval_s` (or until stopped) and runs it again;
+- `fn` runs, then the job waits `interval_s` (or until stopped, or until `wakeup` is set — e.g.
+  by a PostgreSQL LISTEN for work that became due) and runs it again;
 - an exception in `fn` is logged and the next interval tries again — a failing pass never ends
   the loop (the process would otherwise keep running with its background work silently dead);
 - with `lock_engine`, the job runs only while this replica holds a PostgreSQL session advisory
@@ -45,13 +46,15 @@ def periodic_job(
     fn: Callable[[], Awaitable[None]],
     *,
     lock_engine: AsyncEngine | None = None,
+    wakeup: asyncio.Event | None = None,
 ) -> Timer:
-    """A timer for `Service.timers`: runs `fn` every `interval_s` until the stop event is set."""
+    """A timer for `Service.timers`: runs `fn` every `interval_s` until the stop event is set;
+    a set `wakeup` starts the next run at once (it is cleared before each run)."""
 
     async def unlocked(stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _run_once(name, fn)
-            await _wait(stop, interval_s)
+            await _run_once(name, fn, wakeup)
+            await _wait(stop, interval_s, wakeup)
 
     async def single_replica(stop: asyncio.Event) -> None:
         assert lock_engine is not None
@@ -61,7 +64,7 @@ def periodic_job(
                 async with lock_engine.connect() as conn:
                     if await _try_lock(conn, key):
                         try:
-                            await _run_while_holding(conn, name, interval_s, fn, stop)
+                            await _run_while_holding(conn, name, interval_s, fn, stop, wakeup)
                         finally:
                             await _unlock(conn, key)
             except Exception as exc:  # lost the database or the lock with it: stand by, retry
@@ -77,6 +80,7 @@ async def _run_while_holding(
     interval_s: float,
     fn: Callable[[], Awaitable[None]],
     stop: asyncio.Event,
+    wakeup: asyncio.Event | None = None,
 ) -> None:
     log.info("periodic job active on this replica", job=name)
     while not stop.is_set():
@@ -84,11 +88,15 @@ async def _run_while_holding(
         # it; raising here hands the job back to whichever replica holds the lock now.
         await conn.execute(_ALIVE)
         await conn.commit()
-        await _run_once(name, fn)
-        await _wait(stop, interval_s)
+        await _run_once(name, fn, wakeup)
+        await _wait(stop, interval_s, wakeup)
 
 
-async def _run_once(name: str, fn: Callable[[], Awaitable[None]]) -> None:
+async def _run_once(
+    name: str, fn: Callable[[], Awaitable[None]], wakeup: asyncio.Event | None = None
+) -> None:
+    if wakeup is not None:
+        wakeup.clear()  # what this run will see need not wake the next one
     try:
         await fn()
     except Exception as exc:  # one failing pass must not end the job; the next interval retries
@@ -112,6 +120,14 @@ async def _unlock(conn: AsyncConnection, key: int) -> None:
             await conn.invalidate()
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+async def _wait(stop: asyncio.Event, seconds: float, wakeup: asyncio.Event | None = None) -> None:
+    if wakeup is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        return
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

@@ -196,3 +196,27 @@ async def test_a_standby_takes_over_when_the_holder_process_is_killed(
     async with engine.connect() as conn:
         child_ticks = (await conn.execute(sa.text("SELECT count(*) FROM ticks"))).scalar()
     assert child_ticks >= 3
+
+
+async def test_a_wakeup_starts_the_next_run_before_the_interval() -> None:
+    calls = 0
+    ran = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal calls
+        calls += 1
+        ran.set()
+
+    wakeup, stop = asyncio.Event(), asyncio.Event()
+    timer = periodic_job("test.wakeup", 3600.0, tick, wakeup=wakeup)  # an hour between runs
+    task = asyncio.create_task(timer(stop))
+    try:
+        await asyncio.wait_for(ran.wait(), 10)
+        assert calls == 1
+        ran.clear()
+        wakeup.set()  # e.g. a NOTIFY: work became due
+        await asyncio.wait_for(ran.wait(), 10)
+        assert calls == 2 and not wakeup.is_set(), "cleared for the run it started"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -16,6 +16,7 @@ from igny8.runtime import Service, messaging_for
 from publishing.adapters.destinations import PlatformDestinations
 from publishing.adapters.internal_http import AutomationImages, IntegrationCredentials
 from publishing.adapters.openai_optimizer import OpenAIOptimizer
+from publishing.adapters.postgres_wakeups import PostgresWakeups
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import OptimizerPolicy, Optimizing
 from publishing.app.publish import Publisher, PublishPolicy
@@ -89,6 +90,7 @@ def bootstrap(
         ),
     )
     admits = service_auth("publishing", settings.public_keys)
+    wakeups = PostgresWakeups(settings.database_url)
     return Service(
         name="publishing",
         settings=settings,
@@ -109,9 +111,11 @@ def bootstrap(
             periodic_job(
                 "publishing.scheduler",
                 settings.scheduler_tick_s,
-                scheduler_pass(publisher, settings.per_destination_concurrency),
+                scheduler_pass(publisher, settings.per_destination_concurrency, again=wakeups.due),
                 lock_engine=engine,
+                wakeup=wakeups.due,
             ),
+            wakeups.run,
             periodic_job(
                 "publishing.optimizer",
                 settings.optimizer_tick_s,

@@ -36,6 +36,8 @@ class Replicas(Protocol):
 class Articles(Protocol):
     async def get(self, content_id: uuid.UUID, lock: bool = False) -> Article | None: ...
 
+    async def get_many(self, content_ids: list[uuid.UUID]) -> dict[uuid.UUID, Article]: ...
+
     async def save(self, article: Article) -> None: ...
 
     async def published_candidates(
@@ -43,7 +45,9 @@ class Articles(Protocol):
     ) -> list[Candidate]:
         """This platform's earlier articles of the site that have a published URL."""
 
-    async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
+    async def published(
+        self, site_id: uuid.UUID, exclude: uuid.UUID | None, limit: int
+    ) -> list[Article]:
         """This platform's other articles of the site that are published somewhere."""
 
 
@@ -89,8 +93,9 @@ class Links(Protocol):
 
     async def active_of(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
 
-    async def propose(self, suggestion: dict[str, Any]) -> bool:
-        """Store an inbound link suggestion unless that source → target pair exists already."""
+    async def propose_many(self, suggestions: list[dict[str, Any]]) -> list[uuid.UUID]:
+        """Store inbound link suggestions (one statement) except source → target pairs that
+        exist already; returns the ids of those stored."""
 
     async def suggestion(self, suggestion_id: uuid.UUID) -> dict[str, Any] | None: ...
 

@@ -237,3 +237,19 @@ async def test_every_route_hides_another_accounts_objects(api, driver):
     assert (
         await api.get(f"/sites/{site}/settings", headers=as_(account, caller="automation"))
     ).status_code == 403
+
+
+async def test_optimize_is_accepted_with_202_new_or_repeated(api, driver):
+    """Optimization is asynchronous: the route answers 202 whether it starts one or answers the
+    live one of this article version (as the gateway's route table and the README say)."""
+    account = uuid.uuid4()
+    site = await driver.site(account)
+    content = driver.content(site, keyphrase="worm farms", title="A guide for small gardens")
+    await driver.ready(account, content)
+    path = f"/sites/{site}/articles/{content.content_id}/optimize"
+    first = await api.post(path, headers=as_(account))
+    assert first.status_code == 202, first.text
+    again = await api.post(path, headers=as_(account))
+    assert again.status_code == 202, again.text
+    assert again.json()["optimization_id"] == first.json()["optimization_id"]
+    assert again.json()["status"] == "reserving"

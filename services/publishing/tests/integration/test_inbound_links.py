@@ -12,7 +12,7 @@ from igny8.net import GuardedHttp, UrlGuard
 from publishing.adapters.destinations import PlatformDestinations
 from publishing.adapters.sqlalchemy_tables import articles, link_suggestions
 from publishing.app.inbound import accept_suggestion, reject_suggestion
-from publishing.app.publish import PublishPolicy, release_due
+from publishing.app.publish import Published, PublishPolicy, release_due
 from publishing.domain.errors import LinkNotUndoable
 from publishing.domain.model import Status
 from publishing.domain.settings import SiteSettings
@@ -98,3 +98,46 @@ async def test_auto_inbound_links_are_applied_at_once(driver, tmp_path):
 async def test_no_proposals_when_inbound_linking_is_off(driver, tmp_path):
     _, site, _, _, _ = await two_articles(driver, tmp_path, "off")
     assert await suggestions(driver, site) == []
+
+
+async def test_articles_published_together_get_their_proposals_in_one_batch(driver, tmp_path):
+    """The scheduler proposes for a pass's published articles at once (one read, one fit, one
+    write): each gets what it would get alone, and a re-run stores no duplicate pair."""
+    account = uuid.uuid4()
+    site = await driver.site(account)
+    await driver.integration(account, site, settings={"folder": f"site-{site.hex[:6]}"})
+    async with driver.uow() as uow:
+        await uow.settings.put(
+            account, site, SiteSettings(linking={"inbound": "suggest", "max_per_1000_words": 10})
+        )
+        await uow.commit()
+    publisher = driver.publisher(PlatformDestinations(GuardedHttp(UrlGuard()), tmp_path))
+    older = driver.content(site, keyphrase="compost bins")
+    await driver.ready(account, older)
+    assert await publish(driver, publisher, older) == [Status.PUBLISHED]
+    newer = [
+        driver.content(site, keyphrase="leaf mould", title="Leaf mould for small gardens"),
+        driver.content(site, keyphrase="garden soil", title="Garden soil and compost bins"),
+    ]
+    for content in newer:
+        await driver.ready(account, content)
+    ours = {p.publication_id for c in newer for p in await driver.publications(c.content_id)}
+    released = await release_due(driver.uow, driver.clock, PublishPolicy(), batch=1000)
+    published: list[Published] = []
+    for publication_id in released:
+        if publication_id in ours:
+            assert await publisher.publish(publication_id, published) == Status.PUBLISHED
+    assert {p.content_id for p in published} == {c.content_id for c in newer}
+    assert await suggestions(driver, site) == [], "left to the caller, to run together"
+    await publisher.propose_inbound(published)
+    found = await suggestions(driver, site)
+    pairs = {(s.source_content_id, s.target_content_id): s for s in found}
+    assert (older.content_id, newer[0].content_id) in pairs
+    assert pairs[(older.content_id, newer[0].content_id)].anchor.lower() == "leaf mould"
+    assert all(s.source_content_id != s.target_content_id for s in found)
+    for target in newer:  # every target got at least one proposal, with its own URL
+        [publication] = await driver.publications(target.content_id)
+        mine = [s for s in found if s.target_content_id == target.content_id]
+        assert mine and {s.target_url for s in mine} == {publication.remote_url}
+    await publisher.propose_inbound(published)  # again: the known pairs are left as they are
+    assert len(await suggestions(driver, site)) == len(found)

@@ -199,6 +199,32 @@ async def test_an_article_changed_meanwhile_is_left_alone(driver):
     assert await _commands(driver, "credit.commit", hold.reservation_id) == []
 
 
+async def test_an_article_edited_during_the_model_call_is_not_charged(driver):
+    account, site, content_id = await _setup(driver)
+    row = await _request(driver, account, site, content_id)
+    hold = await _hold_of(driver, row["optimization_id"])
+    await _reply(driver, account, "credit.reserved", _reserved(hold, driver))
+
+    class EditedMeanwhile(FakeOptimizer):
+        async def propose(self, messages):  # type: ignore[no-untyped-def]
+            answer = await super().propose(messages)
+            newer = driver.content(site, content_id, version=2, keyphrase="worm farms")
+            await driver.ready(account, newer)  # the edit lands while the model answers
+            return answer
+
+    optimizer = EditedMeanwhile(echo)
+    assert await _optimizing(driver, optimizer).tick() == 1
+    stale = await _row(driver, row["optimization_id"])
+    assert optimizer.calls == 1
+    assert (stale["status"], stale["reason"], stale["credits"]) == ("stale", "article_changed", 0)
+    assert await _commands(driver, "credit.commit", hold.reservation_id) == []
+    assert len(await _commands(driver, "credit.release", hold.reservation_id)) == 1
+    assert (await _hold_of(driver, row["optimization_id"])).status is HoldStatus.RELEASING
+    async with driver.uow() as uow:
+        article_after = await uow.articles.get(content_id)
+    assert article_after.version == 2, "the edit is kept, the stale answer not applied"
+
+
 async def test_a_crashed_workers_optimization_is_taken_over_after_its_lease(driver):
     account, site, content_id = await _setup(driver)
     row = await _request(driver, account, site, content_id)

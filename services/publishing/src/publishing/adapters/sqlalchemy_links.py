@@ -19,14 +19,18 @@ from publishing.domain.settings import SiteSettings
 class SqlAlchemySuggestionsMixin:
     session: AsyncSession
 
-    async def propose(self, suggestion: dict[str, Any]) -> bool:
+    async def propose_many(self, suggestions: list[dict[str, Any]]) -> list[uuid.UUID]:
+        """One statement for many; returns the ids stored (a known pair is left as it is)."""
+        if not suggestions:
+            return []
         stored = await self.session.execute(
             insert(link_suggestions)
-            .values(**suggestion)
+            .values(suggestions)
             .on_conflict_do_nothing(index_elements=["source_content_id", "target_content_id"])
-            .returning(sa.literal(1))
+            .returning(link_suggestions.c.suggestion_id)
         )
-        return stored.first() is not None
+        ids = set(stored.scalars())
+        return [s["suggestion_id"] for s in suggestions if s["suggestion_id"] in ids]
 
     async def suggestion(self, suggestion_id: uuid.UUID) -> dict[str, Any] | None:
         row = (

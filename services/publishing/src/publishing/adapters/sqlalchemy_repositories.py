@@ -102,6 +102,12 @@ class SqlAlchemyArticles:
         row = (await self.session.execute(query.with_for_update() if lock else query)).first()
         return _article(row._mapping) if row else None
 
+    async def get_many(self, content_ids: list[uuid.UUID]) -> dict[uuid.UUID, Article]:
+        rows = await self.session.execute(
+            sa.select(articles).where(articles.c.content_id.in_(content_ids))
+        )
+        return {a.content_id: a for a in (_article(r._mapping) for r in rows)}
+
     async def save(self, article: Article) -> None:
         values = {
             "account_id": article.account_id,
@@ -125,16 +131,16 @@ class SqlAlchemyArticles:
             statement.on_conflict_do_update(index_elements=["content_id"], set_=values)
         )
 
-    async def published(self, site_id: uuid.UUID, exclude: uuid.UUID, limit: int) -> list[Article]:
-        live = (
-            sa.select(publications.c.content_id)
-            .where(
-                publications.c.site_id == site_id,
-                publications.c.content_id != exclude,
-                publications.c.status == Status.PUBLISHED.value,
-            )
-            .distinct()
-        )
+    async def published(
+        self, site_id: uuid.UUID, exclude: uuid.UUID | None, limit: int
+    ) -> list[Article]:
+        conditions = [
+            publications.c.site_id == site_id,
+            publications.c.status == Status.PUBLISHED.value,
+        ]
+        if exclude is not None:
+            conditions.append(publications.c.content_id != exclude)
+        live = sa.select(publications.c.content_id).where(*conditions).distinct()
         rows = await self.session.execute(
             sa.select(articles)
             .where(articles.c.content_id.in_(live))
@@ -251,9 +257,14 @@ COLUMNS = (
 )
 
 
+DUE_CHANNEL = "publishing_due"
+"""NOTIFY channel: a publication was scheduled (sent at commit; the scheduler LISTENs)."""
+
+
 class SqlAlchemyPublications:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._notified = False
 
     async def get(self, publication_id: uuid.UUID, lock: bool = False) -> Publication | None:
         query = sa.select(publications).where(publications.c.publication_id == publication_id)
@@ -307,6 +318,12 @@ class SqlAlchemyPublications:
         await self._transitions(publication)
 
     async def _transitions(self, publication: Publication) -> None:
+        scheduled = any(t.to_status == Status.SCHEDULED for t in publication.transitions)
+        if scheduled and not self._notified:
+            # delivered at commit (never for a rolled-back schedule), once per transaction: the
+            # scheduler starts a pass now instead of at its next tick
+            self._notified = True
+            await self.session.execute(sa.select(sa.func.pg_notify(DUE_CHANNEL, "")))
         if publication.transitions:
             await self.session.execute(
                 sa.insert(publication_transitions),

@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from publishing.app.scheduling import schedule
 from publishing.domain.errors import LinkNotUndoable, NotFound
-from publishing.domain.linker import LINK_ATTR, Candidate, inject, link_cap, rank
+from publishing.domain.linker import LINK_ATTR, Candidate, inject, link_cap, rank_many
 from publishing.domain.model import Article, Status
 from publishing.domain.settings import SiteSettings
 from publishing.domain.text import parse_fragment, words
@@ -54,49 +56,74 @@ async def propose_inbound(
 ) -> list[uuid.UUID]:
     """Suggestions (source → the newly published `target`); accepted at once when the site's
     `linking.inbound` is `auto`. Returns the new suggestion ids."""
-    if settings.linking.inbound == "off" or not settings.linking.enabled:
+    return await propose_inbound_many(uow, [(target, url)], settings, now)
+
+
+async def propose_inbound_many(
+    uow: UnitOfWork,
+    targets: Sequence[tuple[Article, str]],
+    settings: SiteSettings,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """`propose_inbound` for articles of one site published together (a scheduler pass): the
+    site's published articles are read once, one TF-IDF fit ranks every source for every
+    target, and the suggestions are written in one statement — per article, the reads and the
+    fit were the publish path's largest own cost."""
+    targets = [(t, url) for t, url in targets if url]
+    if not targets or settings.linking.inbound == "off" or not settings.linking.enabled:
         return []
-    candidate = Candidate(f"publication:{target.content_id}", url, target.title, target.keyphrase)
-    sources = {
-        str(source.content_id): source
-        for source in await uow.articles.published(target.site_id, target.content_id, SOURCE_LIMIT)
-        if url not in source.linked_html and _room(source, settings) > 0
-    }
-    # one TF-IDF fit for all sources (cosine similarity is symmetric)
-    relevant = rank(
-        _text(target),
-        [Candidate(key, "", s.title, s.keyphrase, _text(s)) for key, s in sources.items()],
+    site_id = targets[0][0].site_id
+    ours = {t.content_id for t, _ in targets}
+    published = [
+        s
+        for s in await uow.articles.published(site_id, None, SOURCE_LIMIT + len(ours))
+        if _room(s, settings) > 0
+    ]
+    keys = {str(s.content_id): s for s in published}
+    ranked = rank_many(
+        [_text(t) for t, _ in targets],
+        [Candidate(key, "", s.title, s.keyphrase, _text(s)) for key, s in keys.items()],
         settings.linking.min_similarity,
     )
-    proposed: list[uuid.UUID] = []
-    for found, similarity in relevant:
-        if len(proposed) >= PROPOSALS_PER_ARTICLE:
-            break
-        source = sources[found.target_ref]
-        _, placed = inject(
-            source.linked_html, [(candidate, similarity)], source.keyphrase, 1000.0, 1
+    rows: list[dict[str, Any]] = []
+    for (target, url), relevant in zip(targets, ranked, strict=True):
+        # as one article alone would see them: the site's latest others, up to the limit
+        others = [str(s.content_id) for s in published if s.content_id != target.content_id]
+        allowed = set(others[:SOURCE_LIMIT])
+        candidate = Candidate(
+            f"publication:{target.content_id}", url, target.title, target.keyphrase
         )
-        if not placed:
-            continue
-        suggestion_id = uuid.uuid4()
-        stored = await uow.links.propose(
-            {
-                "suggestion_id": suggestion_id,
-                "account_id": target.account_id,
-                "site_id": target.site_id,
-                "source_content_id": source.content_id,
-                "target_content_id": target.content_id,
-                "target_url": url,
-                "anchor": placed[0].anchor,
-                "similarity": placed[0].similarity,
-                "created_at": now,
-            }
-        )
-        if stored:
-            proposed.append(suggestion_id)
-            if settings.linking.inbound == "auto":
-                with contextlib.suppress(LinkNotUndoable):  # left as a proposal (or stale)
-                    await _apply(uow, suggestion_id, "rule:inbound_auto", settings, now)
+        placed_here = 0
+        for found, similarity in relevant:
+            if placed_here >= PROPOSALS_PER_ARTICLE:
+                break
+            source = keys[found.target_ref]
+            if found.target_ref not in allowed or url in source.linked_html:
+                continue
+            _, placed = inject(
+                source.linked_html, [(candidate, similarity)], source.keyphrase, 1000.0, 1
+            )
+            if not placed:
+                continue
+            placed_here += 1
+            rows.append(
+                {
+                    "suggestion_id": uuid.uuid4(),
+                    "account_id": target.account_id,
+                    "site_id": target.site_id,
+                    "source_content_id": source.content_id,
+                    "target_content_id": target.content_id,
+                    "target_url": url,
+                    "anchor": placed[0].anchor,
+                    "similarity": placed[0].similarity,
+                    "created_at": now,
+                }
+            )
+    proposed = await uow.links.propose_many(rows)
+    if settings.linking.inbound == "auto":
+        for suggestion_id in proposed:
+            with contextlib.suppress(LinkNotUndoable):  # left as a proposal (or stale)
+                await _apply(uow, suggestion_id, "rule:inbound_auto", settings, now)
     return proposed
 
 

@@ -13,7 +13,8 @@
    re-analyzed, and the better version kept (the score after must beat the score before). A kept
    version is re-published where the article is published, and scheduled per the site's approval
    where it waits. A failed model call charges nothing and releases the hold; an article that
-   changed version meanwhile is left alone (`stale`) and the hold released.
+   changed version meanwhile (before the call or during it) is left alone (`stale`), nothing is
+   charged and the hold released.
 """
 
 from __future__ import annotations
@@ -245,6 +246,20 @@ class Optimizing:
             article = await uow.articles.get(row["content_id"], lock=True)
             assert article is not None
             emit = _emitter(uow, row["account_id"], row["site_id"])
+            if article.version != row["article_version"]:
+                # edited during the model call: the answer is for a version that is gone and
+                # is not applied, so nothing is charged for it — the hold goes back whole
+                await release_confirmed(uow.holds, emit, row["optimization_id"])
+                await uow.optimizations.update(
+                    row["optimization_id"],
+                    status="stale",
+                    reason="article_changed",
+                    credits=0,
+                    lease_until=None,
+                    updated_at=now,
+                )
+                await uow.commit()
+                return "stale"
             credits = await claim(
                 uow.holds,
                 emit,
@@ -265,8 +280,6 @@ class Optimizing:
             values: dict[str, Any]
             if credits is None:  # the hold expired under a very slow call: nothing is charged
                 status, values = "failed", {"reason": "hold_expired"}
-            elif article.version != row["article_version"]:
-                status, values = "stale", {"reason": "article_changed", "credits": credits}
             else:
                 values = await self._keep_better(uow, article, answer, row, now)
                 status, values = "completed", {**values, "credits": credits}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from igny8.observability import get_logger
-from publishing.app.inbound import propose_inbound
+from publishing.app.inbound import propose_inbound_many
 from publishing.app.scheduling import emit, schedule
 from publishing.domain.errors import DestinationFailure
 from publishing.domain.model import Article, Status
@@ -38,6 +38,15 @@ from publishing.ports import (
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    """An article a publish has just put on a site: inbound links are proposed to it."""
+
+    content_id: uuid.UUID
+    site_id: uuid.UUID
+    url: str
 
 
 @dataclass(frozen=True)
@@ -128,12 +137,13 @@ class Publisher:
     policy: PublishPolicy
 
     async def publish(
-        self, publication_id: uuid.UUID, after: list[Awaitable[None]] | None = None
+        self, publication_id: uuid.UUID, after: list[Published] | None = None
     ) -> Status | None:
         """Publish one released publication; returns its state afterwards. Inbound link
-        proposals for a published article run at the end, or — given `after` — are left there
-        for the caller to run once it has freed the destination's concurrency slot (they are
-        CPU work over the site's articles, not the destination's)."""
+        proposals for a published article run at the end, or — given `after` — the article is
+        added there for the caller to propose for with others (`propose_inbound`) once it has
+        freed the destination's concurrency slot (they are CPU work over the site's articles,
+        not the destination's, and cheaper for many at once)."""
         async with self.uow_factory() as uow:
             publication = await uow.publications.get(publication_id)
             if publication is None or publication.status != Status.PUBLISHING:
@@ -224,7 +234,7 @@ class Publisher:
         publication_id: uuid.UUID,
         remote: RemotePost,
         version: int,
-        after: list[Awaitable[None]] | None = None,
+        after: list[Published] | None = None,
     ) -> Status:
         now = self.clock.now()
         async with self.uow_factory() as uow:
@@ -256,27 +266,30 @@ class Publisher:
                     )
             await uow.publications.save(publication)
             await uow.commit()
-        proposals = self._propose_inbound(publication.content_id, publication.site_id, remote.url)
+        done = Published(publication.content_id, publication.site_id, remote.url)
         if after is None:
-            await proposals
+            await self.propose_inbound([done])
         else:
-            after.append(proposals)
+            after.append(done)
         return publication.status
 
-    async def _propose_inbound(self, content_id: uuid.UUID, site_id: uuid.UUID, url: str) -> None:
-        """After the commit, in a unit of its own: proposals never undo a publish."""
-        try:
-            async with self.uow_factory() as uow:
-                article = await uow.articles.get(content_id)
-                if article is None or not url:
-                    return
-                settings = await uow.settings.get(site_id)
-                await propose_inbound(uow, article, url, settings, self.clock.now())
-                await uow.commit()
-        except Exception as exc:  # a suggestion that cannot be made is only a lost suggestion
-            log.warning(
-                "inbound link proposals failed", content_id=str(content_id), error=repr(exc)
-            )
+    async def propose_inbound(self, published: Sequence[Published]) -> None:
+        """Inbound link proposals for articles just published, one unit per site (after the
+        publishes' commits, in a unit of their own: proposals never undo a publish)."""
+        by_site: dict[uuid.UUID, list[Published]] = {}
+        for item in published:
+            if item.url:
+                by_site.setdefault(item.site_id, []).append(item)
+        for site_id, items in by_site.items():
+            try:
+                async with self.uow_factory() as uow:
+                    found = await uow.articles.get_many([i.content_id for i in items])
+                    targets = [(found[i.content_id], i.url) for i in items if i.content_id in found]
+                    settings = await uow.settings.get(site_id)
+                    await propose_inbound_many(uow, targets, settings, self.clock.now())
+                    await uow.commit()
+            except Exception as exc:  # a suggestion that cannot be made is only a lost one
+                log.warning("inbound link proposals failed", site_id=str(site_id), error=repr(exc))
 
     async def _failed(self, publication_id: uuid.UUID, failure: DestinationFailure) -> Status:
         now = self.clock.now()

@@ -3,6 +3,7 @@ per destination, approved or held per the site's settings."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -56,17 +57,19 @@ async def receive_content(cmd: ContentArrived, uow: UnitOfWork, clock: Clock) ->
         auto_publish=cmd.auto_publish,
         run_id=cmd.run_id,
     )
-    await interlink(article, uow, settings, now)
+    await interlink(article, uow, settings, now, first_version=known is None)
     report = analysis(article, site, settings)
     article.score = report.score
     article.report = {"score": report.score, "checks": [asdict(c) for c in report.checks]}
     await uow.articles.save(article)
     if site.deleted:
         return []
+    # a first version has no publications yet: one round trip less per article
+    existing = {} if known is None else await publications_by_integration(uow, article.content_id)
     touched = []
     for integration in await destinations(uow, site, settings):
         touched.append(
-            await _publication_for(article, report, integration, site, settings, uow, now)
+            await _publication_for(article, report, integration, site, settings, uow, now, existing)
         )
     return touched
 
@@ -87,11 +90,17 @@ def analysis(article: Article, site: Site | None, settings: SiteSettings) -> Rep
 
 
 async def interlink(
-    article: Article, uow: UnitOfWork, settings: SiteSettings, now: datetime
+    article: Article,
+    uow: UnitOfWork,
+    settings: SiteSettings,
+    now: datetime,
+    first_version: bool = False,
 ) -> None:
-    """Inject links into a fresh copy of the article; the previous version's links are replaced."""
-    old = [link["link_id"] for link in await uow.links.active_of(article.content_id)]
-    await uow.links.mark(old, "replaced", now)
+    """Inject links into a fresh copy of the article; the previous version's links are replaced
+    (a first version has none to look for)."""
+    if not first_version:
+        old = [link["link_id"] for link in await uow.links.active_of(article.content_id)]
+        await uow.links.mark(old, "replaced", now)
     article.linked_html, injected = await link_html(article, uow, settings)
     await uow.links.add(article, injected, now)
 
@@ -125,6 +134,12 @@ async def destinations(uow: UnitOfWork, site: Site, settings: SiteSettings) -> l
     return usable
 
 
+async def publications_by_integration(
+    uow: UnitOfWork, content_id: uuid.UUID
+) -> dict[uuid.UUID, Publication]:
+    return {p.integration_id: p for p in await uow.publications.for_article(content_id)}
+
+
 async def _publication_for(
     article: Article,
     report: Report,
@@ -133,8 +148,12 @@ async def _publication_for(
     settings: SiteSettings,
     uow: UnitOfWork,
     now: datetime,
+    existing: dict[uuid.UUID, Publication] | None = None,
 ) -> Publication:
-    existing = {p.integration_id: p for p in await uow.publications.for_article(article.content_id)}
+    """The article's publication to `integration`, created or updated; `existing` (the article's
+    publications by integration) when the caller has read them already."""
+    if existing is None:
+        existing = await publications_by_integration(uow, article.content_id)
     publication = existing.get(integration.integration_id)
     approved, actor, why = approve(settings, article.auto_publish, report.score, report.failed)
     if publication is None:

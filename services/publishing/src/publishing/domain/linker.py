@@ -77,6 +77,38 @@ def rank(
     return sorted(scored, key=lambda pair: -pair[1])
 
 
+def rank_many(
+    source_texts: Sequence[str], candidates: Sequence[Candidate], min_similarity: float
+) -> list[list[tuple[Candidate, float]]]:
+    """`rank` for several sources at once over one TF-IDF fit (sources and candidates together,
+    so a single source ranks exactly as `rank` does): one list per source, best first."""
+    if not source_texts:
+        return []
+    if not candidates:
+        return [[] for _ in source_texts]
+    documents = list(source_texts) + [
+        f"{c.title} {c.keyphrase} {c.keyphrase} {c.text}" for c in candidates
+    ]
+    try:
+        matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(documents)
+    except ValueError:  # nothing but stop words
+        return [[] for _ in source_texts]
+    k = len(source_texts)
+    table = (matrix[k:] @ matrix[:k].T).toarray()  # one row per candidate, one column per source
+    ranked: list[list[tuple[Candidate, float]]] = []
+    for column, text in enumerate(source_texts):
+        if not words(text):
+            ranked.append([])
+            continue
+        scored = [
+            (candidate, float(similarity))
+            for candidate, similarity in zip(candidates, table[:, column], strict=True)
+            if similarity >= min_similarity
+        ]
+        ranked.append(sorted(scored, key=lambda pair: -pair[1]))
+    return ranked
+
+
 def anchor_options(candidate: Candidate) -> list[str]:
     """The target's keyphrase first, then phrases of its title (longest first)."""
     options = [candidate.keyphrase] if candidate.keyphrase.strip() else []

@@ -2,8 +2,8 @@
 Thin: parse, authorize (another account's objects are 404), call one use case or query."""
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -36,6 +36,8 @@ from publishing.entrypoints.http_models import (
     documented,
 )
 from publishing.ports import Clock, CredentialSource, Destinations
+
+T = TypeVar("T")
 
 
 class _Body(BaseModel):
@@ -74,6 +76,18 @@ def _publication(p: Publication) -> dict[str, Any]:
     }
 
 
+async def committed(
+    sessions: async_sessionmaker[AsyncSession],
+    use_case: Callable[[PublishingUnitOfWork], Awaitable[T]],
+) -> T:
+    """Runs `use_case` in a fresh unit of work and commits it (an error rolls it back): the
+    shape every changing route shares (as billing's `committed`)."""
+    async with PublishingUnitOfWork(sessions) as uow:
+        result = await use_case(uow)
+        await uow.commit()
+    return result
+
+
 def create_router(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
@@ -107,7 +121,8 @@ def create_router(
         site_id: uuid.UUID, body: SiteSettings, caller: Gateway
     ) -> dict[str, Any]:
         account_id = await site_of(caller, site_id)
-        async with PublishingUnitOfWork(sessions) as uow:
+
+        async def put(uow: PublishingUnitOfWork) -> None:
             if body.default_destination is not None:
                 found = await uow.replicas.integration(body.default_destination)
                 if found is None or found.site_id != site_id or found.deleted:
@@ -115,7 +130,8 @@ def create_router(
                         422, "default_destination is not an integration of this site"
                     )
             await uow.settings.put(account_id, site_id, body)
-            await uow.commit()
+
+        await committed(sessions, put)
         return body.model_dump(mode="json")
 
     @router.get("/sites/{site_id}/publications", **documented(PublicationPage))
@@ -155,8 +171,9 @@ def create_router(
         reason: str,
         at: Any = None,
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            publication = await manage.approve(
+        publication = await committed(
+            sessions,
+            lambda uow: manage.approve(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -165,8 +182,8 @@ def create_router(
                 clock,
                 at=at,
                 reason=reason,
-            )
-            await uow.commit()
+            ),
+        )
         return _publication(publication)
 
     @router.post(
@@ -219,8 +236,9 @@ def create_router(
     async def _cancel(
         caller: Caller, user: str | None, site_id: uuid.UUID, publication_id: uuid.UUID, reason: str
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            publication = await manage.reject(
+        publication = await committed(
+            sessions,
+            lambda uow: manage.reject(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -228,8 +246,8 @@ def create_router(
                 who(caller, user),
                 clock,
                 reason,
-            )
-            await uow.commit()
+            ),
+        )
         return _publication(publication)
 
     @router.post(
@@ -262,8 +280,9 @@ def create_router(
     async def unpublish(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            publication = await manage.unpublish(
+        publication = await committed(
+            sessions,
+            lambda uow: manage.unpublish(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -272,8 +291,8 @@ def create_router(
                 clock,
                 destinations,
                 credentials,
-            )
-            await uow.commit()
+            ),
+        )
         return _publication(publication)
 
     @router.get("/sites/{site_id}/articles/{content_id}/report", **documented(ArticleReport))
@@ -313,11 +332,12 @@ def create_router(
     async def undo(
         site_id: uuid.UUID, link_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            html = await undo_link(
+        html = await committed(
+            sessions,
+            lambda uow: undo_link(
                 uow, caller.require_account(), site_id, link_id, who(caller, user), clock
-            )
-            await uow.commit()
+            ),
+        )
         return {"link_id": str(link_id), "status": "undone", "linked_html": html}
 
     @router.get("/sites/{site_id}/link-suggestions", **documented(SuggestionList))
@@ -339,11 +359,12 @@ def create_router(
     async def accept(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            link_id = await accept_suggestion(
+        link_id = await committed(
+            sessions,
+            lambda uow: accept_suggestion(
                 uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
-            )
-            await uow.commit()
+            ),
+        )
         return {"suggestion_id": str(suggestion_id), "status": "accepted", "link_id": str(link_id)}
 
     @router.post(
@@ -352,11 +373,12 @@ def create_router(
     async def reject_suggested(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
-        async with PublishingUnitOfWork(sessions) as uow:
-            await reject_suggestion(
+        await committed(
+            sessions,
+            lambda uow: reject_suggestion(
                 uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
-            )
-            await uow.commit()
+            ),
+        )
         return {"suggestion_id": str(suggestion_id), "status": "rejected"}
 
     @router.get("/sites/{site_id}/link-graph", **documented(LinkGraph))

@@ -14,6 +14,7 @@ from igny8.webapi import errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
+from publishing.entrypoints.http import committed
 from publishing.entrypoints.http_models import Optimization, Optimizations, documented
 from publishing.ports import Clock
 
@@ -32,15 +33,16 @@ def create_optimizer_router(
         "/sites/{site_id}/articles/{content_id}/optimize",
         status_code=202,
         response_model=Optimization,
-        responses={200: {"model": Optimization, "description": "This version's live one."}},
     )
     async def optimize(
         site_id: uuid.UUID, content_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> JSONResponse:
-        """Reserve `optimization` credits and rewrite what the failing checks name. 202 with a
-        new optimization; 200 with the live one when this article version has one already."""
-        async with PublishingUnitOfWork(sessions) as uow:
-            row, created = await request_optimization(
+        """Reserve `optimization` credits and rewrite what the failing checks name. Always 202
+        (the work is asynchronous): a new optimization, or the one this article version has
+        already (a repeated request starts nothing and charges nothing)."""
+        row, _ = await committed(
+            sessions,
+            lambda uow: request_optimization(
                 uow,
                 caller.require_account(),
                 site_id,
@@ -48,9 +50,9 @@ def create_optimizer_router(
                 f"user:{user}" if user else f"service:{caller.service}",
                 clock,
                 hold_ttl_s,
-            )
-            await uow.commit()
-        return JSONResponse(jsonable_encoder(view(row)), status_code=202 if created else 200)
+            ),
+        )
+        return JSONResponse(jsonable_encoder(view(row)), status_code=202)
 
     @router.get(
         "/sites/{site_id}/articles/{content_id}/optimizations",
