@@ -205,6 +205,20 @@ async def release_confirmed(book: HoldBook, emit: Emit, owner_id: uuid.UUID) -> 
     return released
 
 
+async def close_after_capture(book: HoldBook, owner_id: uuid.UUID) -> int:
+    """End the owner's holds right after its last capture, in the same transaction, without a
+    release: a `credit.release` beside the `credit.commit` travels on another topic and can be
+    applied first, ending the reservation so the commit fails and the work goes unbilled.
+    A hold the capture used up is ended by billing itself (its last credit captured), so it is
+    closed here; one with credits left is released once billing has answered the capture."""
+    closed = 0
+    for hold in await book.holds(owner_id):
+        if hold.status is HoldStatus.RESERVED and hold.remaining == 0:
+            await book.update(hold.reservation_id, status=HoldStatus.RELEASED)
+            closed += 1
+    return closed
+
+
 async def apply_reply(
     book: HoldBook,
     emit: Emit,

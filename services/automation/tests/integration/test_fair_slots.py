@@ -399,6 +399,61 @@ async def test_a_freed_ai_slot_goes_to_the_account_with_fewest_calls_in_flight(
         await other.dispose()
 
 
+async def test_a_slot_granted_to_a_waiter_is_held_briefly_until_the_waiter_takes_it(
+    fair_db, sessions
+) -> None:
+    """A slot is granted to a waiting call by whoever frees it; if that waiter's worker died
+    meanwhile, the slot comes back after the waiter's short lease, not after a call's lease."""
+    budget = PostgresAIBudget(sessions, "dev", limit=1, per_account=16, holder="w0")
+    account = uuid.uuid4()
+
+    async def lease_left(call_id: object) -> float:
+        async with sessions() as session:
+            expires = (
+                await session.execute(
+                    sa.select(ai_calls_in_flight.c.expires_at - sa.func.now()).where(
+                        ai_calls_in_flight.c.call_id == call_id
+                    )
+                )
+            ).scalar_one()
+        return float(expires.total_seconds())
+
+    first = await budget.acquire(account)
+    waiter = asyncio.create_task(budget.acquire(account))
+    for _ in range(200):  # the waiter's row is written
+        async with sessions() as session:
+            count = (
+                await session.execute(sa.select(sa.func.count()).select_from(ai_calls_in_flight))
+            ).scalar_one()
+        if count == 2:
+            break
+        await asyncio.sleep(0.02)
+    waiter_id = None
+    async with sessions() as session:
+        waiter_id = (
+            await session.execute(
+                sa.select(ai_calls_in_flight.c.call_id).where(
+                    ai_calls_in_flight.c.granted.is_(False)
+                )
+            )
+        ).scalar_one()
+    waiter.cancel()  # its worker is gone: nobody will take the grant
+    await asyncio.gather(waiter, return_exceptions=True)
+    async with sessions() as session, session.begin():  # what a dead worker leaves behind
+        await session.execute(
+            sa.insert(ai_calls_in_flight).values(
+                call_id=waiter_id,
+                provider="dev",
+                account_id=account,
+                holder="w1",
+                granted=False,
+                expires_at=sa.func.now() + timedelta(seconds=10),
+            )
+        )
+    await budget.release(first)  # grants the dead waiter the slot
+    assert await lease_left(waiter_id) <= 10.5, "a waiter's lease, not a call's (300 s)"
+
+
 async def test_a_runs_images_reach_the_work_topic_a_window_at_a_time(harness) -> None:
     """One run's thousand images cannot all sit ahead of another run's ten on the topic."""
     h = harness

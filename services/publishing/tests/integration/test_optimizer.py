@@ -178,6 +178,22 @@ async def test_no_improvement_is_charged_once_and_leaves_the_article_as_it_was(d
     assert commit["quantity"] == row["quantity"] and commit["operation"] == "optimization"
     assert done["credits"] == max(2, -(-row["quantity"] // 200)) <= 50
     assert commit["usage"]["input_tokens"] == 100
+    # no release beside the commit: on its own topic it can be applied first, end the
+    # reservation and leave the commit refused (the optimization unbilled); billing ends a
+    # reservation whose last credit is captured
+    assert await _commands(driver, "credit.release", hold.reservation_id) == []
+    # what the hold has left goes back once billing has answered the capture
+    answered = wire.CreditsCommitted(
+        reservation_id=hold.reservation_id,
+        commit_id=uuid.UUID(commit["commit_id"]),
+        credits=done["credits"],
+        remaining_hold=50 - done["credits"],
+        balance_after=950,
+    )
+    await _reply(driver, account, "credit.committed", answered)
+    await _reply(driver, account, "credit.committed", answered)  # a redelivery
+    assert len(await _commands(driver, "credit.release", hold.reservation_id)) == 1
+    assert (await _hold_of(driver, row["optimization_id"])).status is HoldStatus.RELEASING
     async with driver.uow() as uow:
         article_after = await uow.articles.get(content_id)
     assert current(article_after) == current(article_before)
@@ -223,6 +239,21 @@ async def test_an_article_edited_during_the_model_call_is_not_charged(driver):
     async with driver.uow() as uow:
         article_after = await uow.articles.get(content_id)
     assert article_after.version == 2, "the edit is kept, the stale answer not applied"
+
+
+async def test_a_hold_the_capture_uses_up_is_closed_without_a_release(driver):
+    account, site, content_id = await _setup(driver)
+    row = await _request(driver, account, site, content_id)
+    hold = await _hold_of(driver, row["optimization_id"])
+    exact = max(2, -(-row["quantity"] // 200))  # what billing holds for the quantity
+    await _reply(driver, account, "credit.reserved", _reserved(hold, driver, credits=exact))
+    assert await _optimizing(driver, FakeOptimizer(echo)).tick() == 1
+    assert (await _row(driver, row["optimization_id"]))["credits"] == exact
+    assert len(await _commands(driver, "credit.commit", hold.reservation_id)) == 1
+    # billing ends a reservation whose last credit is captured: a release could only overtake
+    # the capture on its own topic and leave the work unbilled
+    assert await _commands(driver, "credit.release", hold.reservation_id) == []
+    assert (await _hold_of(driver, row["optimization_id"])).status is HoldStatus.RELEASED
 
 
 async def test_a_crashed_workers_optimization_is_taken_over_after_its_lease(driver):

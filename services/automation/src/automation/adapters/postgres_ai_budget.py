@@ -141,7 +141,9 @@ class PostgresAIBudget:
         await session.execute(
             sa.update(calls)
             .where(calls.c.call_id.in_(call_ids))
-            .values(granted=True, expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+            # a waiter's short lease until it takes the grant: one that died meanwhile frees
+            # the slot in seconds, not after a call's lease
+            .values(granted=True, expires_at=sa.func.now() + timedelta(seconds=WAITER_LEASE_S))
         )
         for call_id in call_ids:
             await session.execute(sa.select(sa.func.pg_notify(RUN_CHANNEL, str(call_id))))
@@ -154,7 +156,12 @@ class PostgresAIBudget:
             state = await self._lock(session)
             rows = await self._rows(session)
             mine = next((r for r in rows if r.call_id == call_id), None)
-            if mine is not None and mine.granted:
+            if mine is not None and mine.granted:  # taken: the call's own lease from now
+                await session.execute(
+                    sa.update(calls)
+                    .where(calls.c.call_id == call_id)
+                    .values(expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+                )
                 return True, 0.0
             cooling = state.cool is not None and state.cool > 0
             me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))

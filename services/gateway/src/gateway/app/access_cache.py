@@ -34,6 +34,12 @@ class AccessCache:
         self._clock = clock
         self._max = max_entries
         self._entries: dict[Hashable, tuple[Principal, float]] = {}
+        self._forgotten = 0
+
+    def generation(self) -> int:
+        """Taken before the database is read: an answer read while an account was forgotten is
+        not remembered (`put` is given the generation and skips it when it moved)."""
+        return self._forgotten
 
     def get(self, key: Hashable) -> Principal | None:
         found = self._entries.get(key)
@@ -45,8 +51,8 @@ class AccessCache:
             return None
         return principal
 
-    def put(self, key: Hashable, principal: Principal) -> None:
-        if self._ttl_s <= 0:
+    def put(self, key: Hashable, principal: Principal, generation: int) -> None:
+        if self._ttl_s <= 0 or generation != self._forgotten:
             return
         self._entries.pop(key, None)
         while len(self._entries) >= self._max:  # the oldest leave first
@@ -55,6 +61,7 @@ class AccessCache:
 
     def forget_account(self, account_id: uuid.UUID) -> None:
         """Every entry acting in the account (its memberships and its API keys)."""
+        self._forgotten += 1
         stale = [k for k, (p, _) in self._entries.items() if p.account_id == account_id]
         for key in stale:
             del self._entries[key]

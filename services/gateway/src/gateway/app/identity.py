@@ -61,6 +61,7 @@ async def principal_for_user(
     cache_key = ("user", claims_subject, account_id)
     if cache is not None and (cached := cache.get(cache_key)) is not None:
         return cached
+    generation = cache.generation() if cache is not None else 0
     known, platform_admin, role = await store.lookup(claims_subject, account_id)
     if not known:
         platform_admin = await store.ensure_user(claims_subject, email)
@@ -70,7 +71,7 @@ async def principal_for_user(
         role = Role.OWNER
     principal = Principal(account_id, role, user_id=claims_subject, platform_admin=platform_admin)
     if cache is not None:
-        cache.put(cache_key, principal)
+        cache.put(cache_key, principal, generation)
     return principal
 
 
@@ -88,6 +89,7 @@ async def principal_for_api_key(
         if account_id is not None and account_id != cached.account_id:
             raise Forbidden("this API key belongs to another account", code="not_a_member")
         return cached
+    generation = cache.generation() if cache is not None else 0
     prefix = api_key_prefix(secret)
     stored = await store.api_key_by_prefix(prefix) if prefix else None
     if stored is None or not hmac.compare_digest(stored.digest, hash_api_key(secret)):
@@ -99,7 +101,7 @@ async def principal_for_api_key(
     await store.touch_api_key(stored.key_id, datetime.now(UTC))
     principal = Principal(stored.account_id, SCOPE_ROLE[stored.scope], api_key_id=stored.key_id)
     if cache is not None:
-        cache.put(cache_key, principal)
+        cache.put(cache_key, principal, generation)
     return principal
 
 

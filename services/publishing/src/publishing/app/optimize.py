@@ -33,6 +33,7 @@ from igny8.credit_saga import (
     HoldStatus,
     apply_reply,
     claim,
+    close_after_capture,
     release_confirmed,
     request_hold,
     resend_reserve,
@@ -144,6 +145,10 @@ async def on_credit_reply(
     row = await uow.optimizations.get(owner, lock=True)
     assert row is not None
 
+    if isinstance(payload, wire.CreditsCommitted):
+        await _after_capture(uow, row, payload)
+        return
+
     async def live(_: uuid.UUID) -> bool:
         return bool(row["status"] == "reserving")
 
@@ -163,6 +168,22 @@ async def on_credit_reply(
             detail=(payload.detail or "")[:500] or None,
             updated_at=now,
         )
+
+
+async def _after_capture(
+    uow: UnitOfWork, row: dict[str, Any], payload: wire.CreditsCommitted
+) -> None:
+    """Billing answered the capture: what the hold has left goes back now (sent beside the
+    capture, the release could have been applied first and left the optimization unbilled)."""
+    hold = await uow.holds.hold(payload.reservation_id)
+    if hold is None or hold.status is not HoldStatus.RESERVED or row["status"] == "running":
+        return
+    if payload.remaining_hold > 0:
+        await release_confirmed(
+            uow.holds, _emitter(uow, row["account_id"], row["site_id"]), row["optimization_id"]
+        )
+    else:
+        await close_after_capture(uow.holds, row["optimization_id"])
 
 
 @dataclass(frozen=True)
@@ -276,11 +297,13 @@ class Optimizing:
                 ),
                 ref=wire.UsageRef(item_id=f"optimization:{row['optimization_id']}"),
             )
-            await release_confirmed(uow.holds, emit, row["optimization_id"])
             values: dict[str, Any]
             if credits is None:  # the hold expired under a very slow call: nothing is charged
+                await release_confirmed(uow.holds, emit, row["optimization_id"])
                 status, values = "failed", {"reason": "hold_expired"}
             else:
+                # no release beside the commit: it could overtake it (see close_after_capture)
+                await close_after_capture(uow.holds, row["optimization_id"])
                 values = await self._keep_better(uow, article, answer, row, now)
                 status, values = "completed", {**values, "credits": credits}
             await uow.optimizations.update(

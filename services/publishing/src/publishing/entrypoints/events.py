@@ -134,11 +134,12 @@ def entity_subscription(clock: Clock) -> Subscription:
     return Subscription((*SITE_TOPICS, *INTEGRATION_TOPICS, "inventory.item"), "entities", handle)
 
 
-CREDIT_REPLIES = ("credit.reserved", "credit.rejected", "credit.released")
+CREDIT_REPLIES = ("credit.reserved", "credit.rejected", "credit.released", "credit.committed")
 
 
 def credit_replies_subscription(clock: Clock) -> Subscription:
-    """Billing's answers to the optimizer's reserves (and releases); others' holds are ignored."""
+    """Billing's answers to the optimizer's reserves, captures and releases; others' holds are
+    ignored."""
 
     async def handle(envelope: Envelope, payload: BaseModel, session: AsyncSession) -> None:
         await on_credit_reply(

@@ -83,11 +83,17 @@ def scheduler_pass(
                     return
                 if not ended.is_set() and (not released or len(in_flight) >= batch):
                     await ended.wait()
-        finally:
-            if in_flight:  # stopped mid-pass: the leases hand these over
-                for task in in_flight:
-                    task.cancel()
-                await asyncio.gather(*in_flight, return_exceptions=True)
+        except asyncio.CancelledError:
+            # the process is stopping: the leases hand these over
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
+        except Exception:
+            # a failed release or proposal: publishes already under way run to their end (cut
+            # between the remote post and its commit, one would be posted again)
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
 
     return run
 

@@ -1,0 +1,68 @@
+"""A scheduler pass that fails part-way (a release or a proposal hitting a database error) lets
+the publishes already under way finish: cut between the remote post and its commit, a
+publication would be posted a second time when its lease hands it over."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from publishing.entrypoints import timers
+
+
+class _Uow:
+    def __init__(self) -> None:
+        self.publications = self
+
+    async def get(self, publication_id: uuid.UUID) -> Any:
+        return SimpleNamespace(integration_id=uuid.uuid4())
+
+    async def __aenter__(self) -> _Uow:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+async def test_a_failed_release_lets_the_publishes_under_way_finish(monkeypatch):
+    posting = asyncio.Event()
+    finished: list[uuid.UUID] = []
+    calls = 0
+
+    async def release_due(*_: object) -> list[uuid.UUID]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return [uuid.uuid4()]
+        await posting.wait()  # the publish is between its remote post and its commit
+        raise ConnectionError("database went away")
+
+    async def promote_queued(*_: object) -> None:
+        return None
+
+    async def publish(publication_id: uuid.UUID, published: list[Any]) -> str:
+        posting.set()
+        await asyncio.sleep(0.05)
+        finished.append(publication_id)
+        return "published"
+
+    async def propose_inbound(done: list[Any]) -> None:
+        return None
+
+    monkeypatch.setattr(timers, "release_due", release_due)
+    monkeypatch.setattr(timers, "promote_queued", promote_queued)
+    publisher = SimpleNamespace(
+        uow_factory=_Uow,
+        clock=None,
+        policy=None,
+        publish=publish,
+        propose_inbound=propose_inbound,
+    )
+    run = timers.scheduler_pass(publisher, per_destination=1, batch=2)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        await run()
+    assert len(finished) == 1, "the publish under way ran to its end"
