@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     role: Literal["all", "api", "worker"] = "all"
     migrate_on_start: bool = True
     log_level: str = "INFO"
+    gc_freeze_on_start: bool = True
+    """What the process built before serving (modules, the app, its models) is moved out of the
+    garbage collector's scans: see `igny8.runtime.settle_the_heap`."""
     # Platform-wide variables carry no service prefix.
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
