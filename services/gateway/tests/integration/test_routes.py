@@ -87,6 +87,17 @@ async def test_each_role_gets_403_exactly_on_the_routes_above_it(gateway, new_ac
             assert answer.status_code < 500 or answer.status_code in (502, 503, 504)
 
 
+async def test_a_services_422_keeps_its_per_field_reasons_through_the_gateway(gateway, new_account):
+    owner, account = await new_account()
+    refused = await gateway.post(
+        "/v1/sites", json={"name": 123, "url": 5}, headers=as_user(owner, account)
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["request_id"] == refused.headers["x-request-id"]
+    assert {e["param"] for e in error["errors"]} == {"name", "url"}, error
+
+
 async def test_a_repeated_idempotency_key_replays_and_a_reused_one_conflicts(gateway, new_account):
     owner, account = await new_account()
     headers = {**as_user(owner, account), "Idempotency-Key": "site-1"}

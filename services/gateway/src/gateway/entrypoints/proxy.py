@@ -22,7 +22,7 @@ from gateway.domain.model import Principal
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
 from igny8.auth import mint_service_token
-from igny8.webapi import error_response, errors
+from igny8.webapi import FieldError, error_response, errors
 
 PARAM = re.compile(r"{(\w+)}")
 PASSED_HEADERS = ("content-type", "content-disposition", "retry-after", "cache-control")
@@ -164,9 +164,24 @@ def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str])
             param=detail.get("param"),
             type=detail.get("type"),
             headers={k: v for k, v in headers.items() if k.lower() != "content-type"},
+            errors=_field_errors(detail.get("errors")),
         )
     message = body.get("detail") if isinstance(body, dict) else answer.reason_phrase
     return error_response(request, answer.status_code, str(message))
+
+
+def _field_errors(found: object) -> list[FieldError] | None:
+    """The service's per-field reasons of a 422, passed on (an entry not of that shape is left
+    out rather than failing the answer)."""
+    if not isinstance(found, list):
+        return None
+    kept = []
+    for entry in found:
+        try:
+            kept.append(FieldError.model_validate(entry))
+        except ValueError:
+            continue
+    return kept or None
 
 
 async def idempotent(gw: Gateway, request: Request, principal: Principal, call: Any) -> Response:
