@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any, Protocol, Unpack
+from typing import Protocol, Unpack
 
 from automation.domain.ai import AIFunction, AIImage, AIResult
 from automation.domain.config import AutomationConfig
@@ -39,7 +38,9 @@ from automation.domain.runs import (
     RunStatus,
     StageResult,
 )
-from automation.domain.scheduling import Waiting
+from automation.ports_scheduling import AIBudget as AIBudget
+from automation.ports_scheduling import RunQueue as RunQueue
+from automation.ports_scheduling import RunSignals as RunSignals
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 
@@ -332,57 +333,6 @@ class PublishedContent(Protocol):
         ...
 
     async def refresh_status(self, content_id: uuid.UUID) -> ContentStatus | None: ...
-
-
-class RunQueue(Protocol):
-    """The fair run queue (issue 17): runs in progress per account, queued runs, admission."""
-
-    async def notify(self) -> None:
-        """Wake every worker when this transaction commits (a run was queued or resumed)."""
-
-    async def signal_run(self, run_id: uuid.UUID) -> None:
-        """Wake the run's driver (wherever it runs) when this transaction commits."""
-
-    async def lock_admission(self) -> None:
-        """Serialize admission across every worker process until the transaction ends."""
-
-    async def in_progress(self) -> dict[uuid.UUID, int]: ...
-
-    async def queued(self, per_account: int) -> list[Waiting]: ...
-
-    async def queue_positions(self) -> dict[uuid.UUID, int | None]: ...
-
-    async def announced_at(self) -> dict[uuid.UUID, datetime | None]:
-        """When each queued run's place was last announced (the throttle's memory)."""
-
-    async def admit(
-        self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
-    ) -> int | None: ...
-
-    async def set_positions(
-        self, places: dict[uuid.UUID, int], announced_at: datetime | None = None
-    ) -> None: ...
-
-    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]: ...
-
-
-class AIBudget(Protocol):
-    """AI calls in flight and provider limits shared by every worker process (issue 17)."""
-
-    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
-        """Wait for a slot of the provider's (and the account's) budget; the token to release."""
-
-    async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
-        """Give the slot back; `rate_limited` (the provider answered 429) slows the whole fleet."""
-
-
-class RunSignals(Protocol):
-    """Wake-ups per run from other processes (PostgreSQL NOTIFY): a reply, an image, a capture."""
-
-    def event(self, run_id: uuid.UUID) -> asyncio.Event:
-        """An asyncio.Event set whenever the run is signalled."""
-
-    def forget(self, run_id: uuid.UUID) -> None: ...
 
 
 class UnitOfWork(BaseUnitOfWork, Protocol):
