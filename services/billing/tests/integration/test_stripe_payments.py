@@ -335,3 +335,31 @@ async def test_an_unreachable_stripe_answers_503_with_retry_after(billing_db, en
         assert paying.status_code == 503, paying.text
         assert paying.headers["Retry-After"].isdigit()
         assert paying.json()["error"]["type"] == "upstream_error"
+
+
+async def test_a_payment_short_of_the_total_or_in_another_currency_grants_nothing(
+    billing_db, engine, stripe_mock
+):
+    """Stripe says what it collected; less than the invoice's total, or another currency, leaves
+    the invoice open with no credits (the money is recorded for an operator to refund)."""
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        for amount, currency in ((100, None), (None, "usd")):
+            account, invoice, payment = await buy_and_start_checkout(client)
+            session = checkout_completed(payment["payment_id"], invoice["invoice_id"], "pi_short")
+            session["amount_total"] = amount if amount is not None else invoice["total"]
+            session["currency"] = currency or invoice["currency"]
+            answer = await deliver(client, event("checkout.session.completed", session))
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["outcome"] == "amount_mismatch"
+            assert await balance(client, account) == 0
+            found = await invoice_of(client, account, invoice["invoice_id"])
+            assert found["status"] == "open"
+            assert [p["status"] for p in found["payments"]] == ["succeeded"]
+            assert "credit.granted" not in await outbox_types(engine, account)
+
+        account, invoice, payment = await buy_and_start_checkout(client)
+        session = checkout_completed(payment["payment_id"], invoice["invoice_id"], "pi_full")
+        session["amount_total"], session["currency"] = invoice["total"], invoice["currency"]
+        answer = await deliver(client, event("checkout.session.completed", session))
+        assert answer.json()["outcome"] == "succeeded"
+        assert await balance(client, account) == 1000

@@ -9,9 +9,11 @@ nothing twice.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from billing.app.commands import GrantCredits
 from billing.app.grant_credits import grant_credits
@@ -30,6 +32,8 @@ from billing.domain.model import GrantKind
 from billing.domain.payments import Payment, PaymentMethod
 from billing.ports import Clock, InvoicingUnitOfWork, PaymentsPolicy, Policy
 from igny8.contracts.invoices import PaymentChanged
+
+_log = logging.getLogger(__name__)
 
 
 def grant_key(invoice_id: uuid.UUID) -> str:
@@ -62,6 +66,22 @@ async def locked(payment_id: uuid.UUID, uow: InvoicingUnitOfWork) -> tuple[Invoi
     return invoice, payment
 
 
+@dataclass(frozen=True)
+class Collected:
+    """What the provider's event says it collected; None where the event does not say."""
+
+    amount: int | None = None
+    currency: str | None = None
+
+
+class PaymentOutcome(StrEnum):
+    SETTLED = "succeeded"
+    ALREADY_SETTLED = "already_settled"
+    SHORT = "amount_mismatch"
+    """Money arrived but not the invoice's total (or in another currency): recorded, the invoice
+    stays open and no credits are granted; an operator refunds or settles it by hand."""
+
+
 async def payment_succeeded(
     payment_id: uuid.UUID,
     intent_id: str | None,
@@ -69,21 +89,29 @@ async def payment_succeeded(
     uow: InvoicingUnitOfWork,
     clock: Clock,
     policy: Policy,
-) -> bool:
-    """True when this call settled the payment (and so paid the invoice and granted)."""
+    collected: Collected = Collected(),
+) -> PaymentOutcome:
+    """Settle the payment and, when the collected money covers it, pay the invoice and grant."""
     now = clock.now()
     invoice, payment = await locked(payment_id, uow)
     if not payment.succeed(intent_id):
-        return False
+        return PaymentOutcome.ALREADY_SETTLED
     await uow.payments.save(payment, now)
     await uow.emit("payment.succeeded", payment_event(payment), payment.account_id)
+    if not payment.covered_by(collected.amount, collected.currency):
+        _log.error(
+            "payment %s collected %s %s for invoice %s due %s %s: invoice left open, no credits",
+            payment.payment_id, collected.amount, collected.currency, invoice.invoice_id,
+            payment.amount, payment.currency,
+        )  # fmt: skip
+        return PaymentOutcome.SHORT
     try:
         paid_now = invoice.mark_paid(now)
     except InvoiceStateError:
         # Paid after it was voided: the money is recorded and needs a refund; no credits.
-        return True
+        return PaymentOutcome.SETTLED
     if not paid_now:  # an earlier attempt paid it already
-        return True
+        return PaymentOutcome.SETTLED
     await uow.invoices.save(invoice)
     await uow.emit("invoice.paid", invoice_event(invoice, now), invoice.account_id)
     await _grant(invoice, uow, clock, policy)
@@ -98,7 +126,7 @@ async def payment_succeeded(
                 await uow.invoices.save_profile(
                     replace(profile, default_payment_method=payment_method)
                 )
-    return True
+    return PaymentOutcome.SETTLED
 
 
 async def _grant(invoice: Invoice, uow: InvoicingUnitOfWork, clock: Clock, policy: Policy) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from billing.app.payments import payment_failed, payment_refunded, payment_succeeded
+from billing.app.payments import Collected, payment_failed, payment_refunded, payment_succeeded
 from billing.domain.errors import PaymentNotYetKnown
 from billing.ports import Clock, InvoicingUnitOfWork, PaymentsPolicy, Policy, ProviderEvent
 
@@ -21,6 +21,15 @@ def _payment_id(obj: dict[str, Any]) -> uuid.UUID | None:
         return uuid.UUID(str(metadata.get("igny8_payment_id")))
     except ValueError:
         return None
+
+
+def _collected(obj: dict[str, Any], amount_field: str) -> Collected:
+    """The amount and currency the event says were collected (Stripe names them per object)."""
+    amount, currency = obj.get(amount_field), obj.get("currency")
+    return Collected(
+        amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+        currency if isinstance(currency, str) and currency else None,
+    )
 
 
 async def _find(obj: dict[str, Any], intent_id: Any, uow: InvoicingUnitOfWork) -> uuid.UUID | None:
@@ -52,20 +61,21 @@ async def handle_provider_event(
         payment_id = await _find(obj, obj.get("payment_intent"), uow)
         if payment_id is None:
             return "unknown_payment"
-        applied = await payment_succeeded(
-            payment_id, obj.get("payment_intent"), None, uow, clock, policy
-        )
-        return "succeeded" if applied else "already_settled"
+        outcome = await payment_succeeded(
+            payment_id, obj.get("payment_intent"), None, uow, clock, policy,
+            _collected(obj, "amount_total"),
+        )  # fmt: skip
+        return outcome.value
     if event.type == "payment_intent.succeeded":
         payment_id = await _find(obj, obj.get("id"), uow)
         if payment_id is None:
             return "unknown_payment"
         method = obj.get("payment_method")
-        applied = await payment_succeeded(
+        outcome = await payment_succeeded(
             payment_id, obj.get("id"), method if isinstance(method, str) else None, uow, clock,
-            policy,
+            policy, _collected(obj, "amount_received"),
         )  # fmt: skip
-        return "succeeded" if applied else "already_settled"
+        return outcome.value
     if event.type in ("payment_intent.payment_failed", "checkout.session.async_payment_failed"):
         payment_id = await _find(obj, obj.get("id"), uow)
         if payment_id is None:

@@ -63,6 +63,16 @@ class Payment:
             self.provider_intent_id = intent_id
         return True
 
+    def covered_by(self, paid_amount: int | None, paid_currency: str | None) -> bool:
+        """Whether what the provider says it collected pays this attempt in full.
+
+        An event without the figures (older API versions, tests of other paths) is taken at its
+        word; one that names a smaller amount or another currency never pays the invoice.
+        """
+        if paid_currency is not None and paid_currency.lower() != self.currency.lower():
+            return False
+        return paid_amount is None or paid_amount >= self.amount
+
     def fail(self, reason: str) -> bool:
         """True when this call failed it (a success or an earlier failure stays)."""
         if self.settled or self.status is PaymentStatus.FAILED:
