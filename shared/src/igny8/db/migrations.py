@@ -7,9 +7,12 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
+
+_LOCK = "igny8:alembic-upgrade"
+"""Advisory locks are per database, so one name serves every service's own database."""
 
 
 def alembic_config(service_root: Path, database_url: str) -> Config:
@@ -34,6 +37,9 @@ def run_env(target_metadata: MetaData) -> None:
     def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
+            # Workers started together all migrate at start: the first takes this lock and the
+            # others wait for its commit, then read the version it left and have nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _LOCK})
             context.run_migrations()
 
     async def run_async() -> None:
