@@ -30,11 +30,15 @@ async def test_workers_migrating_one_database_at_once_all_start(postgres_admin_u
                 str(AUTOMATION_ROOT),
                 url,
                 stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
+            )
             for _ in range(3)
         ]
         answers = [await worker.communicate() for worker in workers]
-        failed = [err.decode()[-600:] for (_, err), w in zip(answers, workers) if w.returncode]
+        failed = [
+            err.decode()[-600:]
+            for (_, err), w in zip(answers, workers, strict=True)
+            if w.returncode
+        ]
         assert failed == []
         engine = create_async_engine(url)
         try:
