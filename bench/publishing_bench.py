@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import pstats
+import re
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ from igny8.net import GuardedHttp, UrlGuard
 from igny8.periodic import periodic_job
 from igny8.testing import create_database, drop_database
 from publishing.adapters.destinations import PlatformDestinations
+from publishing.adapters.internal_http import KeptCredentials
 from publishing.adapters.postgres_wakeups import PostgresWakeups
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.publish import Publisher, PublishPolicy
@@ -49,6 +51,35 @@ from publishing.entrypoints.timers import scheduler_pass
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES: dict[str, float] = {}
+# WordPress requests by kind on each side ("POST wp/v2/media", "GET wp/v2/posts", ...): a
+# count per article does not depend on the machine's load, unlike the rates
+REQUESTS: dict[str, dict[str, int]] = {"service": {}, "direct": {}, "internal": {}}
+
+
+def request_kind(method: str, url: httpx.URL) -> str:
+    route = url.params.get("rest_route") or url.path
+    route = route.split("/wp-json/", 1)[-1].lstrip("/")
+    return f"{method} {re.sub(r'/[0-9]+', '/<id>', route) or '/'}"
+
+
+def count(side: str, kind: str) -> None:
+    REQUESTS[side][kind] = REQUESTS[side].get(kind, 0) + 1
+
+
+class CountingHttp(GuardedHttp):
+    """The service's own guarded client, counting what it sends to WordPress."""
+
+    async def request(self, method: str, url: str, **kwargs):
+        count("service", request_kind(method, httpx.URL(url)))
+        return await super().request(method, url, **kwargs)
+
+
+def per_article(side: str, n: int) -> dict[str, float]:
+    found = {k: round(v / n, 2) for k, v in sorted(REQUESTS[side].items())}
+    found["total"] = round(sum(REQUESTS[side].values()) / n, 2)
+    return found
+
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
@@ -79,11 +110,17 @@ class Credentials:
         self.secret = secret
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
+        # integration's internal endpoint in the service: an HTTP call per ask (counted)
+        count("internal", "credentials")
         return self.secret
+
+    def forget(self, integration_id: uuid.UUID) -> bool:
+        return False
 
 
 class Images:
     async def fetch(self, account_id: uuid.UUID, url: str) -> tuple[bytes, str]:
+        count("internal", "images")
         return PNG, "image/png"
 
 
@@ -140,9 +177,13 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
         publisher = Publisher(
             uow_factory=lambda: PublishingUnitOfWork(sessions),
             destinations=PlatformDestinations(
-                GuardedHttp(UrlGuard(["127.0.0.0/8"]), 60), Path(tempfile.gettempdir())
+                CountingHttp(UrlGuard(["127.0.0.0/8"]), 60), Path(tempfile.gettempdir())
             ),
-            credentials=Credentials(wp.credentials),
+            # kept between publishes as the service keeps them (bootstrap)
+            credentials=KeptCredentials(
+                Credentials(wp.credentials),
+                PublishingSettings.model_fields["credentials_ttl_s"].default,
+            ),
             images=Images(),
             clock=clock,
             policy=PublishPolicy(),
@@ -231,10 +272,18 @@ async def through_service(wp, admin_url: str, n: int, concurrency: int, inbound:
         await drop_database(admin_url, url)
 
 
-async def direct(wp, n: int, concurrency: int) -> float:
+async def direct(wp, n: int, concurrency: int, counted: bool = False) -> float:
     token = base64.b64encode(f"{wp.admin_user}:{wp.app_password}".encode()).decode()
+
+    async def counter(request: httpx.Request) -> None:
+        if counted:
+            count("direct", request_kind(request.method, request.url))
+
     async with httpx.AsyncClient(
-        base_url=f"{wp.url}/wp-json/", timeout=60, headers={"Authorization": f"Basic {token}"}
+        base_url=f"{wp.url}/wp-json/",
+        timeout=60,
+        headers={"Authorization": f"Basic {token}"},
+        event_hooks={"request": [counter]},
     ) as client:
 
         async def term(taxonomy, name):
@@ -314,7 +363,7 @@ async def main(n: int, concurrency: int, inbound: str, profile: str | None = Non
         await direct(wp, 2, 1)
         # the ceiling is measured before and after the service (their mean): on a shared machine
         # the load moves during a run, and one side measured alone would be favoured or not
-        before = await direct(wp, n, concurrency)
+        before = await direct(wp, n, concurrency, counted=True)
         profiler = cProfile.Profile(time.process_time) if profile else None
         if profiler is not None:  # CPU time of the service's path only (this process)
             profiler.enable()
@@ -335,6 +384,11 @@ async def main(n: int, concurrency: int, inbound: str, profile: str | None = Non
             "service_articles_per_min": round(service, 1),
             "ratio_to_ceiling": round(service / ceiling, 2),
             "service_phases": PHASES,
+            "wordpress_requests_per_article": {
+                "service": per_article("service", n),
+                "direct": per_article("direct", n),
+            },
+            "service_internal_asks_per_article": per_article("internal", n),
             "inbound": inbound,
             "load_average_at_end": os.getloadavg(),
             "goal": ">= 0.8 of the ceiling; analyzer >= 200 articles/s",

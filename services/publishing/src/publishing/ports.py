@@ -243,6 +243,10 @@ class CredentialSource(Protocol):
         self, account_id: uuid.UUID, integration_id: uuid.UUID
     ) -> dict[str, str]: ...
 
+    def forget(self, integration_id: uuid.UUID) -> bool:
+        """Drop a copy kept from an earlier call (the destination refused it: rotated);
+        whether there was one to drop."""
+
 
 class ImageSource(Protocol):
     async def fetch(self, account_id: uuid.UUID, url: str) -> tuple[bytes, str]:
