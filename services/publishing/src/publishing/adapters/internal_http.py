@@ -102,8 +102,9 @@ class AutomationImages:
 class KeptCredentials:
     """Credentials kept in memory for `ttl_s` (never stored, never logged) in front of another
     source: a site's publishes follow each other, and each fetch is a call to integration. A
-    rotation reaches us within `ttl_s`; before that, a destination refusing the kept ones makes
-    the publisher `forget` them and ask again (`Publisher.publish`)."""
+    rotation reaches us within `ttl_s`; before that, a destination refusing kept ones makes the
+    publisher `forget` them and ask again (`Publisher.publish`) — only when they were served
+    from here: refused ones just fetched are refused for good."""
 
     def __init__(
         self,
@@ -114,22 +115,26 @@ class KeptCredentials:
         self._source = source
         self._ttl_s = ttl_s
         self._now = now
-        self._kept: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, dict[str, str]]] = {}
+        # (account, integration) -> (fetched at, credentials, served from here since)
+        self._kept: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, dict[str, str], bool]] = {}
 
     def __repr__(self) -> str:  # never the credentials
         return f"KeptCredentials({self._source!r}, kept={len(self._kept)})"
 
     def forget(self, integration_id: uuid.UUID) -> bool:
         kept = [k for k in self._kept if k[1] == integration_id]
+        served = any(self._kept[k][2] for k in kept)
         for k in kept:
             del self._kept[k]
-        return self._source.forget(integration_id) or bool(kept)
+        return self._source.forget(integration_id) or served
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
-        kept = self._kept.get((account_id, integration_id))
+        key = (account_id, integration_id)
+        kept = self._kept.get(key)
         if kept is not None and self._now() - kept[0] < self._ttl_s:
+            self._kept[key] = (kept[0], kept[1], True)
             return dict(kept[1])
         found = await self._source.credentials(account_id, integration_id)
         if self._ttl_s > 0:
-            self._kept[(account_id, integration_id)] = (self._now(), dict(found))
+            self._kept[key] = (self._now(), dict(found), False)
         return found
