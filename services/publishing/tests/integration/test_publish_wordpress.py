@@ -371,3 +371,33 @@ async def test_a_sites_terms_are_made_once_and_a_deleted_one_is_made_again(
     assert names == {category} and old not in last["categories"]
     [publication] = await driver.publications(third.content_id)
     assert publication.remote_modified == last["modified_gmt"], "the fix is our own last write"
+
+
+@pytest.fixture
+def yoast(wordpress):
+    """Yoast's REST surface on the test WordPress for one test (a must-use plugin of the
+    test's own: `yoast/v1` and the `_yoast_wpseo_*` post meta exposed to REST)."""
+    plugins = Path(wordpress.state) / "wp-content" / "mu-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    plugin = plugins / "igny8-fake-yoast.php"
+    plugin.write_text((Path(__file__).parent / "wordpress" / "fake_yoast.php").read_text())
+    try:
+        yield
+    finally:
+        plugin.unlink()
+
+
+async def test_seo_title_and_description_go_through_yoast_when_the_site_has_it(
+    driver, wordpress, site_setup, yoast
+):
+    account, site, _, publisher = await site_setup()
+    wp = WP(wordpress)
+    assert "yoast/v1" in wp.get("")["namespaces"]
+    content = driver.content(site, slug=f"yoast-{uuid.uuid4().hex[:6]}", title="Leaf mould")
+    await driver.ready(account, content)
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    [post] = wp.posts(content.slug)
+    assert post["meta"]["_yoast_wpseo_title"] == content.meta_title
+    assert post["meta"]["_yoast_wpseo_metadesc"] == content.meta_description
+    assert post["meta"]["_yoast_wpseo_focuskw"] == "compost bins"
+    assert post["excerpt"]["raw"] == content.meta_description  # the excerpt carries it too
