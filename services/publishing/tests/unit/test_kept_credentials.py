@@ -36,6 +36,7 @@ async def test_credentials_are_kept_for_their_ttl_then_asked_for_again():
     assert (await kept.credentials(account, integration))["application_password"] == "rotated"
     assert source.asked == 3
     assert "secret" not in repr(kept) and "rotated" not in repr(kept)
+    assert "kept=1" in repr(kept), "the other integration's expired copy went with the fetch"
 
 
 async def test_forgetting_drops_the_kept_copy_and_says_whether_one_was_served():

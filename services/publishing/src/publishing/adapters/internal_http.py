@@ -135,6 +135,9 @@ class KeptCredentials:
             self._kept[key] = (kept[0], kept[1], True)
             return dict(kept[1])
         found = await self._source.credentials(account_id, integration_id)
+        now = self._now()
+        # expired copies go now, not when their integration publishes again (if ever)
+        self._kept = {k: v for k, v in self._kept.items() if now - v[0] < self._ttl_s}
         if self._ttl_s > 0:
-            self._kept[key] = (self._now(), dict(found), False)
+            self._kept[key] = (now, dict(found), False)
         return found

@@ -135,6 +135,8 @@ class WordPressDestination:
             if cached is not None and now - cached[0] < TERM_TTL_S:
                 ids[name] = cached[1]
         missing = [n for n in dict.fromkeys(names) if n not in ids]
+        if missing:  # expired entries go (every site's), so the cache stays as small as it is fresh
+            self._terms = {k: v for k, v in self._terms.items() if now - v[0] < TERM_TTL_S}
         for name, term_id in zip(
             missing, await _together(site.term(taxonomy, n) for n in missing), strict=True
         ):
