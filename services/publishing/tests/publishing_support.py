@@ -65,6 +65,9 @@ class FakeCredentials:
         self.asked.append(integration_id)
         return self.secrets.get(integration_id, {})
 
+    def forget(self, integration_id: uuid.UUID) -> bool:
+        return False  # nothing kept: each call asks
+
 
 @dataclass
 class FakeImages:

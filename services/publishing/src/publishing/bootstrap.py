@@ -14,7 +14,11 @@ from igny8.net import GuardedHttp, UrlGuard
 from igny8.periodic import periodic_job
 from igny8.runtime import Service, messaging_for
 from publishing.adapters.destinations import PlatformDestinations
-from publishing.adapters.internal_http import AutomationImages, IntegrationCredentials
+from publishing.adapters.internal_http import (
+    AutomationImages,
+    IntegrationCredentials,
+    KeptCredentials,
+)
 from publishing.adapters.openai_optimizer import OpenAIOptimizer
 from publishing.adapters.postgres_wakeups import PostgresWakeups
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
@@ -54,7 +58,9 @@ def bootstrap(
     destinations = destinations or PlatformDestinations(
         GuardedHttp(UrlGuard(allow), timeout_s=settings.http_timeout_s), settings.static_root
     )
-    credentials = credentials or IntegrationCredentials(settings.integration_url, key)
+    credentials = credentials or KeptCredentials(
+        IntegrationCredentials(settings.integration_url, key), settings.credentials_ttl_s
+    )
     images = images or AutomationImages(settings.automation_url, key)
     publisher = Publisher(
         uow_factory=lambda: PublishingUnitOfWork(sessions),

@@ -25,6 +25,9 @@ class PublishingSettings(ServiceSettings):
     ssrf_allow: str = ""
     """Hosts/CIDRs admitted despite being non-public (development, tests), comma-separated."""
     http_timeout_s: float = 30.0
+    credentials_ttl_s: float = Field(default=60.0, ge=0)
+    """How long an integration's credentials are kept in memory between publishes (0: asked
+    for each publish); never stored or logged. Refused ones are asked for again at once."""
     scheduler_tick_s: float = 2.0
     per_destination_concurrency: int = 2
     publish_lease_s: float = 300.0

@@ -12,7 +12,14 @@ from igny8.ai import AIUsage
 from igny8.credit_saga import HoldBook
 from igny8.uow import UnitOfWork as BaseUnitOfWork
 from publishing.domain.linker import Candidate, Injected
-from publishing.domain.model import Article, Integration, Publication, Site, Status
+from publishing.domain.model import (
+    Article,
+    Integration,
+    Publication,
+    Site,
+    Status,
+    Suggestion,
+)
 from publishing.domain.settings import SiteSettings
 
 
@@ -93,7 +100,7 @@ class Links(Protocol):
 
     async def active_of(self, content_id: uuid.UUID) -> list[dict[str, Any]]: ...
 
-    async def propose_many(self, suggestions: list[dict[str, Any]]) -> list[uuid.UUID]:
+    async def propose_many(self, suggestions: list[Suggestion]) -> list[uuid.UUID]:
         """Store inbound link suggestions (one statement) except source → target pairs that
         exist already; returns the ids of those stored."""
 
@@ -242,6 +249,10 @@ class CredentialSource(Protocol):
     async def credentials(
         self, account_id: uuid.UUID, integration_id: uuid.UUID
     ) -> dict[str, str]: ...
+
+    def forget(self, integration_id: uuid.UUID) -> bool:
+        """Drop a copy kept from an earlier call (the destination refused it: rotated);
+        whether there was one to drop."""
 
 
 class ImageSource(Protocol):

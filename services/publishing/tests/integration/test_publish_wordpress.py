@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from publishing_support import FakeCredentials
 from igny8.net import GuardedHttp, UrlGuard
 from igny8.testing import ChildProcess
 from publishing.adapters.destinations import PlatformDestinations
+from publishing.adapters.wordpress_rest import media_name
 from publishing.app.publish import PublishPolicy, release_due
 from publishing.domain.model import Status
 
@@ -303,3 +305,99 @@ async def test_a_retried_publish_and_a_republish_reuse_the_uploaded_images(
     )
     assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
     assert [m["id"] for m in uploaded()] == [m["id"] for m in first], "a re-publish reuses them"
+
+
+class CountingHttp(GuardedHttp):
+    """The destination's own client, recording what it sends to WordPress."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent: list[str] = []
+
+    async def request(self, method, url, **kwargs):
+        route = httpx.URL(url).params.get("rest_route") or httpx.URL(url).path
+        route = route.split("/wp-json/", 1)[-1]
+        self.sent.append(f"{method} {re.sub(r'/[0-9]+', '/#', route)}")
+        return await super().request(method, url, **kwargs)
+
+
+async def test_a_sites_terms_are_made_once_and_a_deleted_one_is_made_again(
+    driver, wordpress, tmp_path
+):
+    """Publishing's own requests: the second article of a site sends no term request (kept per
+    site) and one request per image (the alt text goes with the upload); a category deleted on
+    the site meanwhile is noticed in the post's answer, made again and set."""
+    account = uuid.uuid4()
+    site = await driver.site(account)
+    category = f"Beds {uuid.uuid4().hex[:6]}"
+    integration = await driver.integration(
+        account, site, "wordpress", base_url=wordpress.url, settings={"categories": [category]}
+    )
+    http = CountingHttp(UrlGuard(["127.0.0.0/8"]), timeout_s=60)
+    publisher = driver.publisher(
+        PlatformDestinations(http, tmp_path), FakeCredentials({integration: wordpress.credentials})
+    )
+    wp = WP(wordpress)
+    first = driver.content(site, slug=f"mulch-{uuid.uuid4().hex[:6]}")
+    await driver.ready(account, first)
+    assert await run_once(driver, publisher, first) == [Status.PUBLISHED]
+    [post] = wp.posts(first.slug)
+    assert wp.get(f"wp/v2/media/{post['featured_media']}")["alt_text"] == "compost bins in a garden"
+
+    http.sent.clear()
+    second = driver.content(site, slug=f"mulch-{uuid.uuid4().hex[:6]}")
+    await driver.ready(account, second)
+    assert await run_once(driver, publisher, second) == [Status.PUBLISHED]
+    assert sorted(http.sent) == ["POST wp/v2/media", "POST wp/v2/media", "POST wp/v2/posts"]
+    [other] = wp.posts(second.slug)
+    assert other["categories"] == post["categories"] and set(other["tags"]) == set(post["tags"])
+    [publication] = await driver.publications(second.content_id)
+    [inline] = wp.get(
+        "wp/v2/media", slug=media_name(publication.slug, second.images[1].url), context="edit"
+    )
+    assert inline["alt_text"] == "a heap" and inline["source_url"] in other["content"]["raw"]
+
+    # the category is deleted on the site; the next article still gets it (made again)
+    [old] = post["categories"]
+    wp.client.delete(f"wp/v2/categories/{old}", params={"force": "true"}).raise_for_status()
+    third = driver.content(site, slug=f"mulch-{uuid.uuid4().hex[:6]}")
+    await driver.ready(account, third)
+    assert await run_once(driver, publisher, third) == [Status.PUBLISHED]
+    [last] = wp.posts(third.slug)
+    names = {
+        c["name"]
+        for c in wp.get("wp/v2/categories", include=",".join(map(str, last["categories"])))
+    }
+    assert names == {category} and old not in last["categories"]
+    [publication] = await driver.publications(third.content_id)
+    assert publication.remote_modified == last["modified_gmt"], "the fix is our own last write"
+
+
+@pytest.fixture
+def yoast(wordpress):
+    """Yoast's REST surface on the test WordPress for one test (a must-use plugin of the
+    test's own: `yoast/v1` and the `_yoast_wpseo_*` post meta exposed to REST)."""
+    plugins = Path(wordpress.state) / "wp-content" / "mu-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    plugin = plugins / "igny8-fake-yoast.php"
+    plugin.write_text((Path(__file__).parent / "wordpress" / "fake_yoast.php").read_text())
+    try:
+        yield
+    finally:
+        plugin.unlink()
+
+
+async def test_seo_title_and_description_go_through_yoast_when_the_site_has_it(
+    driver, wordpress, site_setup, yoast
+):
+    account, site, _, publisher = await site_setup()
+    wp = WP(wordpress)
+    assert "yoast/v1" in wp.get("")["namespaces"]
+    content = driver.content(site, slug=f"yoast-{uuid.uuid4().hex[:6]}", title="Leaf mould")
+    await driver.ready(account, content)
+    assert await run_once(driver, publisher, content) == [Status.PUBLISHED]
+    [post] = wp.posts(content.slug)
+    assert post["meta"]["_yoast_wpseo_title"] == content.meta_title
+    assert post["meta"]["_yoast_wpseo_metadesc"] == content.meta_description
+    assert post["meta"]["_yoast_wpseo_focuskw"] == "compost bins"
+    assert post["excerpt"]["raw"] == content.meta_description  # the excerpt carries it too

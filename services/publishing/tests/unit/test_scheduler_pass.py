@@ -66,3 +66,48 @@ async def test_a_failed_release_lets_the_publishes_under_way_finish(monkeypatch)
     with pytest.raises(ConnectionError):
         await run()
     assert len(finished) == 1, "the publish under way ran to its end"
+
+
+async def test_a_pass_stops_releasing_at_its_limit_and_wakes_the_next(monkeypatch):
+    """Something is always due (a long queue): the pass releases while its clock is under
+    `release_for_s`, then finishes what it started, releases nothing more and sets `again` so
+    that the next pass (after the job's lock check) starts at once."""
+    clock = [0.0]
+    released: list[uuid.UUID] = []
+    finished: list[uuid.UUID] = []
+
+    async def release_due(uow_factory: Any, clock_: Any, policy: Any, room: int) -> list[uuid.UUID]:
+        found = [uuid.uuid4() for _ in range(room)]
+        released.extend(found)
+        return found
+
+    async def promote_queued(*_: object) -> None:
+        return None
+
+    async def publish(publication_id: uuid.UUID, published: list[Any]) -> str:
+        await asyncio.sleep(0)
+        clock[0] += 3.0  # each publish takes three seconds of the pass's clock
+        finished.append(publication_id)
+        return "published"
+
+    async def propose_inbound(done: list[Any]) -> None:
+        return None
+
+    monkeypatch.setattr(timers, "release_due", release_due)
+    monkeypatch.setattr(timers, "promote_queued", promote_queued)
+    publisher = SimpleNamespace(
+        uow_factory=_Uow,
+        clock=None,
+        policy=None,
+        publish=publish,
+        propose_inbound=propose_inbound,
+    )
+    again = asyncio.Event()
+    run = timers.scheduler_pass(  # type: ignore[arg-type]
+        publisher, per_destination=1, batch=1, release_for_s=10.0, again=again, now=lambda: clock[0]
+    )
+    await asyncio.wait_for(run(), 5)  # a pass that never stopped would hang here
+    # released at 0, 3, 6 and 9 s of its clock; none at 12 s, past the limit
+    assert len(released) == 4
+    assert finished == released, "what it released, it finished"
+    assert again.is_set(), "the next pass starts at once: more was due"

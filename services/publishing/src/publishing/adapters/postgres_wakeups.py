@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from igny8.db.notifications import listen, listener_dsn
-from publishing.adapters.sqlalchemy_repositories import DUE_CHANNEL
+from publishing.adapters.sqlalchemy_publications import DUE_CHANNEL
 
 
 class PostgresWakeups:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -12,25 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from publishing.adapters.sqlalchemy_tables import link_suggestions, links, site_settings
 from publishing.domain.linker import Injected
-from publishing.domain.model import Article
+from publishing.domain.model import Article, Suggestion
 from publishing.domain.settings import SiteSettings
 
 
 class SqlAlchemySuggestionsMixin:
     session: AsyncSession
 
-    async def propose_many(self, suggestions: list[dict[str, Any]]) -> list[uuid.UUID]:
+    async def propose_many(self, suggestions: list[Suggestion]) -> list[uuid.UUID]:
         """One statement for many; returns the ids stored (a known pair is left as it is)."""
         if not suggestions:
             return []
         stored = await self.session.execute(
             insert(link_suggestions)
-            .values(suggestions)
+            .values([asdict(s) for s in suggestions])
             .on_conflict_do_nothing(index_elements=["source_content_id", "target_content_id"])
             .returning(link_suggestions.c.suggestion_id)
         )
         ids = set(stored.scalars())
-        return [s["suggestion_id"] for s in suggestions if s["suggestion_id"] in ids]
+        return [s.suggestion_id for s in suggestions if s.suggestion_id in ids]
 
     async def suggestion(self, suggestion_id: uuid.UUID) -> dict[str, Any] | None:
         row = (

@@ -5,16 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from igny8.db import SqlAlchemyUnitOfWork
+from publishing.adapters.sqlalchemy_articles import SqlAlchemyArticles
 from publishing.adapters.sqlalchemy_links import SqlAlchemyLinks, SqlAlchemySettings
 from publishing.adapters.sqlalchemy_optimizations import (
     SqlAlchemyOptimizationHolds,
     SqlAlchemyOptimizations,
 )
-from publishing.adapters.sqlalchemy_repositories import (
-    SqlAlchemyArticles,
-    SqlAlchemyPublications,
-    SqlAlchemyReplicas,
-)
+from publishing.adapters.sqlalchemy_publications import SqlAlchemyPublications
+from publishing.adapters.sqlalchemy_replicas import SqlAlchemyReplicas
 
 
 class PublishingUnitOfWork(SqlAlchemyUnitOfWork):

@@ -7,11 +7,13 @@ its `modified_gmt` compared with the one our last write returned."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
+from collections.abc import Awaitable, Iterable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,9 +23,11 @@ from igny8.platforms.base import call
 from publishing.adapters.platform_errors import check, from_platform
 from publishing.domain.errors import DestinationFailure
 from publishing.domain.media import place_images, repoint
-from publishing.ports import Hooks, Known, Post, RemotePost, Target
+from publishing.ports import Hooks, ImageFile, Known, Post, RemotePost, Target
 
 DISCOVERY_TTL_S = 300.0
+TERM_TTL_S = 300.0
+T = TypeVar("T")
 
 
 class WordPressDestination:
@@ -33,6 +37,11 @@ class WordPressDestination:
         # REST root and namespaces per site, for a few minutes: each lookup is a full WordPress
         # page render, and a site's API root does not move between two articles.
         self._discovered: dict[str, tuple[float, str, list[str]]] = {}
+        # Term ids per site, taxonomy and name, for a few minutes: a site's categories and tags
+        # are the same few for many articles, and each get-or-create is a WordPress request. A
+        # term deleted meanwhile is noticed in the post's answer (WordPress drops an unknown id
+        # silently) and made again (`_keep_terms`).
+        self._terms: dict[tuple[str, str, str], tuple[float, int]] = {}
 
     async def publish(self, target: Target, post: Post, known: Known, hooks: Hooks) -> RemotePost:
         try:
@@ -81,37 +90,93 @@ class WordPressDestination:
                     f"write ({remote_modified}); not overwritten",
                     permanent=True,
                 )
-        body = await self._body(site, post, reuse=known.earlier_attempts)
+        base = target.integration.base_url.rstrip("/")
+        body = await self._body(site, base, post, reuse=known.earlier_attempts)
         if remote_id is not None:
             answer = await site.send("POST", f"wp/v2/posts/{remote_id}", json=body)
             check(answer, "update the post")
-            return _remote(answer.json())
+            return await self._keep_terms(site, base, post, body, answer.json())
         await hooks.before_create()
         answer = await site.send("POST", "wp/v2/posts", json=body)
         check(answer, "create the post")
-        created = _remote(answer.json())
-        await hooks.created(created)
-        return created
+        created = answer.json()
+        await hooks.created(_remote(created))
+        return await self._keep_terms(site, base, post, body, created)
 
-    async def _body(self, site: _Site, post: Post, reuse: bool) -> dict[str, Any]:
-        addresses: dict[str, str] = {}
-        classes: dict[str, str] = {}
-        featured: int | None = None
-        for image in post.images:
+    async def _keep_terms(
+        self, site: _Site, base: str, post: Post, body: dict[str, Any], written: dict[str, Any]
+    ) -> RemotePost:
+        """A cached term deleted on the site meanwhile is dropped by WordPress without a word:
+        when the post came back without one of the ids sent, the site's cached terms are
+        forgotten, made again, and the post updated with them (our own write: its `modified`
+        is the one kept)."""
+        if all(set(body[k]) <= set(written.get(k) or []) for k in ("categories", "tags")):
+            return _remote(written)
+        for key in [k for k in self._terms if k[0] == base]:
+            del self._terms[key]
+        fixed = {
+            "categories": await self._term_ids(site, base, "categories", post.categories),
+            "tags": await self._term_ids(site, base, "tags", post.tags),
+        }
+        answer = await site.send("POST", f"wp/v2/posts/{written['id']}", json=fixed)
+        check(answer, "set the post's terms again")
+        return _remote(answer.json())
+
+    async def _term_ids(
+        self, site: _Site, base: str, taxonomy: str, names: Iterable[str]
+    ) -> list[int]:
+        """Get-or-create each term, from the per-site cache when it is fresh; the others at
+        once, side by side."""
+        names = list(names)
+        now = time.monotonic()
+        ids: dict[str, int] = {}
+        for name in dict.fromkeys(names):
+            cached = self._terms.get((base, taxonomy, name))
+            if cached is not None and now - cached[0] < TERM_TTL_S:
+                ids[name] = cached[1]
+        missing = [n for n in dict.fromkeys(names) if n not in ids]
+        if missing:  # expired entries go (every site's), so the cache stays as small as it is fresh
+            self._terms = {k: v for k, v in self._terms.items() if now - v[0] < TERM_TTL_S}
+        for name, term_id in zip(
+            missing, await _together(site.term(taxonomy, n) for n in missing), strict=True
+        ):
+            self._terms[(base, taxonomy, name)] = (time.monotonic(), term_id)
+            ids[name] = term_id
+        return [ids[n] for n in names]
+
+    async def _body(self, site: _Site, base: str, post: Post, reuse: bool) -> dict[str, Any]:
+        async def media(image: ImageFile) -> dict[str, Any]:
             # A name of this publication's own per image: an attempt after one that may have
             # uploaded it (a failure after the uploads, a takeover, a re-publish) finds the
             # attachment by its slug and reuses it instead of leaving an unused copy behind.
             name = media_name(post.slug, image.url)
-            media = await site.find_media(name) if reuse else None
-            if media is None:
+            found = await site.find_media(name) if reuse else None
+            if found is None:
                 suffix = PurePosixPath(image.filename).suffix or ".png"
-                media = await site.upload(name + suffix, image.content_type, image.data, image.alt)
-            elif media.get("alt_text") != image.alt:
-                await site.describe(int(media["id"]), image.alt)
-            addresses[image.url] = str(media["source_url"])
-            classes[image.url] = f"wp-image-{media['id']}"
+                return await site.upload(name + suffix, image.content_type, image.data, image.alt)
+            if found.get("alt_text") != image.alt:
+                await site.describe(int(found["id"]), image.alt)
+            return found
+
+        # an article's images are uploaded side by side, and its terms resolved meanwhile
+        uploaded, categories, tags = await asyncio.gather(
+            _together(media(i) for i in post.images),
+            self._term_ids(site, base, "categories", post.categories),
+            self._term_ids(site, base, "tags", post.tags),
+            return_exceptions=True,
+        )
+        for outcome in (uploaded, categories, tags):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(uploaded, list)
+        addresses: dict[str, str] = {}
+        classes: dict[str, str] = {}
+        featured: int | None = None
+        for image, item in zip(post.images, uploaded, strict=True):
+            addresses[image.url] = str(item["source_url"])
+            classes[image.url] = f"wp-image-{item['id']}"
             if image.kind == "featured" and featured is None:
-                featured = int(media["id"])
+                featured = int(item["id"])
         inline = [(i.url, i.alt) for i in post.images if i.kind != "featured"]
         html = repoint(place_images(post.html, inline), addresses, classes)
         body: dict[str, Any] = {
@@ -120,8 +185,8 @@ class WordPressDestination:
             "slug": post.slug,
             "status": post.status,
             "excerpt": post.seo_description,
-            "categories": [await site.term("categories", c) for c in post.categories],
-            "tags": [await site.term("tags", t) for t in post.tags],
+            "categories": categories,
+            "tags": tags,
         }
         if featured is not None:
             body["featured_media"] = featured
@@ -188,9 +253,13 @@ class _Site:
     async def upload(
         self, filename: str, content_type: str, data: bytes, alt: str
     ) -> dict[str, Any]:
+        # the alt text goes with the upload (WordPress reads `alt_text` from the query of a raw
+        # upload): one request per image; a separate write only when the answer says the
+        # upload did not take it, or brought a caption of the file's own (EXIF/IPTC)
         answer = await self.send(
             "POST",
             "wp/v2/media",
+            params={"alt_text": alt},
             content=data,
             headers={
                 "Content-Type": content_type,
@@ -199,7 +268,8 @@ class _Site:
         )
         check(answer, f"upload {filename}")
         media = dict(answer.json())
-        await self.describe(int(media["id"]), alt)
+        if media.get("alt_text") != alt or (media.get("caption") or {}).get("raw"):
+            await self.describe(int(media["id"]), alt)
         return media
 
     async def term(self, taxonomy: str, name: str) -> int:
@@ -211,6 +281,16 @@ class _Site:
                 return int((body.get("data") or {})["term_id"])
         check(answer, f"create {taxonomy[:-1]} {name!r}")
         return int(answer.json()["id"])
+
+
+async def _together(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Run side by side and wait for all (none left running unobserved); the first failure
+    is raised."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return list(outcomes)  # type: ignore[arg-type]
 
 
 def media_name(post_slug: str, image_url: str) -> str:

@@ -9,12 +9,11 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from publishing.app.scheduling import schedule
 from publishing.domain.errors import LinkNotUndoable, NotFound
 from publishing.domain.linker import LINK_ATTR, Candidate, inject, link_cap, rank_many
-from publishing.domain.model import Article, Status
+from publishing.domain.model import Article, Status, Suggestion
 from publishing.domain.settings import SiteSettings
 from publishing.domain.text import parse_fragment, words
 from publishing.ports import Clock, UnitOfWork
@@ -85,7 +84,7 @@ async def propose_inbound_many(
         [Candidate(key, "", s.title, s.keyphrase, _text(s)) for key, s in keys.items()],
         settings.linking.min_similarity,
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[Suggestion] = []
     for (target, url), relevant in zip(targets, ranked, strict=True):
         # as one article alone would see them: the site's latest others, up to the limit
         others = [str(s.content_id) for s in published if s.content_id != target.content_id]
@@ -107,17 +106,17 @@ async def propose_inbound_many(
                 continue
             placed_here += 1
             rows.append(
-                {
-                    "suggestion_id": uuid.uuid4(),
-                    "account_id": target.account_id,
-                    "site_id": target.site_id,
-                    "source_content_id": source.content_id,
-                    "target_content_id": target.content_id,
-                    "target_url": url,
-                    "anchor": placed[0].anchor,
-                    "similarity": placed[0].similarity,
-                    "created_at": now,
-                }
+                Suggestion(
+                    suggestion_id=uuid.uuid4(),
+                    account_id=target.account_id,
+                    site_id=target.site_id,
+                    source_content_id=source.content_id,
+                    target_content_id=target.content_id,
+                    target_url=url,
+                    anchor=placed[0].anchor,
+                    similarity=placed[0].similarity,
+                    created_at=now,
+                )
             )
     proposed = await uow.links.propose_many(rows)
     if settings.linking.inbound == "auto":

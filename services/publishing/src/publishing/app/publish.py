@@ -8,10 +8,11 @@ killed process) looks the post up by its deterministic slug before creating anyt
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from igny8.observability import get_logger
 from publishing.app.inbound import propose_inbound_many
 from publishing.app.scheduling import emit, schedule
 from publishing.domain.errors import DestinationFailure
-from publishing.domain.model import Article, Status
+from publishing.domain.model import Article, Integration, Status
 from publishing.domain.schedule import after_daily_cap, local_day_bounds
 from publishing.ports import (
     Clock,
@@ -37,6 +38,7 @@ from publishing.ports import (
 )
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+CREDENTIALS_REFUSED = frozenset({"bad_credentials", "missing_permissions"})
 log = get_logger(__name__)
 
 
@@ -158,13 +160,6 @@ class Publisher:
                 raise DestinationFailure(
                     "integration_unavailable", "the integration was removed", permanent=True
                 )
-            credentials = (
-                {}  # a static export folder needs none
-                if integration.platform == "static"
-                else await self.credentials.credentials(
-                    publication.account_id, publication.integration_id
-                )
-            )
             post = Post(
                 publication_id=publication.publication_id,
                 slug=publication.slug,
@@ -181,30 +176,73 @@ class Publisher:
                 images=tuple(await self._images(article)),
                 keyphrase=article.keyphrase,
             )
-            remote = await self.destinations.for_platform(integration.platform).publish(
-                Target(integration, credentials),
-                post,
-                Known(
-                    publication.remote_id,
-                    publication.remote_modified,
-                    publication.outcome_unknown,
-                    earlier_attempts=publication.attempts > 0
-                    or publication.remote_id is not None
-                    or publication.create_started_at is not None,
-                ),
-                Hooks(
-                    before_create=lambda: self._create_started(publication_id),
-                    created=lambda remote: self._created(publication_id, remote),
-                ),
+            known = Known(
+                publication.remote_id,
+                publication.remote_modified,
+                publication.outcome_unknown,
+                earlier_attempts=publication.attempts > 0
+                or publication.remote_id is not None
+                or publication.create_started_at is not None,
             )
+            sent: list[RemotePost | None] = []  # a create sent (None), and what it returned
+
+            async def before_create() -> None:
+                await self._create_started(publication_id)
+                sent.append(None)
+
+            async def created(remote: RemotePost) -> None:
+                await self._created(publication_id, remote)
+                sent.append(remote)
+
+            hooks = Hooks(before_create=before_create, created=created)
+            destination = self.destinations.for_platform(integration.platform)
+            try:
+                remote = await destination.publish(
+                    Target(integration, await self._credentials(integration)), post, known, hooks
+                )
+            except DestinationFailure as failure:
+                # Credentials kept from an earlier publish may have been rotated since: refused,
+                # they are asked for again once (a refusal sends nothing, so no create is lost;
+                # what the attempt uploaded is reused).
+                if failure.reason not in CREDENTIALS_REFUSED or not self.credentials.forget(
+                    integration.integration_id
+                ):
+                    raise
+                # what the refused attempt may have created is known (or looked up): never twice
+                made = next((r for r in reversed(sent) if r is not None), None)
+                again = replace(
+                    known,
+                    remote_id=made.remote_id if made else known.remote_id,
+                    remote_modified=made.modified if made else known.remote_modified,
+                    outcome_unknown=known.outcome_unknown or (bool(sent) and made is None),
+                    earlier_attempts=True,
+                )
+                remote = await destination.publish(
+                    Target(integration, await self._credentials(integration)), post, again, hooks
+                )
         except DestinationFailure as failure:
             return await self._failed(publication_id, failure)
         return await self._published(publication_id, remote, version, after)
 
+    async def _credentials(self, integration: Integration) -> dict[str, str]:
+        if integration.platform == "static":  # a static export folder needs none
+            return {}
+        return await self.credentials.credentials(
+            integration.account_id, integration.integration_id
+        )
+
     async def _images(self, article: Article) -> list[ImageFile]:
+        """The article's image files, fetched side by side (all of them, or the first
+        failure once every fetch has ended)."""
+        fetched = await asyncio.gather(
+            *(self.images.fetch(article.account_id, i.url) for i in article.images),
+            return_exceptions=True,
+        )
         files = []
-        for image in article.images:
-            data, content_type = await self.images.fetch(article.account_id, image.url)
+        for image, outcome in zip(article.images, fetched, strict=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            data, content_type = outcome
             name = PurePosixPath(urlsplit(image.url).path).name or "image"
             if "." not in name:
                 name += ".png" if content_type == "image/png" else ".jpg"

@@ -213,3 +213,19 @@ class Integration:
     @property
     def usable(self) -> bool:
         return self.is_active and not self.deleted
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An inbound link proposed to a newly published article (target) from an earlier one
+    (source): where it would go and how relevant it is."""
+
+    suggestion_id: uuid.UUID
+    account_id: uuid.UUID
+    site_id: uuid.UUID
+    source_content_id: uuid.UUID
+    target_content_id: uuid.UUID
+    target_url: str
+    anchor: str
+    similarity: float
+    created_at: datetime

@@ -20,6 +20,7 @@ def scheduler_pass(
     batch: int = 20,
     release_for_s: float = 10.0,
     again: asyncio.Event | None = None,
+    now: Callable[[], float] | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """One pass: promote what the queue now has room for, then keep every destination's slots
     busy while anything is due — a publish that ends makes room for the next due publication at
@@ -29,7 +30,8 @@ def scheduler_pass(
     while the publishes go on. A pass releases for `release_for_s` at most, then finishes what
     it started: between passes the job checks it still holds its lock, and a stopping process
     has little left to wait for; `again` (the job's wake-up) is set then, so that the next pass
-    starts at once rather than at the next tick."""
+    starts at once rather than at the next tick. `now` is the pass's clock (the loop's by
+    default; a test's own to check the limit without waiting for it)."""
     gates: dict[uuid.UUID, asyncio.Semaphore] = {}
 
     async def one(publication_id: uuid.UUID, published: list[Published]) -> None:
@@ -54,12 +56,13 @@ def scheduler_pass(
         in_flight: set[asyncio.Task[None]] = set()
         published: list[Published] = []
         ended = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        until = loop.time() + release_for_s
+        clock = now or asyncio.get_running_loop().time
+        until = clock() + release_for_s
         try:
             while True:
                 ended.clear()
-                room = batch - len(in_flight) if loop.time() < until else 0
+                in_flight = {t for t in in_flight if not t.done()}  # the ended make room
+                room = batch - len(in_flight) if clock() < until else 0
                 released = (
                     await release_due(
                         publisher.uow_factory, publisher.clock, publisher.policy, room
