@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from automation.domain.scheduling import Waiting
+from igny8.uow import UnitOfWork
 
 
 class RunQueue(Protocol):
@@ -52,6 +53,10 @@ class AIBudget(Protocol):
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         """Give the slot back; `rate_limited` (the provider answered 429) slows the whole fleet."""
+
+    async def release_in(self, uow: UnitOfWork, token: uuid.UUID) -> None:
+        """Give the slot back in the caller's transaction (the item's checkpoint): it is free
+        once that commits, and still held if it rolls back (then `release` it)."""
 
 
 class RunSignals(Protocol):

@@ -34,6 +34,8 @@ from automation.adapters.sqlalchemy_tables import ai_calls_in_flight as calls
 from automation.adapters.sqlalchemy_tables import ai_providers as providers
 from automation.domain.scheduling import Caps, Waiting, choose
 from automation.ports import RunSignals
+from igny8.db import SqlAlchemyUnitOfWork
+from igny8.uow import UnitOfWork
 
 MAX_COOLDOWN_S = 30.0
 WAIT_MIN_S, WAIT_MAX_S = 0.01, 0.25
@@ -196,40 +198,50 @@ class PostgresAIBudget:
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         async with self.sessions() as session, session.begin():
-            state = await self._lock(session)
-            await session.execute(sa.delete(calls).where(calls.c.call_id == token))
-            if rate_limited:
-                cool = sa.func.least(
-                    MAX_COOLDOWN_S, self.cooldown_s * sa.func.power(2, providers.c.strikes)
-                )
-                values = {
-                    "strikes": sa.func.least(providers.c.strikes + 1, 10),
-                    "limit_now": sa.func.greatest(1, providers.c.limit_now // 2),
-                    "cooldown_until": sa.func.now() + cool * sa.text("interval '1 second'"),
-                    "updated_at": sa.func.now(),
-                }
-                await session.execute(
-                    sa.update(providers).where(providers.c.provider == self.provider).values(values)
-                )
-                return
-            limit_now = state.limit_now
-            if limit_now < self.limit or state.strikes > 0:  # additive increase
-                limit_now = min(self.limit, limit_now + 1)
-                await session.execute(
-                    sa.update(providers)
-                    .where(providers.c.provider == self.provider)
-                    .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
-                )
-            if state.cool is not None and state.cool > 0:
-                return
-            waiting = await session.execute(
-                sa.select(calls.c.call_id)
-                .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
-                .limit(1)
+            await self._release(session, token, rate_limited)
+
+    async def release_in(self, uow: UnitOfWork, token: uuid.UUID) -> None:
+        """In the unit's own transaction (one commit fewer per AI call). The provider's lock is
+        then held until that unit commits: callers give the slot back last, just before."""
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            raise TypeError(f"cannot release an AI slot within {type(uow).__name__}")
+        await self._release(uow.session, token, False)
+
+    async def _release(self, session: AsyncSession, token: uuid.UUID, rate_limited: bool) -> None:
+        state = await self._lock(session)
+        await session.execute(sa.delete(calls).where(calls.c.call_id == token))
+        if rate_limited:
+            cool = sa.func.least(
+                MAX_COOLDOWN_S, self.cooldown_s * sa.func.power(2, providers.c.strikes)
             )
-            if waiting.first() is not None:  # the freed slot to the fairest waiter
-                rows = await self._rows(session)
-                await self._mark_granted(session, self._choose(rows, limit_now))
+            values = {
+                "strikes": sa.func.least(providers.c.strikes + 1, 10),
+                "limit_now": sa.func.greatest(1, providers.c.limit_now // 2),
+                "cooldown_until": sa.func.now() + cool * sa.text("interval '1 second'"),
+                "updated_at": sa.func.now(),
+            }
+            await session.execute(
+                sa.update(providers).where(providers.c.provider == self.provider).values(values)
+            )
+            return
+        limit_now = state.limit_now
+        if limit_now < self.limit or state.strikes > 0:  # additive increase
+            limit_now = min(self.limit, limit_now + 1)
+            await session.execute(
+                sa.update(providers)
+                .where(providers.c.provider == self.provider)
+                .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
+            )
+        if state.cool is not None and state.cool > 0:
+            return
+        waiting = await session.execute(
+            sa.select(calls.c.call_id)
+            .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
+            .limit(1)
+        )
+        if waiting.first() is not None:  # the freed slot to the fairest waiter
+            rows = await self._rows(session)
+            await self._mark_granted(session, self._choose(rows, limit_now))
 
     async def in_flight(self) -> dict[uuid.UUID, int]:
         """Calls in flight per account now (for benchmarks and operators)."""

@@ -11,7 +11,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from automation.app.credit_holds import NAMESPACE
-from automation.app.items import Save, Work, run_item
+from automation.app.items import Look, Save, Work, run_item
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import progress
 from automation.app.run_lifecycle import between_items
@@ -115,15 +115,18 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
     enqueues what is still missing when it gets to stage 6 again. An image that already has a
     checkpoint in this run (done, failed, skipped) is never sent to the provider again."""
     key = f"s6:{prompt_id}"
-    async with eng.unit_of_work() as uow:
+    async with eng.unit_of_work() as uow:  # one read, the item's too (`items.look`)
         run = await uow.runs.run(run_id)
-        prompt = await uow.queues.prompt(prompt_id)
+        if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
+            return "ignored"
         state = await uow.items.item_state(run_id, key)
-    if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
-        return "ignored"
-    if state is not None:
-        return str(state)
-    ctx = eng.context(run, token)
+        if state is not None:
+            return str(state)
+        ctx = eng.context(run, token)
+        prompt = await uow.queues.prompt(prompt_id)
+        # what the item's own first read would find (the run is running under this token,
+        # the item not done): no second read before the call
+        looked = Look(run, False, await uow.holds.holds(run_id)) if prompt is not None else None
     try:
         if prompt is None:  # deleted with its article meanwhile: nothing to draw
             async with eng.unit_of_work() as uow:
@@ -133,7 +136,7 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
                 )
                 await uow.commit()
             return ItemStatus.SKIPPED
-        return await run_item(eng, ctx, 6, key, _work(eng, ctx, prompt), _save(eng, prompt))
+        return await run_item(eng, ctx, 6, key, _work(eng, ctx, prompt), _save(eng, prompt), looked)
     except (Stop, LeaseLost) as stopped:
         return f"stopped: {stopped}"
 
