@@ -9,6 +9,7 @@ provider again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -69,7 +70,10 @@ async def run_item(
     work: Work[T],
     save: Save[T],
     looked: Look | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> str:
+    """`gate` bounds this process's calls (stage 6's images): taken for the budget's slot and
+    the call only, so that one image's save overlaps the next image's call."""
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
     if looked is None:  # one read: the run's requests, whether the item is done, and the holds
@@ -86,7 +90,10 @@ async def run_item(
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
     try:
-        (result, usage, quantity), slot = await holding_budget(eng.ai_budget, ctx.account_id, work)
+        async with gate or contextlib.nullcontext():
+            (result, usage, quantity), slot = await holding_budget(
+                eng.ai_budget, ctx.account_id, work
+            )
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
         raise Stop(RunStatus.FAILED) from None
