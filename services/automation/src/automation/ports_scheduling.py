@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from automation.domain.scheduling import Waiting
+from automation.domain.scheduling import QueuedRun, Waiting
 from igny8.uow import UnitOfWork
 
 
@@ -42,7 +42,7 @@ class RunQueue(Protocol):
         self, places: dict[uuid.UUID, int], announced_at: datetime | None = None
     ) -> None: ...
 
-    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]: ...
+    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[QueuedRun]: ...
 
 
 class AIBudget(Protocol):
