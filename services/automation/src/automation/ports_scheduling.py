@@ -48,8 +48,13 @@ class RunQueue(Protocol):
 class AIBudget(Protocol):
     """AI calls in flight and provider limits shared by every worker process (issue 17)."""
 
-    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
-        """Wait for a slot of the provider's (and the account's) budget; the token to release."""
+    async def acquire(self, account_id: uuid.UUID, call_id: uuid.UUID | None = None) -> uuid.UUID:
+        """Wait for a slot of the provider's (and the account's) budget; the token to release.
+        `call_id`: a call whose first look (`first_look_in`) was not granted waits on."""
+
+    async def first_look_in(self, uow: UnitOfWork, account_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
+        """A call's first look in the caller's transaction: its id, and whether it was granted
+        (else it waits on in `acquire` once that transaction committed)."""
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         """Give the slot back; `rate_limited` (the provider answered 429) slows the whole fleet."""

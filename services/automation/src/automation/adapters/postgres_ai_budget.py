@@ -67,8 +67,18 @@ class PostgresAIBudget:
         self.signals = signals
         self.lock_key = zlib.crc32(f"automation.ai:{provider}".encode())
 
-    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
+    async def first_look_in(self, uow: UnitOfWork, account_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
+        """A call's first look within the caller's transaction (the item's read before its
+        call): the call's id, and whether it was granted — if not, its waiting row is written
+        and `acquire(account_id, call_id)` goes on waiting once the caller committed."""
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            raise TypeError(f"cannot take an AI slot within {type(uow).__name__}")
         call_id = uuid.uuid4()
+        granted, _ = await self._try_in(uow.session, call_id, account_id)
+        return call_id, granted
+
+    async def acquire(self, account_id: uuid.UUID, call_id: uuid.UUID | None = None) -> uuid.UUID:
+        call_id = call_id or uuid.uuid4()
         event = self.signals.event(call_id) if self.signals is not None else None
         wait, most = WAIT_MIN_S, WAIT_MAX_S if event is None else SIGNALLED_WAIT_MAX_S
         try:
@@ -155,41 +165,46 @@ class PostgresAIBudget:
         left. The first look of a call that is granted at once costs one insert, as before
         waiters existed; one that is not leaves its waiting row."""
         async with self.sessions() as session, session.begin():
-            state = await self._lock(session)
-            rows = await self._rows(session)
-            mine = next((r for r in rows if r.call_id == call_id), None)
-            if mine is not None and mine.granted:  # taken: the call's own lease from now
-                await session.execute(
-                    sa.update(calls)
-                    .where(calls.c.call_id == call_id)
-                    .values(expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+            return await self._try_in(session, call_id, account_id)
+
+    async def _try_in(
+        self, session: AsyncSession, call_id: uuid.UUID, account_id: uuid.UUID
+    ) -> tuple[bool, float]:
+        state = await self._lock(session)
+        rows = await self._rows(session)
+        mine = next((r for r in rows if r.call_id == call_id), None)
+        if mine is not None and mine.granted:  # taken: the call's own lease from now
+            await session.execute(
+                sa.update(calls)
+                .where(calls.c.call_id == call_id)
+                .values(expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+            )
+            return True, 0.0
+        cooling = state.cool is not None and state.cool > 0
+        me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))
+        others = [r for r in rows if r.call_id != call_id]
+        chosen = set() if cooling else self._choose(others, state.limit_now, me)
+        granted = call_id in chosen
+        lease = self.call_lease_s if granted else WAITER_LEASE_S
+        if mine is None:
+            await session.execute(
+                sa.insert(calls).values(
+                    call_id=call_id,
+                    provider=self.provider,
+                    account_id=account_id,
+                    holder=self.holder,
+                    granted=granted,
+                    created_at=me.queued_at,
+                    expires_at=sa.func.now() + timedelta(seconds=lease),
                 )
-                return True, 0.0
-            cooling = state.cool is not None and state.cool > 0
-            me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))
-            others = [r for r in rows if r.call_id != call_id]
-            chosen = set() if cooling else self._choose(others, state.limit_now, me)
-            granted = call_id in chosen
-            lease = self.call_lease_s if granted else WAITER_LEASE_S
-            if mine is None:
-                await session.execute(
-                    sa.insert(calls).values(
-                        call_id=call_id,
-                        provider=self.provider,
-                        account_id=account_id,
-                        holder=self.holder,
-                        granted=granted,
-                        created_at=me.queued_at,
-                        expires_at=sa.func.now() + timedelta(seconds=lease),
-                    )
-                )
-            else:
-                await session.execute(
-                    sa.update(calls)
-                    .where(calls.c.call_id == call_id)
-                    .values(granted=granted, expires_at=sa.func.now() + timedelta(seconds=lease))
-                )
-            await self._mark_granted(session, chosen - {call_id})
+            )
+        else:
+            await session.execute(
+                sa.update(calls)
+                .where(calls.c.call_id == call_id)
+                .values(granted=granted, expires_at=sa.func.now() + timedelta(seconds=lease))
+            )
+        await self._mark_granted(session, chosen - {call_id})
         return granted, float(state.cool) if cooling else 0.0
 
     async def _drop(self, call_id: uuid.UUID) -> None:

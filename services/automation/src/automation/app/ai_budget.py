@@ -58,14 +58,28 @@ async def within_budget(
 
 
 async def holding_budget(
-    budget: AIBudget | None, account_id: uuid.UUID, call: Callable[[], Awaitable[T]]
+    budget: AIBudget | None,
+    account_id: uuid.UUID,
+    call: Callable[[], Awaitable[T]],
+    first: tuple[uuid.UUID, bool] | None = None,
 ) -> tuple[T, Slot]:
     """The call's result and its slot, still held (the caller releases it); a failed call's slot
-    is given back here."""
+    is given back here. `first`: the call's first look, taken in the caller's own read
+    (`AIBudget.first_look_in`) — the call id and whether it was granted."""
     if budget is None:
         return await call(), Slot(None, None)
     for attempt in range(1, RATE_LIMITED_ATTEMPTS + 1):
-        token = await budget.acquire(account_id)
+        if first is not None:
+            call_id, granted = first
+            first = None
+            try:
+                token = call_id if granted else await budget.acquire(account_id, call_id)
+            except BaseException:  # its row is dropped by `acquire`, or released here
+                if granted:
+                    await asyncio.shield(budget.release(call_id))
+                raise
+        else:
+            token = await budget.acquire(account_id)
         try:
             result = await call()
         except AIRateLimited:

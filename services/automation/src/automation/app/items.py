@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -75,10 +76,60 @@ async def run_item(
     """`gate` bounds this process's calls (stage 6's images): taken for the budget's slot and
     the call only, so that one image's save overlaps the next image's call."""
     operation = OPERATION.get(stage)
-    ceiling = item_quantity_ceiling(stage, ctx.config)
+    first: _FirstLook | None = None
     if looked is None:  # one read: the run's requests, whether the item is done, and the holds
         async with eng.unit_of_work() as uow:
             looked = await look(uow, ctx, key, operation is not None)
+            if gate is None and eng.ai_budget is not None and _clear(eng, ctx, looked, stage):
+                # nothing stands in the call's way: its first look at the AI budget goes in this
+                # unit, which commits — instead of a read rolled back and the budget's own
+                call_id, granted = await eng.ai_budget.first_look_in(uow, ctx.account_id)
+                first = _FirstLook(call_id, granted)
+                await uow.commit()
+    try:
+        return await _run_item(eng, ctx, stage, key, work, save, looked, gate, first)
+    finally:
+        if first is not None and not first.taken and eng.ai_budget is not None:
+            await asyncio.shield(eng.ai_budget.release(first.call_id))  # never used
+
+
+@dataclass
+class _FirstLook:
+    call_id: uuid.UUID
+    granted: bool
+    taken: bool = False
+    """Handed to the call (which gives the slot back from then on)."""
+
+
+def _clear(eng: RunEngine, ctx: RunContext, looked: Look, stage: int) -> bool:
+    """The item will call the AI: the run is running and nothing was asked of it, the item is
+    not done, and a live hold covers its most expensive outcome within the run's credit cap
+    (otherwise the item's usual path acts on what stands in the way)."""
+    current = looked.run
+    if current.requested is not None or current.status is not RunStatus.RUNNING or looked.done:
+        return False
+    operation = OPERATION.get(stage)
+    if operation is None:
+        return True
+    ceiling = item_quantity_ceiling(stage, ctx.config)
+    found = covering_hold(list(looked.holds), operation, ceiling, eng.clock.now())
+    cap = ctx.config.max_credits
+    return found is not None and (cap is None or current.credits_charged + found[1] <= cap)
+
+
+async def _run_item(
+    eng: RunEngine,
+    ctx: RunContext,
+    stage: int,
+    key: str,
+    work: Work[T],
+    save: Save[T],
+    looked: Look,
+    gate: asyncio.Semaphore | None,
+    first: _FirstLook | None,
+) -> str:
+    operation = OPERATION.get(stage)
+    ceiling = item_quantity_ceiling(stage, ctx.config)
     current, done, holds = looked.run, looked.done, list(looked.holds)
     await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
     if done:
@@ -89,10 +140,14 @@ async def run_item(
         cap, spent = ctx.config.max_credits, current.credits_charged
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
+    looked_first = None
+    if first is not None:
+        first.taken = True
+        looked_first = (first.call_id, first.granted)
     try:
         async with gate or contextlib.nullcontext():
             (result, usage, quantity), slot = await holding_budget(
-                eng.ai_budget, ctx.account_id, work
+                eng.ai_budget, ctx.account_id, work, looked_first
             )
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
