@@ -11,9 +11,10 @@ NOTIFY (`RunSignals`, keyed by the call's id) and otherwise looks again soon.
 
 Each step is one short transaction under an advisory lock per provider, refused while the fleet
 cools down after a 429 — its own, or the caller's: an item's first look (`first_look_in`) goes in
-the item's read before the call and its release (`release_in`) in the item's checkpoint. A 429 halves the provider's limit and starts a cool-down that doubles with
-repeated 429s (up to 30 s); each call that went through raises the limit by one again (additive
-increase, multiplicative decrease)."""
+the item's read before the call and its release (`release_in`) in the item's checkpoint.
+A 429 halves the provider's limit and starts a cool-down that doubles with repeated 429s (up to
+30 s); each call that went through raises the limit by one again (additive increase,
+multiplicative decrease)."""
 
 from __future__ import annotations
 
