@@ -388,6 +388,9 @@ class RunLog(Protocol):
         self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
     ) -> None: ...
 
+    async def flush(self) -> None:
+        """Returns once every line written so far is stored (a run's driver, when it stops)."""
+
 
 class RunLogReader(Protocol):
     """What any process reads of a run's log, whichever process wrote it (the caller has checked

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from automation.domain.scheduling import Waiting
+from automation.domain.scheduling import QueuedRun, Waiting
+from igny8.uow import UnitOfWork
 
 
 class RunQueue(Protocol):
@@ -41,17 +42,26 @@ class RunQueue(Protocol):
         self, places: dict[uuid.UUID, int], announced_at: datetime | None = None
     ) -> None: ...
 
-    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]: ...
+    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[QueuedRun]: ...
 
 
 class AIBudget(Protocol):
     """AI calls in flight and provider limits shared by every worker process (issue 17)."""
 
-    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
-        """Wait for a slot of the provider's (and the account's) budget; the token to release."""
+    async def acquire(self, account_id: uuid.UUID, call_id: uuid.UUID | None = None) -> uuid.UUID:
+        """Wait for a slot of the provider's (and the account's) budget; the token to release.
+        `call_id`: a call whose first look (`first_look_in`) was not granted waits on."""
+
+    async def first_look_in(self, uow: UnitOfWork, account_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
+        """A call's first look in the caller's transaction: its id, and whether it was granted
+        (else it waits on in `acquire` once that transaction committed)."""
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         """Give the slot back; `rate_limited` (the provider answered 429) slows the whole fleet."""
+
+    async def release_in(self, uow: UnitOfWork, token: uuid.UUID) -> None:
+        """Give the slot back in the caller's transaction (the item's checkpoint): it is free
+        once that commits, and still held if it rolls back (then `release` it)."""
 
 
 class RunSignals(Protocol):

@@ -10,9 +10,11 @@ behind them, and it does not matter which worker freed the slot. The granted wai
 NOTIFY (`RunSignals`, keyed by the call's id) and otherwise looks again soon.
 
 Each step is one short transaction under an advisory lock per provider, refused while the fleet
-cools down after a 429. A 429 halves the provider's limit and starts a cool-down that doubles with
-repeated 429s (up to 30 s); each call that went through raises the limit by one again (additive
-increase, multiplicative decrease)."""
+cools down after a 429 — its own, or the caller's: an item's first look (`first_look_in`) goes in
+the item's read before the call and its release (`release_in`) in the item's checkpoint.
+A 429 halves the provider's limit and starts a cool-down that doubles with repeated 429s (up to
+30 s); each call that went through raises the limit by one again (additive increase,
+multiplicative decrease)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from automation.adapters.sqlalchemy_tables import ai_calls_in_flight as calls
 from automation.adapters.sqlalchemy_tables import ai_providers as providers
 from automation.domain.scheduling import Caps, Waiting, choose
 from automation.ports import RunSignals
+from igny8.db import SqlAlchemyUnitOfWork
+from igny8.uow import UnitOfWork
 
 MAX_COOLDOWN_S = 30.0
 WAIT_MIN_S, WAIT_MAX_S = 0.01, 0.25
@@ -65,8 +69,18 @@ class PostgresAIBudget:
         self.signals = signals
         self.lock_key = zlib.crc32(f"automation.ai:{provider}".encode())
 
-    async def acquire(self, account_id: uuid.UUID) -> uuid.UUID:
+    async def first_look_in(self, uow: UnitOfWork, account_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
+        """A call's first look within the caller's transaction (the item's read before its
+        call): the call's id, and whether it was granted — if not, its waiting row is written
+        and `acquire(account_id, call_id)` goes on waiting once the caller committed."""
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            raise TypeError(f"cannot take an AI slot within {type(uow).__name__}")
         call_id = uuid.uuid4()
+        granted, _ = await self._try_in(uow.session, call_id, account_id)
+        return call_id, granted
+
+    async def acquire(self, account_id: uuid.UUID, call_id: uuid.UUID | None = None) -> uuid.UUID:
+        call_id = call_id or uuid.uuid4()
         event = self.signals.event(call_id) if self.signals is not None else None
         wait, most = WAIT_MIN_S, WAIT_MAX_S if event is None else SIGNALLED_WAIT_MAX_S
         try:
@@ -153,41 +167,46 @@ class PostgresAIBudget:
         left. The first look of a call that is granted at once costs one insert, as before
         waiters existed; one that is not leaves its waiting row."""
         async with self.sessions() as session, session.begin():
-            state = await self._lock(session)
-            rows = await self._rows(session)
-            mine = next((r for r in rows if r.call_id == call_id), None)
-            if mine is not None and mine.granted:  # taken: the call's own lease from now
-                await session.execute(
-                    sa.update(calls)
-                    .where(calls.c.call_id == call_id)
-                    .values(expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+            return await self._try_in(session, call_id, account_id)
+
+    async def _try_in(
+        self, session: AsyncSession, call_id: uuid.UUID, account_id: uuid.UUID
+    ) -> tuple[bool, float]:
+        state = await self._lock(session)
+        rows = await self._rows(session)
+        mine = next((r for r in rows if r.call_id == call_id), None)
+        if mine is not None and mine.granted:  # taken: the call's own lease from now
+            await session.execute(
+                sa.update(calls)
+                .where(calls.c.call_id == call_id)
+                .values(expires_at=sa.func.now() + timedelta(seconds=self.call_lease_s))
+            )
+            return True, 0.0
+        cooling = state.cool is not None and state.cool > 0
+        me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))
+        others = [r for r in rows if r.call_id != call_id]
+        chosen = set() if cooling else self._choose(others, state.limit_now, me)
+        granted = call_id in chosen
+        lease = self.call_lease_s if granted else WAITER_LEASE_S
+        if mine is None:
+            await session.execute(
+                sa.insert(calls).values(
+                    call_id=call_id,
+                    provider=self.provider,
+                    account_id=account_id,
+                    holder=self.holder,
+                    granted=granted,
+                    created_at=me.queued_at,
+                    expires_at=sa.func.now() + timedelta(seconds=lease),
                 )
-                return True, 0.0
-            cooling = state.cool is not None and state.cool > 0
-            me = Waiting(call_id, account_id, mine.created_at if mine else datetime.now(UTC))
-            others = [r for r in rows if r.call_id != call_id]
-            chosen = set() if cooling else self._choose(others, state.limit_now, me)
-            granted = call_id in chosen
-            lease = self.call_lease_s if granted else WAITER_LEASE_S
-            if mine is None:
-                await session.execute(
-                    sa.insert(calls).values(
-                        call_id=call_id,
-                        provider=self.provider,
-                        account_id=account_id,
-                        holder=self.holder,
-                        granted=granted,
-                        created_at=me.queued_at,
-                        expires_at=sa.func.now() + timedelta(seconds=lease),
-                    )
-                )
-            else:
-                await session.execute(
-                    sa.update(calls)
-                    .where(calls.c.call_id == call_id)
-                    .values(granted=granted, expires_at=sa.func.now() + timedelta(seconds=lease))
-                )
-            await self._mark_granted(session, chosen - {call_id})
+            )
+        else:
+            await session.execute(
+                sa.update(calls)
+                .where(calls.c.call_id == call_id)
+                .values(granted=granted, expires_at=sa.func.now() + timedelta(seconds=lease))
+            )
+        await self._mark_granted(session, chosen - {call_id})
         return granted, float(state.cool) if cooling else 0.0
 
     async def _drop(self, call_id: uuid.UUID) -> None:
@@ -196,40 +215,50 @@ class PostgresAIBudget:
 
     async def release(self, token: uuid.UUID, rate_limited: bool = False) -> None:
         async with self.sessions() as session, session.begin():
-            state = await self._lock(session)
-            await session.execute(sa.delete(calls).where(calls.c.call_id == token))
-            if rate_limited:
-                cool = sa.func.least(
-                    MAX_COOLDOWN_S, self.cooldown_s * sa.func.power(2, providers.c.strikes)
-                )
-                values = {
-                    "strikes": sa.func.least(providers.c.strikes + 1, 10),
-                    "limit_now": sa.func.greatest(1, providers.c.limit_now // 2),
-                    "cooldown_until": sa.func.now() + cool * sa.text("interval '1 second'"),
-                    "updated_at": sa.func.now(),
-                }
-                await session.execute(
-                    sa.update(providers).where(providers.c.provider == self.provider).values(values)
-                )
-                return
-            limit_now = state.limit_now
-            if limit_now < self.limit or state.strikes > 0:  # additive increase
-                limit_now = min(self.limit, limit_now + 1)
-                await session.execute(
-                    sa.update(providers)
-                    .where(providers.c.provider == self.provider)
-                    .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
-                )
-            if state.cool is not None and state.cool > 0:
-                return
-            waiting = await session.execute(
-                sa.select(calls.c.call_id)
-                .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
-                .limit(1)
+            await self._release(session, token, rate_limited)
+
+    async def release_in(self, uow: UnitOfWork, token: uuid.UUID) -> None:
+        """In the unit's own transaction (one commit fewer per AI call). The provider's lock is
+        then held until that unit commits: callers give the slot back last, just before."""
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            raise TypeError(f"cannot release an AI slot within {type(uow).__name__}")
+        await self._release(uow.session, token, False)
+
+    async def _release(self, session: AsyncSession, token: uuid.UUID, rate_limited: bool) -> None:
+        state = await self._lock(session)
+        await session.execute(sa.delete(calls).where(calls.c.call_id == token))
+        if rate_limited:
+            cool = sa.func.least(
+                MAX_COOLDOWN_S, self.cooldown_s * sa.func.power(2, providers.c.strikes)
             )
-            if waiting.first() is not None:  # the freed slot to the fairest waiter
-                rows = await self._rows(session)
-                await self._mark_granted(session, self._choose(rows, limit_now))
+            values = {
+                "strikes": sa.func.least(providers.c.strikes + 1, 10),
+                "limit_now": sa.func.greatest(1, providers.c.limit_now // 2),
+                "cooldown_until": sa.func.now() + cool * sa.text("interval '1 second'"),
+                "updated_at": sa.func.now(),
+            }
+            await session.execute(
+                sa.update(providers).where(providers.c.provider == self.provider).values(values)
+            )
+            return
+        limit_now = state.limit_now
+        if limit_now < self.limit or state.strikes > 0:  # additive increase
+            limit_now = min(self.limit, limit_now + 1)
+            await session.execute(
+                sa.update(providers)
+                .where(providers.c.provider == self.provider)
+                .values(strikes=0, limit_now=limit_now, updated_at=sa.func.now())
+            )
+        if state.cool is not None and state.cool > 0:
+            return
+        waiting = await session.execute(
+            sa.select(calls.c.call_id)
+            .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
+            .limit(1)
+        )
+        if waiting.first() is not None:  # the freed slot to the fairest waiter
+            rows = await self._rows(session)
+            await self._mark_granted(session, self._choose(rows, limit_now))
 
     async def in_flight(self) -> dict[uuid.UUID, int]:
         """Calls in flight per account now (for benchmarks and operators)."""

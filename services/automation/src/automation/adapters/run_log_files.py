@@ -50,5 +50,8 @@ class FileRunLog:
                 if (folder / name).exists():
                     shutil.copyfile(folder / name, mirrored / name)
 
+    async def flush(self) -> None:
+        """Every line is on disk as soon as it is written."""
+
     def trace(self, run_id: Any) -> Path:
         return self.directory(run_id) / "trace.jsonl"

@@ -8,13 +8,14 @@ and tenant-checked through the run's row.
 
 `write` stays synchronous (the engine calls it between awaits and must not wait on the database
 for a log line): lines go to an in-memory queue that one drain task per process inserts in
-order, in batches. A crash can lose the lines not yet inserted (a fraction of a second of them);
+order, in batches. A crash can lose the lines not yet inserted (up to `LINGER_S` of them);
 the run's state never depends on its log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -31,10 +32,12 @@ from igny8.observability import get_logger
 log = get_logger(__name__)
 
 BATCH = 500
-LINGER_S = 0.05
+LINGER_S = 1.0
 """A drain waits this long for more lines before its first insert: the lines of every run this
 process drives go in one transaction, not one per line or two (issue 17's profile: a fifth of the
-worker's transactions were run-log inserts of a line or two)."""
+worker's transactions were run-log inserts of a line or two; at 50 ms it was still one insert per
+AI call of a sequential stage, whose items are ~0.25 s apart). A run's driver flushes when it
+stops, so a run's lines are stored when its end is seen."""
 READ_CHUNK = 1000
 
 
@@ -82,6 +85,8 @@ class SqlAlchemyRunLog:
         self._max_pending = max_pending
         self._pending: list[dict[str, Any]] = []
         self._drain: asyncio.Task[None] | None = None
+        self._hurry: asyncio.Event | None = None
+        """Set by `flush`: the drain stops lingering and inserts at once."""
         self.dropped = 0
         """Lines given up: the queue was full (the database away for long) or the database
         refused them."""
@@ -113,6 +118,8 @@ class SqlAlchemyRunLog:
             task = self._start_drain()
             if task is None:
                 return
+            if self._hurry is not None:
+                self._hurry.set()
             await asyncio.shield(task)
 
     def _start_drain(self) -> asyncio.Task[None] | None:
@@ -122,12 +129,16 @@ class SqlAlchemyRunLog:
             return None
         current = self._drain
         if current is None or current.done() or current.get_loop() is not loop:
-            current = self._drain = loop.create_task(self._insert_pending(), name="run-log-drain")
+            self._hurry = asyncio.Event()
+            current = self._drain = loop.create_task(
+                self._insert_pending(self._hurry), name="run-log-drain"
+            )
         return current
 
-    async def _insert_pending(self) -> None:
+    async def _insert_pending(self, hurry: asyncio.Event) -> None:
         failures = 0
-        await asyncio.sleep(LINGER_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hurry.wait(), LINGER_S)
         while self._pending:
             batch = self._pending[:BATCH]
             try:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import runs
 from automation.domain.runs import DRIVEN, RunStatus
-from automation.domain.scheduling import Waiting
+from automation.domain.scheduling import QueuedRun, Waiting
 
 ADMISSION_LOCK = 0x6967_6E79_3866_6169  # "ign8fai": one admission at a time, every worker
 IN_PROGRESS = DRIVEN
@@ -116,10 +115,10 @@ class SqlAlchemyRunQueue(SessionRepository):
             .values(queue_position=values.c.place, queue_announced_at=announced_at)
         )
 
-    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    async def queued_runs(self, run_ids: list[uuid.UUID]) -> list[QueuedRun]:
         rows = await self.session.execute(
             sa.select(runs.c.run_id, runs.c.account_id, runs.c.site_id, runs.c.stages).where(
                 runs.c.run_id.in_(run_ids)
             )
         )
-        return [dict(r._mapping) for r in rows]
+        return [QueuedRun(r.run_id, r.account_id, r.site_id, tuple(r.stages)) for r in rows]

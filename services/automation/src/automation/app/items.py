@@ -9,10 +9,13 @@ provider again."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from automation.app.ai_budget import within_budget
+from automation.app.ai_budget import Slot, holding_budget
 from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_lifecycle import emitter, finish, pause, take_requests
@@ -22,12 +25,13 @@ from automation.domain.runs import (
     ItemDetail,
     ItemStatus,
     LeaseLost,
+    Run,
     RunStatus,
     item_quantity_ceiling,
 )
 from automation.ports import UnitOfWork
 from igny8.contracts import credits as wire
-from igny8.credit_saga import claim, covering_hold
+from igny8.credit_saga import Hold, claim, covering_hold
 
 if TYPE_CHECKING:
     from automation.app.run_engine import RunEngine
@@ -40,16 +44,93 @@ Save = Callable[[UnitOfWork, T], Awaitable[ItemDetail]]
 SAVE_ATTEMPTS = 3
 
 
+@dataclass(frozen=True)
+class Look:
+    """The item's one read before its AI call: the run (its requests and state), whether the
+    item is done already, and the run's holds."""
+
+    run: Run
+    done: bool
+    holds: Sequence[Hold]
+
+
+async def look(uow: UnitOfWork, ctx: RunContext, key: str, charged: bool) -> Look:
+    """Within the caller's (read-only) unit: a caller that reads more before an item (stage 6's
+    image command) folds this into its own read instead of a transaction more."""
+    current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
+    done = await uow.items.item_done(ctx.run_id, key)
+    holds = await uow.holds.holds(ctx.run_id) if charged else []
+    return Look(current, done, holds)
+
+
 async def run_item(
-    eng: RunEngine, ctx: RunContext, stage: int, key: str, work: Work[T], save: Save[T]
+    eng: RunEngine,
+    ctx: RunContext,
+    stage: int,
+    key: str,
+    work: Work[T],
+    save: Save[T],
+    looked: Look | None = None,
+    gate: asyncio.Semaphore | None = None,
+) -> str:
+    """`gate` bounds this process's calls (stage 6's images): taken for the budget's slot and
+    the call only, so that one image's save overlaps the next image's call."""
+    operation = OPERATION.get(stage)
+    first: _FirstLook | None = None
+    if looked is None:  # one read: the run's requests, whether the item is done, and the holds
+        async with eng.unit_of_work() as uow:
+            looked = await look(uow, ctx, key, operation is not None)
+            if gate is None and eng.ai_budget is not None and _clear(eng, ctx, looked, stage):
+                # nothing stands in the call's way: its first look at the AI budget goes in this
+                # unit, which commits — instead of a read rolled back and the budget's own
+                call_id, granted = await eng.ai_budget.first_look_in(uow, ctx.account_id)
+                first = _FirstLook(call_id, granted)
+                await uow.commit()
+    try:
+        return await _run_item(eng, ctx, stage, key, work, save, looked, gate, first)
+    finally:
+        if first is not None and not first.taken and eng.ai_budget is not None:
+            await asyncio.shield(eng.ai_budget.release(first.call_id))  # never used
+
+
+@dataclass
+class _FirstLook:
+    call_id: uuid.UUID
+    granted: bool
+    taken: bool = False
+    """Handed to the call (which gives the slot back from then on)."""
+
+
+def _clear(eng: RunEngine, ctx: RunContext, looked: Look, stage: int) -> bool:
+    """The item will call the AI: the run is running and nothing was asked of it, the item is
+    not done, and a live hold covers its most expensive outcome within the run's credit cap
+    (otherwise the item's usual path acts on what stands in the way)."""
+    current = looked.run
+    if current.requested is not None or current.status is not RunStatus.RUNNING or looked.done:
+        return False
+    operation = OPERATION.get(stage)
+    if operation is None:
+        return True
+    ceiling = item_quantity_ceiling(stage, ctx.config)
+    found = covering_hold(list(looked.holds), operation, ceiling, eng.clock.now())
+    cap = ctx.config.max_credits
+    return found is not None and (cap is None or current.credits_charged + found[1] <= cap)
+
+
+async def _run_item(
+    eng: RunEngine,
+    ctx: RunContext,
+    stage: int,
+    key: str,
+    work: Work[T],
+    save: Save[T],
+    looked: Look,
+    gate: asyncio.Semaphore | None,
+    first: _FirstLook | None,
 ) -> str:
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
-    # one read: the run's requests, whether the item is done, and the holds
-    async with eng.unit_of_work() as uow:
-        current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
-        done = await uow.items.item_done(ctx.run_id, key)
-        holds = await uow.holds.holds(ctx.run_id) if operation else []
+    current, done, holds = looked.run, looked.done, list(looked.holds)
     await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
     if done:
         return ItemStatus.SKIPPED
@@ -59,8 +140,15 @@ async def run_item(
         cap, spent = ctx.config.max_credits, current.credits_charged
         if cap is not None and spent + cost > cap:
             await pause(eng, ctx, f"credit_cap_reached: {spent} of {cap} spent")
+    looked_first = None
+    if first is not None:
+        first.taken = True
+        looked_first = (first.call_id, first.granted)
     try:
-        result, usage, quantity = await within_budget(eng.ai_budget, ctx.account_id, work)
+        async with gate or contextlib.nullcontext():
+            (result, usage, quantity), slot = await holding_budget(
+                eng.ai_budget, ctx.account_id, work, looked_first
+            )
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
         raise Stop(RunStatus.FAILED) from None
@@ -74,7 +162,10 @@ async def run_item(
             await pause(eng, ctx, f"provider_failures: {error.detail}")
         return ItemStatus.FAILED
     eng.count_success(ctx.run_id)
-    return await save_item(eng, ctx, stage, key, result, usage, quantity, save)
+    try:  # the slot goes back with the checkpoint; any other way out gives it back here
+        return await save_item(eng, ctx, stage, key, result, usage, quantity, save, slot)
+    finally:
+        await slot.release()
 
 
 async def save_item(
@@ -86,20 +177,24 @@ async def save_item(
     usage: AIUsage | None,
     quantity: int,
     save: Save[T],
+    slot: Slot | None = None,
 ) -> str:
     operation = OPERATION.get(stage)
+    slot = slot or Slot(None, None)
     failures = 0
     while True:
         try:
-            credits = await _commit_item(eng, ctx, stage, key, result, usage, quantity, save)
+            credits = await _commit_item(eng, ctx, stage, key, result, usage, quantity, save, slot)
         except (LeaseLost, Stop):
             eng.log.write(ctx.run_id, stage, "item.discarded", key, why="the run moved on")
             raise
         except _ShortHold:
             assert operation is not None
+            await slot.release()  # not held while billing tops the holds up
             await hold_for(eng, ctx, operation, quantity)  # top up first, then claim again
             continue
         except Exception as error:  # storage or database, after a paid AI call
+            await slot.release()
             failures += 1
             if failures < SAVE_ATTEMPTS:
                 await asyncio.sleep(eng.poll_s * 2**failures)
@@ -128,8 +223,11 @@ async def _commit_item(
     usage: AIUsage | None,
     quantity: int,
     save: Save[T],
+    slot: Slot,
 ) -> int | None:
-    """The item's one transaction; the credits charged, None when it was already done."""
+    """The item's one transaction — liveness (the fencing token and a running run), done-ness,
+    the claim, the results, the checkpoint and the AI slot given back; the credits charged, None
+    when it was already done."""
     operation = OPERATION.get(stage)
     async with eng.unit_of_work() as uow:
         # only a running run takes results: a late finisher after a pause or an end writes nothing
@@ -160,7 +258,9 @@ async def _commit_item(
         )
         if stage == 6:  # the driver waits for images other workers make
             await uow.run_queue.signal_run(ctx.run_id)
+        await slot.release_in(uow)  # last: it takes the budget's lock until the commit
         await uow.commit()
+    slot.committed()
     return credits
 
 

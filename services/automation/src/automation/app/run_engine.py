@@ -124,6 +124,8 @@ class RunEngine:
                 async with self.unit_of_work() as uow:
                     await uow.runs.release_lease(run_id, token)
                     await uow.commit()
+            with contextlib.suppress(Exception):  # the run's lines stored as it leaves our hands
+                await asyncio.shield(self.log.flush())
 
     async def _renew(self, run_id: uuid.UUID, token: int) -> None:
         while True:

@@ -15,14 +15,19 @@ if TYPE_CHECKING:
     from automation.app.run_engine import RunEngine
 
 
+RunEventDetail = Mapping[str, str | int | bool | None]
+"""Extra facts of a run event (the wire's `RunChanged.detail` and the run log line's fields)."""
+
+
 async def run_event(
     eng: RunEngine,
     uow: UnitOfWork,
     run: Run,
     status: str,
     reason: str | None = None,
-    **detail: Any,
+    detail: RunEventDetail | None = None,
 ) -> None:
+    detail = detail or {}
     topic = {"running": "run.started", "resumed": "run.resumed"}.get(status, f"run.{status}")
     await uow.emit(
         topic,
@@ -33,7 +38,7 @@ async def run_event(
             stages=list(run.stages),
             reason=reason,
             credits_charged=run.credits_charged,
-            detail=detail,
+            detail=dict(detail),
         ),
         run.account_id,
         run.site_id,

@@ -89,19 +89,19 @@ async def publish_positions(
         if changed:
             await uow.run_queue.set_positions(changed, now)
             for run in await uow.run_queue.queued_runs(list(changed)):
-                first = min(run["stages"])
+                first = min(run.stages)
                 await uow.emit(
                     "stage.progress",
                     StageChanged(
-                        run_id=run["run_id"],
-                        site_id=run["site_id"],
+                        run_id=run.run_id,
+                        site_id=run.site_id,
                         stage=first,
                         name=STAGES[first],
                         reason="queued",
-                        queue_position=changed[run["run_id"]],
+                        queue_position=changed[run.run_id],
                     ),
-                    run["account_id"],
-                    run["site_id"],
+                    run.account_id,
+                    run.site_id,
                 )
         await uow.commit()
     return len(changed)

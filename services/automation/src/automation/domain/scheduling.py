@@ -27,6 +27,16 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class QueuedRun:
+    """What announcing a queued run's place needs of it."""
+
+    run_id: uuid.UUID
+    account_id: uuid.UUID
+    site_id: uuid.UUID
+    stages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Caps:
     """Caps per account on runs in progress or on AI calls in flight. The defaults are settings;
     an account's own cap wins over its plan's, which wins over the default. Billing announces no

@@ -11,10 +11,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from automation.app.credit_holds import NAMESPACE
-from automation.app.items import Save, Work, run_item
+from automation.app.items import Look, Save, Work, run_item
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import progress
-from automation.app.run_lifecycle import between_items
+from automation.app.run_lifecycle import take_requests
 from automation.app.waits import waiter
 from automation.domain.ai import AIUsage
 from automation.domain.articles import with_inline_image
@@ -40,9 +40,10 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     waits = waiter(eng.poll_s, ctx.run_id, eng.signals)
     while True:
         waits.arm()
-        await between_items(eng, ctx)
-        async with eng.unit_of_work() as uow:
+        async with eng.unit_of_work() as uow:  # one read: the run's requests, the images' states
+            current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
             states = await uow.items.item_states(ctx.run_id, list(keys))
+        await take_requests(eng, ctx, current, (RunStatus.RUNNING,))  # pause and cancel
         settled = [k for k in keys if states.get(k) in SETTLED]
         if len(settled) != reported:
             reported = len(settled)
@@ -115,15 +116,18 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
     enqueues what is still missing when it gets to stage 6 again. An image that already has a
     checkpoint in this run (done, failed, skipped) is never sent to the provider again."""
     key = f"s6:{prompt_id}"
-    async with eng.unit_of_work() as uow:
+    async with eng.unit_of_work() as uow:  # one read, the item's too (`items.look`)
         run = await uow.runs.run(run_id)
-        prompt = await uow.queues.prompt(prompt_id)
+        if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
+            return "ignored"
         state = await uow.items.item_state(run_id, key)
-    if run is None or run.status is not RunStatus.RUNNING or run.fencing_token != token:
-        return "ignored"
-    if state is not None:
-        return str(state)
-    ctx = eng.context(run, token)
+        if state is not None:
+            return str(state)
+        ctx = eng.context(run, token)
+        prompt = await uow.queues.prompt(prompt_id)
+        # what the item's own first read would find (the run is running under this token,
+        # the item not done): no second read before the call
+        looked = Look(run, False, await uow.holds.holds(run_id)) if prompt is not None else None
     try:
         if prompt is None:  # deleted with its article meanwhile: nothing to draw
             async with eng.unit_of_work() as uow:
@@ -133,15 +137,15 @@ async def image_item(eng: RunEngine, run_id: uuid.UUID, token: int, prompt_id: u
                 )
                 await uow.commit()
             return ItemStatus.SKIPPED
-        return await run_item(eng, ctx, 6, key, _work(eng, ctx, prompt), _save(eng, prompt))
+        work = _work(eng, prompt, ctx.config.image_size)
+        return await run_item(eng, ctx, 6, key, work, _save(eng, prompt), looked, eng.image_gate)
     except (Stop, LeaseLost) as stopped:
         return f"stopped: {stopped}"
 
 
-def _work(eng: RunEngine, ctx: RunContext, prompt: ImagePrompt) -> Work[bytes]:
+def _work(eng: RunEngine, prompt: ImagePrompt, size: str) -> Work[bytes]:
     async def work() -> tuple[bytes, AIUsage | None, int]:
-        async with eng.image_gate:
-            image = await eng.ai.image(prompt.prompt, ctx.config.image_size)
+        image = await eng.ai.image(prompt.prompt, size)
         return image.png, image.usage, 1
 
     return work
