@@ -92,6 +92,10 @@ class AutomationSettings(ServiceSettings):
     plan_run_caps: dict[str, int] = Field(default_factory=dict)
     """Runs in progress at once per account of a plan (JSON: {plan: runs}); an account's own cap
     wins over its plan's, which wins over `max_runs_per_account`."""
+    yield_slots: bool = True
+    """While runs wait, an account holding two or more runs more than the next waiting run's
+    account gives slots back at its runs' next safe point (between items): a newcomer waits one
+    item, not one whole run (`domain.scheduling.yields`)."""
     queue_position_every_ms: int = Field(default=500, ge=0, le=60_000)
     """A queued run's place is announced (`stage.progress`, reason `queued`) only when it
     changed, and at most once per this many milliseconds per run."""

@@ -30,7 +30,7 @@ from igny8.db import create_engine, session_factory
 from igny8.messaging.tables import outbox
 from igny8.testing import migrated_database
 
-from .conftest import Harness
+from .conftest import FakeAI, Harness
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -497,3 +497,138 @@ async def test_a_runs_images_reach_the_work_topic_a_window_at_a_time(harness) ->
     run = await asyncio.wait_for(driving, 20)
     assert run["status"] == "completed"
     assert len(h.topics("image.generate")) == total == h.ai.calls["generate_image"] > 2
+
+
+class GatedAI(FakeAI):
+    """Every completion waits for a permit: the test decides how far each run gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.permits = asyncio.Semaphore(0)
+        self.waiting = 0
+
+    async def complete(self, *args: Any, **kwargs: Any) -> Any:
+        self.waiting += 1
+        try:
+            await self.permits.acquire()
+        finally:
+            self.waiting -= 1
+        return await super().complete(*args, **kwargs)
+
+
+async def until(check: Any, what: str, tries: int = 500) -> None:
+    for _ in range(tries):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_an_agency_holding_every_slot_yields_two_to_a_small_account_at_its_next_items(
+    fair_db, sessions, tmp_path: Path
+) -> None:
+    """Issue 17 with counts: an agency's runs hold all four slots (two workers, two each) with
+    more queued; a small account queues two runs. Each agency run is let through one AI call:
+    at its next item two of them give their slots back, and the small account's runs start —
+    before any agency run could end. Every run then completes, every AI call made once (a
+    yielded run goes on from its checkpoints), and no run was ever driven by two workers."""
+    agency, small = Harness(fair_db, tmp_path / "a"), Harness(fair_db, tmp_path / "s")
+    ai = GatedAI()
+    second = create_engine(fair_db, 5)
+    one = agency.run_engine
+    one.ai = ai
+    two = RunEngine(
+        unit_of_work=uow_of(session_factory(second)),
+        ai=ai,
+        storage=agency.storage,
+        log=one.log,
+        clock=SystemClock(),
+        worker_id="worker-two",
+        image_url=one.image_url,
+        lease_ttl_s=5,
+        reserve_wait_s=0.5,
+        poll_s=0.02,
+    )
+    driving: dict[uuid.UUID, str] = {}
+    overlaps: list[uuid.UUID] = []
+    for engine in (one, two):
+        inner = engine.drive
+
+        async def drive(
+            run_id: uuid.UUID, token: int | None = None, inner: Any = inner, e: Any = engine
+        ) -> str:
+            if run_id in driving:
+                overlaps.append(run_id)
+            driving[run_id] = e.worker_id
+            try:
+                return str(await inner(run_id, token))
+            finally:
+                driving.pop(run_id, None)
+
+        engine.drive = drive  # type: ignore[method-assign]
+
+    async def queue(h: Harness, n: int) -> list[uuid.UUID]:
+        ids = []
+        for _ in range(n):
+            h.site = uuid.uuid4()
+            await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
+            await h.add_keywords(3)
+            async with h.uow() as uow:
+                ids.append(await start_run(uow, h.account, h.site, [1, 2, 3, 4]))
+                await uow.commit()
+        return ids
+
+    async def rows(ids: list[uuid.UUID]) -> list[Any]:
+        async with sessions() as session:
+            found = await session.execute(sa.select(runs).where(runs.c.run_id.in_(ids)))
+            return list(found.all())
+
+    agency_runs = await queue(agency, 6)
+    agency.start_pump()
+    small.start_pump()
+    stop = asyncio.Event()
+    loops = [
+        asyncio.create_task(run_driver(e, e.unit_of_work, 2, 0.05)(stop))  # type: ignore[arg-type]
+        for e in (one, two)
+    ]
+    try:
+
+        async def four_waiting() -> bool:
+            return ai.waiting == 4
+
+        await until(four_waiting, "the agency's runs in all four slots, each in its first call")
+        small_runs = await queue(small, 2)
+        await publish_positions(uow_of(sessions), Caps(), SystemClock())
+        asked = [r for r in await rows(agency_runs) if r.requested == "yield"]
+        assert len(asked) == 2, "two of the agency's four runs are asked to give their slot back"
+        for _ in range(4):
+            ai.permits.release()  # one call each
+
+        async def small_started() -> bool:
+            return all(r.started_at is not None for r in await rows(small_runs))
+
+        await until(small_started, "the small account's runs started")
+        mine = await rows(agency_runs)
+        assert not [r for r in mine if r.ended_at is not None], "no agency run has ended"
+        assert sum(1 for r in mine if r.status == "queued" and r.started_at) == 2, "yielded"
+        assert ai.calls["cluster_keywords"] == 4, "one call per agency run, none of the small's"
+
+        for _ in range(1_000):
+            ai.permits.release()
+
+        async def all_done() -> bool:
+            return all(r.status == "completed" for r in await rows(agency_runs + small_runs))
+
+        await until(all_done, "every run completed", tries=1_500)
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+        await agency.close()
+        await small.close()
+        await second.dispose()
+    assert overlaps == []
+    assert ai.calls["cluster_keywords"] == 8, "every item once: the yielded runs went on"
+    assert ai.calls["generate_ideas"] == 8
+    assert ai.calls["generate_content"] == 16
+    readmitted = [r for r in await rows(agency_runs) if r.fencing_token >= 2]
+    assert len(readmitted) >= 2, "the yielded runs were admitted again"

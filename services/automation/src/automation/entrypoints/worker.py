@@ -34,18 +34,21 @@ def run_driver(
     caps: Caps | None = None,
     wakeups: asyncio.Event | None = None,
     announce_every: timedelta = timedelta(0),
+    give_back: bool = True,
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
     """`concurrency` run slots in this process, filled fairly from the queue every worker shares
     (`app/slots.py`). A slot is refilled as soon as its run ends (not at the next tick); a new or
     resumed run anywhere wakes the loop through `wakeups` (PostgreSQL NOTIFY); `tick_s` is only
     the fallback. Queued runs' places are announced when they change, at most once per
-    `announce_every` per run."""
+    `announce_every` per run; with `give_back`, accounts over their share are asked to yield
+    slots to the waiting ones at the same moments (and at once when woken: a run was queued)."""
     caps = caps or Caps()
 
     async def run(stop: asyncio.Event) -> None:
         active: dict[uuid.UUID, asyncio.Task[str]] = {}
         changed = wakeups or asyncio.Event()
         positions_at = 0.0
+        woken = False
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             changed.clear()
@@ -75,14 +78,18 @@ def run_driver(
                 )
                 task.add_done_callback(lambda _: changed.set())  # refill the slot at once
                 active[slot.run_id] = task
-            if admitted or loop.time() - positions_at >= POSITIONS_EVERY_S:
+            if admitted or woken or loop.time() - positions_at >= POSITIONS_EVERY_S:
                 positions_at = loop.time()
                 try:
-                    await publish_positions(unit_of_work, caps, engine.clock, announce_every)
+                    await publish_positions(
+                        unit_of_work, caps, engine.clock, announce_every, give_back
+                    )
                 except Exception as exc:
                     log.warning("cannot update queue positions", error=repr(exc))
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, changed), tick_s)
+                woken = changed.is_set()
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
