@@ -66,7 +66,9 @@ class AutomationSettings(ServiceSettings):
     run_log_retention_days: int = Field(default=90, ge=1)
     """Run log lines older than this are deleted (hourly, by one worker replica)."""
     worker_concurrency: int = Field(default=4, ge=1, le=64)
-    worker_tick_s: float = 0.5
+    worker_tick_s: float = 1.0
+    """The run driver's fallback look for work: runs queued or resumed wake it at once (NOTIFY),
+    so the tick only finds a crashed worker's runs (15 s leases) or a NOTIFY missed."""
     lease_ttl_s: float = 15.0
     reserve_wait_s: float = 60.0
     """How long a run waits for billing's answer before sending the same reserve again."""

@@ -79,17 +79,28 @@ async def publish_positions(
     every: timedelta = timedelta(0),
     give_back: bool = True,
 ) -> int:
+    """`review_queue`; the number of places announced."""
+    return (await review_queue(unit_of_work, caps, clock, every, give_back))[0]
+
+
+async def review_queue(
+    unit_of_work: Callable[[], UnitOfWork],
+    caps: Caps,
+    clock: Clock,
+    every: timedelta = timedelta(0),
+    give_back: bool = True,
+) -> tuple[int, int]:
     """Recompute every queued run's place; store and announce (stage.progress, reason `queued`)
     the places that changed, each run's at most once per `every` (the others wait for a later
     recomputation, so the latest place is always announced in the end) — one statement for the
     stores. With `give_back`, ask runs of accounts over their share to yield their slots to the
-    waiting ones. The number announced."""
+    waiting ones. The number announced, and the number of runs queued."""
     async with unit_of_work() as uow:
         await uow.run_queue.lock_admission()  # one recomputation at a time across workers
         stored = await uow.run_queue.queue_positions()
         if not stored:
             await uow.commit()
-            return 0
+            return 0, 0
         waiting = await uow.run_queue.queued(QUEUE_SCAN_LIMIT)
         in_progress = await uow.run_queue.in_progress()
         places = positions(waiting, in_progress, caps)
@@ -117,7 +128,7 @@ async def publish_positions(
                     run["site_id"],
                 )
         await uow.commit()
-    return len(changed)
+    return len(changed), len(stored)
 
 
 async def _ask_to_yield(

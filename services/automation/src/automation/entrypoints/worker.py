@@ -16,7 +16,7 @@ from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.scheduler import start_due_runs
-from automation.app.slots import admit, publish_positions
+from automation.app.slots import admit, review_queue
 from automation.domain.scheduling import Caps
 from automation.ports import Clock
 from igny8.observability import get_logger
@@ -48,6 +48,7 @@ def run_driver(
         active: dict[uuid.UUID, asyncio.Task[str]] = {}
         changed = wakeups or asyncio.Event()
         positions_at = 0.0
+        queued = True  # until a review finds the queue empty
         woken = False
         loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -78,12 +79,19 @@ def run_driver(
                 )
                 task.add_done_callback(lambda _: changed.set())  # refill the slot at once
                 active[slot.run_id] = task
-            if admitted or woken or loop.time() - positions_at >= POSITIONS_EVERY_S:
+            since = loop.time() - positions_at
+            if (
+                admitted
+                or woken
+                or (queued and since >= POSITIONS_EVERY_S)
+                or since >= QUIET_REVIEW_EVERY_S
+            ):
                 positions_at = loop.time()
                 try:
-                    await publish_positions(
+                    _, waiting = await review_queue(
                         unit_of_work, caps, engine.clock, announce_every, give_back
                     )
+                    queued = waiting > 0
                 except Exception as exc:
                     log.warning("cannot update queue positions", error=repr(exc))
             woken = False
@@ -98,7 +106,11 @@ def run_driver(
 
 
 POSITIONS_EVERY_S = 1.0
-"""How often queued runs' places are recomputed and announced (also after each admission)."""
+"""How often queued runs' places are recomputed and announced while runs wait (also after each
+admission and whenever the loop is woken: a run queued, resumed or ended)."""
+QUIET_REVIEW_EVERY_S = 10.0
+"""With the queue found empty, a run queued anywhere wakes the loop (NOTIFY); this look is only
+the fallback for a NOTIFY missed while the LISTEN connection was down."""
 
 
 async def _first(*events: asyncio.Event) -> None:
