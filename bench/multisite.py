@@ -430,7 +430,7 @@ async def scenario(workers: int, profile: bool = False) -> dict[str, Any]:
                         await conn.execute(
                             sa.text(
                                 "SELECT run_id, account_id, status, created_at, started_at, "
-                                "ended_at FROM runs WHERE run_id = ANY(:ids)"
+                                "ended_at, fencing_token FROM runs WHERE run_id = ANY(:ids)"
                             ),
                             {"ids": [uuid.UUID(r) for r in runs]},
                         )
@@ -460,6 +460,14 @@ async def scenario(workers: int, profile: bool = False) -> dict[str, Any]:
     waits = [(r.started_at - r.created_at).total_seconds() for r in small_rows if r.started_at]
     small_wait = sum(waits) / len(waits) if waits else None
     small_wall = mean_wall(small_rows)
+    # the small account's own runs' time from start to end, in the same minutes: its wall time
+    # over it is the queueing alone, whatever the machine's load did to the run times
+    spans = [
+        (r.ended_at - r.started_at).total_seconds()
+        for r in small_rows
+        if r.ended_at and r.started_at
+    ]
+    small_span = sum(spans) / len(spans) if spans else None
     return {
         "workers": workers,
         "slots": slots,
@@ -471,9 +479,14 @@ async def scenario(workers: int, profile: bool = False) -> dict[str, Any]:
         "efficiency": round(ideal / total_s, 3),
         "runs_per_s": round(len(runs) / total_s, 3),
         "small_requested_after_s": round(small_requested - began, 2),
+        # every admission after the first is a yielded run admitted again (or a takeover)
+        "slots_given_back": sum(int(r.fencing_token) - 1 for r in rows),
         "small_mean_wait_s": round(small_wait, 2) if small_wait is not None else None,
         "small_mean_wall_s": round(small_wall, 2) if small_wall is not None else None,
         "small_wall_over_solo": round(small_wall / solo_s, 2) if small_wall else None,
+        "small_wall_over_own_run_time": (
+            round(small_wall / small_span, 2) if small_wall and small_span else None
+        ),
         "small_account_solo_mean_wall_s": round(account_solo_s, 2) if account_solo_s else None,
         "small_wall_over_account_solo": (
             round(small_wall / account_solo_s, 2) if small_wall and account_solo_s else None

@@ -18,10 +18,12 @@ from automation.adapters.sqlalchemy_tables import ai_calls_in_flight, ai_provide
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.ai_budget import within_budget
 from automation.app.run_engine import RunEngine
+from automation.app.run_lifecycle import take_requests
 from automation.app.runs import start_run
 from automation.app.slots import admit, publish_positions
 from automation.bootstrap import SERVICE_ROOT
 from automation.domain.ai import AIRateLimited
+from automation.domain.runs import RunStatus
 from automation.domain.scheduling import Caps
 from automation.entrypoints.worker import run_driver
 from igny8.clock import SystemClock
@@ -632,3 +634,74 @@ async def test_an_agency_holding_every_slot_yields_two_to_a_small_account_at_its
     assert ai.calls["generate_content"] == 16
     readmitted = [r for r in await rows(agency_runs) if r.fencing_token >= 2]
     assert len(readmitted) >= 2, "the yielded runs were admitted again"
+
+
+async def yielded_after_stage_1(h: Harness) -> uuid.UUID:
+    """A run asked to yield while its stage-1 call is in flight: it finishes that item, then
+    gives its slot back at the stage boundary (queued, its lease cleared, its holds kept)."""
+    ai = GatedAI()
+    h.run_engine.ai = ai
+    await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
+    await h.add_keywords(6)  # two clusters: two stage-2 items
+    run_id = await h.start([1, 2, 3, 4])
+    driving = asyncio.create_task(h.run_engine.drive(run_id))
+
+    async def in_call() -> bool:
+        return ai.waiting == 1
+
+    await until(in_call, "the run's stage-1 call in flight")
+    await h.set_run(run_id, requested="yield")
+    async with h.uow() as uow:
+        current = await uow.runs.run(run_id)
+    assert current is not None
+    # an image consumer (any task but the driver) passing an item boundary leaves it be
+    await take_requests(
+        h.run_engine,
+        h.run_engine.context(current, current.fencing_token),
+        current,
+        (RunStatus.RUNNING,),
+    )
+    assert (await h.run(run_id))["status"] == "running"
+    ai.permits.release()
+    assert await asyncio.wait_for(driving, 10) == "queued"
+    run = await h.run(run_id)
+    assert (run["status"], run["requested"], run["lease_owner"]) == ("queued", None, None)
+    assert run["started_at"] is not None
+    assert ai.calls["cluster_keywords"] == 1
+    for _ in range(1_000):
+        ai.permits.release()
+    return run_id
+
+
+async def test_a_yielded_run_is_admitted_again_as_running_and_goes_on_from_its_checkpoints(
+    harness,
+) -> None:
+    h = harness
+    run_id = await yielded_after_stage_1(h)
+    reserves = len(h.topics("credit.reserve"))
+    admitted = await admit(h.uow, SystemClock(), "worker-b", 1, Caps(), 30)
+    assert [a.run_id for a in admitted] == [run_id]
+    assert (await h.run(run_id))["status"] == "running", "it holds its credits already"
+    assert await h.run_engine.drive(run_id, admitted[0].token) == "completed"
+    assert h.ai.calls == {}, "the harness's own AI was not used"
+    ai = h.run_engine.ai
+    assert isinstance(ai, GatedAI)
+    assert ai.calls["cluster_keywords"] == 1, "stage 1 was not done again"
+    assert ai.calls["generate_ideas"] == 2 and ai.calls["generate_content"] == 4
+    await h.pump_once()
+    assert len(h.topics("credit.reserve")) == reserves, "no second reservation"
+    assert len(h.topics("stage.completed")) == 4
+
+
+async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_finishing(
+    harness, action
+) -> None:
+    h = harness
+    h.answer_commits = False
+    run_id = await yielded_after_stage_1(h)
+    cancelled = await action(h, run_id, "cancel")
+    assert cancelled["status"] == "finishing", "queued -> finishing: a capture is unanswered"
+    await h.answer_pending("credit.commit")
+    run = await h.drive_until(run_id, {"cancelled"})
+    assert run["ended_at"] is not None
+    assert h.run_engine.ai.calls["generate_ideas"] == 0  # type: ignore[attr-defined]
