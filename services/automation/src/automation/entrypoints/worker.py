@@ -82,11 +82,11 @@ def run_driver(
             since = loop.time() - positions_at
             if (
                 admitted
-                or woken
+                or (woken and since >= WOKEN_REVIEW_GAP_S)
                 or (queued and since >= POSITIONS_EVERY_S)
                 or since >= QUIET_REVIEW_EVERY_S
             ):
-                positions_at = loop.time()
+                positions_at, woken = loop.time(), False
                 try:
                     _, waiting = await review_queue(
                         unit_of_work, caps, engine.clock, announce_every, give_back
@@ -94,10 +94,13 @@ def run_driver(
                     queued = waiting > 0
                 except Exception as exc:
                     log.warning("cannot update queue positions", error=repr(exc))
-            woken = False
+            wait_s = tick_s
+            if woken:  # a wake inside the gap: review once the gap has passed
+                gap_left = WOKEN_REVIEW_GAP_S - (loop.time() - positions_at)
+                wait_s = min(tick_s, max(gap_left, 0.0) + 0.001)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(stop, changed), tick_s)
-                woken = changed.is_set()
+                await asyncio.wait_for(_first(stop, changed), wait_s)
+            woken = woken or changed.is_set()  # kept until a review has run
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
@@ -108,6 +111,8 @@ def run_driver(
 POSITIONS_EVERY_S = 1.0
 """How often queued runs' places are recomputed and announced while runs wait (also after each
 admission and whenever the loop is woken: a run queued, resumed or ended)."""
+WOKEN_REVIEW_GAP_S = 0.2
+"""A burst of NOTIFYs (forty runs started at once) reviews the queue at most five times a second."""
 QUIET_REVIEW_EVERY_S = 10.0
 """With the queue found empty, a run queued anywhere wakes the loop (NOTIFY); this look is only
 the fallback for a NOTIFY missed while the LISTEN connection was down."""
