@@ -165,6 +165,7 @@ def bootstrap(
                     run_caps,
                     wakeups.queue_event,
                     timedelta(milliseconds=settings.queue_position_every_ms),
+                    settings.yield_slots,
                 ),
                 run_log,
             ),

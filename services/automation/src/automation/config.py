@@ -66,7 +66,9 @@ class AutomationSettings(ServiceSettings):
     run_log_retention_days: int = Field(default=90, ge=1)
     """Run log lines older than this are deleted (hourly, by one worker replica)."""
     worker_concurrency: int = Field(default=4, ge=1, le=64)
-    worker_tick_s: float = 0.5
+    worker_tick_s: float = 1.0
+    """The run driver's fallback look for work: runs queued or resumed wake it at once (NOTIFY),
+    so the tick only finds a crashed worker's runs (15 s leases) or a NOTIFY missed."""
     lease_ttl_s: float = 15.0
     reserve_wait_s: float = 60.0
     """How long a run waits for billing's answer before sending the same reserve again."""
@@ -92,6 +94,10 @@ class AutomationSettings(ServiceSettings):
     plan_run_caps: dict[str, int] = Field(default_factory=dict)
     """Runs in progress at once per account of a plan (JSON: {plan: runs}); an account's own cap
     wins over its plan's, which wins over `max_runs_per_account`."""
+    yield_slots: bool = True
+    """While runs wait, an account holding two or more runs more than the next waiting run's
+    account gives slots back at its runs' next safe point (between items): a newcomer waits one
+    item, not one whole run (`domain.scheduling.yields`)."""
     queue_position_every_ms: int = Field(default=500, ge=0, le=60_000)
     """A queued run's place is announced (`stage.progress`, reason `queued`) only when it
     changed, and at most once per this many milliseconds per run."""

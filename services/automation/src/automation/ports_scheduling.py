@@ -34,9 +34,16 @@ class RunQueue(Protocol):
     async def announced_at(self) -> dict[uuid.UUID, datetime | None]:
         """When each queued run's place was last announced (the throttle's memory)."""
 
-    async def admit(
-        self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
-    ) -> int | None: ...
+    async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
+        """queued → reserving (or → running for a run that yielded its slot), with the lease."""
+
+    async def yielding(self) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+        """Per account: running runs a yield can be asked of, and runs asked that still hold
+        their slot."""
+
+    async def request_yields(self, account_id: uuid.UUID, n: int) -> int:
+        """Ask up to `n` of the account's running runs to give their slot back (the ones that
+        started last first); how many were asked."""
 
     async def set_positions(
         self, places: dict[uuid.UUID, int], announced_at: datetime | None = None

@@ -18,10 +18,12 @@ from automation.adapters.sqlalchemy_tables import ai_calls_in_flight, ai_provide
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.ai_budget import within_budget
 from automation.app.run_engine import RunEngine
+from automation.app.run_lifecycle import take_requests
 from automation.app.runs import start_run
 from automation.app.slots import admit, publish_positions
 from automation.bootstrap import SERVICE_ROOT
 from automation.domain.ai import AIRateLimited
+from automation.domain.runs import RunStatus
 from automation.domain.scheduling import Caps
 from automation.entrypoints.worker import run_driver
 from igny8.clock import SystemClock
@@ -30,7 +32,7 @@ from igny8.db import create_engine, session_factory
 from igny8.messaging.tables import outbox
 from igny8.testing import migrated_database
 
-from .conftest import Harness
+from .conftest import FakeAI, Harness
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -497,3 +499,209 @@ async def test_a_runs_images_reach_the_work_topic_a_window_at_a_time(harness) ->
     run = await asyncio.wait_for(driving, 20)
     assert run["status"] == "completed"
     assert len(h.topics("image.generate")) == total == h.ai.calls["generate_image"] > 2
+
+
+class GatedAI(FakeAI):
+    """Every completion waits for a permit: the test decides how far each run gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.permits = asyncio.Semaphore(0)
+        self.waiting = 0
+
+    async def complete(self, *args: Any, **kwargs: Any) -> Any:
+        self.waiting += 1
+        try:
+            await self.permits.acquire()
+        finally:
+            self.waiting -= 1
+        return await super().complete(*args, **kwargs)
+
+
+async def until(check: Any, what: str, tries: int = 500) -> None:
+    for _ in range(tries):
+        if await check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_an_agency_holding_every_slot_yields_two_to_a_small_account_at_its_next_items(
+    fair_db, sessions, tmp_path: Path
+) -> None:
+    """Issue 17 with counts: an agency's runs hold all four slots (two workers, two each) with
+    more queued; a small account queues two runs. Each agency run is let through one AI call:
+    at its next item two of them give their slots back, and the small account's runs start —
+    before any agency run could end. Every run then completes, every AI call made once (a
+    yielded run goes on from its checkpoints), and no run was ever driven by two workers."""
+    agency, small = Harness(fair_db, tmp_path / "a"), Harness(fair_db, tmp_path / "s")
+    ai = GatedAI()
+    second = create_engine(fair_db, 5)
+    one = agency.run_engine
+    one.ai = ai
+    two = RunEngine(
+        unit_of_work=uow_of(session_factory(second)),
+        ai=ai,
+        storage=agency.storage,
+        log=one.log,
+        clock=SystemClock(),
+        worker_id="worker-two",
+        image_url=one.image_url,
+        lease_ttl_s=5,
+        reserve_wait_s=0.5,
+        poll_s=0.02,
+    )
+    driving: dict[uuid.UUID, str] = {}
+    overlaps: list[uuid.UUID] = []
+    for engine in (one, two):
+        inner = engine.drive
+
+        async def drive(
+            run_id: uuid.UUID, token: int | None = None, inner: Any = inner, e: Any = engine
+        ) -> str:
+            if run_id in driving:
+                overlaps.append(run_id)
+            driving[run_id] = e.worker_id
+            try:
+                return str(await inner(run_id, token))
+            finally:
+                driving.pop(run_id, None)
+
+        engine.drive = drive  # type: ignore[method-assign]
+
+    async def queue(h: Harness, n: int) -> list[uuid.UUID]:
+        ids = []
+        for _ in range(n):
+            h.site = uuid.uuid4()
+            await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
+            await h.add_keywords(3)
+            async with h.uow() as uow:
+                ids.append(await start_run(uow, h.account, h.site, [1, 2, 3, 4]))
+                await uow.commit()
+        return ids
+
+    async def rows(ids: list[uuid.UUID]) -> list[Any]:
+        async with sessions() as session:
+            found = await session.execute(sa.select(runs).where(runs.c.run_id.in_(ids)))
+            return list(found.all())
+
+    agency_runs = await queue(agency, 6)
+    agency.start_pump()
+    small.start_pump()
+    stop = asyncio.Event()
+    loops = [
+        asyncio.create_task(run_driver(e, e.unit_of_work, 2, 0.05)(stop))  # type: ignore[arg-type]
+        for e in (one, two)
+    ]
+    try:
+
+        async def four_waiting() -> bool:
+            return ai.waiting == 4
+
+        await until(four_waiting, "the agency's runs in all four slots, each in its first call")
+        small_runs = await queue(small, 2)
+        await publish_positions(uow_of(sessions), Caps(), SystemClock())
+        asked = [r for r in await rows(agency_runs) if r.requested == "yield"]
+        assert len(asked) == 2, "two of the agency's four runs are asked to give their slot back"
+        for _ in range(4):
+            ai.permits.release()  # one call each
+
+        async def small_started() -> bool:
+            return all(r.started_at is not None for r in await rows(small_runs))
+
+        await until(small_started, "the small account's runs started")
+        mine = await rows(agency_runs)
+        assert not [r for r in mine if r.ended_at is not None], "no agency run has ended"
+        assert sum(1 for r in mine if r.status == "queued" and r.started_at) == 2, "yielded"
+        assert ai.calls["cluster_keywords"] == 4, "one call per agency run, none of the small's"
+
+        for _ in range(1_000):
+            ai.permits.release()
+
+        async def all_done() -> bool:
+            return all(r.status == "completed" for r in await rows(agency_runs + small_runs))
+
+        await until(all_done, "every run completed", tries=1_500)
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+        await agency.close()
+        await small.close()
+        await second.dispose()
+    assert overlaps == []
+    assert ai.calls["cluster_keywords"] == 8, "every item once: the yielded runs went on"
+    assert ai.calls["generate_ideas"] == 8
+    assert ai.calls["generate_content"] == 16
+    readmitted = [r for r in await rows(agency_runs) if r.fencing_token >= 2]
+    assert len(readmitted) >= 2, "the yielded runs were admitted again"
+
+
+async def yielded_after_stage_1(h: Harness) -> uuid.UUID:
+    """A run asked to yield while its stage-1 call is in flight: it finishes that item, then
+    gives its slot back at the stage boundary (queued, its lease cleared, its holds kept)."""
+    ai = GatedAI()
+    h.run_engine.ai = ai
+    await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
+    await h.add_keywords(6)  # two clusters: two stage-2 items
+    run_id = await h.start([1, 2, 3, 4])
+    driving = asyncio.create_task(h.run_engine.drive(run_id))
+
+    async def in_call() -> bool:
+        return ai.waiting == 1
+
+    await until(in_call, "the run's stage-1 call in flight")
+    await h.set_run(run_id, requested="yield")
+    async with h.uow() as uow:
+        current = await uow.runs.run(run_id)
+    assert current is not None
+    # an image consumer (any task but the driver) passing an item boundary leaves it be
+    await take_requests(
+        h.run_engine,
+        h.run_engine.context(current, current.fencing_token),
+        current,
+        (RunStatus.RUNNING,),
+    )
+    assert (await h.run(run_id))["status"] == "running"
+    ai.permits.release()
+    assert await asyncio.wait_for(driving, 10) == "queued"
+    run = await h.run(run_id)
+    assert (run["status"], run["requested"], run["lease_owner"]) == ("queued", None, None)
+    assert run["started_at"] is not None
+    assert ai.calls["cluster_keywords"] == 1
+    for _ in range(1_000):
+        ai.permits.release()
+    return run_id
+
+
+async def test_a_yielded_run_is_admitted_again_as_running_and_goes_on_from_its_checkpoints(
+    harness,
+) -> None:
+    h = harness
+    run_id = await yielded_after_stage_1(h)
+    reserves = len(h.topics("credit.reserve"))
+    admitted = await admit(h.uow, SystemClock(), "worker-b", 1, Caps(), 30)
+    assert [a.run_id for a in admitted] == [run_id]
+    assert (await h.run(run_id))["status"] == "running", "it holds its credits already"
+    assert await h.run_engine.drive(run_id, admitted[0].token) == "completed"
+    assert h.ai.calls == {}, "the harness's own AI was not used"
+    ai = h.run_engine.ai
+    assert isinstance(ai, GatedAI)
+    assert ai.calls["cluster_keywords"] == 1, "stage 1 was not done again"
+    assert ai.calls["generate_ideas"] == 2 and ai.calls["generate_content"] == 4
+    await h.pump_once()
+    assert len(h.topics("credit.reserve")) == reserves, "no second reservation"
+    assert len(h.topics("stage.completed")) == 4
+
+
+async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_finishing(
+    harness, action
+) -> None:
+    h = harness
+    h.answer_commits = False
+    run_id = await yielded_after_stage_1(h)
+    cancelled = await action(h, run_id, "cancel")
+    assert cancelled["status"] == "finishing", "queued -> finishing: a capture is unanswered"
+    await h.answer_pending("credit.commit")
+    run = await h.drive_until(run_id, {"cancelled"})
+    assert run["ended_at"] is not None
+    assert h.run_engine.ai.calls["generate_ideas"] == 0  # type: ignore[attr-defined]

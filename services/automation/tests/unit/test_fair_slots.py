@@ -13,6 +13,7 @@ from automation.domain.scheduling import (
     choose,
     fair_order,
     positions,
+    yields,
 )
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -139,3 +140,41 @@ def test_the_caps_come_from_the_settings_per_account_per_plan_and_by_default(mon
     runs, ai = caps_from(AutomationSettings())
     assert (runs.cap(AGENCY), runs.cap(SMALL)) == (3, 5)
     assert (ai.cap(AGENCY), ai.cap(SMALL), ai.cap(THIRD)) == (6, 2, 16)
+
+
+def test_an_agency_holding_every_slot_gives_two_back_to_a_small_account_with_two_waiting() -> None:
+    agency, small = queue(AGENCY, 20), queue(SMALL, 2, after_s=5)
+    assert yields(agency + small, {AGENCY: 4}, {AGENCY: 4}) == {AGENCY: 2}
+    # eight waiting: still two (2 and 2 is the fair share of four slots)
+    assert yields(agency + queue(SMALL, 8, after_s=5), {AGENCY: 4}, {AGENCY: 4}) == {AGENCY: 2}
+
+
+def test_no_yield_without_a_gap_of_two_or_to_the_accounts_own_runs() -> None:
+    agency, small = queue(AGENCY, 20), queue(SMALL, 2, after_s=5)
+    assert yields(agency + small, {AGENCY: 2, SMALL: 2}, {AGENCY: 2, SMALL: 2}) == {}
+    assert yields(agency + small, {AGENCY: 3, SMALL: 2}, {AGENCY: 3, SMALL: 2}) == {}, (
+        "a gap of one would only trade the slot back and forth"
+    )
+    assert yields(agency, {AGENCY: 4}, {AGENCY: 4}) == {}, "never to itself"
+
+
+def test_only_runs_that_can_yield_are_asked_and_pending_yields_count_as_given() -> None:
+    agency, small = queue(AGENCY, 20), queue(SMALL, 2, after_s=5)
+    # two agency runs are reserving or finishing: only one of four can be asked
+    assert yields(agency + small, {AGENCY: 4}, {AGENCY: 1}) == {AGENCY: 1}
+    # two already asked are leaving (left out of in_progress), their slots go to the small
+    # account's two runs: nothing more to ask
+    assert yields(agency + small, {AGENCY: 2}, {AGENCY: 2}, leaving=2) == {}
+    assert yields(agency + small, {AGENCY: 3}, {AGENCY: 3}, leaving=1) == {AGENCY: 1}
+
+
+def test_an_account_at_its_cap_is_not_given_slots_by_yields() -> None:
+    agency, small = queue(AGENCY, 20), queue(SMALL, 2, after_s=5)
+    caps = Caps(for_account={SMALL: 1})
+    assert yields(agency + small, {AGENCY: 4}, {AGENCY: 4}, caps=caps) == {AGENCY: 1}
+    assert yields(agency + small, {AGENCY: 4, SMALL: 1}, {AGENCY: 4}, caps=caps) == {}
+
+
+def test_the_fullest_account_gives_first() -> None:
+    small = queue(SMALL, 1, after_s=5)
+    assert yields(small, {AGENCY: 5, THIRD: 3}, {AGENCY: 5, THIRD: 3}) == {AGENCY: 1}

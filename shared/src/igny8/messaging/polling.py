@@ -6,6 +6,11 @@ sleep waits for it. On a trickle (a consumer that has caught up, the usual state
 to a whole `batch_timeout_ms` to the delivery latency. `getmany` already returns as soon as any
 record is fetched, so the poll here simply waits again; it sleeps only when `getmany` came back
 empty early (no assignment yet), where FastStream's sleep guards against a busy loop.
+
+Since `getmany` returns the moment a record is fetched, how long it waits when nothing comes
+adds no latency: it only sets how often an idle consumer wakes. Each wake costs the loop and
+aiokafka's bookkeeping, so an idle consumer waits at least `IDLE_WAIT_MS` (a stopping consumer's
+fetcher wakes the waiter at once, so shutdown is not delayed).
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import time
 from itertools import chain
 from typing import Any
 
+IDLE_WAIT_MS = 1_000
+
 
 def poll_without_idle_sleep(subscriber: Any, timeout_ms: int, max_records: int) -> None:
     """Replace a FastStream batch subscriber's `get_msg` (same contract: a tuple of records)."""
+    timeout_ms = max(timeout_ms, IDLE_WAIT_MS)
     timeout_s = timeout_ms / 1000
 
     async def get_msg(consumer: Any) -> tuple[Any, ...]:

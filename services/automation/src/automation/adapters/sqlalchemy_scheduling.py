@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import runs
-from automation.domain.runs import DRIVEN, RunStatus
+from automation.domain.runs import DRIVEN, RunRequest, RunStatus
 from automation.domain.scheduling import QueuedRun, Waiting
 
 ADMISSION_LOCK = 0x6967_6E79_3866_6169  # "ign8fai": one admission at a time, every worker
@@ -84,12 +84,17 @@ class SqlAlchemyRunQueue(SessionRepository):
         return {r.run_id: r.queue_announced_at for r in rows}
 
     async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
-        """queued → reserving, leased to the admitting worker (the new fencing token)."""
+        """queued → reserving, leased to the admitting worker (the new fencing token); a run
+        that started before and yielded its slot goes straight back to running (it holds its
+        credits already)."""
         got = await self.session.execute(
             sa.update(runs)
             .where(runs.c.run_id == run_id, runs.c.status == RunStatus.QUEUED)
             .values(
-                status=RunStatus.RESERVING,
+                status=sa.case(
+                    (runs.c.started_at.is_(None), str(RunStatus.RESERVING)),
+                    else_=str(RunStatus.RUNNING),
+                ),
                 queue_position=None,
                 lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=ttl_s),
@@ -99,6 +104,49 @@ class SqlAlchemyRunQueue(SessionRepository):
         )
         token = got.scalar()
         return int(token) if token is not None else None
+
+    async def yielding(self) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+        asked = runs.c.requested == RunRequest.YIELD
+        rows = await self.session.execute(
+            sa.select(
+                runs.c.account_id,
+                sa.func.count().filter(
+                    runs.c.status == RunStatus.RUNNING,
+                    runs.c.requested.is_(None),
+                    runs.c.lease_owner.is_not(None),
+                ),
+                sa.func.count().filter(asked),
+            )
+            .where(runs.c.status.in_(IN_PROGRESS))
+            .group_by(runs.c.account_id)
+        )
+        spare, pending = {}, {}
+        for account, can, asked_n in rows:
+            spare[account], pending[account] = int(can), int(asked_n)
+        return spare, pending
+
+    async def request_yields(self, account_id: uuid.UUID, n: int) -> int:
+        # SKIP LOCKED: a run whose driver is writing an item now is passed over, not waited for
+        can = (
+            runs.c.account_id == account_id,
+            runs.c.status == RunStatus.RUNNING,
+            runs.c.requested.is_(None),
+            runs.c.lease_owner.is_not(None),
+        )
+        chosen = (
+            sa.select(runs.c.run_id)
+            .where(*can)
+            .order_by(runs.c.started_at.desc().nulls_last(), runs.c.run_id)
+            .limit(n)
+            .with_for_update(skip_locked=True)
+        )
+        asked = await self.session.execute(
+            sa.update(runs)
+            .where(runs.c.run_id.in_(chosen), *can)
+            .values(requested=RunRequest.YIELD)
+            .returning(runs.c.run_id)
+        )
+        return len(asked.all())
 
     async def set_positions(
         self, places: dict[uuid.UUID, int], announced_at: datetime | None = None

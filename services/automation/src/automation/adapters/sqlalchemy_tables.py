@@ -198,7 +198,7 @@ runs = sa.Table(
     *_tenant(),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("stages", JSONB, nullable=False),
-    sa.Column("requested", sa.Text, nullable=True),  # pause/cancel asked for; between items
+    sa.Column("requested", sa.Text, nullable=True),  # pause/cancel/yield asked; between items
     sa.Column("pause_reason", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("config", JSONB, nullable=False),

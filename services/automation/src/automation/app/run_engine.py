@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from automation.app.credit_holds import reserve
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import stage_event
-from automation.app.run_lifecycle import finish, settle_and_end
+from automation.app.run_lifecycle import driving, finish, settle_and_end, take_requests
 from automation.app.stages import STAGE_RUNNERS
 from automation.app.stages.images import image_item
 from automation.domain.ai import AINotConfigured
@@ -107,6 +107,7 @@ class RunEngine:
         if token is None:
             return "not_acquired"
         renewer = asyncio.create_task(self._renew(run_id, token))
+        mine = driving.set(run_id)
         try:
             return await self._drive(run_id, token)
         except LeaseLost as lost:
@@ -115,6 +116,7 @@ class RunEngine:
         except Stop as stop:
             return stop.outcome
         finally:
+            driving.reset(mine)
             if self.signals is not None:
                 self.signals.forget(run_id)
             renewer.cancel()
@@ -167,9 +169,16 @@ class RunEngine:
 
     async def _run_stage(self, ctx: RunContext, stage: int) -> None:
         async with self.unit_of_work() as uow:
-            await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
-            await stage_event(uow, ctx, "started", stage, {})
-            await uow.commit()
+            current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+            if current.requested is None:
+                await stage_event(uow, ctx, "started", stage, {})
+                await uow.commit()
+        if current.requested is not None:  # a stage boundary is a safe point for all of them
+            await take_requests(self, ctx, current, (R.RUNNING,))
+            async with self.unit_of_work() as uow:
+                await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+                await stage_event(uow, ctx, "started", stage, {})
+                await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = ctx.config.max_items_per_stage.get(stage, 100_000)
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)

@@ -5,6 +5,8 @@ every capture, and only then releases its holds (DESIGN §4; the state machine i
 
 from __future__ import annotations
 
+import uuid
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -22,32 +24,74 @@ if TYPE_CHECKING:
 
 R = RunStatus
 
+driving: ContextVar[uuid.UUID | None] = ContextVar("driving", default=None)
+"""The run this task drives (set by `RunEngine.drive`): only the driver gives a run's slot back —
+an image worker handling one of its images (`run_item` there too) leaves the request to it."""
+
 
 async def between_items(
     eng: RunEngine,
     ctx: RunContext,
     key: str | None = None,
     expect: tuple[RunStatus, ...] = (R.RUNNING,),
+    may_yield: bool = False,
 ) -> bool:
-    """Pause and cancel take effect here. True when the item `key` is already done."""
+    """Pause and cancel take effect here (and a yield, where the caller says it is safe). True
+    when the item `key` is already done."""
     async with eng.unit_of_work() as uow:
         current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
         done = key is not None and await uow.items.item_done(ctx.run_id, key)
-    await take_requests(eng, ctx, current, expect)
+    await take_requests(eng, ctx, current, expect, may_yield)
     return done
 
 
 async def take_requests(
-    eng: RunEngine, ctx: RunContext, current: Run, expect: tuple[RunStatus, ...]
+    eng: RunEngine,
+    ctx: RunContext,
+    current: Run,
+    expect: tuple[RunStatus, ...],
+    may_yield: bool = True,
 ) -> None:
-    """Act on a pause or cancel asked for, or stop when the run left the expected states."""
+    """Act on a pause, cancel or yield asked for, or stop when the run left the expected states.
+    A yield is taken only by the run's driver, before an item (nothing of the run in flight:
+    no AI call, no reservation) — `may_yield` False where that does not hold."""
     if current.requested is RunRequest.CANCEL:
         await finish(eng, ctx, R.CANCELLED, "cancelled on request")
         raise Stop(R.CANCELLED)
     if current.requested is RunRequest.PAUSE:
         await pause(eng, ctx, "requested")
+    if (
+        current.requested is RunRequest.YIELD
+        and may_yield
+        and current.status is R.RUNNING
+        and driving.get() == ctx.run_id
+    ):
+        await give_back(eng, ctx)
     if current.status not in expect:
         raise Stop(current.status)  # paused or ending elsewhere (e.g. by an image worker)
+
+
+async def give_back(eng: RunEngine, ctx: RunContext) -> None:
+    """running → queued: the slot goes to a waiting account (`domain.scheduling.yields`). The
+    run keeps its checkpoints and holds; admitted again it goes on as `running` where it
+    stopped — the new lease's token fences anything of this drive still on its way."""
+    async with eng.unit_of_work() as uow:
+        current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+        if current.requested is not RunRequest.YIELD:  # a pause or cancel replaced it
+            return
+        await uow.runs.transition(
+            ctx.run_id,
+            (R.RUNNING,),
+            R.QUEUED,
+            requested=None,
+            queue_position=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        await uow.run_queue.notify()
+        await uow.commit()
+    eng.log.write(ctx.run_id, None, "run.yielded", "gave its slot to a waiting account")
+    raise Stop(R.QUEUED)
 
 
 async def pause(eng: RunEngine, ctx: RunContext, reason: str) -> None:

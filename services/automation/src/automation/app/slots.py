@@ -1,7 +1,9 @@
 """Fair run slots (issue 17): a worker with free slots admits queued runs in the fair order of
 `domain.scheduling` (fewest runs in progress per account, then oldest waiting, within the
 account's cap), and the queue's positions are kept visible (`runs.queue_position`, and
-`stage.progress` with reason `queued` for every run whose place changed).
+`stage.progress` with reason `queued` for every run whose place changed). When the slots are all
+taken and an account holds more than its share, its runs are asked to give theirs back
+(`domain.scheduling.yields`; the run does at its next safe point, `run_lifecycle.give_back`).
 
 Every worker process admits from the same queue in PostgreSQL under one advisory lock, so the
 fair order and the caps hold across the fleet; runs already admitted that nobody drives (resumed,
@@ -15,7 +17,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from automation.domain.runs import STAGES
-from automation.domain.scheduling import Caps, announcements, choose, positions
+from automation.domain.scheduling import (
+    Caps,
+    Waiting,
+    announcements,
+    choose,
+    positions,
+    yields,
+)
 from automation.ports import Clock, UnitOfWork
 from igny8.contracts.runs import StageChanged
 
@@ -68,20 +77,35 @@ async def publish_positions(
     caps: Caps,
     clock: Clock,
     every: timedelta = timedelta(0),
+    give_back: bool = True,
 ) -> int:
+    """`review_queue`; the number of places announced."""
+    return (await review_queue(unit_of_work, caps, clock, every, give_back))[0]
+
+
+async def review_queue(
+    unit_of_work: Callable[[], UnitOfWork],
+    caps: Caps,
+    clock: Clock,
+    every: timedelta = timedelta(0),
+    give_back: bool = True,
+) -> tuple[int, int]:
     """Recompute every queued run's place; store and announce (stage.progress, reason `queued`)
     the places that changed, each run's at most once per `every` (the others wait for a later
     recomputation, so the latest place is always announced in the end) — one statement for the
-    stores. The number announced."""
+    stores. With `give_back`, ask runs of accounts over their share to yield their slots to the
+    waiting ones. The number announced, and the number of runs queued."""
     async with unit_of_work() as uow:
         await uow.run_queue.lock_admission()  # one recomputation at a time across workers
         stored = await uow.run_queue.queue_positions()
         if not stored:
             await uow.commit()
-            return 0
-        places = positions(
-            await uow.run_queue.queued(QUEUE_SCAN_LIMIT), await uow.run_queue.in_progress(), caps
-        )
+            return 0, 0
+        waiting = await uow.run_queue.queued(QUEUE_SCAN_LIMIT)
+        in_progress = await uow.run_queue.in_progress()
+        places = positions(waiting, in_progress, caps)
+        if give_back:
+            await _ask_to_yield(uow, waiting, in_progress, caps)
         changed = {r: p for r, p in places.items() if stored.get(r) != p}
         now = clock.now()
         if changed and every > timedelta(0):
@@ -104,4 +128,15 @@ async def publish_positions(
                     run.site_id,
                 )
         await uow.commit()
-    return len(changed)
+    return len(changed), len(stored)
+
+
+async def _ask_to_yield(
+    uow: UnitOfWork, waiting: list[Waiting], in_progress: dict[uuid.UUID, int], caps: Caps
+) -> None:
+    """Runs already asked to yield are leaving: their slots count for the waiting runs."""
+    spare, pending = await uow.run_queue.yielding()
+    staying = {a: n - pending.get(a, 0) for a, n in in_progress.items()}
+    leaving = sum(pending.values())
+    for account, n in yields(waiting, staying, spare, leaving, caps).items():
+        await uow.run_queue.request_yields(account, n)

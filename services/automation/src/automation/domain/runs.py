@@ -37,15 +37,17 @@ DRIVEN = (R.RESERVING, R.RUNNING, R.FINISHING)
 """A worker holds the lease of a run in these states."""
 
 TRANSITIONS: dict[RunStatus, tuple[RunStatus, ...]] = {
-    R.QUEUED: (R.RESERVING, R.PAUSED, R.CANCELLED),
+    R.QUEUED: (R.RESERVING, R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
     R.RESERVING: (R.RUNNING, R.PAUSED, R.FINISHING, R.CANCELLED),
-    R.RUNNING: (R.PAUSED, R.FINISHING, R.CANCELLED),
+    R.RUNNING: (R.QUEUED, R.PAUSED, R.FINISHING, R.CANCELLED),
     R.PAUSED: (R.RUNNING, R.RESERVING, R.FINISHING, R.CANCELLED),
     R.FINISHING: (R.COMPLETED, R.CANCELLED, R.FAILED, R.REJECTED),
 }
 """Every allowed status change; each is a compare-and-set on the expected state. A driven run
 ends through `finishing`; `→ cancelled` directly is the cancel of a run nobody drives whose
-captures are all answered."""
+captures are all answered. `running → queued` is a run giving its slot back to another account
+(`domain.scheduling.yields`); it is admitted again as `running` (its holds and checkpoints kept),
+and cancelled from `queued` through `finishing` when captures are unanswered."""
 
 
 def allowed(expected: tuple[str, ...], status: str) -> bool:
@@ -105,6 +107,8 @@ class RunRequest(StrEnum):
 
     PAUSE = "pause"
     CANCEL = "cancel"
+    YIELD = "yield"
+    """Give the run slot back to a waiting account at the next safe point, and queue again."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@ A run waits `queued` until a worker has a free slot. Slots go to the account wit
 in progress (counting the ones just given out), then to the oldest waiting run — so an agency's
 forty queued runs cannot keep a small account's two waiting behind them: the small account's
 runs take the next free slots. An account at its cap of runs in progress waits whatever is free.
+
+A run holds its slot until it ends, and production runs last minutes to hours: a newcomer would
+wait a whole run for a slot. So an account holding more than its share gives slots back
+(`yields`): one of its runs is asked to yield, and at its next safe point (before an item, at a
+stage boundary) it goes back to `queued` with its checkpoints and holds, and the slot goes to the
+waiting account. The newcomer waits one item, not one run.
 Pure: the adapter reads the counts and the waiting runs, this decides.
 """
 
@@ -105,6 +111,41 @@ def positions(
     """Each waiting run's place in the queue (1 = the next free slot is its own)."""
     order, blocked = fair_order(waiting, in_progress, caps)
     return {run.run_id: place for place, run in enumerate(order + blocked, start=1)}
+
+
+def yields(
+    waiting: Iterable[Waiting],
+    in_progress: Mapping[uuid.UUID, int],
+    yieldable: Mapping[uuid.UUID, int],
+    leaving: int = 0,
+    caps: Caps | None = None,
+) -> dict[uuid.UUID, int]:
+    """How many runs each account should give back so that waiting runs get slots now: while
+    the next waiting run's account (in the fair order) holds at least two runs fewer than the
+    account holding most, that account gives one back — with a gap of one the two would only
+    trade the slot back and forth. `in_progress` leaves out runs already asked to yield;
+    `yieldable` counts the runs per account that can be asked (running, nothing asked yet);
+    the `leaving` slots of those already asked go to the first waiting runs."""
+    order, _ = fair_order(waiting, in_progress, caps)
+    counts = dict(in_progress)
+    spare = dict(yieldable)
+    given: dict[uuid.UUID, int] = {}
+    for place, run in enumerate(order):
+        mine = counts.get(run.account_id, 0)
+        if place < leaving:
+            counts[run.account_id] = mine + 1
+            continue
+        donors = [a for a, n in spare.items() if n > 0 and a != run.account_id]
+        if not donors:
+            break
+        donor = max(donors, key=lambda a: (counts.get(a, 0), str(a)))
+        if counts.get(donor, 0) < mine + 2:
+            break
+        counts[donor] -= 1
+        spare[donor] -= 1
+        counts[run.account_id] = mine + 1
+        given[donor] = given.get(donor, 0) + 1
+    return given
 
 
 def announcements(

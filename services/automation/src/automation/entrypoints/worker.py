@@ -16,7 +16,7 @@ from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.run_engine import RunEngine
 from automation.app.scheduler import start_due_runs
-from automation.app.slots import admit, publish_positions
+from automation.app.slots import admit, review_queue
 from automation.domain.scheduling import Caps
 from automation.ports import Clock
 from igny8.observability import get_logger
@@ -34,18 +34,22 @@ def run_driver(
     caps: Caps | None = None,
     wakeups: asyncio.Event | None = None,
     announce_every: timedelta = timedelta(0),
+    give_back: bool = True,
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
     """`concurrency` run slots in this process, filled fairly from the queue every worker shares
     (`app/slots.py`). A slot is refilled as soon as its run ends (not at the next tick); a new or
     resumed run anywhere wakes the loop through `wakeups` (PostgreSQL NOTIFY); `tick_s` is only
     the fallback. Queued runs' places are announced when they change, at most once per
-    `announce_every` per run."""
+    `announce_every` per run; with `give_back`, accounts over their share are asked to yield
+    slots to the waiting ones at the same moments (and at once when woken: a run was queued)."""
     caps = caps or Caps()
 
     async def run(stop: asyncio.Event) -> None:
         active: dict[uuid.UUID, asyncio.Task[str]] = {}
         changed = wakeups or asyncio.Event()
         positions_at = 0.0
+        queued = True  # until a review finds the queue empty
+        woken = False
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             changed.clear()
@@ -75,14 +79,28 @@ def run_driver(
                 )
                 task.add_done_callback(lambda _: changed.set())  # refill the slot at once
                 active[slot.run_id] = task
-            if admitted or loop.time() - positions_at >= POSITIONS_EVERY_S:
-                positions_at = loop.time()
+            since = loop.time() - positions_at
+            if (
+                admitted
+                or (woken and since >= WOKEN_REVIEW_GAP_S)
+                or (queued and since >= POSITIONS_EVERY_S)
+                or since >= QUIET_REVIEW_EVERY_S
+            ):
+                positions_at, woken = loop.time(), False
                 try:
-                    await publish_positions(unit_of_work, caps, engine.clock, announce_every)
+                    _, waiting = await review_queue(
+                        unit_of_work, caps, engine.clock, announce_every, give_back
+                    )
+                    queued = waiting > 0
                 except Exception as exc:
                     log.warning("cannot update queue positions", error=repr(exc))
+            wait_s = tick_s
+            if woken:  # a wake inside the gap: review once the gap has passed
+                gap_left = WOKEN_REVIEW_GAP_S - (loop.time() - positions_at)
+                wait_s = min(tick_s, max(gap_left, 0.0) + 0.001)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(stop, changed), tick_s)
+                await asyncio.wait_for(_first(stop, changed), wait_s)
+            woken = woken or changed.is_set()  # kept until a review has run
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
@@ -91,7 +109,13 @@ def run_driver(
 
 
 POSITIONS_EVERY_S = 1.0
-"""How often queued runs' places are recomputed and announced (also after each admission)."""
+"""How often queued runs' places are recomputed and announced while runs wait (also after each
+admission and whenever the loop is woken: a run queued, resumed or ended)."""
+WOKEN_REVIEW_GAP_S = 0.2
+"""A burst of NOTIFYs (forty runs started at once) reviews the queue at most five times a second."""
+QUIET_REVIEW_EVERY_S = 10.0
+"""With the queue found empty, a run queued anywhere wakes the loop (NOTIFY); this look is only
+the fallback for a NOTIFY missed while the LISTEN connection was down."""
 
 
 async def _first(*events: asyncio.Event) -> None:
