@@ -202,6 +202,15 @@ async def raw_postgres_ceiling(
 # -- billing --------------------------------------------------------------------------------------
 
 
+async def _analyze(url: str) -> None:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def open_accounts(url: str, n: int) -> list[uuid.UUID]:
     engine = create_engine(url, 5)
     accounts = [uuid.uuid4() for _ in range(n)]
@@ -371,7 +380,14 @@ async def billing_path(
         await asyncio.wait_for(client.finished.wait(), 900)
         return time.perf_counter() - started
 
-    await lifecycles(n_accounts, None, n_accounts)  # warm-up; waits for billing's consumer to join
+    # Warm-up (it also waits for billing's consumer to join), then statistics, as a database in
+    # service has them. Without: a fresh database is never analyzed within the run (autovacuum
+    # looks every minute), and the foreign-key check of each ledger entry keeps the sequential-scan
+    # plan cached while ledger_transactions was tiny — 34,000 scans reading 290 million rows in
+    # one run, PostgreSQL's CPU per command tripled (ADR 0001, round 4). ANALYZE invalidates those
+    # plans; at a few thousand rows they are index lookups.
+    await lifecycles(max(n_accounts, window), None, window)
+    await _analyze(url)
 
     before = processes.sample()
     elapsed = await lifecycles(cycles, None, window)

@@ -63,6 +63,10 @@ class ServiceSettings(BaseSettings):
     """The broker answers a fetch once this many bytes are ready (or fetch_max_wait_ms passed):
     more gathers bigger batches under load, at the price of a trickle's latency."""
     consumer_fetch_max_wait_ms: int = 500
+    consumer_batch_lanes: int = 1
+    """A batched subscription applies a fetched batch as this many transactions side by side,
+    split by key (per-key order holds): one's Python work overlaps another's database waits where
+    a core is idle. 1 (one transaction) unless measured to pay on the machine."""
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 0.5
     outbox_in_flight_batches: int = 4

@@ -82,6 +82,7 @@ def messaging_for(
             batch_timeout_ms=settings.consumer_batch_timeout_ms,
             fetch_min_bytes=settings.consumer_fetch_min_bytes,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            batch_lanes=settings.consumer_batch_lanes,
         ),
         relay_settings=RelaySettings(
             batch_size=settings.outbox_batch_size,

@@ -155,6 +155,42 @@ async def test_a_poison_message_mid_batch_goes_alone_to_the_dlq_the_rest_once_in
     assert len(await effect_rows(engine)) == 8
 
 
+async def test_batch_lanes_split_a_batch_by_key_each_key_in_order_a_poison_message_alone(
+    engine, messaging, topic, kafka_bootstrap
+):
+    keys_per_call: list[set[uuid.UUID]] = []
+
+    async def batch(items, session) -> None:  # type: ignore[no-untyped-def]
+        keys_per_call.append({e.account_id for e, _ in items})
+        for envelope, payload in items:
+            await apply_ping(envelope, payload, session)
+
+    settings = ConsumerSettings(
+        max_attempts=2, retry_backoff_s=0.01, transient_backoff_max_s=0.05, batch_lanes=2
+    )
+    consumer = consumer_of(
+        messaging, Subscription((topic,), "lanes", apply_ping, batch_handler=batch), settings
+    )
+    accounts = [uuid.uuid4() for _ in range(8)]
+    envelopes = [ping_app.ping(topic, accounts[n % 8], n, fail=n == 13) for n in range(1, 41)]
+    assert await consumer.handle_batch(records(topic, envelopes)) == []  # type: ignore[arg-type]
+
+    def lane(account: uuid.UUID) -> int:
+        return hash(str(account).encode()) % 2  # the record key, as the consumer splits
+
+    assert all(len({lane(k) for k in keys}) == 1 for keys in keys_per_call), "one lane a call"
+    assert {lane(a) for a in accounts} == {lane(next(iter(k))) for k in keys_per_call}
+    rows = await effect_rows(engine)
+    assert sorted(r.seq for r in rows) == [n for n in range(1, 41) if n != 13]
+    for account in accounts:
+        seqs = [r.seq for r in rows if r.account_id == account]
+        assert seqs == sorted(seqs), "commit order per key"
+    (dead,) = await topic_records(kafka_bootstrap, f"{topic}.dlq")
+    assert dict(dead.headers)["dlq-original-offset"] == b"12"
+    assert await consumer.handle_batch(records(topic, envelopes)) == []  # type: ignore[arg-type]
+    assert len(await effect_rows(engine)) == 39, "redelivered: every message once"
+
+
 async def test_a_transient_failure_mid_batch_is_waited_out_and_handed_back_without_loss(
     engine, messaging, topic, kafka_bootstrap
 ):

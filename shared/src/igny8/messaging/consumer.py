@@ -149,7 +149,7 @@ class InboxConsumer:
         left unfinished because the batch was handed back (the infrastructure is failing)."""
         batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
         if self._batches is not None:
-            await self._batches.apply(records, batch)
+            await self._apply_in_lanes(records, batch)
             return batch.unfinished
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
@@ -173,6 +173,26 @@ class InboxConsumer:
         else:
             await asyncio.gather(*(run(lane) for lane in lanes.values()))
         return batch.unfinished
+
+    async def _apply_in_lanes(
+        self, records: Sequence[ConsumerRecord[Any, Any]], batch: _Batch
+    ) -> None:
+        """A batched subscription's batch as up to `batch_lanes` transactions side by side, the
+        records split by key (a key's records stay in one lane, in offset order). One lane's
+        Python work then overlaps another's database round trips; keys of different lanes touch
+        different rows, so the lanes do not wait on each other's locks. A lane handed back adds
+        its records to `batch.unfinished`; the rewind replays them (and the inbox absorbs what
+        another lane applied behind them on the same partition)."""
+        assert self._batches is not None
+        n = min(self._settings.batch_lanes, len(records))
+        if n <= 1:
+            await self._batches.apply(records, batch)
+            return
+        lanes: list[list[ConsumerRecord[Any, Any]]] = [[] for _ in range(n)]
+        for record in records:
+            lanes[hash(record.key) % n].append(record)
+        applier = self._batches
+        await asyncio.gather(*(applier.apply(lane, batch) for lane in lanes if lane))
 
     def _rewind(self, consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Seek each partition back to its first unfinished record; records of other keys after

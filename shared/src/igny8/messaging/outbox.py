@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,15 +18,17 @@ NOTIFY_CHANNEL = "igny8_outbox"
 # notification that wakes the relay (delivered at commit only, and once per transaction however
 # often it is raised) is folded into the same statement instead of a NOTIFY of its own. Plain
 # SQL over the outbox table every service already has: no trigger, no migration.
-_ADD = sa.text(
-    "WITH added AS ("
-    " INSERT INTO outbox (message_id, topic, key, value, headers)"
+INSERT_ROWS = (
+    "INSERT INTO outbox (message_id, topic, key, value, headers)"
     " SELECT i, t, k, v, CAST(h AS jsonb) FROM unnest("
     "  CAST(CAST(:ids AS text) AS uuid[]), CAST(CAST(:topics AS text) AS text[]),"
     "  CAST(:keys AS bytea[]), CAST(:values AS bytea[]), CAST(CAST(:headers AS text) AS text[])"
     " ) WITH ORDINALITY AS r(i, t, k, v, h, n) ORDER BY n"  # ids in the order given
-    f") SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 )
+"""The insert alone, with the parameters `OutboxWriter.rows` gives: a writer that folds its own
+statements into one (a data-modifying WITH) adds this one and ends with `WAKE_RELAY`."""
+WAKE_RELAY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+_ADD = sa.text(f"WITH added AS ({INSERT_ROWS}) {WAKE_RELAY}")
 
 
 class OutboxWriter:
@@ -35,8 +38,11 @@ class OutboxWriter:
         self._registry = registry
 
     async def add(self, session: AsyncSession, *envelopes: Envelope) -> None:
-        if not envelopes:
-            return
+        if envelopes:
+            await session.execute(_ADD, self.rows(*envelopes))
+
+    def rows(self, *envelopes: Envelope) -> dict[str, Any]:
+        """The parameters of `INSERT_ROWS` for `envelopes` (checked as `add` checks them)."""
         ids, topics, keys, values, headers = [], [], [], [], []
         # One trace context for the whole add (it is the caller's current one for every row).
         header = json.dumps({"content-type": "application/json", **current_trace_headers()})
@@ -50,13 +56,10 @@ class OutboxWriter:
             keys.append(spec.key_of(envelope))
             values.append(value)
             headers.append(header)
-        await session.execute(
-            _ADD,
-            {
-                "ids": array_text(ids),  # text: far cheaper to encode than element by element
-                "topics": array_text(topics),
-                "keys": keys,
-                "values": values,
-                "headers": array_text(headers),
-            },
-        )
+        return {
+            "ids": array_text(ids),  # text: far cheaper to encode than element by element
+            "topics": array_text(topics),
+            "keys": keys,
+            "values": values,
+            "headers": array_text(headers),
+        }

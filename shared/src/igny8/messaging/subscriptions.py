@@ -68,6 +68,12 @@ class ConsumerSettings:
     fetch_max_wait_ms: int = 500
     key_concurrency: int = 8
     """Distinct keys of one batch handled at once (keep below the database pool size)."""
+    batch_lanes: int = 1
+    """A batched subscription may split a fetched batch by key into this many lanes, each applied
+    in its own transaction side by side (keys never share a lane, so per-key order holds): one
+    lane's Python work overlaps another's database round trips where a core is idle. Off (1) by
+    default: on a saturated machine it measured no gain and more CPU per message (smaller
+    transactions)."""
     transient_backoff_max_s: float = 5.0
     """Cap of the backoff between attempts while the infrastructure is failing."""
     hold_batch_s: float = 30.0

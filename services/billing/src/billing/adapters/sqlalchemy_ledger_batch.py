@@ -4,8 +4,9 @@
 rows are locked in that order, so two batches touching the same accounts queue instead of
 deadlocking) and reads their live grants, the reservations (with holds), captures and release
 tombstones the commands name, and the cost table's version — one query each. The repositories
-below then answer the use cases from memory and record what they change; `flush` writes it with one
-multi-row statement per table and queues every reply in the outbox in one insert. Nothing commits
+below then answer the use cases from memory and record what they change; `flush` writes it all —
+one multi-row part per table, and every reply into the outbox — as one statement (one round trip,
+`statements.run_together`), which also raises the relay's wake-up. Nothing commits
 here: the consumer's transaction (which also holds the inbox rows) does.
 """
 
@@ -21,7 +22,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import sqlalchemy_ledger_statements as statements
@@ -50,7 +50,7 @@ from billing.domain.model import AccountLedger, BillingAccount, Hold, Reservatio
 from billing.ports import Capture, StoredOutcome, UsageRecord
 from igny8.contracts import TOPICS
 from igny8.db import SqlAlchemyUnitOfWork
-from igny8.messaging.outbox import OutboxWriter
+from igny8.messaging.outbox import INSERT_ROWS, WAKE_RELAY, OutboxWriter
 
 
 @dataclass(frozen=True)
@@ -201,68 +201,63 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
     # -- writing ------------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        state, session = self._state, self.session
-        await statements.run(
-            session,
-            statements.UPDATE_ACCOUNTS,
-            [
-                (
-                    lg.account.account_id,
-                    lg.account.available,
-                    lg.account.held,
-                    lg.account.low_balance_alerted,
-                )
-                for _, lg in sorted(state.dirty_accounts.items())
-            ],
-        )
-        upsert = insert(grants)
-        await _execute(
-            session,
-            upsert.on_conflict_do_update(
-                index_elements=[grants.c.grant_id],
-                set_={c: upsert.excluded[c] for c in ("available", "held", "expires_at", "swept")},
+        """Every change of the batch and its replies in one statement (one round trip)."""
+        state = self._state
+        parts = [
+            statements.bound(
+                statements.UPDATE_ACCOUNTS,
+                [
+                    (
+                        lg.account.account_id,
+                        lg.account.available,
+                        lg.account.held,
+                        lg.account.low_balance_alerted,
+                    )
+                    for _, lg in sorted(state.dirty_accounts.items())
+                ],
             ),
-            [
-                {
-                    "grant_id": g.grant_id,
-                    "account_id": account_id,
-                    "kind": g.kind.value,
-                    "credits": g.credits,
-                    "available": g.available,
-                    "held": g.held,
-                    "expires_at": g.expires_at,
-                    "swept": g.swept,
-                    "created_at": g.created_at,
-                }
-                for account_id, g in state.touched_grants.values()
-            ],
-        )
-        await self._write_movements()
-        await self._write_reservations()
-        await statements.run(
-            session,
-            statements.INSERT_CAPTURES,
-            [
-                (
-                    c.commit_id,
-                    c.reservation_id,
-                    c.account_id,
-                    c.request_hash,
-                    json.dumps(c.outcome.payload),
-                )
-                for c in state.new_captures
-            ],
-        )
-        await statements.run(session, statements.INSERT_USAGE, [_usage_row(u) for u in state.usage])
-        await _execute(
-            session,
-            insert(release_tombstones).on_conflict_do_nothing(),
-            [{"account_id": a, "reservation_id": r} for a, r in state.new_tombstones],
-        )
+            statements.bound(
+                statements.UPSERT_GRANTS,
+                [
+                    (
+                        g.grant_id,
+                        account_id,
+                        g.kind.value,
+                        g.credits,
+                        g.available,
+                        g.held,
+                        g.expires_at,
+                        g.swept,
+                        g.created_at,
+                    )
+                    for account_id, g in state.touched_grants.values()
+                ],
+            ),
+            *self._movements(),
+            *self._reservations(),
+            statements.bound(
+                statements.INSERT_CAPTURES,
+                [
+                    (
+                        c.commit_id,
+                        c.reservation_id,
+                        c.account_id,
+                        c.request_hash,
+                        json.dumps(c.outcome.payload),
+                    )
+                    for c in state.new_captures
+                ],
+            ),
+            statements.bound(statements.INSERT_USAGE, [_usage_row(u) for u in state.usage]),
+            statements.bound(statements.INSERT_TOMBSTONES, state.new_tombstones),
+        ]
+        final = "SELECT 1"
         if state.envelopes:
-            await OutboxWriter(TOPICS).add(session, *state.envelopes)
+            parts.append((INSERT_ROWS, OutboxWriter(TOPICS).rows(*state.envelopes)))
+            final = WAKE_RELAY  # the relay's wake-up, delivered at commit
+        await statements.run_together(self.session, parts, final)
 
-    async def _write_movements(self) -> None:
+    def _movements(self) -> list[tuple[str, dict[str, Any]] | None]:
         transactions: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
         for account_id, now, movement in self._state.movements:
@@ -282,53 +277,49 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
                 )
                 for p in movement.postings
             ]
-        await statements.run(self.session, statements.INSERT_TRANSACTIONS, transactions)
-        await statements.run(self.session, statements.INSERT_ENTRIES, entries)
+        return [
+            statements.bound(statements.INSERT_TRANSACTIONS, transactions),
+            statements.bound(statements.INSERT_ENTRIES, entries),
+        ]
 
-    async def _write_reservations(self) -> None:
-        state, session = self._state, self.session
+    def _reservations(self) -> list[tuple[str, dict[str, Any]] | None]:
+        state = self._state
         end = state.end_outcomes
-        await statements.run(
-            session,
-            statements.INSERT_RESERVATIONS,
-            [_reservation_row(r, state) for r in state.new_reservations.values()],
-        )
-        await statements.run(
-            session,
-            statements.INSERT_HOLDS,
-            [
-                (r.reservation_id, h.grant_id, h.amount)
-                for r in state.new_reservations.values()
-                for h in r.holds
-            ],
-        )
-        saved = list(state.saved_reservations.values())
-        await statements.run(
-            session,
-            statements.UPDATE_RESERVATIONS,
-            [
-                (
-                    r.reservation_id,
-                    r.status.value,
-                    r.captured,
-                    r.released,
-                    r.ended_at,
-                    json.dumps(end[r.reservation_id].payload) if r.reservation_id in end else None,
-                )
-                for r in saved
-            ],
-        )
-        await statements.run(
-            session,
-            statements.UPDATE_HOLDS,
-            [(r.reservation_id, h.grant_id, h.amount) for r in saved for h in r.holds],
-        )
-
-
-async def _execute(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """One statement for all rows (an executemany, pipelined by asyncpg); none for no rows."""
-    if rows:
-        await session.execute(statement, rows)
+        saved = list(state.saved_reservations.values())  # never one of the new ones
+        return [
+            statements.bound(
+                statements.INSERT_RESERVATIONS,
+                [_reservation_row(r, state) for r in state.new_reservations.values()],
+            ),
+            statements.bound(
+                statements.INSERT_HOLDS,
+                [
+                    (r.reservation_id, h.grant_id, h.amount)
+                    for r in state.new_reservations.values()
+                    for h in r.holds
+                ],
+            ),
+            statements.bound(
+                statements.UPDATE_RESERVATIONS,
+                [
+                    (
+                        r.reservation_id,
+                        r.status.value,
+                        r.captured,
+                        r.released,
+                        r.ended_at,
+                        json.dumps(end[r.reservation_id].payload)
+                        if r.reservation_id in end
+                        else None,
+                    )
+                    for r in saved
+                ],
+            ),
+            statements.bound(
+                statements.UPDATE_HOLDS,
+                [(r.reservation_id, h.grant_id, h.amount) for r in saved for h in r.holds],
+            ),
+        ]
 
 
 def _ids(ids: Iterable[uuid.UUID]) -> Any:
