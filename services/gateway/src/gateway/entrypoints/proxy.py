@@ -34,6 +34,8 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "raw": {"application/json": {"schema": {"type": "object"}}},
 }
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+"""Described in the gateway's words on every route: they are about reaching the service."""
 ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
 _SCHEMAS_FILE = FilePath(__file__).with_name("upstream_schemas.json")
 UPSTREAM_SCHEMAS: dict[str, Any] = (
@@ -306,6 +308,19 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
     }
     if route.status == 204:
         success = {204: {"description": "Done."}}
+    # every other status the owning service documents for this operation (402 when credits are
+    # short, 202 while billing is waited for, its own 409), in the service's words; 502-504 keep
+    # the gateway's, which are about reaching the service
+    described: dict[str, str] = {}
+    for code, other in typed.get("statuses", {}).items():
+        status = int(code)
+        if status < 300:
+            media = {"application/json": {"schema": other.get("response", {})}}
+            success.setdefault(status, {"description": other["description"], "content": media})
+        elif status not in GATEWAY_STATUSES:
+            if status not in statuses:
+                statuses.append(status)
+            described[f"s{status}"] = other["description"]
     router.add_api_route(
         route.path,
         endpoint,
@@ -316,6 +331,6 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
         operation_id=route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
         status_code=route.status,
         response_class=Response,
-        responses={**success, **errors(*statuses)},
+        responses={**success, **errors(*sorted(statuses), **described)},
         openapi_extra=extra or None,
     )
