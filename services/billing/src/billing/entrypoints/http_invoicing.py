@@ -134,7 +134,7 @@ def create_invoicing_router(
             items, next_cursor = await SqlAlchemyInvoicingQueries(session).invoices(
                 account_id, limit, cursor, status
             )
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "has_more": next_cursor is not None, "next_cursor": next_cursor}
 
     @router.get(
         "/accounts/{account_id}/invoices/{invoice_id}",
