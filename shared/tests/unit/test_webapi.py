@@ -138,6 +138,45 @@ async def test_a_malformed_json_body_names_the_body_not_a_byte_offset(client):
     assert error["message"].startswith("body: ")
 
 
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/json"]
+)
+async def test_a_json_body_of_another_media_type_is_415_in_the_one_shape(client, content_type):
+    """`curl -d` sends a form's media type, a hand-written request often none: the body is the
+    wrong kind of thing (415), not a wrong field (it was 422)."""
+    headers = auth_headers(None, "gateway", "svc", uuid.uuid4())
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer = await client.post("/things", content=b'{"name": "a", "volume": 1}', headers=headers)
+    assert answer.status_code == 415, answer.text
+    error = _error(answer)
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error",
+        "unsupported_media_type",
+        "Content-Type",
+    )
+    assert "application/json" in error["message"]
+
+
+async def test_json_media_types_with_parameters_or_suffixes_are_json(client):
+    headers = auth_headers(None, "gateway", "svc", uuid.uuid4())
+    for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = await client.post(
+            "/things",
+            content=b'{"name": "a", "volume": 1}',
+            headers={**headers, "Content-Type": media},
+        )
+        assert answer.status_code == 200, (media, answer.text)
+    empty = await client.post("/things", headers=headers)  # no body at all: a missing field
+    assert empty.status_code == 422
+
+
+async def test_every_operation_with_a_json_body_documents_415(client):
+    doc = (await client.get("/openapi.json")).json()
+    assert "415" in doc["paths"]["/things"]["post"]["responses"]
+    assert "415" not in doc["paths"]["/missing"]["get"]["responses"]
+
+
 async def test_http_exceptions_and_unknown_routes_use_the_same_shape(client):
     missing = _error(await client.get("/missing"))
     assert (missing["type"], missing["code"], missing["message"]) == (

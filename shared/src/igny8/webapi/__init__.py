@@ -8,6 +8,8 @@ from igny8.webapi.errors import (
     FieldError,
     error_response,
     install_error_handlers,
+    is_json,
+    not_json_response,
 )
 from igny8.webapi.middleware import RequestContextMiddleware
 from igny8.webapi.openapi import errors, finish_openapi, signed_by
@@ -28,5 +30,7 @@ __all__ = [
     "errors",
     "finish_openapi",
     "install_error_handlers",
+    "is_json",
+    "not_json_response",
     "signed_by",
 ]

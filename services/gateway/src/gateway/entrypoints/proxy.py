@@ -22,7 +22,7 @@ from gateway.domain.model import Principal
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
 from igny8.auth import mint_service_token
-from igny8.webapi import FieldError, error_response, errors
+from igny8.webapi import FieldError, error_response, errors, is_json, not_json_response
 
 PARAM = re.compile(r"{(\w+)}")
 PASSED_HEADERS = ("content-type", "content-disposition", "retry-after", "cache-control")
@@ -234,6 +234,10 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
                 raise Forbidden("only the platform operator may do this")
             if not principal.may(route.role):
                 raise Forbidden(f"this needs the {route.role.value} role or higher")
+        # a JSON route's body of another media type is refused here, as the services refuse it
+        sent = request.headers.get("content-type")
+        if route.body == "json" and not is_json(sent) and await request.body():
+            return not_json_response(request)
         values = {n: str(kwargs[n]) for n in names}
         if principal is not None:
             values["account"] = str(principal.account_id)
