@@ -273,6 +273,13 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
                 default=None,
                 annotation=Annotated[str | None, Query(max_length=200)],
             )
+            if route.paging == "cursor"
+            else inspect.Parameter(
+                "offset",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[int | None, Query(ge=0, le=10_000_000)],
+            )
         )
     if not route.public:
         params.append(
