@@ -276,3 +276,39 @@ async def test_swagger_ui_is_served_without_a_cdn(client):
     assert page.status_code == 200
     assert "cdn." not in page.text
     assert (await client.get("/static-offline-docs/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_committed_commits_the_use_cases_unit_of_work_and_only_on_success():
+    """One helper for every service's changing routes (billing and publishing had a copy each)."""
+    from igny8.webapi import committed
+
+    class Unit:
+        def __init__(self, log: list[str]) -> None:
+            self.log = log
+
+        async def __aenter__(self) -> Unit:
+            self.log.append("begin")
+            return self
+
+        async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            self.log.append("rollback" if exc_type else "end")
+
+        async def commit(self) -> None:
+            self.log.append("commit")
+
+    log: list[str] = []
+
+    async def works(unit: Unit) -> int:
+        log.append("use case")
+        return 7
+
+    assert await committed(lambda: Unit(log), works) == 7
+    assert log == ["begin", "use case", "commit", "end"]
+    log.clear()
+
+    async def fails(unit: Unit) -> int:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await committed(lambda: Unit(log), fails)
+    assert log == ["begin", "rollback"]

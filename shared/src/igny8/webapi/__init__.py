@@ -13,6 +13,7 @@ from igny8.webapi.errors import (
 )
 from igny8.webapi.middleware import RequestContextMiddleware
 from igny8.webapi.openapi import errors, finish_openapi, signed_by
+from igny8.webapi.work import committed
 
 #: Largest values the PostgreSQL integer columns hold: request bounds match them.
 INT32_MAX = 2_147_483_647
@@ -26,6 +27,7 @@ __all__ = [
     "ErrorDetail",
     "FieldError",
     "RequestContextMiddleware",
+    "committed",
     "error_response",
     "errors",
     "finish_openapi",
