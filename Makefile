@@ -66,6 +66,10 @@ run: infra-up migrate tools console ## start everything, run the demo, keep serv
 demo: infra-up migrate tools console ## start everything, run the demo, print the summary and stop
 	@$(WITH_ENV) $(PY) scripts/run_stack.py --demo --exit-after-demo
 
+credits: install ## buy credits for ACCOUNT=<id> [PACKAGE=<code>] on the running `make run` stack (checkout + signed Stripe webhook)
+	@[ -n "$(ACCOUNT)" ] || { echo "usage: make credits ACCOUNT=<account id> [PACKAGE=<package code>]"; exit 2; }
+	@$(WITH_ENV) $(PY) scripts/credits.py --account "$(ACCOUNT)" $(if $(PACKAGE),--package "$(PACKAGE)")
+
 test: install tools console ## the whole suite on its own infrastructure (starts and stops it)
 	@$(PY) infra/local.py up; \
 	$(WITH_ENV) CI=$${CI:-} $(VENV)/bin/pytest $(TEST_REPORT) $(PYTEST_ARGS); status=$$?; \
@@ -155,4 +159,4 @@ bench: infra-up ## benchmarks; each prints JSON
 clean: infra-down ## remove infrastructure state (keeps the jar cache)
 	rm -rf .infra .env.infra
 
-.PHONY: help install tools console lock infra-up infra-down infra-status migrate run demo test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian
+.PHONY: help install tools console lock infra-up infra-down infra-status migrate run demo credits test test-unit lint fmt asyncapi openapi bench clean k8s-schemas deploy-generate deploy-check images image-tools image-debian

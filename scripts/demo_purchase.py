@@ -7,16 +7,13 @@ route, as the gateway forwards Stripe's real ones. Run alone against a running b
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
+from credits import checkout_completed, signature
 
 from igny8.auth import auth_headers
 
@@ -25,12 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def billing_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('BILLING_HTTP_PORT', 8101)}"
-
-
-def signed(payload: bytes, secret: str) -> str:
-    t = int(time.time())
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
 
 
 async def buy_credits(client: httpx.AsyncClient, account: uuid.UUID, credits: int) -> dict:
@@ -73,27 +64,15 @@ async def buy_credits(client: httpx.AsyncClient, account: uuid.UUID, credits: in
     pay.raise_for_status()
     payment = pay.json()
     print(f"checkout    {payment['checkout_url']} (Stripe's hosted page; here stripe-mock)")
-    event = json.dumps(
-        {
-            "id": f"evt_demo_{uuid.uuid4().hex[:16]}",
-            "object": "event",
-            "type": "checkout.session.completed",
-            "data": {
-                "object": {
-                    "id": "cs_demo",
-                    "object": "checkout.session",
-                    "payment_status": "paid",
-                    "payment_intent": f"pi_demo_{uuid.uuid4().hex[:12]}",
-                    "metadata": {"igny8_payment_id": payment["payment_id"]},
-                }
-            },
-        }
-    ).encode()
+    event = checkout_completed(payment["payment_id"])
     for _ in range(2):  # Stripe delivers at least once: the second is recognised as a duplicate
         answer = await client.post(
             f"{base}/webhooks/stripe",
             content=event,
-            headers={"Content-Type": "application/json", "Stripe-Signature": signed(event, secret)},
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": signature(event, secret),
+            },
         )
         answer.raise_for_status()
         print(f"webhook     checkout.session.completed → {answer.json()['outcome']}")

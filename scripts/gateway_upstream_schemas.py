@@ -63,6 +63,29 @@ def _other_media(content: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+COMMON_STATUSES = frozenset({"400", "401", "403", "500"})
+"""Statuses the gateway documents in its own words for every route with a user token: a service's
+401/403 are about service tokens, its 500 the gateway maps to 502. A public route (the Stripe
+webhook) keeps the service's 400: the signature is the service's to check."""
+
+
+def _other_statuses(operation: dict[str, Any], status: int, public: bool) -> dict[str, Any]:
+    """What else the service documents this operation to answer — another success (202 while
+    billing is waited for), 402 for missing credits, its own 409 — with the service's description
+    and, for a success, its schema, so the public document declares every status a caller can get."""
+    found: dict[str, Any] = {}
+    for code, answer in (operation.get("responses") or {}).items():
+        common = {"500"} if public else COMMON_STATUSES
+        if code == str(status) or code in common or not code.isdigit():
+            continue
+        entry: dict[str, Any] = {"description": answer.get("description", "")}
+        schema = _json_schema(answer.get("content"))
+        if code.startswith("2") and schema:
+            entry["response"] = schema
+        found[code] = entry
+    return found
+
+
 def _by_shape(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Operations by path shape and method: two paths of one shape (`/keywords/{item_id}` read
     by one router, `/keywords/{keyword_id}` edited by another) are one path to a caller."""
@@ -74,7 +97,8 @@ def _by_shape(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def extract(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`{"operations": {"<METHOD> <public path>": {"request", "request_required", "response",
-    "media"}}, "schemas": {...}}` (`media`: the answer's non-JSON media types)."""
+    "media", "statuses"}}, "schemas": {...}}` (`media`: the answer's non-JSON media types;
+    `statuses`: the other statuses the service documents, by code)."""
     operations: dict[str, dict[str, Any]] = {}
     needed: dict[str, set[str]] = {}
     for route in ROUTES:
@@ -96,6 +120,9 @@ def extract(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
             raw["response"] = response
         if media and route.status != 204:
             raw["media"] = media
+        others = _other_statuses(operation, route.status, route.public)
+        if others:
+            raw["statuses"] = others
         known = set(doc.get("components", {}).get("schemas", {}))
         found = {key: _renamed(value, route.service, known) for key, value in raw.items()}
         if "request" in found:  # a reason to reject is optional: the body may be left out

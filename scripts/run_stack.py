@@ -137,8 +137,9 @@ def main() -> int:
             "(set OPENAI_API_KEY or AUTOMATION_OPENAI_BASE_URL for a real one)"
         )
     if not os.environ.get("BILLING_STRIPE_API_BASE") and STRIPE_MOCK.exists():
-        # No Stripe configured: billing talks to stripe-mock, and the demo signs the webhooks
-        # with this secret (stripe-mock sends none).
+        # No Stripe configured: billing talks to stripe-mock, and the demo (and `make credits`,
+        # which reads it from STACK_FILE) signs the webhooks with this secret (stripe-mock sends
+        # none).
         stripe_port = int(os.environ.get("IGNY8_STRIPE_MOCK_PORT", "12111"))
         children["stripe-mock"] = spawn(
             "stripe-mock",
@@ -189,7 +190,13 @@ def main() -> int:
         )
         print("  try the API: README.md, section 'Try the API'", flush=True)
         console = console_line(ports["gateway"])
-        STACK_FILE.write_text(json.dumps({"pid": os.getpid(), "ports": ports}))
+        recorded: dict[str, object] = {"pid": os.getpid(), "ports": ports}
+        if "stripe-mock" in children:
+            # `make credits` plays Stripe's part for this stack, so it signs with this secret
+            recorded["stripe_webhook_secret"] = env["BILLING_STRIPE_WEBHOOK_SECRET"]
+        STACK_FILE.unlink(missing_ok=True)
+        STACK_FILE.touch(mode=0o600)  # it may hold the webhook secret
+        STACK_FILE.write_text(json.dumps(recorded))
         if args.demo:
             print("\n--- demo ---", flush=True)
             demo = subprocess.run(

@@ -221,6 +221,10 @@ async def test_a_new_user_runs_the_pipeline_approves_an_article_and_sees_it_publ
         charged = run["credits_charged"]
         assert 0 < charged <= estimate
         await expect(page.get_by_test_id("run-credits")).to_have_text(f"{charged:,}")
+        # once the run ended, what it was charged (not "spent so far")
+        said = page.locator("p", has=page.get_by_test_id("run-credits"))
+        await expect(said).to_contain_text(f"{charged:,} credits charged")
+        await expect(said).not_to_contain_text("so far")
         await page.get_by_role("button", name="Show the run's trace").click()
         trace = page.get_by_role("region", name="The run's trace")
         await expect(trace.locator("tbody tr").first).to_be_visible()

@@ -178,9 +178,12 @@ async def test_a_run_pauses_itself_at_its_cap_says_why_and_is_paused_resumed_and
     reason = page.get_by_test_id("pause-reason")
     await expect(reason).to_contain_text("The run paused itself: the run reached its credit cap")
     await expect(reason.locator("code")).to_contain_text("credit_cap_reached")
+    credits = page.locator("p", has=page.get_by_test_id("run-credits"))
+    await expect(credits).to_contain_text("credits spent so far")  # it may go on
     await check_page(page, "12-run-paused-itself")
     await page.get_by_role("button", name="Cancel run").click()
     await expect(page.get_by_test_id("run-status")).to_have_text("cancelled", timeout=60_000)
+    await expect(credits).to_contain_text("credits charged")  # it ended: what it cost
     await expect(page.get_by_role("button", name="Resume")).to_have_count(0)
     await expect(page.get_by_role("heading", name="Stage results")).to_be_visible()
 

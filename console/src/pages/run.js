@@ -180,7 +180,8 @@ export function RunPage({ runId }) {
     <h1 tabindex="-1">Run ${String(runId).slice(0, 8)}</h1>
     <p>
       Status <strong data-testid="run-status">${run.status}</strong>${" · "}
-      <span data-testid="run-credits">${number(run.credits_charged)}</span> credits spent so far${" · "}
+      <span data-testid="run-credits">${number(run.credits_charged)}</span>${" "}
+      ${ended ? "credits charged" : "credits spent so far"}${" · "}
       live updates: <span role="status">${stream}</span>
     </p>
     ${run.status === "paused" && run.pause_reason && run.pause_reason !== "requested"

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +57,9 @@ class Service:
     description: str = ""
     openapi_extend: Callable[[dict[str, Any]], None] | None = None
     """Changes the finished OpenAPI document (the gateway documents user auth, not services')."""
+    on_stop: Sequence[Callable[[], Awaitable[object]]] = ()
+    """Run at shutdown, in order, after messaging stopped and before `engine` is disposed: what
+    else the service opened (another engine, an HTTP client, a listener's connection)."""
 
 
 def messaging_for(
@@ -146,6 +149,11 @@ def create_app(service: Service) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, 10)
             await service.messaging.stop()
+            for close in service.on_stop:
+                try:
+                    await close()
+                except Exception:  # one failing closer must not keep the others open
+                    log.exception("shutdown step failed", step=getattr(close, "__qualname__", ""))
             await service.engine.dispose()
 
     # Swagger UI and ReDoc from files bundled in the package: the docs work with no CDN.

@@ -138,6 +138,45 @@ async def test_a_malformed_json_body_names_the_body_not_a_byte_offset(client):
     assert error["message"].startswith("body: ")
 
 
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/json"]
+)
+async def test_a_json_body_of_another_media_type_is_415_in_the_one_shape(client, content_type):
+    """`curl -d` sends a form's media type, a hand-written request often none: the body is the
+    wrong kind of thing (415), not a wrong field (it was 422)."""
+    headers = auth_headers(None, "gateway", "svc", uuid.uuid4())
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer = await client.post("/things", content=b'{"name": "a", "volume": 1}', headers=headers)
+    assert answer.status_code == 415, answer.text
+    error = _error(answer)
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error",
+        "unsupported_media_type",
+        "Content-Type",
+    )
+    assert "application/json" in error["message"]
+
+
+async def test_json_media_types_with_parameters_or_suffixes_are_json(client):
+    headers = auth_headers(None, "gateway", "svc", uuid.uuid4())
+    for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = await client.post(
+            "/things",
+            content=b'{"name": "a", "volume": 1}',
+            headers={**headers, "Content-Type": media},
+        )
+        assert answer.status_code == 200, (media, answer.text)
+    empty = await client.post("/things", headers=headers)  # no body at all: a missing field
+    assert empty.status_code == 422
+
+
+async def test_every_operation_with_a_json_body_documents_415(client):
+    doc = (await client.get("/openapi.json")).json()
+    assert "415" in doc["paths"]["/things"]["post"]["responses"]
+    assert "415" not in doc["paths"]["/missing"]["get"]["responses"]
+
+
 async def test_http_exceptions_and_unknown_routes_use_the_same_shape(client):
     missing = _error(await client.get("/missing"))
     assert (missing["type"], missing["code"], missing["message"]) == (
@@ -237,3 +276,39 @@ async def test_swagger_ui_is_served_without_a_cdn(client):
     assert page.status_code == 200
     assert "cdn." not in page.text
     assert (await client.get("/static-offline-docs/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_committed_commits_the_use_cases_unit_of_work_and_only_on_success():
+    """One helper for every service's changing routes (billing and publishing had a copy each)."""
+    from igny8.webapi import committed
+
+    class Unit:
+        def __init__(self, log: list[str]) -> None:
+            self.log = log
+
+        async def __aenter__(self) -> Unit:
+            self.log.append("begin")
+            return self
+
+        async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            self.log.append("rollback" if exc_type else "end")
+
+        async def commit(self) -> None:
+            self.log.append("commit")
+
+    log: list[str] = []
+
+    async def works(unit: Unit) -> int:
+        log.append("use case")
+        return 7
+
+    assert await committed(lambda: Unit(log), works) == 7
+    assert log == ["begin", "use case", "commit", "end"]
+    log.clear()
+
+    async def fails(unit: Unit) -> int:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await committed(lambda: Unit(log), fails)
+    assert log == ["begin", "rollback"]

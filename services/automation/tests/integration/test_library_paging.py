@@ -3,6 +3,7 @@ deleted between pages without skipping or repeating one (an offset shifts); `off
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from automation.adapters.sqlalchemy_tables import clusters, known_sites
+from automation.adapters.sqlalchemy_tables import clusters, known_sites, runs
 from automation.bootstrap import bootstrap
 from automation.config import AutomationSettings
 from igny8.auth import auth_headers
@@ -127,19 +128,83 @@ async def test_other_library_lists_page_by_cursor_too(api):
     assert (rest["has_more"], rest["next_cursor"]) == (False, None)
 
 
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("path", ["ideas", "runs"])
 @pytest.mark.parametrize(
-    "params",
+    "cursor",
     [
-        {"cursor": "not-a-cursor"},
-        {"cursor": "bm90fGE="},  # base64 of "not|a"
-        {"cursor": "MjAyNi0wMS0wMVQwMDowMDowMHwx"},  # a naive time and no uuid
+        "not-a-cursor",
+        "bm90fGE=",  # base64 of "not|a"
+        "MjAyNi0wMS0wMVQwMDowMDowMHwx",  # a naive time and no uuid
+        # a time that leaves the calendar once in UTC: the database refused it (a generic 422)
+        _cursor(f"0001-01-01T00:00:00+01:00|{uuid.UUID(int=1)}"),
+        _cursor(f"9999-12-31T23:59:59-01:00|{uuid.UUID(int=1)}"),
     ],
 )
-async def test_a_cursor_the_api_did_not_hand_out_is_a_422(api, params):
+async def test_a_cursor_the_api_did_not_hand_out_is_a_422_of_its_own(api, path, cursor):
     c, _, site, headers, _ = api
-    answer = await c.get(f"/sites/{site}/ideas", params=params, headers=headers)
-    assert answer.status_code == 422
-    assert answer.json()["error"]["code"] == "parameter_invalid"
+    answer = await c.get(f"/sites/{site}/{path}", params={"cursor": cursor}, headers=headers)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["param"]) == ("cursor_invalid", "cursor")
+    assert "next_cursor" in error["message"]
+
+
+async def add_runs(engine, account, site, *days: int) -> list[uuid.UUID]:
+    """Ended runs made on the given days (two on one day share a created_at)."""
+    made = []
+    async with engine.begin() as conn:
+        for day in days:
+            run_id = uuid.uuid4()
+            await conn.execute(
+                sa.insert(runs).values(
+                    run_id=run_id,
+                    account_id=account,
+                    site_id=site,
+                    status="completed",
+                    stages=[1],
+                    config={},
+                    created_at=datetime(2026, 1, day, tzinfo=UTC),
+                )
+            )
+            made.append(run_id)
+    return made
+
+
+async def test_the_runs_list_pages_by_cursor_newest_first_while_runs_start(api):
+    """The gateway advertises `cursor` for a site's runs; automation ignored it (offset only), so
+    a client following `next_cursor` read the first page again and again."""
+    c, engine, site, headers, account = api
+    made = await add_runs(engine, account, site, 1, 2, 2, 3, 4)
+    seen: list[str] = []
+    cursor = None
+    for pages in range(1, 10):
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = await c.get(f"/sites/{site}/runs", params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        seen += [r["run_id"] for r in body["items"]]
+        if pages == 1:  # a run started after the walk began comes first: it shifts nothing
+            await add_runs(engine, account, site, 5)
+            assert body["next_offset"] == 2
+        else:
+            assert body["next_offset"] is None
+        if not body["has_more"]:
+            assert body["next_cursor"] is None
+            break
+        cursor = body["next_cursor"]
+    assert pages == 3
+    assert seen[:1] == [str(made[4])] and seen[-1] == str(made[0])  # newest first
+    assert sorted(seen) == sorted(str(r) for r in made)  # each once, the late one not at all
+    by_offset = await c.get(f"/sites/{site}/runs", params={"offset": 1}, headers=headers)
+    assert len(by_offset.json()["items"]) == 5
+    both = await c.get(
+        f"/sites/{site}/runs", params={"offset": 1, "cursor": cursor}, headers=headers
+    )
+    assert both.status_code == 422
 
 
 async def test_cursor_and_offset_together_are_refused(api):

@@ -325,3 +325,34 @@ async def test_put_replaces_settings_and_patch_merges_them(client):
     assert patched.json()["low_balance_threshold"] == 3
     stranger = uuid.uuid4()
     assert (await client.patch(path, json={}, headers=as_user(stranger))).status_code == 404
+
+
+async def test_usage_hides_the_providers_cost_from_customers_and_writes_decimals_plainly(
+    client, billing
+):
+    """The AI provider's cost is the platform's, not the customer's (it was shown to account
+    owners), and a zero cost read `0E-8`."""
+    from billing.app import commands
+    from billing.app.commit_credits import commit_credits
+
+    account = await billing.open(1000)
+    for cost, operation in (("0.00420000", "clustering"), ("0", "image_generation")):
+        reservation = uuid.uuid4()
+        await billing.reserve(account, (operation, 1), reservation=reservation)
+        await billing.run(
+            commit_credits,
+            commands.CommitCredits(
+                account, reservation, uuid.uuid4(), operation, 1,
+                usage=commands.Usage("gpt-test", 10, 20, cost),
+            ),
+        )  # fmt: skip
+    path = f"/accounts/{account}/usage"
+    owner = (await client.get(path, headers=as_user(account, "owner"))).json()
+    assert [r["key"] for r in owner["rows"]] == ["clustering", "image_generation"]
+    assert all("provider_cost_usd" not in row for row in owner["rows"]), owner
+    assert owner["rows"][0]["input_tokens"] == 10
+    admin = (await client.get(path, headers=as_admin(account))).json()
+    costs = {row["key"]: row["provider_cost_usd"] for row in admin["rows"]}
+    assert costs == {"clustering": "0.0042", "image_generation": "0"}
+    by_run = (await client.get(path, params={"group_by": "run"}, headers=as_user(account))).json()
+    assert by_run["rows"][0]["key"] is None  # a null key is kept, only the cost is left out

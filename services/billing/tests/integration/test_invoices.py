@@ -224,3 +224,37 @@ async def test_a_purchase_retried_under_its_idempotency_key_gets_the_first_invoi
         assert clash.status_code == 409
         listed = await client.get(f"/accounts/{account}/invoices", headers=as_user(account))
         assert len(listed.json()["items"]) == 1
+
+
+async def test_the_invoice_list_pages_like_every_list_with_has_more(
+    billing_db, engine, stripe_mock
+):
+    """`has_more` beside `next_cursor`, as the ledger's transactions answer (it was missing)."""
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account = await open_account(client)
+        code = f"pack-{uuid.uuid4().hex[:6]}"
+        await put_package(client, code, price=900, credits=100)
+        bought = []
+        for _ in range(3):
+            answer = await client.post(
+                f"/accounts/{account}/package-purchases",
+                json={"package": code},
+                headers=as_user(account),
+            )
+            assert answer.status_code == 201, answer.text
+            bought.append(answer.json()["invoice_id"])
+        path = f"/accounts/{account}/invoices"
+        first = (await client.get(f"{path}?limit=2", headers=as_user(account))).json()
+        assert first["has_more"] is True and first["next_cursor"]
+        rest = await client.get(
+            path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=as_user(account)
+        )
+        assert rest.status_code == 200, rest.text
+        assert rest.json()["has_more"] is False and rest.json()["next_cursor"] is None
+        listed = [i["invoice_id"] for i in first["items"] + rest.json()["items"]]
+        assert sorted(listed) == sorted(bought) and len(set(listed)) == 3
+        whole = (await client.get(path, headers=as_user(account))).json()
+        assert whole["has_more"] is False and len(whole["items"]) == 3
+        bad = await client.get(path, params={"cursor": "not-a-cursor"}, headers=as_user(account))
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["error"]["request_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,21 @@ def bootstrap(
     settings = settings or GatewaySettings()
     # Single statements on every request and every event (rate limit, stream reads): one round
     # trip each on an engine of their own, unless the caller shares its engine (tests).
+    # What the gateway opens itself it closes at shutdown (what a caller hands in is the caller's).
+    opened: list[Callable[[], Awaitable[object]]] = []
     quick = engine or single_statement_engine(settings.database_url, settings.database_pool_size)
+    if engine is None:
+        opened.append(quick.dispose)
     engine = engine or create_engine(settings.database_url, settings.database_pool_size)
     sessions = session_factory(engine)
-    client = client or httpx.AsyncClient(
-        timeout=settings.upstream_timeout_s,
-        # Idle connections are dropped before the services' own keep-alive timeout (uvicorn:
-        # 5 s) so the gateway rarely reuses one the service is closing.
-        limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0),
-    )
+    if client is None:
+        client = httpx.AsyncClient(
+            timeout=settings.upstream_timeout_s,
+            # Idle connections are dropped before the services' own keep-alive timeout (uvicorn:
+            # 5 s) so the gateway rarely reuses one the service is closing.
+            limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0),
+        )
+        opened.append(client.aclose)
     key = settings.signing_key() if settings.service_private_key.get_secret_value() else None
     verifier = verifier or JwtVerifier(
         settings.jwt_issuer,
@@ -133,6 +140,8 @@ def bootstrap(
         exception_handlers={RateLimited: rate_limited_handler, GatewayError: gateway_error_handler},
         description=DESCRIPTION,
         openapi_extend=document_security,
+        # the stream hub first (its poller reads through `quick`, its listener holds a connection)
+        on_stop=[gw.hub.close, *opened],
     )
 
 

@@ -98,6 +98,25 @@ async def test_a_services_422_keeps_its_per_field_reasons_through_the_gateway(ga
     assert {e["param"] for e in error["errors"]} == {"name", "url"}, error
 
 
+async def test_a_json_body_without_its_content_type_is_415_with_a_request_id(gateway, new_account):
+    """Forwarded routes and the gateway's own alike (both answered 422 before)."""
+    owner, account = await new_account()
+    body = b'{"name": "My blog", "url": "https://blog.example"}'
+    for path, headers in (
+        ("/v1/sites", as_user(owner, account)),  # forwarded to integration
+        ("/v1/accounts", as_user(owner)),  # the gateway's own
+    ):
+        for media in (None, "application/x-www-form-urlencoded"):
+            sent = {**headers, **({"Content-Type": media} if media else {})}
+            refused = await gateway.post(path, content=body, headers=sent)
+            assert refused.status_code == 415, (path, media, refused.text)
+            error = refused.json()["error"]
+            assert error["code"] == "unsupported_media_type", error
+            assert error["request_id"] == refused.headers["x-request-id"]
+    sites = await gateway.get("/v1/sites", headers=as_user(owner, account))
+    assert sites.json()["items"] == []  # nothing was made
+
+
 async def test_a_repeated_idempotency_key_replays_and_a_reused_one_conflicts(gateway, new_account):
     owner, account = await new_account()
     headers = {**as_user(owner, account), "Idempotency-Key": "site-1"}

@@ -109,3 +109,36 @@ def test_untyped_sees_the_shapes_it_must_refuse():
     assert not untyped({"$ref": "#/components/schemas/billing.Costs"})
     assert not untyped({"type": "string", "format": "binary"})
     assert not untyped({"type": "object", "properties": {"id": {"type": "string"}}})
+
+
+def test_every_status_a_service_documents_is_declared_by_the_gateway_route():
+    """A caller of `/v1` can get what the owning service answers: starting a run answers 402 when
+    credits are short and 202 while billing is waited for (both were missing)."""
+    import re
+
+    from gateway.entrypoints.routes import ROUTES
+
+    def shape(path: str) -> str:
+        return re.sub(r"{[^}]+}", "{}", path)
+
+    gateway = load("gateway")["paths"]
+    documents = {
+        name: load(name) for name in ("billing", "automation", "integration", "publishing")
+    }
+    missing: dict[str, list[str]] = {}
+    for route in ROUTES:
+        upstream = {
+            shape(path): item for path, item in documents[route.service]["paths"].items()
+        }.get(shape(route.upstream), {}).get(route.method.lower())
+        if upstream is None:
+            continue
+        declared = set(gateway[f"/v1{route.path}"][route.method.lower()]["responses"])
+        gaps = sorted(set(upstream["responses"]) - declared)
+        if gaps:
+            missing[f"{route.method} {route.path}"] = gaps
+    assert missing == {}
+    start = gateway["/v1/sites/{site_id}/runs"]["post"]["responses"]
+    assert "credits" in start["402"]["description"]
+    assert start["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/automation.Run"
+    }

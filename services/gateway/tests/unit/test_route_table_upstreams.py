@@ -46,3 +46,25 @@ def test_run_actions_are_three_documented_operations():
         assert row.upstream == f"/runs/{{run_id}}/{action}"
         assert ("/runs/{}/" + action, "POST") in DOCUMENTED["automation"]
     assert ("/runs/{}/{}", "POST") not in DOCUMENTED["automation"]
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.paged], ids=lambda r: f"{r.method} {r.path}"
+)
+def test_a_paged_row_pages_the_way_its_service_does(route: Route):
+    """The gateway documents `limit` and `cursor` (or `offset`) on a paged row and forwards them:
+    the service must take that parameter and answer where the next page starts, or a client
+    following the gateway's document reads page one forever (a site's runs took only `offset`
+    while the gateway advertised `cursor`; so did sites, inventory and publications)."""
+    operation = DOCUMENTED[route.service][(PARAM.sub("{}", route.upstream), route.method)]
+    taken = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    assert {"limit", route.paging} <= taken, taken
+    doc = json.loads((DOCS / f"{route.service}.json").read_text())
+    answer = operation["responses"][str(route.status)]["content"]["application/json"]["schema"]
+    model = doc["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
+    # an offset list says where it stands (`offset`; the console pages on from `limit`)
+    where = "next_cursor" if route.paging == "cursor" else "offset"
+    assert where in model["properties"], model["properties"].keys()
+    gateway = json.loads((DOCS / "gateway.json").read_text())["paths"][f"/v1{route.path}"]
+    advertised = {p["name"] for p in gateway[route.method.lower()].get("parameters", [])}
+    assert {"limit", route.paging} <= advertised, advertised

@@ -8,9 +8,12 @@ from igny8.webapi.errors import (
     FieldError,
     error_response,
     install_error_handlers,
+    is_json,
+    not_json_response,
 )
 from igny8.webapi.middleware import RequestContextMiddleware
 from igny8.webapi.openapi import errors, finish_openapi, signed_by
+from igny8.webapi.work import committed
 
 #: Largest values the PostgreSQL integer columns hold: request bounds match them.
 INT32_MAX = 2_147_483_647
@@ -24,9 +27,12 @@ __all__ = [
     "ErrorDetail",
     "FieldError",
     "RequestContextMiddleware",
+    "committed",
     "error_response",
     "errors",
     "finish_openapi",
     "install_error_handlers",
+    "is_json",
+    "not_json_response",
     "signed_by",
 ]

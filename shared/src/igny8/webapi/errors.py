@@ -174,8 +174,39 @@ def _validation(request: Request, raw: Sequence[Any]) -> JSONResponse:
     )
 
 
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or `application/<something>+json`, parameters (charset) aside: what
+    FastAPI parses as JSON."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def not_json_response(request: Request) -> JSONResponse:
+    """415 for a JSON route sent a body of another media type, or of none."""
+    sent = request.headers.get("content-type")
+    return error_response(
+        request,
+        415,
+        f"the body must be JSON: send it with Content-Type: application/json (sent: {sent})"
+        if sent
+        else "the body must be JSON: send it with Content-Type: application/json (sent none)",
+        param="Content-Type",
+    )
+
+
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # A JSON route given a body it did not parse as JSON (no Content-Type, a form, text): FastAPI
+    # validates the raw bytes and calls it an invalid field; the media type is what is wrong.
+    if (
+        isinstance(getattr(exc, "body", None), bytes | bytearray)
+        and exc.body
+        and not is_json(request.headers.get("content-type"))
+        and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+    ):
+        return not_json_response(request)
     return _validation(request, exc.errors())
 
 

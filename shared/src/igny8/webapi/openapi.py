@@ -3,8 +3,8 @@
 Routes declare their own success models and the domain statuses they can answer
 (`responses=errors(402, 409)`); `finish_openapi` adds what is common to all of them: the service
 token and tenant header as security schemes (instead of header parameters), 401/403 on every
-secured operation, 422 on every operation with parameters, and 500 everywhere — all with the
-`ErrorBody` model instead of FastAPI's `HTTPValidationError`.
+secured operation, 422 on every operation with parameters, 415 on every one with a JSON body,
+and 500 everywhere — all with the `ErrorBody` model instead of FastAPI's `HTTPValidationError`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ DESCRIPTIONS = {
     405: "Method not allowed.",
     409: "Conflicts with the current state.",
     413: "Request body too large.",
-    415: "Unsupported media type.",
+    415: "The body is not JSON: send it with `Content-Type: application/json`.",
     422: "A parameter or field is invalid; `error.errors` lists every field.",
     429: "Rate limited; retry after `Retry-After`.",
     500: "Unexpected error; logged with the request id.",
@@ -155,6 +155,8 @@ def _finish_operation(path: str, operation: dict[str, Any]) -> None:
         operation["security"] = []
     if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
         responses["422"] = _error_response(422)
+    if "application/json" in (operation.get("requestBody") or {}).get("content", {}):
+        responses.setdefault("415", _error_response(415))
     for status, answer in responses.items():
         if status.startswith(("4", "5")):
             answer.setdefault("content", {"application/json": {"schema": _ERROR_REF}})

@@ -85,14 +85,23 @@ class SqlAlchemyAutomationQueries:
         return dict(row._mapping) if row is not None else None
 
     async def runs_of_site(
-        self, account_id: uuid.UUID, site_id: uuid.UUID, limit: int, offset: int
+        self,
+        account_id: uuid.UUID,
+        site_id: uuid.UUID,
+        limit: int,
+        offset: int,
+        before: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[dict[str, Any]]:
-        """The site's runs, newest first."""
+        """The site's runs, newest first; `before`: the keyset position of the last run a
+        previous page showed (runs started meanwhile come first, so they shift nothing)."""
+        query = sa.select(*_PUBLIC_RUN).where(
+            runs.c.account_id == account_id, runs.c.site_id == site_id
+        )
+        if before is not None:
+            query = query.where(sa.tuple_(runs.c.created_at, runs.c.run_id) < sa.tuple_(*before))
         return _rows(
             await self.session.execute(
-                sa.select(*_PUBLIC_RUN)
-                .where(runs.c.account_id == account_id, runs.c.site_id == site_id)
-                .order_by(runs.c.created_at.desc(), runs.c.run_id)
+                query.order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
                 .limit(limit)
                 .offset(offset)
             )

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from automation.adapters.billing_quotes import BillingQuotes
 from automation.adapters.sqlalchemy_queries import SqlAlchemyAutomationQueries
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
-from automation.domain.errors import ImportTooLarge, InvalidInput, NotFound
+from automation.domain.errors import ImportTooLarge, NotFound
 from automation.ports import Clock, ImageStorage
 from igny8.auth import Caller
+from igny8.webapi import ApiError
 
 NO_AI = "No AI provider is configured."
 
@@ -86,14 +87,31 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a `next_cursor` names. Anything else — not base64, not ours, a naive time, a
+    time that leaves the calendar once in UTC (year 1 at +01:00) — is a 422 `cursor_invalid`
+    naming `cursor`, not a generic parameter error or the database's `value_out_of_range`."""
     try:
         at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         created_at = datetime.fromisoformat(at)
         if created_at.tzinfo is None:
             raise ValueError("naive timestamp")
-        return created_at, uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidInput("cursor is not a `next_cursor` this API handed out") from None
+        return created_at.astimezone(UTC), uuid.UUID(row_id)
+    except (ValueError, OverflowError, binascii.Error, UnicodeError):
+        raise ApiError(
+            422,
+            "cursor_invalid",
+            "cursor is not a `next_cursor` this API handed out: start again without it",
+            param="cursor",
+        ) from None
+
+
+def page_by(cursor: str | None, offset: int) -> tuple[datetime, uuid.UUID] | None:
+    """The keyset position to page from, if the caller pages by cursor (not by offset too)."""
+    if cursor is not None and offset:
+        raise ApiError(
+            422, "parameter_invalid", "page by `cursor` or by `offset`, not both", param="cursor"
+        )
+    return decode_cursor(cursor) if cursor is not None else None
 
 
 def keyset_page(

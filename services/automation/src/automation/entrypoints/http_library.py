@@ -11,10 +11,10 @@ from automation.adapters.sqlalchemy_library import LISTABLE
 from automation.app import library as library_cases
 from automation.app import runs as run_cases
 from automation.app import site_work
-from automation.domain.errors import InvalidInput, NotFound
+from automation.domain.errors import NotFound
 from automation.domain.library import ItemEdit, LibraryKind
 from automation.entrypoints.errors import DomainErrorRoute
-from automation.entrypoints.http_common import NO_AI, HttpDeps, decode_cursor, keyset_page
+from automation.entrypoints.http_common import NO_AI, HttpDeps, keyset_page, page_by
 from automation.entrypoints.http_models import EDITS, ITEMS, Regenerating, page_model
 from igny8.auth import Caller
 from igny8.webapi import ApiError, errors
@@ -52,9 +52,7 @@ def routes(deps: HttpDeps) -> APIRouter:
                     ),
                 ] = None,
             ) -> dict[str, Any]:
-                if cursor is not None and offset:
-                    raise InvalidInput("page by `cursor` or by `offset`, not both")
-                after = decode_cursor(cursor) if cursor is not None else None
+                after = page_by(cursor, offset)
                 async with queries() as q:
                     account = await known_site(q, caller, site_id)
                     rows = await q.listing(kind, account, site_id, limit + 1, offset, status, after)

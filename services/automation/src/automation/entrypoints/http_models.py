@@ -70,13 +70,20 @@ def page_model(kind: str, item: type[BaseModel]) -> type[BaseModel]:
 
 
 class RunPage(BaseModel):
-    """The site's runs, newest first; `offset=next_offset` while `has_more`."""
+    """The site's runs, newest first. Ask for the next page with `cursor=next_cursor` while
+    `has_more` (runs started meanwhile neither shift nor repeat a page); `offset=next_offset`
+    still works for a list read by offset."""
 
     items: list[Run]  # type: ignore[valid-type]
     limit: int
     offset: int
     has_more: bool
-    next_offset: int | None
+    next_offset: int | None = Field(
+        description="The offset of the next page, if any (null on a page read by cursor)."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page, if any."
+    )
 
 
 class RunDetail(Run):  # type: ignore[misc,valid-type]

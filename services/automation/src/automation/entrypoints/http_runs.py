@@ -15,7 +15,7 @@ from automation.domain.errors import NotFound
 from automation.domain.runs import Run as RunRow
 from automation.domain.runs import RunStatus
 from automation.entrypoints.errors import DomainErrorRoute
-from automation.entrypoints.http_common import NO_AI, HttpDeps, page
+from automation.entrypoints.http_common import NO_AI, HttpDeps, keyset_page, page_by
 from automation.entrypoints.http_models import (
     Estimate,
     Run,
@@ -117,11 +117,19 @@ def routes(deps: HttpDeps) -> APIRouter:
         caller: Gateway,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Offset = 0,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="`next_cursor` of the previous page (instead of `offset`).",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
+        before = page_by(cursor, offset)
         async with queries() as q:
             account = await known_site(q, caller, site_id)
-            rows = await q.runs_of_site(account, site_id, limit + 1, offset)
-        return page(rows, limit, offset)
+            rows = await q.runs_of_site(account, site_id, limit + 1, offset, before)
+        return keyset_page(rows, limit, offset, "run_id", by_cursor=before is not None)
 
     @router.get(
         "/runs/{run_id}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -18,6 +19,11 @@ from billing.adapters.sqlalchemy_tables import (
 )
 
 UsageGrouping = Literal["operation", "model", "day", "run"]
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as people write it: `0`, `0.0042`, `120` (not numeric(18, 8)'s `0E-8`)."""
+    return format(value.normalize(), "f")
 
 
 class SqlAlchemyBillingQueries:
@@ -153,7 +159,7 @@ class SqlAlchemyBillingQueries:
                 "credits": int(r.credits),
                 "input_tokens": int(r.input_tokens),
                 "output_tokens": int(r.output_tokens),
-                "provider_cost_usd": str(r.provider_cost_usd),
+                "provider_cost_usd": plain_decimal(r.provider_cost_usd),
             }
             for r in rows
         ]

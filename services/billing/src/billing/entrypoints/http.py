@@ -243,6 +243,8 @@ def create_router(
         tags=["accounts"],
         summary="Captured usage, grouped by operation, model, day or run",
         response_model=Usage,
+        # a row's provider cost is left out (not null) for customers
+        response_model_exclude_unset=True,
         responses=errors(404),
     )
     async def usage(
@@ -255,6 +257,9 @@ def create_router(
         tenant(caller, account_id)
         async with sessions() as session:
             rows = await SqlAlchemyBillingQueries(session).usage(account_id, group_by, since, until)
+        if not caller.is_platform_admin:  # the platform's own cost is not the customer's business
+            for row in rows:
+                del row["provider_cost_usd"]
         return {"group_by": group_by, "rows": rows}
 
     @router.get("/costs", tags=["costs"], summary="The cost table in force", response_model=Costs)

@@ -1,18 +1,14 @@
 """What the invoicing and subscription routes share: tenant scoping, the platform-admin check,
-one use case in one committed unit of work, the invoice view."""
+the invoice view (one use case in one committed unit of work is `igny8.webapi.committed`)."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.adapters.sqlalchemy_invoicing_queries import SqlAlchemyInvoicingQueries
-from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from igny8.auth import Caller
-
-T = TypeVar("T")
 
 
 def tenant(caller: Caller, account_id: uuid.UUID, *, admin: bool = False) -> uuid.UUID:
@@ -38,13 +34,3 @@ async def invoice_view(
     if found is None:
         raise HTTPException(404, "invoice not found")
     return found
-
-
-async def committed(
-    uow: Callable[[], BillingUnitOfWork], use_case: Callable[[BillingUnitOfWork], Awaitable[T]]
-) -> T:
-    """Runs `use_case` in a fresh unit of work and commits it (an error rolls it back)."""
-    async with uow() as u:
-        result = await use_case(u)
-        await u.commit()
-    return result

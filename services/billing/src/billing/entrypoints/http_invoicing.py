@@ -17,7 +17,7 @@ from billing.adapters.sqlalchemy_unit_of_work import BillingUnitOfWork
 from billing.app import invoices as invoicing
 from billing.app.pay_invoice import pay_invoice, refund_invoice
 from billing.domain.payments import PaymentMethod
-from billing.entrypoints.http_access import committed, invoice_view, tenant
+from billing.entrypoints.http_access import invoice_view, tenant
 from billing.entrypoints.http_invoicing_models import (
     PDF,
     CreditNoteList,
@@ -34,7 +34,7 @@ from billing.entrypoints.http_invoicing_models import (
 from billing.entrypoints.http_subscriptions import create_subscriptions_router
 from billing.ports import Clock, DocumentRenderer, PaymentGateway, PaymentsPolicy, Policy
 from igny8.auth import Caller
-from igny8.webapi import errors
+from igny8.webapi import committed, errors
 
 
 def create_invoicing_router(
@@ -134,7 +134,7 @@ def create_invoicing_router(
             items, next_cursor = await SqlAlchemyInvoicingQueries(session).invoices(
                 account_id, limit, cursor, status
             )
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "has_more": next_cursor is not None, "next_cursor": next_cursor}
 
     @router.get(
         "/accounts/{account_id}/invoices/{invoice_id}",

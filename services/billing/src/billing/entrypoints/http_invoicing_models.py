@@ -221,6 +221,7 @@ class InvoiceView(InvoiceSummary):
 
 class InvoicePage(BaseModel):
     items: list[InvoiceSummary]
+    has_more: bool
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
 
 

@@ -152,7 +152,11 @@ class UsageRow(BaseModel):
     credits: Credits
     input_tokens: int
     output_tokens: int
-    provider_cost_usd: str = Field(description="Decimal string, USD.")
+    provider_cost_usd: str | None = Field(
+        default=None,
+        description="What the AI provider charged the platform (USD, a plain decimal string): "
+        "internal, so answered to platform admins only and absent for customers.",
+    )
 
 
 class Usage(BaseModel):

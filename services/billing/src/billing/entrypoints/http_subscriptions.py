@@ -14,7 +14,7 @@ from billing.app import invoices as invoicing
 from billing.app.catalogue import Offer, put_package, put_plan
 from billing.app.subscriptions import cancel_subscription, change_plan, start_subscription
 from billing.domain.subscriptions import CreditPackage, Plan, Subscription
-from billing.entrypoints.http_access import committed, invoice_view, platform_admin, tenant
+from billing.entrypoints.http_access import invoice_view, platform_admin, tenant
 from billing.entrypoints.http_invoicing_models import (
     BillingProfile,
     OfferBody,
@@ -30,7 +30,7 @@ from billing.entrypoints.http_invoicing_models import (
 )
 from billing.ports import Clock, DocumentRenderer
 from igny8.auth import Caller
-from igny8.webapi import errors
+from igny8.webapi import committed, errors
 
 
 def _plan(p: Plan) -> dict[str, Any]:

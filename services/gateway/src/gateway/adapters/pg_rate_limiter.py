@@ -5,10 +5,12 @@ elapsed wall-clock time (`clock_timestamp()`, not the transaction's `now()`), an
 records whether this take was allowed so RETURNING can say so.
 
 Every gateway request takes from a bucket, so the take is one network round trip: the statement
-runs in autocommit (no BEGIN/COMMIT around it) on an engine without the pre-ping a pooled
-checkout otherwise costs (`adapters/pg_engines.py`). A connection the server dropped fails on
-use instead; the take is then made once more on a fresh connection (a statement that failed to
-reach the server took nothing)."""
+runs in autocommit (no BEGIN/COMMIT around it) on the gateway's single-statement engine
+(`adapters/pg_engines.py`: no pre-ping on checkout), which the stream fan-out's reads share and
+the bootstrap disposes at shutdown. Without the pre-ping a connection the server dropped fails on
+use instead of on checkout: SQLAlchemy then invalidates it and the take is made once more, on a
+fresh connection. A take that reached the server before the connection dropped may so be counted
+twice — the error is on the side of limiting, never of letting more through."""
 
 from __future__ import annotations
 
@@ -39,8 +41,8 @@ TAKE = sa.text(
 
 class PgRateLimiter:
     def __init__(self, engine: AsyncEngine) -> None:
-        # Autocommit whatever engine is given (tests share their pre-pinging one): a single
-        # statement needs no transaction around it.
+        # Autocommit whatever engine is given: the single-statement engine already is, but tests
+        # hand in their ordinary (transactional, pre-pinging) one.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def take(self, bucket: str, rate_per_s: float, burst: int) -> RateDecision:

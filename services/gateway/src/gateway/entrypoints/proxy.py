@@ -22,7 +22,7 @@ from gateway.domain.model import Principal
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
 from igny8.auth import mint_service_token
-from igny8.webapi import FieldError, error_response, errors
+from igny8.webapi import FieldError, error_response, errors, is_json, not_json_response
 
 PARAM = re.compile(r"{(\w+)}")
 PASSED_HEADERS = ("content-type", "content-disposition", "retry-after", "cache-control")
@@ -34,6 +34,8 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "raw": {"application/json": {"schema": {"type": "object"}}},
 }
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+"""Described in the gateway's words on every route: they are about reaching the service."""
 ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
 _SCHEMAS_FILE = FilePath(__file__).with_name("upstream_schemas.json")
 UPSTREAM_SCHEMAS: dict[str, Any] = (
@@ -232,6 +234,10 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
                 raise Forbidden("only the platform operator may do this")
             if not principal.may(route.role):
                 raise Forbidden(f"this needs the {route.role.value} role or higher")
+        # a JSON route's body of another media type is refused here, as the services refuse it
+        sent = request.headers.get("content-type")
+        if route.body == "json" and not is_json(sent) and await request.body():
+            return not_json_response(request)
         values = {n: str(kwargs[n]) for n in names}
         if principal is not None:
             values["account"] = str(principal.account_id)
@@ -266,6 +272,13 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
                 annotation=Annotated[str | None, Query(max_length=200)],
+            )
+            if route.paging == "cursor"
+            else inspect.Parameter(
+                "offset",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[int | None, Query(ge=0, le=10_000_000)],
             )
         )
     if not route.public:
@@ -306,6 +319,19 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
     }
     if route.status == 204:
         success = {204: {"description": "Done."}}
+    # every other status the owning service documents for this operation (402 when credits are
+    # short, 202 while billing is waited for, its own 409), in the service's words; 502-504 keep
+    # the gateway's, which are about reaching the service
+    described: dict[str, str] = {}
+    for code, other in typed.get("statuses", {}).items():
+        status = int(code)
+        if status < 300:
+            media = {"application/json": {"schema": other.get("response", {})}}
+            success.setdefault(status, {"description": other["description"], "content": media})
+        elif status not in GATEWAY_STATUSES:
+            if status not in statuses:
+                statuses.append(status)
+            described[f"s{status}"] = other["description"]
     router.add_api_route(
         route.path,
         endpoint,
@@ -316,6 +342,6 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
         operation_id=route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
         status_code=route.status,
         response_class=Response,
-        responses={**success, **errors(*statuses)},
+        responses={**success, **errors(*sorted(statuses), **described)},
         openapi_extra=extra or None,
     )

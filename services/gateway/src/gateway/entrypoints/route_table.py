@@ -26,6 +26,9 @@ class Route:
     creates: bool = False
     """A creating POST: `Idempotency-Key` is honoured (stored with the response)."""
     paged: bool = False
+    paging: Literal["cursor", "offset"] = "cursor"
+    """How the owning service pages a `paged` list: the parameter the gateway documents beside
+    `limit` (it forwards every query parameter)."""
     platform: bool = False
     public: bool = False
     """No user token: the upstream authenticates the request itself (the Stripe webhook)."""

@@ -6,7 +6,7 @@ from gateway.entrypoints.route_table import A, Route, V, _r
 
 INTEGRATION_ROUTES: tuple[Route, ...] = (
     # -- sites and integrations (integration)
-    _r("GET", "/sites", "integration", None, V, "List sites", paged=True),
+    _r("GET", "/sites", "integration", None, V, "List sites", paged=True, paging="offset"),
     _r(
         "POST",
         "/sites",
@@ -50,6 +50,7 @@ INTEGRATION_ROUTES: tuple[Route, ...] = (
         V,
         "The site's synced categories, tags and posts",
         paged=True,
+        paging="offset",
     ),
     _r("GET", "/integrations/{integration_id}", "integration", None, V, "Read an integration"),
     _r(

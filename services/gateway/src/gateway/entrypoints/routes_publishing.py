@@ -41,6 +41,7 @@ PUBLISHING_ROUTES: tuple[Route, ...] = (
         V,
         "Publications",
         paged=True,
+        paging="offset",
         tag="publications",
     ),
     _r(

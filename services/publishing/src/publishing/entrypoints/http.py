@@ -2,8 +2,9 @@
 Thin: parse, authorize (another account's objects are 404), call one use case or query."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -11,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
-from igny8.webapi import error_response, errors
+from igny8.webapi import committed, error_response, errors
 from publishing.adapters.sqlalchemy_queries import SqlAlchemyPublishingQueries
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app import manage
@@ -36,8 +37,6 @@ from publishing.entrypoints.http_models import (
     documented,
 )
 from publishing.ports import Clock, CredentialSource, Destinations
-
-T = TypeVar("T")
 
 
 class _Body(BaseModel):
@@ -76,18 +75,6 @@ def _publication(p: Publication) -> dict[str, Any]:
     }
 
 
-async def committed(
-    sessions: async_sessionmaker[AsyncSession],
-    use_case: Callable[[PublishingUnitOfWork], Awaitable[T]],
-) -> T:
-    """Runs `use_case` in a fresh unit of work and commits it (an error rolls it back): the
-    shape every changing route shares (as billing's `committed`)."""
-    async with PublishingUnitOfWork(sessions) as uow:
-        result = await use_case(uow)
-        await uow.commit()
-    return result
-
-
 def create_router(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
@@ -98,6 +85,7 @@ def create_router(
     # every route is under a site: another account's (or an unknown) site or object is a 404,
     # a state that forbids the action a 409, a destination that fails a 502
     router = APIRouter(tags=["publishing"], responses=errors(404, 409, 502))
+    unit_of_work = partial(PublishingUnitOfWork, sessions)
     Gateway = Annotated[Caller, Depends(admits("gateway"))]
     UserId = Annotated[str | None, Header(alias="X-User-Id", max_length=200)]
 
@@ -131,7 +119,7 @@ def create_router(
                     )
             await uow.settings.put(account_id, site_id, body)
 
-        await committed(sessions, put)
+        await committed(unit_of_work, put)
         return body.model_dump(mode="json")
 
     @router.get("/sites/{site_id}/publications", **documented(PublicationPage))
@@ -172,7 +160,7 @@ def create_router(
         at: Any = None,
     ) -> dict[str, Any]:
         publication = await committed(
-            sessions,
+            unit_of_work,
             lambda uow: manage.approve(
                 uow,
                 caller.require_account(),
@@ -237,7 +225,7 @@ def create_router(
         caller: Caller, user: str | None, site_id: uuid.UUID, publication_id: uuid.UUID, reason: str
     ) -> dict[str, Any]:
         publication = await committed(
-            sessions,
+            unit_of_work,
             lambda uow: manage.reject(
                 uow,
                 caller.require_account(),
@@ -281,7 +269,7 @@ def create_router(
         site_id: uuid.UUID, publication_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         publication = await committed(
-            sessions,
+            unit_of_work,
             lambda uow: manage.unpublish(
                 uow,
                 caller.require_account(),
@@ -333,7 +321,7 @@ def create_router(
         site_id: uuid.UUID, link_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         html = await committed(
-            sessions,
+            unit_of_work,
             lambda uow: undo_link(
                 uow, caller.require_account(), site_id, link_id, who(caller, user), clock
             ),
@@ -360,7 +348,7 @@ def create_router(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         link_id = await committed(
-            sessions,
+            unit_of_work,
             lambda uow: accept_suggestion(
                 uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
             ),
@@ -374,7 +362,7 @@ def create_router(
         site_id: uuid.UUID, suggestion_id: uuid.UUID, caller: Gateway, user: UserId = None
     ) -> dict[str, Any]:
         await committed(
-            sessions,
+            unit_of_work,
             lambda uow: reject_suggestion(
                 uow, caller.require_account(), site_id, suggestion_id, who(caller, user), clock
             ),

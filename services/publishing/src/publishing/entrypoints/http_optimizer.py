@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
@@ -10,11 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from igny8.auth import Caller
-from igny8.webapi import errors
+from igny8.webapi import committed, errors
 from publishing.adapters.sqlalchemy_unit_of_work import PublishingUnitOfWork
 from publishing.app.optimize import optimizations_of, request_optimization, view
 from publishing.domain.errors import NotFound
-from publishing.entrypoints.http import committed
 from publishing.entrypoints.http_models import Optimization, Optimizations, documented
 from publishing.ports import Clock
 
@@ -41,7 +41,7 @@ def create_optimizer_router(
         (the work is asynchronous): a new optimization, or the one this article version has
         already (a repeated request starts nothing and charges nothing)."""
         row, _ = await committed(
-            sessions,
+            partial(PublishingUnitOfWork, sessions),
             lambda uow: request_optimization(
                 uow,
                 caller.require_account(),
