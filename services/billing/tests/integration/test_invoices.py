@@ -161,6 +161,7 @@ async def test_package_invoice_has_tax_per_line_totals_and_a_readable_stored_pdf
                 headers=as_user(stranger),
             )
             assert answer.status_code == 404
+            assert answer.json()["error"]["code"] == "resource_missing", answer.text
         listed = await client.get(f"/accounts/{account}/invoices?limit=1", headers=as_user(account))
         assert [i["invoice_id"] for i in listed.json()["items"]] == [invoice["invoice_id"]]
         assert "invoice.finalized" in await outbox_types(engine, account)

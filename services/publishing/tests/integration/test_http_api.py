@@ -226,6 +226,8 @@ async def test_every_route_hides_another_accounts_objects(api, driver):
     for method, path, body in routes:
         answer = await api.request(method, path, json=body, headers=stranger)
         assert answer.status_code == 404, (method, path, answer.status_code, answer.text)
+        # the one error shape's code for a missing object, as every service answers it
+        assert answer.json()["error"]["code"] == "resource_missing", (method, path, answer.text)
     # nothing changed for the owner
     [still] = await driver.publications(content.content_id)
     assert still.status == publication.status

@@ -59,7 +59,7 @@ class ReservationEnded(BillingError):
 class UnknownInvoice(BillingError):
     """No such invoice, plan, package or subscription for this account (answered as 404)."""
 
-    reason = "not_found"
+    reason = "resource_missing"
 
 
 class InvoiceStateError(BillingError):

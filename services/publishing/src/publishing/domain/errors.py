@@ -12,7 +12,7 @@ class PublishingError(Exception):
 
 
 class NotFound(PublishingError):
-    reason = "not_found"
+    reason = "resource_missing"
 
 
 class InvalidTransition(PublishingError):
