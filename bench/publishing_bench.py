@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,7 +120,7 @@ class Credentials:
         count("internal", "credentials")
         return self.secret
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
         return False
 
 

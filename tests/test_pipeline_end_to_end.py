@@ -732,10 +732,14 @@ async def test_the_per_run_credit_cap_pauses_the_run_before_it_is_exceeded(stack
 
 
 async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
+    """...and keeps the stage's item cap across the pause: the stage taken up again counts the
+    articles written before it (it used to start the cap afresh and write past it)."""
+    capped = {**SMALL["max_items_per_stage"], "4": 4}
+    config = {**SMALL, "delay_within_stage_s": 1.0, "max_items_per_stage": capped}
     async with httpx.AsyncClient(timeout=30) as client:
-        t = await tenant(stack, client, 100_000, 30, {**SMALL, "delay_within_stage_s": 0.3})
+        t = await tenant(stack, client, 100_000, 30, config)
         run_id = await t.start(client)
-        await wait_for_stage(t, client, run_id, 4)
+        await wait_for_stage(t, client, run_id, 4, items_done=1)
         h = t.headers("automation")
         assert (
             await client.post(f"{t.automation}/runs/{run_id}/pause", headers=h)
@@ -747,9 +751,10 @@ async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
         ).status_code == 200
         run = await t.run_until(client, run_id, {"completed", "failed", "paused"})
         assert run["status"] == "completed", run
-        tasks = (await client.get(f"{t.automation}/sites/{t.site}/tasks", headers=h)).json()
+        contents = (await client.get(f"{t.automation}/sites/{t.site}/content", headers=h)).json()
+        assert len(contents["items"]) == 4, "the cap of stage 4 holds across the pause"
         calls = await ai_calls(stack, client)
-        assert calls["by_function"]["article"] == len(tasks["items"])
+        assert calls["by_function"]["article"] == 4
         assert calls["repeated"] == 0, [c for c in calls["calls"] if c["count"] > 1]
         await settled(t, client, run_id, run["credits_charged"])
 

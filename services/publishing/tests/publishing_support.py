@@ -4,6 +4,7 @@ real database, with a controllable clock and test doubles for the outside HTTP s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,7 +66,7 @@ class FakeCredentials:
         self.asked.append(integration_id)
         return self.secrets.get(integration_id, {})
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
         return False  # nothing kept: each call asks
 
 

@@ -363,3 +363,20 @@ async def test_a_payment_short_of_the_total_or_in_another_currency_grants_nothin
         answer = await deliver(client, event("checkout.session.completed", session))
         assert answer.json()["outcome"] == "succeeded"
         assert await balance(client, account) == 1000
+
+
+async def test_a_short_payment_refunded_before_its_success_arrives_still_grants_nothing(
+    billing_db, engine, stripe_mock
+):
+    """The refund settles a payment it finds unsettled: with the charge's own captured amount,
+    so a short payment never pays the invoice on that path either."""
+    async with billing_app(billing_db, engine, stripe_mock, FixedClock()) as client:
+        account, invoice, payment = await buy_and_start_checkout(client)
+        charge = charge_refunded("pi_short_refund", amount=100, refunded=100)
+        charge["amount_captured"], charge["currency"] = 100, invoice["currency"]
+        charge["metadata"] = {"igny8_payment_id": payment["payment_id"]}
+        answer = await deliver(client, event("charge.refunded", charge))
+        assert answer.status_code == 200, answer.text
+        assert await balance(client, account) == 0
+        assert (await invoice_of(client, account, invoice["invoice_id"]))["status"] == "open"
+        assert "credit.granted" not in await outbox_types(engine, account)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -250,9 +250,10 @@ class CredentialSource(Protocol):
         self, account_id: uuid.UUID, integration_id: uuid.UUID
     ) -> dict[str, str]: ...
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
-        """Drop a copy kept from an earlier call (the destination refused it: rotated);
-        whether there was one to drop."""
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
+        """The destination refused these credentials: drop them if kept from an earlier call
+        (rotated meanwhile); whether asking again may give others (False: they were just
+        fetched, so the refusal is final)."""
 
 
 class ImageSource(Protocol):

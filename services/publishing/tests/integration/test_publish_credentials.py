@@ -5,6 +5,7 @@ the refusal came after a create. Refused credentials that were just fetched fail
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import pytest
 
@@ -24,7 +25,7 @@ class Integration:
         self.password = password
         self.asked = 0
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
         return False
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:

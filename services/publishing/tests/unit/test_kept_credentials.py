@@ -4,6 +4,7 @@ again once forgotten (a destination refused them) or expired, never shown in a r
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from publishing.adapters.internal_http import KeptCredentials
 
@@ -13,7 +14,7 @@ class Source:
         self.asked = 0
         self.password = "first secret"
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
         return False
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
@@ -43,15 +44,31 @@ async def test_forgetting_drops_the_kept_copy_and_says_whether_one_was_served():
     source = Source()
     kept = KeptCredentials(source, ttl_s=60)
     account, integration = uuid.uuid4(), uuid.uuid4()
-    assert kept.forget(integration) is False  # nothing kept
+    fresh = await kept.credentials(account, integration)
+    assert kept.forget(integration, fresh) is False, "just fetched: a refusal of these is final"
     await kept.credentials(account, integration)
-    assert kept.forget(integration) is False, "just fetched: a refusal of these is final"
-    await kept.credentials(account, integration)
-    await kept.credentials(account, integration)  # served from what was kept
+    stale = await kept.credentials(account, integration)  # served from what was kept
     source.password = "rotated"
-    assert kept.forget(integration) is True
+    assert kept.forget(integration, stale) is True
     assert (await kept.credentials(account, integration))["application_password"] == "rotated"
     assert source.asked == 3
+
+
+async def test_two_publishes_refused_the_same_stale_copy_both_ask_again():
+    """The first refusal fetches the rotated credentials; the second one's copy is still the
+    stale one, so it too may ask again (it used to be told the refusal was final)."""
+    source = Source()
+    kept = KeptCredentials(source, ttl_s=60)
+    account, integration = uuid.uuid4(), uuid.uuid4()
+    await kept.credentials(account, integration)
+    first = await kept.credentials(account, integration)
+    second = await kept.credentials(account, integration)  # both served the kept copy
+    source.password = "rotated"
+    assert kept.forget(integration, first) is True
+    rotated = await kept.credentials(account, integration)
+    assert kept.forget(integration, second) is True
+    assert (await kept.credentials(account, integration)) == rotated, "the fresh copy stays"
+    assert source.asked == 2
 
 
 async def test_a_ttl_of_zero_keeps_nothing():
@@ -60,4 +77,5 @@ async def test_a_ttl_of_zero_keeps_nothing():
     account, integration = uuid.uuid4(), uuid.uuid4()
     await kept.credentials(account, integration)
     await kept.credentials(account, integration)
-    assert source.asked == 2 and kept.forget(integration) is False
+    assert source.asked == 2
+    assert kept.forget(integration, await kept.credentials(account, integration)) is False

@@ -181,6 +181,12 @@ class RunEngine:
                 await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = ctx.config.max_items_per_stage.get(stage, 100_000)
+        if stage in ctx.config.max_items_per_stage:
+            # a stage taken up again (resume, takeover, a slot given back) counts what it did
+            # before: done items match no "pending" query, so the cap would start afresh
+            async with self.unit_of_work() as uow:
+                done = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("done", 0)
+            limit = max(0, limit - done)
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:

@@ -163,6 +163,7 @@ async def cancel_run(uow: UnitOfWork, run: Run, clock: Clock, reason: str) -> Ru
             R.FINISHING,
             ending=R.CANCELLED,
             end_reason=reason,
+            queue_position=None,  # a run that gave its slot back was shown a place in the queue
             requested=None,
             lease_owner=None,
             lease_expires_at=None,

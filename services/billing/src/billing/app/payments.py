@@ -183,6 +183,7 @@ async def payment_refunded(
     uow: InvoicingUnitOfWork,
     clock: Clock,
     policy: Policy,
+    collected: Collected = Collected(),
 ) -> CreditNote | None:
     """A refund (cumulative `refunded_total`, as Stripe's charge reports it) → a credit note.
 
@@ -192,7 +193,9 @@ async def payment_refunded(
     now = clock.now()
     invoice, payment = await locked(payment_id, uow)
     if not payment.settled:  # a refunded charge had succeeded: settle first, whatever the order
-        await payment_succeeded(payment_id, payment.provider_intent_id, None, uow, clock, policy)
+        await payment_succeeded(
+            payment_id, payment.provider_intent_id, None, uow, clock, policy, collected
+        )
         invoice, payment = await locked(payment_id, uow)
     refunded = payment.refund(refunded_total)
     if refunded == 0:

@@ -94,6 +94,8 @@ async def handle_provider_event(
             return "unknown_payment"
         refunded = int(obj.get("amount_refunded") or 0)
         reference = f"{obj.get('id')}:{refunded}"
-        note = await payment_refunded(payment_id, refunded, reference, uow, clock, policy)
+        note = await payment_refunded(
+            payment_id, refunded, reference, uow, clock, policy, _collected(obj, "amount_captured")
+        )
         return "refunded" if note else "already_refunded"
     return "ignored"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -46,7 +46,7 @@ class IntegrationCredentials:
         self._key = key
         self._client = _Client(timeout_s)
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
         return False  # nothing kept here (KeptCredentials keeps them)
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
@@ -121,12 +121,15 @@ class KeptCredentials:
     def __repr__(self) -> str:  # never the credentials
         return f"KeptCredentials({self._source!r}, kept={len(self._kept)})"
 
-    def forget(self, integration_id: uuid.UUID) -> bool:
-        kept = [k for k in self._kept if k[1] == integration_id]
-        served = any(self._kept[k][2] for k in kept)
-        for k in kept:
+    def forget(self, integration_id: uuid.UUID, refused: Mapping[str, str]) -> bool:
+        # Only the refused copy goes, and the answer is about that copy: two publishes served
+        # the same stale copy are both refused, and the first one's fresh fetch is kept by then.
+        same = [k for k, v in self._kept.items() if k[1] == integration_id and v[1] == refused]
+        just_fetched = any(not self._kept[k][2] for k in same)
+        for k in same:
             del self._kept[k]
-        return self._source.forget(integration_id) or served
+        again = self._ttl_s > 0 and not just_fetched
+        return self._source.forget(integration_id, refused) or again
 
     async def credentials(self, account_id: uuid.UUID, integration_id: uuid.UUID) -> dict[str, str]:
         key = (account_id, integration_id)

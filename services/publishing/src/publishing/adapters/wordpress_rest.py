@@ -283,10 +283,20 @@ class _Site:
         return int(answer.json()["id"])
 
 
-async def _together(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Run side by side and wait for all (none left running unobserved); the first failure
-    is raised."""
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+UPLOADS_AT_ONCE = 3
+"""Per article: a small host (or its security plugin) answers a burst with 429/503."""
+
+
+async def _together(calls: Iterable[Awaitable[T]], at_once: int = UPLOADS_AT_ONCE) -> list[T]:
+    """Run side by side, at most `at_once` at a time, and wait for all (none left running
+    unobserved); the first failure is raised."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def gated(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    outcomes = await asyncio.gather(*(gated(c) for c in calls), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

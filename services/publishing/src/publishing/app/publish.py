@@ -196,16 +196,15 @@ class Publisher:
 
             hooks = Hooks(before_create=before_create, created=created)
             destination = self.destinations.for_platform(integration.platform)
+            used = await self._credentials(integration)
             try:
-                remote = await destination.publish(
-                    Target(integration, await self._credentials(integration)), post, known, hooks
-                )
+                remote = await destination.publish(Target(integration, used), post, known, hooks)
             except DestinationFailure as failure:
                 # Credentials kept from an earlier publish may have been rotated since: refused,
                 # they are asked for again once (a refusal sends nothing, so no create is lost;
                 # what the attempt uploaded is reused).
                 if failure.reason not in CREDENTIALS_REFUSED or not self.credentials.forget(
-                    integration.integration_id
+                    integration.integration_id, used
                 ):
                     raise
                 # what the refused attempt may have created is known (or looked up): never twice

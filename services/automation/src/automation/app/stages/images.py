@@ -43,7 +43,9 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         async with eng.unit_of_work() as uow:  # one read: the run's requests, the images' states
             current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
             states = await uow.items.item_states(ctx.run_id, list(keys))
-        await take_requests(eng, ctx, current, (RunStatus.RUNNING,))  # pause and cancel
+        # pause and cancel; never a yield here: images are with the consumers, and a run that
+        # left would discard their paid results and ask for them again when admitted back
+        await take_requests(eng, ctx, current, (RunStatus.RUNNING,), may_yield=False)
         settled = [k for k in keys if states.get(k) in SETTLED]
         if len(settled) != reported:
             reported = len(settled)
