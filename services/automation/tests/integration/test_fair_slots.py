@@ -705,3 +705,46 @@ async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_fin
     run = await h.drive_until(run_id, {"cancelled"})
     assert run["ended_at"] is not None
     assert h.run_engine.ai.calls["generate_ideas"] == 0  # type: ignore[attr-defined]
+
+
+async def test_a_run_asked_to_yield_inside_stage_6_keeps_its_slot_until_its_images_are_made(
+    harness,
+) -> None:
+    """Images are with the consumers while stage 6 waits: a run leaving then would discard
+    their paid results and ask for them again when admitted back. It stays and completes,
+    each image made once."""
+    h = harness
+    await h.add_site(
+        {
+            "ideas_per_cluster": 1,
+            "target_word_count": 200,
+            "inline_images": 1,
+            "image_size": "32x32",
+        }
+    )
+    await h.add_keywords(6)
+    h.pump_images = False
+    run_id = await h.start([1, 2, 3, 4, 5, 6])
+    driving = asyncio.create_task(h.drive_until(run_id, {"completed", "failed", "paused"}))
+    made, asked = 0, False
+    while True:
+        for _ in range(500):
+            await h.pump_once()
+            if len(h.topics("image.generate")) > made or driving.done():
+                break
+            await asyncio.sleep(0.02)
+        if driving.done():
+            break
+        if not asked:
+            await h.set_run(run_id, requested="yield")  # the first image is out
+            asked = True
+            await asyncio.sleep(0.3)  # the stage-6 loop looks at the run meanwhile
+        command = h.topics("image.generate")[made]
+        await h.run_engine.image_item(
+            run_id, command.data["fencing_token"], uuid.UUID(command.data["prompt_id"])
+        )
+        made += 1
+    run = await asyncio.wait_for(driving, 20)
+    assert run["status"] == "completed", run
+    prompts = {c.data["prompt_id"] for c in h.topics("image.generate")}
+    assert h.ai.calls["generate_image"] == made == len(prompts), "each image made once"
