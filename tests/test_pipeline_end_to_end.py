@@ -735,7 +735,7 @@ async def test_a_paused_and_resumed_run_asks_the_ai_for_each_item_once(stack):
     """...and keeps the stage's item cap across the pause: the stage taken up again counts the
     articles written before it (it used to start the cap afresh and write past it)."""
     capped = {**SMALL["max_items_per_stage"], "4": 4}
-    config = {**SMALL, "delay_within_stage_s": 1.0, "max_items_per_stage": capped}
+    config = {**SMALL, "delay_within_stage_s": 0.5, "max_items_per_stage": capped}
     async with httpx.AsyncClient(timeout=30) as client:
         t = await tenant(stack, client, 100_000, 30, config)
         run_id = await t.start(client)

@@ -12,9 +12,9 @@ from typing import Protocol, Self
 from pydantic import BaseModel
 
 
-class UnitOfWork(Protocol):
-    """One transaction: commits only when told, rolls back otherwise; messages queued with
-    `emit` leave through the outbox only if it commits."""
+class Transaction(Protocol):
+    """Entered, committed when told, rolled back otherwise (what `igny8.webapi.committed`
+    needs of any unit of work)."""
 
     async def __aenter__(self) -> Self: ...
 
@@ -26,6 +26,11 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One transaction: commits only when told, rolls back otherwise; messages queued with
+    `emit` leave through the outbox only if it commits."""
 
     async def rollback(self) -> None: ...
 

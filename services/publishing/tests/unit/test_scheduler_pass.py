@@ -28,6 +28,22 @@ class _Uow:
         return None
 
 
+def _publisher(monkeypatch: pytest.MonkeyPatch, release_due: Any, publish: Any) -> Any:
+    """A publisher whose releases and publishes are the test's; nothing is queued or proposed."""
+
+    async def promote_queued(*_: object) -> None:
+        return None
+
+    async def propose_inbound(done: list[Any]) -> None:
+        return None
+
+    monkeypatch.setattr(timers, "release_due", release_due)
+    monkeypatch.setattr(timers, "promote_queued", promote_queued)
+    return SimpleNamespace(
+        uow_factory=_Uow, clock=None, policy=None, publish=publish, propose_inbound=propose_inbound
+    )
+
+
 async def test_a_failed_release_lets_the_publishes_under_way_finish(monkeypatch):
     posting = asyncio.Event()
     finished: list[uuid.UUID] = []
@@ -41,27 +57,13 @@ async def test_a_failed_release_lets_the_publishes_under_way_finish(monkeypatch)
         await posting.wait()  # the publish is between its remote post and its commit
         raise ConnectionError("database went away")
 
-    async def promote_queued(*_: object) -> None:
-        return None
-
     async def publish(publication_id: uuid.UUID, published: list[Any]) -> str:
         posting.set()
         await asyncio.sleep(0.05)
         finished.append(publication_id)
         return "published"
 
-    async def propose_inbound(done: list[Any]) -> None:
-        return None
-
-    monkeypatch.setattr(timers, "release_due", release_due)
-    monkeypatch.setattr(timers, "promote_queued", promote_queued)
-    publisher = SimpleNamespace(
-        uow_factory=_Uow,
-        clock=None,
-        policy=None,
-        publish=publish,
-        propose_inbound=propose_inbound,
-    )
+    publisher = _publisher(monkeypatch, release_due, publish)
     run = timers.scheduler_pass(publisher, per_destination=1, batch=2)  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
         await run()
@@ -81,27 +83,13 @@ async def test_a_pass_stops_releasing_at_its_limit_and_wakes_the_next(monkeypatc
         released.extend(found)
         return found
 
-    async def promote_queued(*_: object) -> None:
-        return None
-
     async def publish(publication_id: uuid.UUID, published: list[Any]) -> str:
         await asyncio.sleep(0)
         clock[0] += 3.0  # each publish takes three seconds of the pass's clock
         finished.append(publication_id)
         return "published"
 
-    async def propose_inbound(done: list[Any]) -> None:
-        return None
-
-    monkeypatch.setattr(timers, "release_due", release_due)
-    monkeypatch.setattr(timers, "promote_queued", promote_queued)
-    publisher = SimpleNamespace(
-        uow_factory=_Uow,
-        clock=None,
-        policy=None,
-        publish=publish,
-        propose_inbound=propose_inbound,
-    )
+    publisher = _publisher(monkeypatch, release_due, publish)
     again = asyncio.Event()
     run = timers.scheduler_pass(  # type: ignore[arg-type]
         publisher, per_destination=1, batch=1, release_for_s=10.0, again=again, now=lambda: clock[0]

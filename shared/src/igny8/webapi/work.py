@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import TypeVar
 
+from igny8.uow import Transaction
 
-class Committable(Protocol):
-    """What `committed` needs of a service's unit of work (every one has it)."""
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-
-U = TypeVar("U", bound=Committable)
+U = TypeVar("U", bound=Transaction)
 T = TypeVar("T")
 
 

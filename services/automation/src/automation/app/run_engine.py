@@ -168,8 +168,12 @@ class RunEngine:
         return R.COMPLETED
 
     async def _run_stage(self, ctx: RunContext, stage: int) -> None:
+        capped = stage in ctx.config.max_items_per_stage
         async with self.unit_of_work() as uow:
             current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
+            # a stage taken up again (resume, takeover, a slot given back) counts what it did
+            # before: done items match no "pending" query, so the cap would start afresh
+            before = (await uow.items.item_tally(ctx.run_id)).get(stage, {}) if capped else {}
             if current.requested is None:
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
@@ -180,13 +184,7 @@ class RunEngine:
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
-        limit = ctx.config.max_items_per_stage.get(stage, 100_000)
-        if stage in ctx.config.max_items_per_stage:
-            # a stage taken up again (resume, takeover, a slot given back) counts what it did
-            # before: done items match no "pending" query, so the cap would start afresh
-            async with self.unit_of_work() as uow:
-                done = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("done", 0)
-            limit = max(0, limit - done)
+        limit = max(0, ctx.config.max_items_per_stage.get(stage, 100_000) - before.get("done", 0))
         outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
