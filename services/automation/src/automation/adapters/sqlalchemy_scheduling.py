@@ -140,9 +140,14 @@ class SqlAlchemyRunQueue(SessionRepository):
             .limit(n)
             .with_for_update(skip_locked=True)
         )
+        # Chosen (and locked) first, then updated by id: inside an UPDATE's IN, PostgreSQL may
+        # run a LIMIT ... SKIP LOCKED subquery more than once and so mark more than `n` runs.
+        ids = list((await self.session.execute(chosen)).scalars())
+        if not ids:
+            return 0
         asked = await self.session.execute(
             sa.update(runs)
-            .where(runs.c.run_id.in_(chosen), *can)
+            .where(runs.c.run_id.in_(ids), *can)
             .values(requested=RunRequest.YIELD)
             .returning(runs.c.run_id)
         )
