@@ -158,9 +158,15 @@ class WordPressDestination:
                 await site.describe(int(found["id"]), image.alt)
             return found
 
+        async def uploads() -> list[dict[str, Any]]:
+            # The first alone: WordPress makes the month's uploads folder at the first upload,
+            # and two uploads racing there fail one with "Unable to create directory" (a 500).
+            first = [await media(post.images[0])] if post.images else []
+            return first + await _together(media(i) for i in post.images[1:])
+
         # an article's images are uploaded side by side, and its terms resolved meanwhile
         uploaded, categories, tags = await asyncio.gather(
-            _together(media(i) for i in post.images),
+            uploads(),
             self._term_ids(site, base, "categories", post.categories),
             self._term_ids(site, base, "tags", post.tags),
             return_exceptions=True,
