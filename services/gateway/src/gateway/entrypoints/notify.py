@@ -132,11 +132,16 @@ async def _claim(engine: AsyncEngine, table: sa.Table, key: sa.Column[Any]) -> l
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
+    # Chosen and locked first, then leased by id: inside an UPDATE's IN, PostgreSQL may evaluate a
+    # LIMIT ... SKIP LOCKED subquery more than once and lease more than BATCH rows.
     async with engine.begin() as conn:
+        ids = list((await conn.execute(due)).scalars())
+        if not ids:
+            return []
         return list(
             await conn.execute(
                 table.update()
-                .where(key.in_(due.scalar_subquery()))
+                .where(key.in_(ids))
                 .values(next_attempt_at=sa.func.now() + LEASE)
                 .returning(*table.c)
             )
