@@ -49,11 +49,17 @@ from igny8.observability import (
 
 log = get_logger(__name__)
 
-# Rows already handed to the producer are not read again while their batch is in flight.
+# Rows already handed to the producer are not read again while their batch is in flight. The
+# in-flight ids go through a subquery, which PostgreSQL turns into one hash table per read: as a
+# plain `id <> ALL(CAST(… AS bigint[]))` filter the text-to-array cast (array_in is stable, never
+# folded) was evaluated again for every row the index scan visited, and each row compared with
+# every id in flight — two thirds of PostgreSQL's time in bench/bus.py (15 ms a read of 1,000 rows
+# with 200 in flight, 177 ms with 1,000; 0.6 and 2.3 ms hashed).
 _SELECT_UNSENT = sa.text(
     "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
     " WHERE sent_at IS NULL"
-    " AND id <> ALL(CAST(CAST(:in_flight AS text) AS bigint[])) ORDER BY id LIMIT :n"
+    " AND id NOT IN (SELECT unnest(CAST(CAST(:in_flight AS text) AS bigint[])))"
+    " ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text(
     "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
