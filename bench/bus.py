@@ -207,6 +207,7 @@ async def messaging_path(
     cpu: CpuMeter | None = None,
     profile: str | None = None,
     consumer_settings: dict[str, Any] | None = None,
+    relay_settings: dict[str, Any] | None = None,
     hops: Hops | None = None,
 ) -> dict[str, Any]:
     """Burst, then paced at `fraction` of the burst figure (or at `rate` when given)."""
@@ -234,7 +235,7 @@ async def messaging_path(
             engine,
             sessions,
             registry=registry,
-            relay_settings=RelaySettings(),
+            relay_settings=RelaySettings(**(relay_settings or {})),
         )
         if hops is not None:
             hops.wrap_relay(messaging.relay)
@@ -302,6 +303,7 @@ async def messaging_path(
         "messages_per_s": round(peak),
         "writer_messages_per_transaction": per_tx,
         "consumer_settings": consumer_settings or {},
+        "relay_settings": relay_settings or {},
         "paced": {"rate_per_s": round(pace), **summary(paced_latencies)},
         "outbox_unsent_after": unsent,
     }
@@ -310,6 +312,14 @@ async def messaging_path(
     if profile:
         result["profile_top"] = {"writer_relay": profiler.top(), "consumer": consumer_top}
     return result
+
+
+def settings_of(cls: type, pairs: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs as keyword arguments of a settings dataclass, typed as its defaults."""
+    return {
+        name: type(getattr(cls, name))(value)
+        for name, value in (pair.split("=", 1) for pair in pairs)
+    }
 
 
 async def main() -> None:
@@ -326,6 +336,13 @@ async def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a ConsumerSettings field for the consumer (e.g. fetch_max_wait_ms=20); repeatable",
+    )
+    parser.add_argument(
+        "--relay-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a RelaySettings field for the relay (e.g. linger_ms=0); repeatable",
     )
     parser.add_argument(
         "--hops", action="store_true", help="time each hop of the paced phase (costs CPU)"
@@ -350,10 +367,8 @@ async def main() -> None:
         seconds=args.seconds,
         cpu=cpu,
         profile=args.profile,
-        consumer_settings={
-            name: type(getattr(ConsumerSettings, name))(value)
-            for name, value in (pair.split("=", 1) for pair in args.consumer_setting)
-        },
+        consumer_settings=settings_of(ConsumerSettings, args.consumer_setting),
+        relay_settings=settings_of(RelaySettings, args.relay_setting),
         hops=Hops() if args.hops else None,
     )
     pace = bus["paced"]["rate_per_s"]
