@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from bus_support import CpuMeter, Profiler
+from bus_support import CpuMeter, Hops, Profiler
 from pydantic import BaseModel
 
 from igny8.contracts import TopicRegistry, TopicSpec
@@ -149,24 +149,31 @@ async def raw_path(
 
 
 def consumer_process(
-    pipe: Any, url: str, bootstrap: str, topic: str, profile: str | None, max_batch: int
+    pipe: Any, url: str, bootstrap: str, topic: str, profile: str | None, settings: dict[str, Any]
 ) -> None:
     """The inbox consumer, alone in its process; reports latencies per phase over the pipe."""
 
     async def main() -> None:
         engine = create_engine(url, 5)
         sessions = session_factory(engine)
-        latencies: list[float] = []
+        handled: list[tuple[int, int]] = []
         target = {"count": -1}
         done = asyncio.Event()
 
         async def handle(envelope: Any, payload: BaseModel, session: Any) -> None:
             assert isinstance(payload, BenchPing)
-            latencies.append((time.perf_counter_ns() - payload.sent_ns) / 1e6)
-            if len(latencies) == target["count"]:
+            handled.append((payload.sent_ns, time.perf_counter_ns()))
+            if len(handled) == target["count"]:
                 done.set()
 
-        messaging = Messaging("bench", bootstrap, engine, sessions, registry=registry_of(topic))
+        messaging = Messaging(
+            "bench",
+            bootstrap,
+            engine,
+            sessions,
+            registry=registry_of(topic),
+            consumer_settings=ConsumerSettings(**settings),
+        )
         messaging.subscribe(
             [Subscription((topic,), "bench", handle, batch_in_one_transaction=True)]
         )
@@ -175,11 +182,11 @@ def consumer_process(
         with Profiler(profile, "consumer") as profiler:
             pipe.send("ready")
             while (command := await loop.run_in_executor(None, pipe.recv)) != "stop":
-                latencies.clear()
+                handled.clear()
                 done.clear()
                 target["count"] = int(command)
                 await done.wait()
-                pipe.send(list(latencies))
+                pipe.send(list(handled))
         await messaging.stop()
         await engine.dispose()
         pipe.send(profiler.top())
@@ -199,7 +206,9 @@ async def messaging_path(
     seconds: float = 5.0,
     cpu: CpuMeter | None = None,
     profile: str | None = None,
-    consumer_batch: int = ConsumerSettings.max_batch,
+    consumer_settings: dict[str, Any] | None = None,
+    relay_settings: dict[str, Any] | None = None,
+    hops: Hops | None = None,
 ) -> dict[str, Any]:
     """Burst, then paced at `fraction` of the burst figure (or at `rate` when given)."""
     cpu = cpu or CpuMeter()
@@ -214,7 +223,7 @@ async def messaging_path(
         pipe, child_end = multiprocessing.get_context("spawn").Pipe()
         child = multiprocessing.get_context("spawn").Process(
             target=consumer_process,
-            args=(child_end, url, bootstrap, topic, profile, consumer_batch),
+            args=(child_end, url, bootstrap, topic, profile, consumer_settings or {}),
         )
         child.start()
         cpu.watch("consumer", child.pid)
@@ -226,8 +235,10 @@ async def messaging_path(
             engine,
             sessions,
             registry=registry,
-            relay_settings=RelaySettings(),
+            relay_settings=RelaySettings(**(relay_settings or {})),
         )
+        if hops is not None:
+            hops.wrap_relay(messaging.relay)
         await messaging.start(consume=False)
         accounts = [uuid.uuid4() for _ in range(30)]
         pad = "x" * size
@@ -249,8 +260,10 @@ async def messaging_path(
             async with sessions() as session:
                 await messaging.outbox.add(session, *envelopes)
                 await session.commit()
+            if hops is not None:
+                hops.on_commit([e.data["sent_ns"] for e in envelopes])
 
-        async def run(count: int, pace: float | None) -> tuple[float, list[float]]:
+        async def run(count: int, pace: float | None) -> tuple[float, list[tuple[int, int]]]:
             pipe.send(str(count))
             started = time.perf_counter()
             if pace is None:
@@ -264,16 +277,19 @@ async def messaging_path(
                 await asyncio.gather(*(writer(chunks[w::writers]) for w in range(writers)))
             else:
                 await paced(pace, seconds, write)
-            latencies = await loop.run_in_executor(None, pipe.recv)
-            return time.perf_counter() - started, latencies
+            handled = await loop.run_in_executor(None, pipe.recv)
+            return time.perf_counter() - started, handled
 
         await run(20, None)  # warm up: the consumer group joined, the relay's producer started
         with Profiler(profile, "writer_relay") as profiler, cpu.phase("bus_burst", n):
             elapsed, _ = await run(n, None)
         peak = n / elapsed
         pace = rate or fraction * peak
+        if hops is not None:
+            hops.recording = True
         with cpu.phase("bus_paced", int(pace * seconds)):
-            _, paced_latencies = await run(int(pace * seconds), pace)
+            _, paced_handled = await run(int(pace * seconds), pace)
+        paced_latencies = [(done - sent) / 1e6 for sent, done in paced_handled]
         await messaging.stop()
         pipe.send("stop")
         consumer_top = await loop.run_in_executor(None, pipe.recv)
@@ -286,13 +302,24 @@ async def messaging_path(
     result: dict[str, Any] = {
         "messages_per_s": round(peak),
         "writer_messages_per_transaction": per_tx,
-        "consumer_max_batch": consumer_batch,
+        "consumer_settings": consumer_settings or {},
+        "relay_settings": relay_settings or {},
         "paced": {"rate_per_s": round(pace), **summary(paced_latencies)},
         "outbox_unsent_after": unsent,
     }
+    if hops is not None:
+        result["paced_hops"] = hops.report(paced_handled)
     if profile:
         result["profile_top"] = {"writer_relay": profiler.top(), "consumer": consumer_top}
     return result
+
+
+def settings_of(cls: type, pairs: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs as keyword arguments of a settings dataclass, typed as its defaults."""
+    return {
+        name: type(getattr(cls, name))(value)
+        for name, value in (pair.split("=", 1) for pair in pairs)
+    }
 
 
 async def main() -> None:
@@ -303,7 +330,23 @@ async def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.5, help="paced rate / own peak")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a paced phase")
     parser.add_argument("--profile", default=None, help="directory for cProfile output")
-    parser.add_argument("--consumer-batch", type=int, default=ConsumerSettings.max_batch)
+    parser.add_argument(
+        "--consumer-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a ConsumerSettings field for the consumer (e.g. fetch_max_wait_ms=20); repeatable",
+    )
+    parser.add_argument(
+        "--relay-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a RelaySettings field for the relay (e.g. linger_ms=0); repeatable",
+    )
+    parser.add_argument(
+        "--hops", action="store_true", help="time each hop of the paced phase (costs CPU)"
+    )
     args = parser.parse_args()
     # Log lines (the relay's) go to stderr: stdout carries the JSON alone.
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
@@ -324,7 +367,9 @@ async def main() -> None:
         seconds=args.seconds,
         cpu=cpu,
         profile=args.profile,
-        consumer_batch=args.consumer_batch,
+        consumer_settings=settings_of(ConsumerSettings, args.consumer_setting),
+        relay_settings=settings_of(RelaySettings, args.relay_setting),
+        hops=Hops() if args.hops else None,
     )
     pace = bus["paced"]["rate_per_s"]
     raw_at_pace = await raw_path(bootstrap, 0, args.size, pace, args.seconds, cpu)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import json
 import os
 import pstats
 import time
@@ -147,3 +148,83 @@ class Profiler:
 
         # Self time says where the CPU goes; cumulative time says which path leads there.
         return {"file": str(self._path), "self": rows(2), "cumulative": rows(3)}
+
+
+class Hops:
+    """Where a message's time went (`--hops`): write → writer's commit → the relay's read →
+    the broker's acknowledgement → the consumer's handler, per message of the paced phase, from
+    the monotonic clock every process shares. The messages at or above the p99 are summarised hop
+    by hop, so the hop that holds the tail is named."""
+
+    def __init__(self) -> None:
+        self.committed: dict[int, int] = {}
+        self.read: dict[int, int] = {}
+        self.acked: dict[int, int] = {}
+        self.recording = False
+
+    def on_commit(self, sent: list[int]) -> None:
+        if self.recording:
+            now = time.perf_counter_ns()
+            for s in sent:
+                self.committed[s] = now
+
+    def wrap_relay(self, relay: Any) -> None:
+        """Record when the relay read each row and when the broker acknowledged its batch."""
+        send = relay._send
+
+        async def timed_send(producer: Any, rows: Any) -> Any:
+            read_ns = time.perf_counter_ns()
+            results = await send(producer, rows)
+            if self.recording:
+                sent = [json.loads(row.value)["data"]["sent_ns"] for row in rows]
+
+                def acked(_: Any) -> None:
+                    now = time.perf_counter_ns()
+                    for s in sent:
+                        self.read.setdefault(s, read_ns)
+                        self.acked.setdefault(s, now)
+
+                results.add_done_callback(acked)
+            return results
+
+        relay._send = timed_send
+
+    def report(self, handled: list[tuple[int, int]]) -> dict[str, Any]:
+        """`handled`: (sent_ns, handled_ns) from the consumer. Milliseconds per hop."""
+        rows = []
+        start = min((sent for sent, _ in handled), default=0)
+        slow: dict[int, float] = {}  # 100 ms window of the write → the slowest message in it
+        for sent, done in handled:
+            if done - sent > 50e6:
+                window = (sent - start) // 100_000_000
+                slow[window] = max(slow.get(window, 0), round((done - sent) / 1e6))
+            c, r, a = self.committed.get(sent), self.read.get(sent), self.acked.get(sent)
+            if c is None or r is None or a is None:
+                continue
+            rows.append((done - sent, c - sent, r - c, a - r, done - a))
+        if not rows:
+            return {}
+        names = (
+            "total",
+            "write_to_commit",
+            "commit_to_relay_read",
+            "read_to_ack",
+            "ack_to_handled",
+        )
+        rows.sort()
+        tail = rows[int(0.99 * len(rows)) :]
+
+        def ms(values: list[float]) -> float:
+            return round(sum(values) / len(values) / 1e6, 2)
+
+        def pct(index: int, q: float) -> float:
+            ordered = sorted(r[index] for r in rows)
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 2)
+
+        return {
+            "messages": len(rows),
+            "p50_ms": {n: pct(i, 0.5) for i, n in enumerate(names)},
+            "p99_ms": {n: pct(i, 0.99) for i, n in enumerate(names)},
+            "tail_mean_ms": {n: ms([r[i] for r in tail]) for i, n in enumerate(names)},
+            "windows_over_50ms": {f"{100 * w}ms": v for w, v in sorted(slow.items())},
+        }

@@ -70,8 +70,9 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 0.5
     outbox_in_flight_batches: int = 4
-    outbox_linger_ms: int = 5
-    """The relay producer's linger: a few milliseconds gather a read batch into few requests."""
+    outbox_linger_ms: int = 0
+    """The relay producer's linger. 0: the relay hands the producer whole record batches (one per
+    partition per read), so lingering gathers nothing and only delayed each batch (ADR 0001)."""
     outbox_max_batch_bytes: int = 512 * 1024
     """The relay producer's record-batch size per partition."""
     outbox_compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None

@@ -24,7 +24,6 @@ from aiokafka.errors import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from igny8.db.arrays import array_text
 from igny8.db.locks import advisory_lock_key
 from igny8.messaging.outbox import NOTIFY_CHANNEL
 from igny8.messaging.partitioning import cached_partitioner
@@ -49,11 +48,17 @@ from igny8.observability import (
 
 log = get_logger(__name__)
 
-# Rows already handed to the producer are not read again while their batch is in flight.
+# Rows already handed to the producer are not read again while their batch is in flight. The
+# in-flight ids go through a subquery, which PostgreSQL turns into one hash table per read: as a
+# plain `id <> ALL(CAST(… AS bigint[]))` filter the text-to-array cast (array_in is stable, never
+# folded) was evaluated again for every row the index scan visited, and each row compared with
+# every id in flight — two thirds of PostgreSQL's time in bench/bus.py (15 ms a read of 1,000 rows
+# with 200 in flight, 177 ms with 1,000; 0.6 and 2.3 ms hashed).
 _SELECT_UNSENT = sa.text(
     "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
     " WHERE sent_at IS NULL"
-    " AND id <> ALL(CAST(CAST(:in_flight AS text) AS bigint[])) ORDER BY id LIMIT :n"
+    " AND id NOT IN (SELECT unnest(CAST(CAST(:in_flight AS text) AS bigint[])))"
+    " ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text(
     "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
@@ -83,6 +88,9 @@ class _InFlight:
     results: asyncio.Future[Any]
     deadline: float
     """Monotonic time by which every row must be acknowledged (else the batch failed)."""
+    ids: str
+    """The rows' ids in array syntax without braces, made once: every read while the batch is
+    in flight excludes them, and marking the whole batch sent names them again."""
 
 
 def _abandon(in_flight: deque[_InFlight]) -> None:
@@ -101,8 +109,11 @@ class RelaySettings:
     batch_size: int = 1000
     in_flight_batches: int = 4
     """Batches handed to the producer before the oldest must be acknowledged and marked."""
-    linger_ms: int = 5
-    """The producer's batching: a few milliseconds gather a read batch into few requests."""
+    linger_ms: int = 0
+    """The producer's linger. The relay submits whole record batches (`record_batches.send_rows`:
+    one per partition per read), which aiokafka still holds for `linger_ms` before sending; at 5
+    it added ~6 ms to each message's way at half load in bench/bus.py and gathered nothing. Only
+    a row sent alone (after a too-large batch) goes through the producer's own batching."""
     max_batch_bytes: int = 512 * 1024
     """Producer record-batch size per partition (aiokafka's default, 16 KiB, is ~25 messages)."""
     compression_type: str | None = None
@@ -258,18 +269,18 @@ class OutboxRelay:
         rows: list[Any] = []
         timeout = self._settings.publish_timeout_s
         if len(in_flight) < self._settings.in_flight_batches:
-            sending = [row.id for batch in in_flight for row in batch.rows]
+            sending = "{" + ",".join(batch.ids for batch in in_flight) + "}"
             rows = list(
                 (
                     await conn.execute(
-                        _SELECT_UNSENT,
-                        {"n": self._settings.batch_size, "in_flight": array_text(sending)},
+                        _SELECT_UNSENT, {"n": self._settings.batch_size, "in_flight": sending}
                     )
                 ).all()
             )
             if rows:
                 results = await asyncio.wait_for(self._send(producer, rows), timeout)
-                in_flight.append(_InFlight(rows, results, time.monotonic() + timeout))
+                ids = ",".join([str(row.id) for row in rows])
+                in_flight.append(_InFlight(rows, results, time.monotonic() + timeout, ids))
         if in_flight and not rows and not in_flight[0].results.done():
             # Nothing new to send: wait for the oldest batch's acknowledgements, or for new
             # rows (a notification), whichever comes first.
@@ -287,7 +298,7 @@ class OutboxRelay:
                 raise TimeoutError(f"{len(head.rows)} records not acknowledged in {timeout}s")
         while in_flight and in_flight[0].results.done():
             batch = in_flight.popleft()
-            if not await self._settle(conn, producer, batch.rows, batch.results.result()):
+            if not await self._settle(conn, producer, batch, batch.results.result()):
                 _abandon(in_flight)  # behind a row sent alone: read and sent again, in order
         return len(rows)
 
@@ -296,10 +307,11 @@ class OutboxRelay:
         return await send_rows(producer, rows)
 
     async def _settle(
-        self, conn: AsyncConnection, producer: AIOKafkaProducer, rows: list[Any], results: Any
+        self, conn: AsyncConnection, producer: AIOKafkaProducer, batch: _InFlight, results: Any
     ) -> bool:
         """Mark the acknowledged prefix of one batch; False when a row was set aside or sent
         alone (the rest of the batch, and the batches behind it, go again). Raises a failure."""
+        rows = batch.rows
         # Mark only the unbroken prefix: a later row never counts as sent before an earlier one.
         done: list[int] = []
         failure: BaseException | None = None
@@ -342,7 +354,8 @@ class OutboxRelay:
             log.info("relay published, pausing before marking sent", rows=len(done))
             await asyncio.sleep(self._settings.pause_after_publish_s)
         if done:
-            await conn.execute(_MARK_SENT, {"ids": array_text(done)})
+            ids = batch.ids if len(done) == len(rows) else ",".join(map(str, done))
+            await conn.execute(_MARK_SENT, {"ids": "{" + ids + "}"})
             self.published += len(done)
         if failure is not None:
             raise failure
