@@ -94,6 +94,8 @@ class Messaging:
         if self._relay_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, 10)
+        for consumer in self.consumers:  # before the broker: their consumers still answer
+            await consumer.stop_in_flight()
         await self.broker.stop()
 
     def waiting(self) -> list[dict[str, Any]]:

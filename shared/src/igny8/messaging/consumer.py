@@ -37,6 +37,7 @@ from igny8.contracts.transport import REPLAY_HEADER_PREFIX
 from igny8.messaging.batches import BatchApplier
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import WaitingRecords, is_transient
+from igny8.messaging.flow import RecordFlow
 from igny8.messaging.polling import poll_without_idle_sleep
 from igny8.messaging.subscriptions import (
     ConsumerSettings,
@@ -98,6 +99,14 @@ class InboxConsumer:
         self._batches = (
             BatchApplier(self) if batched and not (s.parallel or s.own_transactions) else None
         )
+        # Independent records in short transactions of their own: a steady flow of at most
+        # `max_batch` records in flight (flow.py), not batch after batch; ordered subscriptions
+        # stay one batch at a time.
+        self._flow = (
+            RecordFlow(self._handle_alone, s.max_batch or settings.max_batch)
+            if s.parallel and s.own_transactions
+            else None
+        )
 
     def waiting(self) -> list[dict[str, Any]]:
         """Records waiting for the infrastructure, with the last error (empty when healthy)."""
@@ -105,6 +114,15 @@ class InboxConsumer:
         if not waiting:
             CONSUMER_WAITING.labels(self.group_id).set(0)
         return waiting
+
+    async def stop_in_flight(self) -> None:
+        """On stop, before the broker: end the records in flight, which FastStream does not
+        know of (uncommitted: redelivered to the group's next member)."""
+        if self._flow is not None:
+            await self._flow.cancel()
+
+    async def _handle_alone(self, record: ConsumerRecord[Any, Any]) -> bool:
+        return not await self.handle_batch((record,))
 
     def register(self) -> None:
         async def raw_body(message: Any) -> Any:
@@ -127,13 +145,24 @@ class InboxConsumer:
             heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
             max_poll_interval_ms=self._settings.max_poll_interval_ms,
             decoder=raw_body,
+            listener=self._flow.rebalance_listener() if self._flow is not None else None,
             title=f"{self.group_id}:{','.join(self.subscription.topics)}",
         )
-        poll_without_idle_sleep(subscriber, self._settings.batch_timeout_ms, max_records)
+        poll_without_idle_sleep(
+            subscriber,
+            self._settings.batch_timeout_ms,
+            max_records,
+            self._flow.room if self._flow is not None else None,
+        )
 
         @subscriber
         async def consume(body: Any, message: KafkaMessage) -> None:
             records = message.raw_message
+            if self._flow is not None:  # commits its own offsets as records finish
+                self._flow.take(
+                    message.consumer, records if isinstance(records, tuple) else (records,)
+                )
+                return
             unfinished = await self.handle_batch(
                 records if isinstance(records, tuple) else (records,)
             )

@@ -9,13 +9,12 @@ provider again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from automation.app.ai_budget import Slot, holding_budget
+from automation.app.ai_budget import CallGate, Slot, holding_budget
 from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_lifecycle import emitter, finish, pause, take_requests
@@ -71,10 +70,10 @@ async def run_item(
     work: Work[T],
     save: Save[T],
     looked: Look | None = None,
-    gate: asyncio.Semaphore | None = None,
+    gate: CallGate | None = None,
 ) -> str:
-    """`gate` bounds this process's calls (stage 6's images): taken for the budget's slot and
-    the call only, so that one image's save overlaps the next image's call."""
+    """`gate` bounds this process's calls (stage 6's images): taken for the call only (the next
+    call's budget slot is taken while it waits), so one image's save overlaps the next's call."""
     operation = OPERATION.get(stage)
     first: _FirstLook | None = None
     if looked is None:  # one read: the run's requests, whether the item is done, and the holds
@@ -125,7 +124,7 @@ async def _run_item(
     work: Work[T],
     save: Save[T],
     looked: Look,
-    gate: asyncio.Semaphore | None,
+    gate: CallGate | None,
     first: _FirstLook | None,
 ) -> str:
     operation = OPERATION.get(stage)
@@ -145,10 +144,9 @@ async def _run_item(
         first.taken = True
         looked_first = (first.call_id, first.granted)
     try:
-        async with gate or contextlib.nullcontext():
-            (result, usage, quantity), slot = await holding_budget(
-                eng.ai_budget, ctx.account_id, work, looked_first
-            )
+        (result, usage, quantity), slot = await holding_budget(
+            eng.ai_budget, ctx.account_id, work, looked_first, gate
+        )
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
         raise Stop(RunStatus.FAILED) from None

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from automation.app.ai_budget import CallGate
 from automation.app.credit_holds import reserve
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import stage_event
@@ -56,7 +57,7 @@ class RunEngine:
     poll_s: float = 0.1
     max_provider_failures: int = 3
     image_concurrency: int = 4
-    image_window: int = 8
+    image_window: int = 16
     """Images of one run on the work topic at once (`stages/images.py`)."""
     hold_ttl_s: int = 86_400
     signals: RunSignals | None = None
@@ -67,10 +68,10 @@ class RunEngine:
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
-    image_gate: asyncio.Semaphore = field(init=False)
+    image_gate: CallGate = field(init=False)
 
     def __post_init__(self) -> None:
-        self.image_gate = asyncio.Semaphore(self.image_concurrency)  # AI image calls at once
+        self.image_gate = CallGate(self.image_concurrency)  # AI image calls at once
 
     def count_failure(self, run_id: uuid.UUID) -> bool:
         """One more failed item in a row; True when the run should pause."""
