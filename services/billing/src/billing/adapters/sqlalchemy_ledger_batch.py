@@ -191,7 +191,7 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
                         lg.account.held,
                         lg.account.low_balance_alerted,
                     )
-                    for _, lg in sorted(state.dirty_accounts.items())
+                    for lg in state.dirty_accounts.values()
                 ],
             ),
             statements.bound(
