@@ -109,16 +109,16 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         holds: dict[uuid.UUID, list[Hold]] = {}
         for reservation_id, grant_id, amount in read.holds:
             holds.setdefault(reservation_id, []).append(Hold(grant_id, amount))
-        for row in map(_ReservationRow._make, read.reservations):
-            row = row._replace(prices=_json(row.prices))
-            reservation = reservation_from_row(row, holds.get(row.reservation_id, []))
-            state.reservations[row.reservation_id] = (
+        for record in map(_ReservationRow._make, read.reservations):
+            r = record._replace(prices=_json(record.prices))
+            reservation = reservation_from_row(r, holds.get(r.reservation_id, []))
+            state.reservations[r.reservation_id] = (
                 reservation,
-                StoredOutcome(row.outcome_topic, _json(row.outcome)),
+                StoredOutcome(r.outcome_topic, _json(r.outcome)),
             )
-            if row.end_outcome is not None:
-                state.end_outcomes[row.reservation_id] = StoredOutcome(
-                    "credit.released", _json(row.end_outcome)
+            if r.end_outcome is not None:
+                state.end_outcomes[r.reservation_id] = StoredOutcome(
+                    "credit.released", _json(r.end_outcome)
                 )
         for account_id, reservation_id in read.tombstones:
             state.tombstones.add((account_id, reservation_id))
