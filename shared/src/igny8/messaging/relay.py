@@ -50,13 +50,18 @@ from igny8.observability import (
 log = get_logger(__name__)
 
 # Rows already handed to the producer are not read again while their batch is in flight.
+# Each id array is a scalar sub-select, evaluated once per statement: a bare text-to-array cast is
+# only stable, so PostgreSQL parsed the whole in-flight list again for every unsent row it
+# filtered (2,000 ids over 3,000 rows: 0.8-1 s per read instead of 60-85 ms).
 _SELECT_UNSENT = sa.text(
     "SELECT id, topic, key, value, CAST(headers AS text) AS headers FROM outbox"
     " WHERE sent_at IS NULL"
-    " AND id <> ALL(CAST(CAST(:in_flight AS text) AS bigint[])) ORDER BY id LIMIT :n"
+    " AND id <> ALL(CAST((SELECT CAST(CAST(:in_flight AS text) AS bigint[])) AS bigint[]))"
+    " ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text(
-    "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
+    "UPDATE outbox SET sent_at = now()"
+    " WHERE id = ANY(CAST((SELECT CAST(CAST(:ids AS text) AS bigint[])) AS bigint[]))"
 )
 # A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
 # removes it with the sent rows) and marked with the reason; the error log and the metric alert.
