@@ -61,7 +61,8 @@ _SELECT_UNSENT = sa.text(
     " ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text(
-    "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
+    "UPDATE outbox SET sent_at = now()"
+    " WHERE id = ANY(CAST((SELECT CAST(CAST(:ids AS text) AS bigint[])) AS bigint[]))"
 )
 # A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
 # removes it with the sent rows) and marked with the reason; the error log and the metric alert.
