@@ -388,8 +388,9 @@ class RunLog(Protocol):
         self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
     ) -> None: ...
 
-    async def flush(self) -> None:
-        """Returns once every line written so far is stored (a run's driver, when it stops)."""
+    async def flush(self, run_id: uuid.UUID | None = None) -> None:
+        """Returns once every line written so far is stored — of one run (its driver, when it
+        stops: other runs' lines are not waited for), or of every run (at shutdown)."""
 
 
 class RunLogReader(Protocol):
