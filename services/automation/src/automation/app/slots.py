@@ -96,8 +96,9 @@ async def _readmitted(uow: UnitOfWork, run_id: uuid.UUID, got: Admission) -> Non
 
 async def yield_still_due(uow: UnitOfWork, account_id: uuid.UUID, caps: Caps) -> bool:
     """At a run's safe point, in the transaction that would give its slot back: whether one of
-    `account_id`'s runs asked to yield still should (`domain.scheduling.still_yields`). Takes the
-    admission lock, so no worker admits meanwhile: the answer holds until the commit."""
+    `account_id`'s runs asked to yield still should (`domain.scheduling.still_yields`). Under the
+    admission lock (taken here too; it stacks within a transaction), so no worker admits
+    meanwhile: the answer holds until the commit."""
     await uow.run_queue.lock_admission()
     spare, asked = await uow.run_queue.yielding()
     in_progress = await uow.run_queue.in_progress()
