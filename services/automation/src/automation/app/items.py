@@ -130,7 +130,7 @@ async def _run_item(
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
     current, done, holds = looked.run, looked.done, list(looked.holds)
-    await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
+    await take_requests(eng, ctx, current, (RunStatus.RUNNING,), may_yield=True)
     if done:
         return ItemStatus.SKIPPED
     if operation:  # make sure the most this item can cost is held before calling the AI

@@ -33,6 +33,7 @@ from automation.domain.runs import (
     RunStatus,
     StageResult,
 )
+from automation.domain.scheduling import Caps
 from automation.ports import AIBudget, AIEngine, Clock, ImageStorage, RunLog, RunSignals, UnitOfWork
 
 R = RunStatus
@@ -64,7 +65,13 @@ class RunEngine:
     """Wake-ups per run from other processes (NOTIFY); None: adaptive polling only."""
     ai_budget: AIBudget | None = None
     """AI calls in flight shared by every worker process (`app/ai_budget.py`); None: unbounded."""
+    run_caps: Caps = field(default_factory=Caps)
+    """Runs in progress per account (the fair scheduler's caps): a run asked to give its slot
+    back decides again with them whether a waiting run could take it (`run_lifecycle`)."""
     failures: dict[uuid.UUID, int] = field(default_factory=dict)
+    drives: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Drives per run going on in this process (a yielded run's next can start before its last
+    has unwound)."""
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
@@ -107,6 +114,9 @@ class RunEngine:
                 await uow.commit()
         if token is None:
             return "not_acquired"
+        # A run that gave its slot back can be admitted again here while this drive still
+        # unwinds: the wake-ups are the run's own until its last drive here has ended.
+        self.drives[run_id] = self.drives.get(run_id, 0) + 1
         renewer = asyncio.create_task(self._renew(run_id, token))
         mine = driving.set(run_id)
         try:
@@ -118,8 +128,11 @@ class RunEngine:
             return stop.outcome
         finally:
             driving.reset(mine)
-            if self.signals is not None:
-                self.signals.forget(run_id)
+            self.drives[run_id] -= 1
+            if not self.drives[run_id]:
+                del self.drives[run_id]
+                if self.signals is not None:
+                    self.signals.forget(run_id)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewer
@@ -127,8 +140,10 @@ class RunEngine:
                 async with self.unit_of_work() as uow:
                     await uow.runs.release_lease(run_id, token)
                     await uow.commit()
-            with contextlib.suppress(Exception):  # the run's lines stored as it leaves our hands
-                await asyncio.shield(self.log.flush())
+            # this run's lines stored as it leaves our hands — not every run's: the slot is
+            # refilled when this returns, and other runs' lines keep their drain's pace
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.log.flush(run_id))
 
     async def _renew(self, run_id: uuid.UUID, token: int) -> None:
         while True:
@@ -179,7 +194,7 @@ class RunEngine:
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
         if current.requested is not None:  # a stage boundary is a safe point for all of them
-            await take_requests(self, ctx, current, (R.RUNNING,))
+            await take_requests(self, ctx, current, (R.RUNNING,), may_yield=True)
             async with self.unit_of_work() as uow:
                 await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
                 await stage_event(uow, ctx, "started", stage, {})
