@@ -112,6 +112,20 @@ async def test_cancel_while_reserving_frees_the_site_and_a_late_reservation_is_r
         await start_run(uow, h.account, h.site, [1])
 
 
+async def test_a_queued_run_cancelled_says_why_it_ended(harness, action):
+    h = harness
+    await h.add_site(SMALL)
+    await h.add_keywords(3)
+    async with h.uow() as uow:  # waiting for a slot: nobody drives it
+        run_id = await start_run(uow, h.account, h.site, [1])
+        await uow.commit()
+    assert (await h.run(run_id))["status"] == "queued"
+    await action(h, run_id, "cancel")
+    run = await h.run(run_id)
+    assert (run["status"], run["end_reason"]) == ("cancelled", "cancelled on request")
+    assert run["ended_at"] is not None
+
+
 async def test_pause_while_reserving_takes_effect_and_resume_reserves_again(harness, action):
     h = harness
     await h.add_site(SMALL)
