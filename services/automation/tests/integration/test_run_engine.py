@@ -322,6 +322,27 @@ async def test_a_regeneration_taken_over_after_its_checkpoint_does_not_write_aga
     assert h.ai.calls["generate_content"] == calls, "the finished item is not written again"
 
 
+async def test_a_stage_taken_up_again_counts_the_items_done_before(harness):
+    h = harness
+    await h.add_site(SMALL)
+    await h.add_keywords(6)
+    run_id = await h.start([1, 2])
+    assert (await h.drive_until(run_id, {"completed", "failed"}))["status"] == "completed"
+    async with h.uow() as uow:
+        first = (await uow.runs.stage_results(run_id))[2]
+    assert first.done == h.ai.calls["generate_ideas"] >= 2, first
+    # the worker died after the stage's items, before its result: the next drive finds them done
+    async with h.engine.begin() as conn:
+        await conn.execute(
+            sa.text("DELETE FROM stage_results WHERE run_id = :r AND stage = 2"), {"r": run_id}
+        )
+    await h.set_run(run_id, status="running", ended_at=None, lease_owner=None)
+    assert (await h.drive_until(run_id, {"completed", "failed"}))["status"] == "completed"
+    async with h.uow() as uow:
+        again = (await uow.runs.stage_results(run_id))[2]
+    assert (again.done, again.total, again.credits) == (first.done, first.total, first.credits)
+
+
 async def _sent_topic(h, topic: str) -> bool:
     return bool(h.topics(topic))
 

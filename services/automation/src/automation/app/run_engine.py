@@ -184,12 +184,11 @@ class RunEngine:
         return R.COMPLETED
 
     async def _run_stage(self, ctx: RunContext, stage: int) -> None:
-        capped = stage in ctx.config.max_items_per_stage
         async with self.unit_of_work() as uow:
             current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
             # a stage taken up again (resume, takeover, a slot given back) counts what it did
             # before: done items match no "pending" query, so the cap would start afresh
-            before = (await uow.items.item_tally(ctx.run_id)).get(stage, {}) if capped else {}
+            before = (await uow.items.item_tally(ctx.run_id)).get(stage, {})
             if current.requested is None:
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
@@ -205,13 +204,21 @@ class RunEngine:
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
-            credits = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)
+            # the stage's checkpoints count what earlier drives did too (a pause, a takeover);
+            # a skip is checkpointed only by some stages, so this drive's are added to those
+            stored = (await uow.items.item_tally(ctx.run_id)).get(stage, {})
+            done, failed = stored.get(ItemStatus.DONE, 0), stored.get(ItemStatus.FAILED, 0)
+            skipped = stored.get(ItemStatus.SKIPPED, 0) + max(
+                0,
+                tally[ItemStatus.SKIPPED]
+                - (stored.get(ItemStatus.SKIPPED, 0) - before.get(ItemStatus.SKIPPED, 0)),
+            )
             result = StageResult(
-                done=tally[ItemStatus.DONE],
-                failed=tally[ItemStatus.FAILED],
-                skipped=tally[ItemStatus.SKIPPED],
-                total=len(outcomes),
-                credits=credits,
+                done=done,
+                failed=failed,
+                skipped=skipped,
+                total=done + failed + skipped,
+                credits=stored.get("credits", 0),
                 partial=tally[ItemStatus.FAILED] > 0,
                 skip_reasons=("already done before a resume or takeover, or deleted meanwhile",)
                 if tally[ItemStatus.SKIPPED]
