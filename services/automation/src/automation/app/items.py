@@ -57,8 +57,7 @@ class Look:
 async def look(uow: UnitOfWork, ctx: RunContext, key: str, charged: bool) -> Look:
     """Within the caller's (read-only) unit: a caller that reads more before an item (stage 6's
     image command) folds this into its own read instead of a transaction more."""
-    current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
-    done = await uow.items.item_done(ctx.run_id, key)
+    current, done = await uow.runs.peek(ctx.run_id, ctx.token, key)  # writes nothing
     holds = await uow.holds.holds(ctx.run_id) if charged else []
     return Look(current, done, holds)
 
