@@ -206,7 +206,7 @@ class SqlAlchemyRunRepository(SessionRepository):
     async def peek(self, run_id: uuid.UUID, token: int, item_key: str) -> tuple[Run, bool]:
         row = (await self.session.execute(_PEEK, {"run": run_id, "key": item_key})).first()
         run = run_of(row) if row is not None else None
-        if run is None or run.fencing_token != token:
+        if row is None or run is None or run.fencing_token != token:
             raise LeaseLost(f"run {run_id}: lease lost (token {token})")
         if run.status not in DRIVEN:
             raise LeaseLost(f"run {run_id} is {run.status}, not {'/'.join(DRIVEN)}")

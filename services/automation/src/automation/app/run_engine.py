@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from automation.app.credit_holds import reserve
+from automation.app.items import Ahead, release_ahead
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import stage_event
 from automation.app.run_lifecycle import driving, finish, settle_and_end, take_requests
@@ -65,6 +66,8 @@ class RunEngine:
     """AI calls in flight shared by every worker process (`app/ai_budget.py`); None: unbounded."""
     failures: dict[uuid.UUID, int] = field(default_factory=dict)
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
+    ahead: dict[uuid.UUID, Ahead] = field(default_factory=dict)
+    """Per run: the next item's look, taken in the last item's commit (`items.Ahead`)."""
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
     image_gate: asyncio.Semaphore = field(init=False)
@@ -185,7 +188,10 @@ class RunEngine:
                 await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = max(0, ctx.config.max_items_per_stage.get(stage, 100_000) - before.get("done", 0))
-        outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        try:
+            outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        finally:  # a look taken ahead for an item that never started gives its slot back
+            await release_ahead(self, self.ahead.pop(ctx.run_id, None))
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
