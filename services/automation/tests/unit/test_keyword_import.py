@@ -91,3 +91,12 @@ def test_a_huge_volume_in_a_csv_is_reported_on_its_line() -> None:
     parsed = parse(body, "text/csv")
     assert [r.keyword for r in parsed.rows] == ["fine"]
     assert {e["line"] for e in parsed.errors} == {3, 4}
+
+
+def test_a_csv_with_carriage_returns_is_read_or_refused_never_an_error() -> None:
+    """Found by the HTTP fuzzer: a lone CR inside the header line raised csv.Error (a 500)."""
+    parsed = parse(b"keyword\rcompost bin\r\nmulch\n", "text/csv")
+    assert [r.keyword for r in parsed.rows] == ["compost bin", "mulch"]
+    fuzzed = b"\xf2\xa1\x98\xb3\xc2\x8e3+\x1c\xc3\xab\r\xf0\xb3\x82\xae\x04\xc3\x96l\x02"
+    with pytest.raises(UnreadableImport):
+        parse(fuzzed, "text/csv")

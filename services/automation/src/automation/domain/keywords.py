@@ -119,10 +119,15 @@ def parse(body: bytes, content_type: str) -> ParsedImport:
             for n, i in enumerate(items)
         ]
     elif "csv" in content_type or "text/plain" in content_type:
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "keyword" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise UnreadableImport("the CSV needs a header row with a `keyword` column")
-        numbered = [(reader.line_num, dict(r)) for r in reader]
+        # newline="": the csv module splits lines itself (a lone CR is a line break, not an error)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            names = reader.fieldnames
+            if not names or "keyword" not in [f.strip().lower() for f in names]:
+                raise UnreadableImport("the CSV needs a header row with a `keyword` column")
+            numbered = [(reader.line_num, dict(r)) for r in reader]
+        except csv.Error as exc:  # e.g. a NUL byte: a 422, never a 500
+            raise UnreadableImport(f"not readable as CSV: {exc}") from None
     else:
         raise UnreadableImport("send application/json or text/csv")
     if len(numbered) > MAX_ROWS:
