@@ -107,6 +107,10 @@ class RunRepository(Protocol):
         needs no row lock, and a lock would queue behind the run's concurrent item commits)."""
         ...
 
+    async def peek(self, run_id: uuid.UUID, token: int, item_key: str) -> tuple[Run, bool]:
+        """`guard(..., lock=False)` and whether the item is done, in one read (writes nothing)."""
+        ...
+
     async def transition(
         self,
         run_id: uuid.UUID,

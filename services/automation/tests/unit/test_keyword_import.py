@@ -103,3 +103,9 @@ def test_a_csv_the_csv_module_cannot_read_is_refused_not_a_server_error() -> Non
     fuzzed = b"\xf2\xa1\x98\xb3\xc2\x8e\xc2\xb3\xc3\x9d3+\x1c\xc3\xab\r\xf0\xb3\x82\xae\x04l\x02"
     with pytest.raises(UnreadableImport):  # the fuzzer's body: no `keyword` header
         parse(fuzzed, "text/csv")
+
+
+def test_a_lone_cr_in_the_header_line_is_a_line_end() -> None:
+    """Found by the HTTP fuzzer: a lone CR inside the header line raised csv.Error (a 500)."""
+    parsed = parse(b"keyword\rcompost bin\r\nmulch\n", "text/csv")
+    assert [r.keyword for r in parsed.rows] == ["compost bin", "mulch"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from automation.app.ai_budget import CallGate
 from automation.app.credit_holds import reserve
+from automation.app.items import Ahead, release_ahead
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import stage_event
 from automation.app.run_lifecycle import driving, finish, settle_and_end, take_requests
@@ -73,6 +74,8 @@ class RunEngine:
     """Drives per run going on in this process (a yielded run's next can start before its last
     has unwound)."""
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
+    ahead: dict[uuid.UUID, Ahead] = field(default_factory=dict)
+    """Per run: the next item's look, taken in the last item's commit (`items.Ahead`)."""
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
     image_gate: CallGate = field(init=False)
@@ -200,7 +203,10 @@ class RunEngine:
                 await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = max(0, ctx.config.max_items_per_stage.get(stage, 100_000) - before.get("done", 0))
-        outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        try:
+            outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        finally:  # a look taken ahead for an item that never started gives its slot back
+            await release_ahead(self, self.ahead.pop(ctx.run_id, None))
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
