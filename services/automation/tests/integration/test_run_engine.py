@@ -343,6 +343,31 @@ async def test_a_stage_taken_up_again_counts_the_items_done_before(harness):
     assert (again.done, again.total, again.credits) == (first.done, first.total, first.credits)
 
 
+async def test_a_pause_during_the_delay_between_items_stops_before_the_next_ai_call(
+    harness, action
+):
+    """Found by review: the next item's look was taken in the last item's commit, before the
+    delay between items, so a pause asked during the delay went unseen and one more item was
+    called and charged."""
+    h = harness
+    await h.add_site({**SMALL, "delay_within_stage_s": 1.0})
+    await h.add_keywords(6)
+    run_id = await h.start([1, 2])
+    driving = asyncio.create_task(h.drive_until(run_id, {"completed", "failed", "paused"}))
+
+    async def first_idea_checkpointed() -> bool:
+        async with h.uow() as uow:
+            return (await uow.items.item_tally(run_id)).get(2, {}).get("done", 0) >= 1
+
+    await until(first_idea_checkpointed)
+    await action(h, run_id, "pause")
+    run = await asyncio.wait_for(driving, 15)
+    assert run["status"] == "paused", run
+    assert h.ai.calls["generate_ideas"] == 1, h.ai.calls
+    async with h.uow() as uow:
+        assert (await uow.items.item_tally(run_id))[2]["done"] == 1
+
+
 async def _sent_topic(h, topic: str) -> bool:
     return bool(h.topics(topic))
 

@@ -77,7 +77,7 @@ async def run_item(
     `next_key`: the stage's next item, whose look goes in this item's commit (`Ahead`)."""
     operation = OPERATION.get(stage)
     first: _FirstLook | None = None
-    ahead = eng.ahead.pop(ctx.run_id, None) if looked is None else None
+    ahead = eng.ahead.pop((ctx.run_id, ctx.token), None) if looked is None else None
     if ahead is not None and ahead.key != key:  # not the item it was taken for
         await release_ahead(eng, ahead)
         ahead = None
@@ -255,6 +255,10 @@ async def _commit_item(
     the claim, the results, the checkpoint and the AI slot given back; the credits charged, None
     when it was already done."""
     operation = OPERATION.get(stage)
+    if ctx.config.delay_within_stage_s:
+        # a look ahead is fresh only when the next item follows at once: through a delay a pause
+        # or cancel asked meanwhile would go unseen, and its budget slot would sit idle (or lapse)
+        next_key = None
     async with eng.unit_of_work() as uow:
         # only a running run takes results: a late finisher after a pause or an end writes nothing
         await uow.runs.guard(ctx.run_id, ctx.token, (RunStatus.RUNNING,))
@@ -292,8 +296,8 @@ async def _commit_item(
         await uow.commit()
     slot.committed()
     if looked is not None and next_key is not None:
-        await release_ahead(eng, eng.ahead.pop(ctx.run_id, None))  # none expected
-        eng.ahead[ctx.run_id] = Ahead(next_key, looked, first)
+        await release_ahead(eng, eng.ahead.pop((ctx.run_id, ctx.token), None))  # none expected
+        eng.ahead[(ctx.run_id, ctx.token)] = Ahead(next_key, looked, first)
     return credits
 
 

@@ -74,8 +74,9 @@ class RunEngine:
     """Drives per run going on in this process (a yielded run's next can start before its last
     has unwound)."""
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
-    ahead: dict[uuid.UUID, Ahead] = field(default_factory=dict)
-    """Per run: the next item's look, taken in the last item's commit (`items.Ahead`)."""
+    ahead: dict[tuple[uuid.UUID, int], Ahead] = field(default_factory=dict)
+    """The next item's look, taken in the last item's commit (`items.Ahead`), by run and fencing
+    token (a drive of the run after a yield is another)."""
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
     image_gate: CallGate = field(init=False)
@@ -206,7 +207,7 @@ class RunEngine:
         try:
             outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
         finally:  # a look taken ahead for an item that never started gives its slot back
-            await release_ahead(self, self.ahead.pop(ctx.run_id, None))
+            await release_ahead(self, self.ahead.pop((ctx.run_id, ctx.token), None))
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
