@@ -95,8 +95,12 @@ class Messaging:
         if self._relay_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, 10)
-        for consumer in self.consumers:  # before the broker: their consumers still answer
-            await consumer.stop_in_flight()
+        # Before the broker: their consumers still answer. Bounded, side by side: with the
+        # database down a cancelled record may wait on its pool (uncommitted, nothing is lost).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(c.stop_in_flight() for c in self.consumers)), 10
+            )
         await self.broker.stop()
 
     def waiting(self) -> list[dict[str, Any]]:
