@@ -75,8 +75,11 @@ class RecordFlow:
             for tp, offset in _first_offsets(records).items():
                 self._rewound[tp] = min(self._rewound.get(tp, offset), offset)
             return
+        assigned = consumer.assignment()
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
+            if tp not in assigned:  # revoked since the fetch: its new owner reads it
+                continue
             self._open.setdefault(tp, {})[record.offset] = False
             task = asyncio.create_task(self._run(consumer, tp, record))
             self._tasks.add(task)
