@@ -151,6 +151,11 @@ async def _call(
     raise AssertionError("unreachable")
 
 
+STANDARD_ERROR_FIELDS = frozenset({"type", "code", "message", "param", "request_id", "errors"})
+"""Mapped one by one; every other field of a service's error is its documented detail (automation's
+402 says `run_id`, `required`, `available`; its 409 the live `run_id`) and is passed on as is."""
+
+
 def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str]) -> Response:
     try:
         body = answer.json()
@@ -167,6 +172,7 @@ def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str])
             type=detail.get("type"),
             headers={k: v for k, v in headers.items() if k.lower() != "content-type"},
             errors=_field_errors(detail.get("errors")),
+            extra={k: v for k, v in detail.items() if k not in STANDARD_ERROR_FIELDS},
         )
     message = body.get("detail") if isinstance(body, dict) else answer.reason_phrase
     return error_response(request, answer.status_code, str(message))
