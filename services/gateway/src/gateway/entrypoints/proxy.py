@@ -306,16 +306,24 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
             "required": typed.get("request_required", True),
             "content": content,
         }
+    # the query parameters the owning service declares (a filter, a stage, `offset` beside the
+    # `cursor` the gateway checks): forwarded as sent, documented as the service documents them
+    checked = {p.name for p in params}
+    forwarded = [q for q in typed.get("query", []) if q["name"] not in checked]
+    if forwarded:
+        extra["parameters"] = forwarded
     if route.creates:
-        extra["parameters"] = [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "Repeating a creating POST with the same key replays its answer.",
-            }
-        ]
+        extra.setdefault("parameters", []).extend(
+            [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "Repeating a creating POST with the same key replays its answer.",
+                }
+            ]
+        )
     statuses = [404, 409, 422, 502, 503, 504] + ([] if route.public else [400, 401, 403, 429])
     content = {"application/json": {"schema": typed["response"]}} if "response" in typed else {}
     content.update(typed.get("media", {}))  # an image, a PDF, a text log: the service's media
