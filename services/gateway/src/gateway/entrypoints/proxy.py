@@ -34,6 +34,13 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "raw": {"application/json": {"schema": {"type": "object"}}},
 }
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Repeating a creating POST with the same key replays its answer.",
+}
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 """Described in the gateway's words on every route: they are about reaching the service."""
 ANY_JSON: dict[str, Any] = {"content": {"application/json": {"schema": {}}}}
@@ -313,17 +320,7 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
     if forwarded:
         extra["parameters"] = forwarded
     if route.creates:
-        extra.setdefault("parameters", []).extend(
-            [
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "Repeating a creating POST with the same key replays its answer.",
-                }
-            ]
-        )
+        extra.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     statuses = [404, 409, 422, 502, 503, 504] + ([] if route.public else [400, 401, 403, 429])
     content = {"application/json": {"schema": typed["response"]}} if "response" in typed else {}
     content.update(typed.get("media", {}))  # an image, a PDF, a text log: the service's media
