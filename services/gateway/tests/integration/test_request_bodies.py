@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from gateway_processes import gateway_env
 from gateway_support import as_user
+
+from gateway.adapters.sqlalchemy_identity import SqlIdentityStore
+from gateway.bootstrap import SERVICE_ROOT
+from igny8.db import create_engine
+from igny8.testing import migrated_database, start_service_process
 
 pytestmark = pytest.mark.integration
 MiB = 1024 * 1024
@@ -144,3 +150,56 @@ async def test_an_over_limit_upload_without_a_length_is_413_once_the_limit_is_cr
     )
     assert_error(status, sent, body, 413, "payload_too_large")
     assert client.bodies_read == 11  # 10 MiB is allowed; the 11th part crosses it
+
+
+@pytest.fixture(scope="module")
+def bodies_db(postgres_admin_url: str) -> Iterator[str]:
+    yield from migrated_database(postgres_admin_url, SERVICE_ROOT, "gateway_bodies")
+
+
+async def raw_post(url: str, head: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    """What the user sent, byte for byte over a socket (an HTTP client would send the rest)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        path = head.pop("path")
+        lines = [f"POST {path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in head.items())]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), NEVER)  # the gateway closes it
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+async def test_a_served_gateway_answers_a_lying_content_length_instead_of_hanging(
+    bodies_db, kafka_bootstrap, tmp_path
+):
+    """The reported request against a gateway process under uvicorn: 413 at once; a body that
+    stops short of a length within the limit: 408 after the read timeout."""
+    user = f"body-{uuid.uuid4().hex[:6]}"
+    engine = create_engine(bodies_db, 2)
+    try:
+        account = uuid.uuid4()
+        await SqlIdentityStore(engine).create_account(account, "Acme", user)
+    finally:
+        await engine.dispose()
+    env = gateway_env(
+        bodies_db, kafka_bootstrap, "http://127.0.0.1:9", GATEWAY_BODY_IDLE_TIMEOUT_S="0.5"
+    )
+    child, url = start_service_process("gateway", env, tmp_path / "gateway.log")
+    try:
+        head = {
+            **as_user(user, account),
+            "path": f"/v1/sites/{uuid.uuid4()}/keywords",
+            "Content-Type": "text/csv",
+        }
+        status, body = await raw_post(
+            url, {**head, "Content-Length": "20000000"}, b"keyword\nseo\n" * 90
+        )
+        assert (status, body["error"]["code"]) == (413, "payload_too_large"), body
+        status, body = await raw_post(url, {**head, "Content-Length": "2000"}, b"k" * 1000)
+        assert (status, body["error"]["code"]) == (408, "request_timeout"), body
+    finally:
+        child.stop()
