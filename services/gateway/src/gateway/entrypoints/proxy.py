@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from gateway.app import idempotency
 from gateway.domain.errors import Forbidden
 from gateway.domain.model import Principal
+from gateway.entrypoints.body_guard import BODY_LIMITS
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
 from igny8.auth import mint_service_token
@@ -343,6 +344,11 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
             if status not in statuses:
                 statuses.append(status)
             described[f"s{status}"] = other["description"]
+    if route.body:  # the gateway's own refusals of a body (`body_guard.py`)
+        refused = (408, 413) if route.body == "raw" else (408, 413, 415)
+        statuses.extend(s for s in refused if s not in statuses)
+        described.setdefault("s413", f"The body is over {BODY_LIMITS[route.body]} bytes.")
+        described["s408"] = "The body did not arrive in time."
     router.add_api_route(
         route.path,
         endpoint,
