@@ -124,6 +124,7 @@ def bootstrap(
         image_window=settings.image_window,
         ai_budget=budget,
         signals=wakeups,
+        run_caps=run_caps,
     )
     key = settings.service_private_key.get_secret_value()
     admits = service_auth("automation", settings.public_keys)

@@ -79,8 +79,11 @@ class AutomationSettings(ServiceSettings):
     start_wait_s: float = 5.0
     """How long POST /sites/{site_id}/runs waits for the run to leave `reserving`."""
     image_concurrency: int = Field(default=4, ge=1, le=32)
-    image_window: int = Field(default=8, ge=1, le=1000)
-    """Images of one run on the `image.generate` topic at once (fairness between runs)."""
+    image_window: int = Field(default=16, ge=1, le=1000)
+    """Images of one run sent and not yet made at once (fairness between runs on the
+    `image.generate` topic). Enough to keep one process's image gate busy while the images
+    before are saved and seen made: with 8 (twice the gate) a run's next images were sent too
+    late and the gate stood idle (bench/pipeline.py stage 6)."""
     scheduler_tick_s: float = 30.0
     max_provider_failures: int = Field(default=3, ge=1, le=50)
     # fair scheduling and the shared AI budget (issue 17; docs/architecture.md)

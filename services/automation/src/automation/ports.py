@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol, Unpack
 
@@ -38,6 +38,8 @@ from automation.domain.runs import (
     RunStatus,
     StageResult,
 )
+from automation.ports_run_log import RunLog as RunLog
+from automation.ports_run_log import RunLogReader as RunLogReader
 from automation.ports_scheduling import AIBudget as AIBudget
 from automation.ports_scheduling import RunQueue as RunQueue
 from automation.ports_scheduling import RunSignals as RunSignals
@@ -103,6 +105,10 @@ class RunRepository(Protocol):
         """Lock the run for this transaction; LeaseLost unless this token holds it and it is in
         one of `statuses`. `lock=False` for a read-only check (a unit that writes nothing
         needs no row lock, and a lock would queue behind the run's concurrent item commits)."""
+        ...
+
+    async def peek(self, run_id: uuid.UUID, token: int, item_key: str) -> tuple[Run, bool]:
+        """`guard(..., lock=False)` and whether the item is done, in one read (writes nothing)."""
         ...
 
     async def transition(
@@ -381,28 +387,6 @@ class ImageStorage(Protocol):
         ...
 
     async def read(self, key: str) -> bytes: ...
-
-
-class RunLog(Protocol):
-    def write(
-        self, run_id: uuid.UUID, stage: int | None, kind: str, message: str, **fields: object
-    ) -> None: ...
-
-    async def flush(self) -> None:
-        """Returns once every line written so far is stored (a run's driver, when it stops)."""
-
-
-class RunLogReader(Protocol):
-    """What any process reads of a run's log, whichever process wrote it (the caller has checked
-    that the run is the account's)."""
-
-    def trace(self, run_id: uuid.UUID) -> AsyncIterator[bytes]:
-        """NDJSON, one event a line, in the order written."""
-        ...
-
-    def lines(self, run_id: uuid.UUID, stage: int | None = None) -> AsyncIterator[bytes]:
-        """Text lines: every line of the run, or one stage's."""
-        ...
 
 
 class Clock(Protocol):

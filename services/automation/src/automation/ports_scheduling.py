@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from automation.domain.scheduling import QueuedRun, Waiting
+from automation.domain.scheduling import Admission, QueuedRun, Waiting
 from igny8.uow import UnitOfWork
 
 
@@ -34,8 +34,11 @@ class RunQueue(Protocol):
     async def announced_at(self) -> dict[uuid.UUID, datetime | None]:
         """When each queued run's place was last announced (the throttle's memory)."""
 
-    async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
-        """queued → reserving (or → running for a run that yielded its slot), with the lease."""
+    async def admit(
+        self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
+    ) -> Admission | None:
+        """queued → reserving (or → running for a run that yielded its slot), with the lease;
+        None when the run is no longer queued."""
 
     async def yielding(self) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
         """Per account: running runs a yield can be asked of, and runs asked that still hold
@@ -77,4 +80,6 @@ class RunSignals(Protocol):
     def event(self, run_id: uuid.UUID) -> asyncio.Event:
         """An asyncio.Event set whenever the run is signalled."""
 
-    def forget(self, run_id: uuid.UUID) -> None: ...
+    def forget(self, run_id: uuid.UUID) -> None:
+        """No more wake-ups of the run wanted in this process (its drives here have all ended):
+        the next `event` of the run is a new one."""

@@ -265,9 +265,16 @@ class Harness:
 
     # -- billing and the image consumer ----------------------------------------------------
 
-    async def reply(self, topic: str, payload: Any) -> None:
+    async def reply(self, topic: str, payload: Any, correlation_id: str | None = None) -> None:
+        """As billing answers: with the request's correlation id (the run's, so its driver is
+        woken by NOTIFY when it listens)."""
         envelope = TOPICS.envelope(
-            topic, payload, source="billing", account_id=self.account, site_id=None
+            topic,
+            payload,
+            source="billing",
+            account_id=self.account,
+            site_id=None,
+            correlation_id=correlation_id,
         )
         handler = credit_replies_subscription().handler
         async with self.sessions() as session, session.begin():
@@ -294,6 +301,7 @@ class Harness:
                     available_after=1_000_000,
                     prices=PRICES,
                 ),
+                envelope.correlation_id,
             )
         elif isinstance(payload, wire.CommitCredits) and self.answer_commits:
             await self.reply(
@@ -305,6 +313,7 @@ class Harness:
                     remaining_hold=0,
                     balance_after=0,
                 ),
+                envelope.correlation_id,
             )
         elif isinstance(payload, wire.ReleaseCredits):
             await self.reply(
@@ -312,6 +321,7 @@ class Harness:
                 wire.CreditsReleased(
                     reservation_id=payload.reservation_id, released_credits=0, reason="released"
                 ),
+                envelope.correlation_id,
             )
         elif envelope.type == "image.generate" and self.pump_images:
             task = asyncio.create_task(

@@ -14,16 +14,18 @@ import pytest
 import sqlalchemy as sa
 
 from automation.adapters.postgres_ai_budget import PostgresAIBudget
-from automation.adapters.sqlalchemy_tables import ai_calls_in_flight, ai_providers, runs
+from automation.adapters.postgres_wakeups import PostgresWakeups
+from automation.adapters.sqlalchemy_run_logs import SqlAlchemyRunLog
+from automation.adapters.sqlalchemy_tables import ai_calls_in_flight, ai_providers, run_log, runs
 from automation.adapters.sqlalchemy_unit_of_work import AutomationUnitOfWork
 from automation.app.ai_budget import within_budget
 from automation.app.run_engine import RunEngine
-from automation.app.run_lifecycle import take_requests
+from automation.app.run_lifecycle import driving, take_requests
 from automation.app.runs import start_run
 from automation.app.slots import admit, publish_positions
 from automation.bootstrap import SERVICE_ROOT
 from automation.domain.ai import AIRateLimited
-from automation.domain.runs import RunStatus
+from automation.domain.runs import STAGES, RunStatus
 from automation.domain.scheduling import Caps
 from automation.entrypoints.worker import run_driver
 from igny8.clock import SystemClock
@@ -636,52 +638,113 @@ async def test_an_agency_holding_every_slot_yields_two_to_a_small_account_at_its
     assert len(readmitted) >= 2, "the yielded runs were admitted again"
 
 
+@pytest.fixture
+async def fair_harness(fair_db, sessions, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The harness on this module's database, emptied by `sessions`: whether a yield is due is
+    decided from every run in progress, so no other test's runs may count."""
+    h = Harness(fair_db, tmp_path)
+    h.start_pump()
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+async def a_reason_to_yield(h: Harness) -> tuple[uuid.UUID, uuid.UUID]:
+    """What makes a yield of the harness's run due: its account holds a second slot (a run of
+    another worker) and a run of an account holding none waits. (that run, the waiting one)"""
+    other, waiting = uuid.uuid4(), uuid.uuid4()
+    common = {"stages": [1], "config": {}, "site_id": uuid.uuid4()}
+    async with h.engine.begin() as conn:
+        await conn.execute(
+            sa.insert(runs).values(
+                **common,
+                run_id=other,
+                account_id=h.account,
+                status="running",
+                lease_owner="elsewhere",
+                lease_expires_at=datetime.now(UTC) + timedelta(hours=1),
+                fencing_token=1,
+            )
+        )
+        common["site_id"] = uuid.uuid4()
+        await conn.execute(
+            sa.insert(runs).values(
+                **common, run_id=waiting, account_id=uuid.uuid4(), status="queued"
+            )
+        )
+    return other, waiting
+
+
+async def no_reason_left(h: Harness, *run_ids: uuid.UUID) -> None:
+    async with h.engine.begin() as conn:
+        await conn.execute(sa.delete(runs).where(runs.c.run_id.in_(run_ids)))
+
+
 async def yielded_after_stage_1(h: Harness) -> uuid.UUID:
-    """A run asked to yield while its stage-1 call is in flight: it finishes that item, then
-    gives its slot back at the stage boundary (queued, its lease cleared, its holds kept)."""
+    """A run asked to yield while its stage-1 call is in flight (another account's run waits):
+    it finishes that item, then gives its slot back at the stage boundary (queued, its lease
+    cleared, its holds kept, `run.yielded` announced)."""
     ai = GatedAI()
     h.run_engine.ai = ai
     await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
     await h.add_keywords(6)  # two clusters: two stage-2 items
     run_id = await h.start([1, 2, 3, 4])
-    driving = asyncio.create_task(h.run_engine.drive(run_id))
+    driving_task = asyncio.create_task(h.run_engine.drive(run_id))
 
     async def in_call() -> bool:
         return ai.waiting == 1
 
     await until(in_call, "the run's stage-1 call in flight")
+    reason = await a_reason_to_yield(h)
     await h.set_run(run_id, requested="yield")
     async with h.uow() as uow:
         current = await uow.runs.run(run_id)
     assert current is not None
+    ctx = h.run_engine.context(current, current.fencing_token)
     # an image consumer (any task but the driver) passing an item boundary leaves it be
-    await take_requests(
-        h.run_engine,
-        h.run_engine.context(current, current.fencing_token),
-        current,
-        (RunStatus.RUNNING,),
-    )
+    await take_requests(h.run_engine, ctx, current, (RunStatus.RUNNING,), may_yield=True)
     assert (await h.run(run_id))["status"] == "running"
+    # and so does the driver where its caller does not say a yield is safe (the default)
+    mine = driving.set(run_id)
+    try:
+        await take_requests(h.run_engine, ctx, current, (RunStatus.RUNNING,))
+    finally:
+        driving.reset(mine)
+    assert (await h.run(run_id))["status"] == "running", "may_yield is False unless given"
     ai.permits.release()
-    assert await asyncio.wait_for(driving, 10) == "queued"
+    assert await asyncio.wait_for(driving_task, 10) == "queued"
     run = await h.run(run_id)
     assert (run["status"], run["requested"], run["lease_owner"]) == ("queued", None, None)
     assert run["started_at"] is not None
     assert ai.calls["cluster_keywords"] == 1
+    await h.pump_once()
+    yielded = h.topics("run.yielded")
+    assert [(e.data["run_id"], e.data["status"]) for e in yielded] == [(str(run_id), "queued")]
+    await no_reason_left(h, *reason)
     for _ in range(1_000):
         ai.permits.release()
     return run_id
 
 
 async def test_a_yielded_run_is_admitted_again_as_running_and_goes_on_from_its_checkpoints(
-    harness,
+    fair_harness,
 ) -> None:
-    h = harness
+    h = fair_harness
     run_id = await yielded_after_stage_1(h)
     reserves = len(h.topics("credit.reserve"))
+    await publish_positions(h.uow, Caps(), SystemClock(), give_back=False)
+    await h.pump_once()
+    queued = [e.data for e in h.topics("stage.progress") if e.data["reason"] == "queued"]
+    assert [(d["stage"], d["name"], d["queue_position"]) for d in queued] == [(2, STAGES[2], 1)], (
+        "it waits to resume at stage 2, not at its first stage"
+    )
     admitted = await admit(h.uow, SystemClock(), "worker-b", 1, Caps(), 30)
     assert [a.run_id for a in admitted] == [run_id]
     assert (await h.run(run_id))["status"] == "running", "it holds its credits already"
+    await h.pump_once()
+    again = h.topics("run.readmitted")
+    assert [(e.data["run_id"], e.data["status"]) for e in again] == [(str(run_id), "running")]
     assert await h.run_engine.drive(run_id, admitted[0].token) == "completed"
     assert h.ai.calls == {}, "the harness's own AI was not used"
     ai = h.run_engine.ai
@@ -693,10 +756,150 @@ async def test_a_yielded_run_is_admitted_again_as_running_and_goes_on_from_its_c
     assert len(h.topics("stage.completed")) == 4
 
 
-async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_finishing(
-    harness, action
+@pytest.mark.parametrize("newcomer", ["admitted by another worker", "cancelled"])
+async def test_a_run_asked_to_yield_for_a_run_no_longer_waiting_keeps_its_slot(
+    fair_harness, newcomer: str
 ) -> None:
-    h = harness
+    """The request is decided from counts under the admission lock; before the run reaches its
+    safe point another worker admits the newcomer into a slot that freed up (or the newcomer is
+    cancelled). The run decides again there: nobody waits for its slot, so it carries on."""
+    h = fair_harness
+    ai = GatedAI()
+    h.run_engine.ai = ai
+    await h.add_site({"batch_sizes": {"1": 50}, "ideas_per_cluster": 2})
+    await h.add_keywords(6)
+    run_id = await h.start([1, 2])
+    driving_task = asyncio.create_task(h.run_engine.drive(run_id))
+
+    async def in_call() -> bool:
+        return ai.waiting == 1
+
+    await until(in_call, "the run's stage-1 call in flight")
+    _, waiting = await a_reason_to_yield(h)
+    await publish_positions(h.uow, Caps(), SystemClock())
+    asked = await h.run(run_id)
+    assert asked["requested"] == "yield", "the review asked the run that started last"
+    if newcomer == "cancelled":
+        await h.set_run(waiting, status="cancelled", ended_at=datetime.now(UTC))
+    else:
+        async with h.uow() as uow:
+            assert await uow.run_queue.admit(waiting, "worker-b", datetime.now(UTC), 30)
+            await uow.commit()
+    for _ in range(1_000):
+        ai.permits.release()
+    assert await asyncio.wait_for(driving_task, 20) == "completed", "it never gave its slot back"
+    run = await h.run(run_id)
+    assert run["requested"] is None
+    assert run["fencing_token"] == asked["fencing_token"], "never admitted again"
+    await h.pump_once()
+    assert h.topics("run.yielded") == []
+    assert ai.calls["cluster_keywords"] == 1 and ai.calls["generate_ideas"] == 2
+
+
+async def test_a_drive_of_the_run_ending_here_leaves_the_current_drives_wake_ups(
+    fair_db, fair_harness
+) -> None:
+    """A run that gave its slot back can be admitted again by the same worker while its last
+    drive still unwinds. That drive's end must not take the run's wake-ups (NOTIFY) from the
+    drive now waiting: here an older drive of the run (a stale token) ends while the current
+    one waits for billing's answer to its reservation; the answer's NOTIFY still wakes it.
+    That wait's unsignalled looks are a minute apart, so only the NOTIFY ends it in time."""
+    h = fair_harness
+    wakeups = PostgresWakeups(fair_db)
+    stop = asyncio.Event()
+    listening = asyncio.create_task(wakeups.run(stop))
+    try:
+
+        async def ready() -> bool:
+            return wakeups.listening
+
+        await until(ready, "listening")
+        h.run_engine.signals = wakeups
+        h.run_engine.poll_s = 30.0
+        h.answer_reserves = False
+        await h.add_site({"batch_sizes": {"1": 50}})
+        await h.add_keywords(3)
+        run_id = await h.start([1])
+        current = asyncio.create_task(h.run_engine.drive(run_id))
+
+        async def reserving() -> bool:
+            await h.pump_once()
+            return bool(h.topics("credit.reserve"))
+
+        await until(reserving, "the run waits for billing's answer")
+        token = (await h.run(run_id))["fencing_token"]
+        assert await h.run_engine.drive(run_id, token - 1) == "lease_lost"
+        assert not current.done()
+        h.run_engine.poll_s = 0.02  # the waits from now on (the reservation's is made)
+        await h.answer_pending("credit.reserve")  # answered: NOTIFY for the run
+
+        async def started() -> bool:
+            return (await h.run(run_id))["status"] != "reserving"
+
+        await until(started, "woken by the answer's NOTIFY")
+        assert await asyncio.wait_for(current, 20) == "completed"
+        assert run_id not in wakeups.runs, "forgotten once no drive of it is left"
+    finally:
+        stop.set()
+        await listening
+
+
+class HeldRunLog(SqlAlchemyRunLog):
+    """Lines of one run (`held`) wait at their insert until `release` is set."""
+
+    def __init__(self, sessions: Any, held: uuid.UUID) -> None:
+        super().__init__(sessions)
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def _insert(self, lines: list[dict[str, Any]]) -> None:
+        if any(line["run_id"] == self.held for line in lines):
+            await self.release.wait()
+        await super()._insert(lines)
+
+
+async def test_a_drive_ends_with_its_own_log_lines_stored_not_waiting_for_other_runs(
+    fair_harness,
+) -> None:
+    """A driver stores its run's lines as it stops; the slot is refilled when it returns. The
+    lines of other runs (here held at their insert) are not waited for, and none is lost."""
+    h = fair_harness
+    other = uuid.uuid4()
+    log = HeldRunLog(h.sessions, other)
+    h.run_engine.log = log
+    for n in range(3):
+        log.write(other, 1, "item.done", f"another run's line {n}")
+    everything = asyncio.create_task(log.flush())
+
+    async def held() -> bool:
+        return any(line["run_id"] == other for line in log._in_flight)
+
+    await until(held, "the other run's lines in the drain's insert")
+    await h.add_site({"batch_sizes": {"1": 50}})
+    await h.add_keywords(3)
+    run_id = await h.start([1])
+    log.write(other, 1, "item.done", "another run's line written meanwhile")
+    run = await asyncio.wait_for(h.drive_until(run_id, {"completed"}), 30)
+    assert run["status"] == "completed"
+
+    async def stored(which: uuid.UUID) -> list[str]:
+        async with h.engine.connect() as conn:
+            found = await conn.execute(sa.select(run_log.c.event).where(run_log.c.run_id == which))
+            return [r.event for r in found]
+
+    mine = await stored(run_id)
+    assert "run.completed" in mine and "stage.completed" in mine, mine
+    assert await stored(other) == [], "still held"
+    assert not everything.done()
+    log.release.set()
+    await asyncio.wait_for(everything, 15)
+    assert len(await stored(other)) == 4, "nothing lost"
+
+
+async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_finishing(
+    fair_harness, action
+) -> None:
+    h = fair_harness
     h.answer_commits = False
     run_id = await yielded_after_stage_1(h)
     cancelled = await action(h, run_id, "cancel")
@@ -708,12 +911,12 @@ async def test_a_yielded_run_cancelled_with_captures_unanswered_ends_through_fin
 
 
 async def test_a_run_asked_to_yield_inside_stage_6_keeps_its_slot_until_its_images_are_made(
-    harness,
+    fair_harness,
 ) -> None:
     """Images are with the consumers while stage 6 waits: a run leaving then would discard
     their paid results and ask for them again when admitted back. It stays and completes,
-    each image made once."""
-    h = harness
+    each image made once (though another account's run waits: the request stands)."""
+    h = fair_harness
     await h.add_site(
         {
             "ideas_per_cluster": 1,
@@ -736,6 +939,7 @@ async def test_a_run_asked_to_yield_inside_stage_6_keeps_its_slot_until_its_imag
         if driving.done():
             break
         if not asked:
+            await a_reason_to_yield(h)
             await h.set_run(run_id, requested="yield")  # the first image is out
             asked = True
             await asyncio.sleep(0.3)  # the stage-6 loop looks at the run meanwhile

@@ -123,6 +123,15 @@ def test_automation_api_holds_under_fuzzing(fuzz_db, kafka_bootstrap, dev_ai, tm
         assert estimate.status_code == 503, estimate.text
         assert estimate.headers["Retry-After"]
         assert estimate.json()["error"]["code"] == "upstream_unavailable"
+        for stages in ([-1], [0], [7]):  # refused before billing is asked, as a start is
+            bad = httpx.post(
+                f"{url}/sites/{site}/runs/estimate",
+                json={"stages": stages},
+                headers=headers,
+                timeout=30,
+            )
+            assert bad.status_code == 422, bad.text
+            assert bad.json()["error"]["param"] == "stages.0"
         report = fuzz_service(
             FuzzTarget(
                 url,

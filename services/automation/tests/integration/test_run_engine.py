@@ -112,6 +112,20 @@ async def test_cancel_while_reserving_frees_the_site_and_a_late_reservation_is_r
         await start_run(uow, h.account, h.site, [1])
 
 
+async def test_a_queued_run_cancelled_says_why_it_ended(harness, action):
+    h = harness
+    await h.add_site(SMALL)
+    await h.add_keywords(3)
+    async with h.uow() as uow:  # waiting for a slot: nobody drives it
+        run_id = await start_run(uow, h.account, h.site, [1])
+        await uow.commit()
+    assert (await h.run(run_id))["status"] == "queued"
+    await action(h, run_id, "cancel")
+    run = await h.run(run_id)
+    assert (run["status"], run["end_reason"]) == ("cancelled", "cancelled on request")
+    assert run["ended_at"] is not None
+
+
 async def test_pause_while_reserving_takes_effect_and_resume_reserves_again(harness, action):
     h = harness
     await h.add_site(SMALL)
@@ -308,6 +322,27 @@ async def test_a_regeneration_taken_over_after_its_checkpoint_does_not_write_aga
     assert h.ai.calls["generate_content"] == calls, "the finished item is not written again"
 
 
+async def test_a_stage_taken_up_again_counts_the_items_done_before(harness):
+    h = harness
+    await h.add_site(SMALL)
+    await h.add_keywords(6)
+    run_id = await h.start([1, 2])
+    assert (await h.drive_until(run_id, {"completed", "failed"}))["status"] == "completed"
+    async with h.uow() as uow:
+        first = (await uow.runs.stage_results(run_id))[2]
+    assert first.done == h.ai.calls["generate_ideas"] >= 2, first
+    # the worker died after the stage's items, before its result: the next drive finds them done
+    async with h.engine.begin() as conn:
+        await conn.execute(
+            sa.text("DELETE FROM stage_results WHERE run_id = :r AND stage = 2"), {"r": run_id}
+        )
+    await h.set_run(run_id, status="running", ended_at=None, lease_owner=None)
+    assert (await h.drive_until(run_id, {"completed", "failed"}))["status"] == "completed"
+    async with h.uow() as uow:
+        again = (await uow.runs.stage_results(run_id))[2]
+    assert (again.done, again.total, again.credits) == (first.done, first.total, first.credits)
+
+
 async def _sent_topic(h, topic: str) -> bool:
     return bool(h.topics(topic))
 
@@ -335,7 +370,10 @@ async def test_the_image_consumer_holds_no_transaction_across_the_provider_call(
     assert h._pump is not None
     h._pump.cancel()
     subscription = image_subscription(h.run_engine)
-    assert subscription.max_batch is not None and subscription.max_batch <= 8, "small batches"
+    # a few records in flight (the consumer polls again the moment one ends: igny8.messaging.flow)
+    assert subscription.parallel and subscription.own_transactions
+    assert subscription.max_batch is not None
+    assert subscription.max_batch <= 4 * h.run_engine.image_concurrency, "a few in flight"
     consumer = InboxConsumer(
         "automation",
         subscription,

@@ -89,3 +89,29 @@ async def test_an_item_that_fails_after_its_call_gives_its_slot_back_on_its_own(
         ).scalar_one()
     assert failed == h.ai.calls["generate_image"] == 1
     assert await _slots_left(h) == 0, "the failed item's slot went back without a checkpoint"
+
+
+async def test_a_look_taken_ahead_for_an_item_that_never_starts_gives_its_slot_back(
+    harness, monkeypatch
+):
+    """An item's commit takes the next item's look and first slot (`items.Ahead`); when the
+    stage stops before that item (here: its progress event fails), the slot goes back at once,
+    not when its row's lease runs out."""
+    h = harness
+    h.run_engine.ai_budget = PostgresAIBudget(
+        h.sessions, "dev", limit=2, per_account=16, holder=h.run_engine.worker_id
+    )
+    from automation.app.stages import ideas
+
+    async def failing_progress(*args, **kwargs):
+        raise RuntimeError("the progress event could not be stored")
+
+    monkeypatch.setattr(ideas, "progress", failing_progress)
+    await h.add_site(SMALL)
+    await h.add_keywords(6)  # two clusters: two stage-2 items, the second looked at ahead
+    run_id = await h.start([1, 2])
+    with pytest.raises(RuntimeError):
+        await h.run_engine.drive(run_id)
+    assert h.ai.calls == {"cluster_keywords": 1, "generate_ideas": 1}
+    assert h.run_engine.ahead == {}
+    assert await _slots_left(h) == 0, "the slot taken ahead went back"

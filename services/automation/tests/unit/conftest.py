@@ -29,6 +29,8 @@ PRICES = {
 class FakeRuns:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Run] = {}
+        self.items: FakeItems | None = None
+        """The items `peek` looks at (one world's)."""
 
     async def run(self, run_id: uuid.UUID, account_id: uuid.UUID | None = None) -> Run | None:
         return self.rows.get(run_id)
@@ -45,6 +47,10 @@ class FakeRuns:
         if row.fencing_token != token or row.status not in statuses:
             raise LeaseLost(str(run_id))
         return row
+
+    async def peek(self, run_id: uuid.UUID, token: int, item_key: str) -> tuple[Run, bool]:
+        assert self.items is not None
+        return await self.guard(run_id, token), await self.items.item_done(run_id, item_key)
 
     async def transition(
         self, run_id: uuid.UUID, expected: tuple[RunStatus, ...], status: RunStatus, **values: Any
@@ -169,6 +175,7 @@ class NullLog:
 class World:
     def __init__(self) -> None:
         self.runs, self.items, self.holds = FakeRuns(), FakeItems(), FakeHolds()
+        self.runs.items = self.items
         self.queues = FakeQueues()
         self.sent: list[tuple[str, Any]] = []
         self.commits = 0

@@ -214,3 +214,20 @@ def test_patterned_strings_match_their_pattern(client: TestClient, pattern: str)
     )
     answer = content(chat(client, "patterned", schema, {"title": "Compost bins"}))
     jsonschema.validate(answer, schema)
+
+
+def test_the_latency_set_includes_composing_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call takes the latency set in all: the server sleeps what composing left of it (it used
+    to sleep the whole latency and then compose, so every call outlasted a bench's bound)."""
+    from automation.devai import app as server
+    from automation.devai.app import Faults
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(server.asyncio, "sleep", sleep)
+    client = TestClient(create_app(Faults(latency_ms=200)))
+    chat(client, "article", {"type": "object"}, {"keyphrase": "compost bin"})
+    assert len(slept) == 1 and 0 < slept[0] < 0.2, slept

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from automation.domain.scheduling import (
     Caps,
+    QueuedRun,
     Waiting,
     announcements,
     choose,
     fair_order,
     positions,
+    still_yields,
     yields,
 )
 
@@ -178,3 +180,38 @@ def test_an_account_at_its_cap_is_not_given_slots_by_yields() -> None:
 def test_the_fullest_account_gives_first() -> None:
     small = queue(SMALL, 1, after_s=5)
     assert yields(small, {AGENCY: 5, THIRD: 3}, {AGENCY: 5, THIRD: 3}) == {AGENCY: 1}
+
+
+def test_a_yield_request_whose_newcomer_took_another_slot_or_left_is_withdrawn() -> None:
+    """Decided again at the run's safe point: the agency holds 4 (this run asked), the small
+    account's run waits — it still yields; once another worker admitted that run into a slot
+    that freed up (the small account holds 1, nothing waits), or it was cancelled, it stays."""
+    small = queue(SMALL, 1)
+    asked = {AGENCY: 1}
+    assert still_yields(AGENCY, small, {AGENCY: 4}, {AGENCY: 3}, asked)
+    assert not still_yields(AGENCY, [], {AGENCY: 4, SMALL: 1}, {AGENCY: 3}, asked), "admitted"
+    assert not still_yields(AGENCY, [], {AGENCY: 4}, {AGENCY: 3}, asked), "cancelled"
+    # the account's own runs waiting are no reason (a run that yielded before waits too)
+    assert not still_yields(AGENCY, queue(AGENCY, 2), {AGENCY: 4}, {AGENCY: 3}, asked)
+
+
+def test_a_yield_covered_by_another_runs_leaving_is_withdrawn_and_two_newcomers_need_two() -> None:
+    asked = {AGENCY: 2}  # two of the agency's runs were asked, this one included
+    assert not still_yields(AGENCY, queue(SMALL, 1), {AGENCY: 4}, {AGENCY: 2}, asked), (
+        "the other asked run's slot goes to the one waiting run"
+    )
+    assert still_yields(AGENCY, queue(SMALL, 2), {AGENCY: 4}, {AGENCY: 2}, asked)
+    # a gap of one is no reason: the two would trade the slot back and forth
+    assert not still_yields(
+        AGENCY, queue(SMALL, 1), {AGENCY: 2, SMALL: 1}, {AGENCY: 1}, {AGENCY: 1}
+    )
+    # a small account at its cap cannot take the slot
+    capped = Caps(for_account={SMALL: 0})
+    assert not still_yields(AGENCY, queue(SMALL, 1), {AGENCY: 4}, {AGENCY: 3}, {AGENCY: 1}, capped)
+
+
+def test_a_queued_run_resumes_at_its_first_stage_not_completed() -> None:
+    run = QueuedRun(uuid.uuid4(), SMALL, uuid.uuid4(), (4, 2, 6))
+    assert run.next_stage == 2, "never started: its first stage"
+    assert QueuedRun(run.run_id, SMALL, run.site_id, (2, 4, 6), frozenset({2})).next_stage == 4
+    assert QueuedRun(run.run_id, SMALL, run.site_id, (2, 4), frozenset({2, 4})).next_stage == 4

@@ -91,3 +91,21 @@ def test_a_huge_volume_in_a_csv_is_reported_on_its_line() -> None:
     parsed = parse(body, "text/csv")
     assert [r.keyword for r in parsed.rows] == ["fine"]
     assert {e["line"] for e in parsed.errors} == {3, 4}
+
+
+def test_a_csv_the_csv_module_cannot_read_is_refused_not_a_server_error() -> None:
+    """Found by the API fuzzer (a 500): a bare CR inside an unquoted field, and a field past the
+    csv module's size limit, raised csv.Error out of the parser."""
+    bare_cr = parse(b"keyword,volume\r\nblue\rshoes,10\n", "text/csv")
+    assert [r.keyword for r in bare_cr.rows] == ["blue", "shoes"], "a CR on its own ends a line"
+    with pytest.raises(UnreadableImport):
+        parse(b'keyword\n"' + b"x" * 200_000 + b'"\n', "text/csv")
+    fuzzed = b"\xf2\xa1\x98\xb3\xc2\x8e\xc2\xb3\xc3\x9d3+\x1c\xc3\xab\r\xf0\xb3\x82\xae\x04l\x02"
+    with pytest.raises(UnreadableImport):  # the fuzzer's body: no `keyword` header
+        parse(fuzzed, "text/csv")
+
+
+def test_a_lone_cr_in_the_header_line_is_a_line_end() -> None:
+    """Found by the HTTP fuzzer: a lone CR inside the header line raised csv.Error (a 500)."""
+    parsed = parse(b"keyword\rcompost bin\r\nmulch\n", "text/csv")
+    assert [r.keyword for r in parsed.rows] == ["compost bin", "mulch"]

@@ -141,6 +141,8 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
 
             first = [("run.started", changed("running")), ("stage.started", stage(1, 0))]
             first += [("stage.progress", stage(1, i)) for i in (1, 2, 3)]
+            # a run that gives its slot back to another account and is admitted again (issue 17)
+            first += [("run.yielded", changed("queued")), ("run.readmitted", changed("running"))]
             for topic, payload in first:
                 await send(topic, payload)
             await send("stage.progress", stage(1, 99), acct=account_b)  # B's, never A's
@@ -181,7 +183,11 @@ async def test_a_run_stream_resumes_on_the_other_process_and_stays_in_its_accoun
                 )
                 assert [t for _, t in theirs] == ["stage.progress"]
                 mine, _ = await read_events(
-                    client, f"{children[1][1]}/v1/sites/{site}/events", headers, count=8, timeout=10
+                    client,
+                    f"{children[1][1]}/v1/sites/{site}/events",
+                    headers,
+                    count=len(first + later),
+                    timeout=10,
                 )
                 assert sorted(t for _, t in mine) == sorted(t for t, _ in first + later)
         finally:

@@ -207,6 +207,8 @@ TOPICS = TopicRegistry(
                 "cancelled",
                 "completed",
                 "failed",
+                "yielded",
+                "readmitted",
             )
         ),
         *(

@@ -13,7 +13,10 @@ class _Payload(BaseModel):
 
 
 class RunChanged(_Payload):
-    """run.started | rejected | paused | resumed | cancelled | completed | failed."""
+    """run.started | rejected | paused | resumed | cancelled | completed | failed | yielded |
+    readmitted. `yielded`: the run gave its run slot to a waiting account and waits `queued`
+    again with its checkpoints and holds; `readmitted`: it was given a slot again and goes on
+    `running` where it stopped (issue 17, ADR 0007)."""
 
     run_id: uuid.UUID
     site_id: uuid.UUID

@@ -14,6 +14,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 
+from asyncpg.pgproto.pgproto import UUID as _PgUUID
+
+# Types whose `str` is already the element's text (asyncpg returns its own, faster uuid type).
+_PLAIN = frozenset({uuid.UUID, _PgUUID, int})
+
 
 def _element(value: object) -> str:
     if value is None:
@@ -37,7 +42,22 @@ def _element(value: object) -> str:
 
 def array_text(values: Iterable[object]) -> str:
     """PostgreSQL array input for `values` (one dimension; None is NULL, strings are quoted)."""
-    return "{" + ",".join(map(_element, values)) + "}"
+    # The common types inline, the rest through `_element` (same text either way): a function
+    # call per element was most of the encoding's cost (billing's ledger batch sends ~40
+    # elements per command).
+    out: list[str] = []
+    add = out.append
+    for value in values:
+        kind = type(value)
+        if kind in _PLAIN:
+            add(str(value))
+        elif kind is str:
+            add('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')  # type: ignore[attr-defined]
+        elif value is None:
+            add("NULL")
+        else:
+            add(_element(value))
+    return "{" + ",".join(out) + "}"
 
 
 def array_param(name: str, pg_type: str) -> str:

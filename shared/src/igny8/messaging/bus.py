@@ -12,9 +12,10 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from igny8.contracts import TOPICS, TopicRegistry
-from igny8.messaging.consumer import InboxConsumer, build_consumers
+from igny8.messaging.consumer import InboxConsumer
 from igny8.messaging.outbox import OutboxWriter
 from igny8.messaging.relay import OutboxRelay, RelaySettings
+from igny8.messaging.subscribers import build_consumers
 from igny8.messaging.subscriptions import ConsumerSettings, Subscription
 from igny8.messaging.topics import PRODUCER_MAX_REQUEST_BYTES, ensure_topics
 
@@ -94,6 +95,8 @@ class Messaging:
         if self._relay_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, 10)
+        for consumer in self.consumers:  # before the broker: their consumers still answer
+            await consumer.stop_in_flight()
         await self.broker.stop()
 
     def waiting(self) -> list[dict[str, Any]]:

@@ -26,8 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,7 +36,7 @@ from igny8.contracts.transport import REPLAY_HEADER_PREFIX
 from igny8.messaging.batches import BatchApplier
 from igny8.messaging.dead_letters import dead_letter_headers, park
 from igny8.messaging.failures import WaitingRecords, is_transient
-from igny8.messaging.polling import poll_without_idle_sleep
+from igny8.messaging.flow import RecordFlow
 from igny8.messaging.subscriptions import (
     ConsumerSettings,
     DeadLetter,
@@ -88,8 +87,8 @@ class InboxConsumer:
         self.group_id = f"{service}.{subscription.purpose}"
         self._registry = registry
         self._sessions = sessions
-        self._broker = broker
-        self._settings = settings
+        self.broker = broker
+        self.settings = settings
         self._waiting = WaitingRecords(3 * settings.transient_backoff_max_s + 1)
         self._backoff = settings.retry_backoff_s
         s = subscription
@@ -97,6 +96,14 @@ class InboxConsumer:
         # Work topics keep their own shapes: side by side, or their own short transactions.
         self._batches = (
             BatchApplier(self) if batched and not (s.parallel or s.own_transactions) else None
+        )
+        # Independent records in short transactions of their own: a steady flow of at most
+        # `max_batch` records in flight (flow.py), not batch after batch; ordered subscriptions
+        # stay one batch at a time.
+        self.flow = (
+            RecordFlow(self._handle_alone, s.max_batch or settings.max_batch)
+            if s.parallel and s.own_transactions
+            else None
         )
 
     def waiting(self) -> list[dict[str, Any]]:
@@ -106,40 +113,14 @@ class InboxConsumer:
             CONSUMER_WAITING.labels(self.group_id).set(0)
         return waiting
 
-    def register(self) -> None:
-        async def raw_body(message: Any) -> Any:
-            return None  # records are read from message.raw_message; skip FastStream's decoding
+    async def stop_in_flight(self) -> None:
+        """On stop, before the broker: end the records in flight, which FastStream does not
+        know of (uncommitted: redelivered to the group's next member)."""
+        if self.flow is not None:
+            await self.flow.cancel()
 
-        # Batches amortise the offset commit; each record still gets its own transaction and
-        # outcome, in partition order, and the offsets are committed after the last of them.
-        max_records = self.subscription.max_batch or self._settings.max_batch
-        subscriber = self._broker.subscriber(
-            *self.subscription.topics,
-            batch=True,
-            max_records=max_records,
-            batch_timeout_ms=self._settings.batch_timeout_ms,
-            fetch_min_bytes=self._settings.fetch_min_bytes,
-            fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
-            group_id=self.group_id,
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest" if self.subscription.from_beginning else "latest",
-            session_timeout_ms=self._settings.session_timeout_ms,
-            heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
-            max_poll_interval_ms=self._settings.max_poll_interval_ms,
-            decoder=raw_body,
-            title=f"{self.group_id}:{','.join(self.subscription.topics)}",
-        )
-        poll_without_idle_sleep(subscriber, self._settings.batch_timeout_ms, max_records)
-
-        @subscriber
-        async def consume(body: Any, message: KafkaMessage) -> None:
-            records = message.raw_message
-            unfinished = await self.handle_batch(
-                records if isinstance(records, tuple) else (records,)
-            )
-            if unfinished:
-                self._rewind(message.consumer, unfinished)
-            await message.ack()  # commits the positions: after a rewind, the finished prefix
+    async def _handle_alone(self, record: ConsumerRecord[Any, Any]) -> bool:
+        return not await self.handle_batch((record,))
 
     async def handle_batch(
         self, records: Sequence[ConsumerRecord[Any, Any]]
@@ -147,14 +128,14 @@ class InboxConsumer:
         """Records of one key in order; different keys side by side (bounded), so one slow
         account never serializes the others while per-key order is kept. Returns the records
         left unfinished because the batch was handed back (the infrastructure is failing)."""
-        batch = _Batch(deadline=time.monotonic() + self._settings.hold_batch_s)
+        batch = _Batch(deadline=time.monotonic() + self.settings.hold_batch_s)
         if self._batches is not None:
             await self._apply_in_lanes(records, batch)
             return batch.unfinished
         lanes: dict[object, list[ConsumerRecord[Any, Any]]] = {}
         for n, record in enumerate(records):
             lanes.setdefault(n if self.subscription.parallel else record.key, []).append(record)
-        gate = asyncio.Semaphore(self._settings.key_concurrency)
+        gate = asyncio.Semaphore(self.settings.key_concurrency)
 
         async def run(lane: list[ConsumerRecord[Any, Any]]) -> None:
             async with gate:
@@ -184,7 +165,7 @@ class InboxConsumer:
         its records to `batch.unfinished`; the rewind replays them (and the inbox absorbs what
         another lane applied behind them on the same partition)."""
         assert self._batches is not None
-        n = min(self._settings.batch_lanes, len(records))
+        n = min(self.settings.batch_lanes, len(records))
         if n <= 1:
             await self._batches.apply(records, batch)
             return
@@ -194,7 +175,7 @@ class InboxConsumer:
         applier = self._batches
         await asyncio.gather(*(applier.apply(lane, batch) for lane in lanes if lane))
 
-    def _rewind(self, consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    def rewind(self, consumer: Any, unfinished: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Seek each partition back to its first unfinished record; records of other keys after
         it that were applied come again and the inbox absorbs them."""
         first: dict[TopicPartition, int] = {}
@@ -265,7 +246,7 @@ class InboxConsumer:
                 transient = is_transient(exc)
                 if not transient:
                     failures += 1
-                    if failures >= self._settings.max_attempts:
+                    if failures >= self.settings.max_attempts:
                         # The same failure N times proves the message bad only if the database
                         # answers; otherwise it is the outage speaking.
                         if await self._database_answers():
@@ -286,7 +267,7 @@ class InboxConsumer:
                     continue
                 MESSAGES_RETRIED.labels(self.group_id, topic).inc()
                 log.warning("handler failed; retrying", attempt=failures, error=repr(exc))
-                await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (failures - 1))
+                await asyncio.sleep(self.settings.retry_backoff_s * 2 ** (failures - 1))
                 continue
             self._recovered(record)
             HANDLER_SECONDS.labels(self.group_id, topic).observe(time.perf_counter() - started)
@@ -309,7 +290,7 @@ class InboxConsumer:
         self._waiting.failed(record, exc)
         TRANSIENT_FAILURES.labels(self.group_id, record.topic).inc()
         await asyncio.sleep(self._backoff)
-        self._backoff = min(self._backoff * 2, self._settings.transient_backoff_max_s)
+        self._backoff = min(self._backoff * 2, self.settings.transient_backoff_max_s)
         if batch is not None and (batch.handed_back or time.monotonic() >= batch.deadline):
             batch.handed_back = True
             raise _HandBack
@@ -317,7 +298,7 @@ class InboxConsumer:
     def _recovered(self, record: ConsumerRecord[Any, Any]) -> None:
         if not self._waiting.recovered(record):
             return
-        self._backoff = self._settings.retry_backoff_s
+        self._backoff = self.settings.retry_backoff_s
         if not self._waiting:
             CONSUMER_WAITING.labels(self.group_id).set(0)
             log.warning("infrastructure is back; consuming again", topic=record.topic)
@@ -382,7 +363,7 @@ class InboxConsumer:
         self, record: ConsumerRecord[Any, Any], reason: str, error: str, attempts: int = 1
     ) -> None:
         headers = dead_letter_headers(record, self.group_id, reason, error, attempts)
-        await park(self._broker.publish, record, headers)
+        await park(self.broker.publish, record, headers)
         MESSAGES_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
         MESSAGES_CONSUMED.labels(self.group_id, record.topic, "dead_lettered").inc()
         log.warning(
@@ -406,19 +387,3 @@ def _replay_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
 class _Invalid(Exception):
     def __init__(self, error: InvalidPayload) -> None:
         self.error = error
-
-
-def build_consumers(
-    service: str,
-    subscriptions: Sequence[Subscription],
-    registry: TopicRegistry,
-    sessions: async_sessionmaker[AsyncSession],
-    broker: KafkaBroker,
-    settings: ConsumerSettings,
-) -> list[InboxConsumer]:
-    consumers = [
-        InboxConsumer(service, s, registry, sessions, broker, settings) for s in subscriptions
-    ]
-    for consumer in consumers:
-        consumer.register()
-    return consumers

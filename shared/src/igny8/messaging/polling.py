@@ -17,21 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from itertools import chain
 from typing import Any
 
 IDLE_WAIT_MS = 1_000
 
 
-def poll_without_idle_sleep(subscriber: Any, timeout_ms: int, max_records: int) -> None:
-    """Replace a FastStream batch subscriber's `get_msg` (same contract: a tuple of records)."""
+def poll_without_idle_sleep(
+    subscriber: Any,
+    timeout_ms: int,
+    max_records: int,
+    room: Callable[[Any], Awaitable[int]] | None = None,
+) -> None:
+    """Replace a FastStream batch subscriber's `get_msg` (same contract: a tuple of records).
+    `room`: waits until records may start and says how many (`flow.RecordFlow.room`)."""
     timeout_ms = max(timeout_ms, IDLE_WAIT_MS)
     timeout_s = timeout_ms / 1000
 
     async def get_msg(consumer: Any) -> tuple[Any, ...]:
         while True:
+            limit = max_records if room is None else await room(consumer)
             started = time.monotonic()
-            fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=limit)
             if fetched:
                 return tuple(chain(*fetched.values()))
             if not getattr(subscriber, "running", True):

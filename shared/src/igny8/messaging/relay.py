@@ -61,7 +61,8 @@ _SELECT_UNSENT = sa.text(
     " ORDER BY id LIMIT :n"
 )
 _MARK_SENT = sa.text(
-    "UPDATE outbox SET sent_at = now() WHERE id = ANY(CAST(CAST(:ids AS text) AS bigint[]))"
+    "UPDATE outbox SET sent_at = now()"
+    " WHERE id = ANY(CAST((SELECT CAST(CAST(:ids AS text) AS bigint[])) AS bigint[]))"
 )
 # A row the broker can never take is stamped like a sent one (so the relay moves on and the purge
 # removes it with the sent rows) and marked with the reason; the error log and the metric alert.
@@ -153,6 +154,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.is_active = False
         self.published = 0
+        self._more = False
+        """The last read filled a batch: more rows may be waiting."""
 
     def stop(self) -> None:
         self._stopping.set()
@@ -198,7 +201,8 @@ class OutboxRelay:
         last_purge = last_inbox_purge = float("-inf")
         try:
             while not self._stopping.is_set():
-                self._wake.clear()
+                # the wake-up is cleared where the outbox is read (`_relay_step`), not here: a
+                # notification that came after the last read still counts
                 try:
                     if producer is None:
                         producer = await self._start_producer()
@@ -268,7 +272,13 @@ class OutboxRelay:
         acknowledged (or wait for the oldest when nothing else can be done). Rows read."""
         rows: list[Any] = []
         timeout = self._settings.publish_timeout_s
-        if len(in_flight) < self._settings.in_flight_batches:
+        room = len(in_flight) < self._settings.in_flight_batches
+        # Read when there is room — but while a batch is in flight, only if the last read filled
+        # a batch or new rows were notified since: a short read took every row there was, so
+        # a read now would be empty (one statement per batch fewer). Rows committed without a
+        # notification are found by the next poll, as ever.
+        if room and (not in_flight or self._more or self._wake.is_set()):
+            self._wake.clear()
             sending = "{" + ",".join(batch.ids for batch in in_flight) + "}"
             rows = list(
                 (
@@ -277,6 +287,7 @@ class OutboxRelay:
                     )
                 ).all()
             )
+            self._more = len(rows) >= self._settings.batch_size
             if rows:
                 results = await asyncio.wait_for(self._send(producer, rows), timeout)
                 ids = ",".join([str(row.id) for row in rows])
@@ -285,7 +296,8 @@ class OutboxRelay:
             # Nothing new to send: wait for the oldest batch's acknowledgements, or for new
             # rows (a notification), whichever comes first.
             head = in_flight[0]
-            woken = asyncio.ensure_future(self._wake.wait())
+            # new rows wake this wait only when there is room to read them
+            woken = asyncio.ensure_future(self._wake.wait() if room else self._stopping.wait())
             try:
                 await asyncio.wait(
                     {head.results, woken},

@@ -37,7 +37,9 @@ class Subscription:
     (bounded by the consumer's key concurrency) instead of in order per key."""
     max_batch: int | None = None
     """Records per poll for this subscription (None: the consumer's setting). Work topics whose
-    handlers call a provider take a few, so a batch never outlives `max.poll.interval`."""
+    handlers call a provider take a few, so a batch never outlives `max.poll.interval`. With
+    `parallel` and `own_transactions` it bounds the records in flight instead: they flow, the
+    next fetched the moment one ends (`flow.RecordFlow`)."""
     own_transactions: bool = False
     """The handler opens its own short transactions (a work topic around a provider call): no
     inbox transaction — nor pooled connection — is held across it; the inbox row is written once

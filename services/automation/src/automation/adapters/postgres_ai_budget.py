@@ -9,7 +9,7 @@ each account's cap: an agency's hundred queued calls cannot keep a small account
 behind them, and it does not matter which worker freed the slot. The granted waiter is woken by
 NOTIFY (`RunSignals`, keyed by the call's id) and otherwise looks again soon.
 
-Each step is one short transaction under an advisory lock per provider, refused while the fleet
+Each step is one short transaction under the provider's row lock, refused while the fleet
 cools down after a 429 — its own, or the caller's: an item's first look (`first_look_in`) goes in
 the item's read before the call and its release (`release_in`) in the item's checkpoint.
 A 429 halves the provider's limit and starts a cool-down that doubles with repeated 429s (up to
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -67,7 +66,28 @@ class PostgresAIBudget:
         self.call_lease_s = call_lease_s
         self.cooldown_s = cooldown_s
         self.signals = signals
-        self.lock_key = zlib.crc32(f"automation.ai:{provider}".encode())
+        # built once (each step runs them; a statement built per call costs more CPU than its
+        # round trip): the provider's state under its row lock, its calls, a release
+        self._state = (
+            sa.select(
+                providers.c.limit_now,
+                providers.c.strikes,
+                sa.func.extract("epoch", providers.c.cooldown_until - sa.func.now()).label("cool"),
+            )
+            .where(providers.c.provider == sa.bindparam("p"))
+            .with_for_update(key_share=True)
+        )
+        self._calls = sa.select(
+            calls.c.call_id,
+            calls.c.account_id,
+            calls.c.granted,
+            calls.c.created_at,
+            (calls.c.expires_at < sa.func.now()).label("expired"),
+        ).where(calls.c.provider == sa.bindparam("p"))
+        gone = sa.delete(calls).where(calls.c.call_id == sa.bindparam("call")).cte("gone")
+        self._delete_and_waiting = sa.select(
+            sa.exists().where(calls.c.provider == sa.bindparam("p"), calls.c.granted.is_(False))
+        ).add_cte(gone)
 
     async def first_look_in(self, uow: UnitOfWork, account_id: uuid.UUID) -> tuple[uuid.UUID, bool]:
         """A call's first look within the caller's transaction (the item's read before its
@@ -106,37 +126,32 @@ class PostgresAIBudget:
                 self.signals.forget(call_id)
 
     async def _lock(self, session: AsyncSession) -> Any:
-        """The provider's lock and state (limit now, strikes, seconds of cool-down left)."""
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(self.lock_key)))
-        query = sa.select(
-            providers.c.limit_now,
-            providers.c.strikes,
-            sa.func.extract("epoch", providers.c.cooldown_until - sa.func.now()).label("cool"),
-        ).where(providers.c.provider == self.provider)
-        state = (await session.execute(query)).one_or_none()
+        """The provider's row, locked until the transaction ends — every step of the provider's
+        budget (in any worker) takes it first, so they run one at a time — and its state (limit
+        now, strikes, seconds of cool-down left): one statement. FOR UPDATE reads the newest
+        committed state once the lock is ours."""
+        state = (await session.execute(self._state, {"p": self.provider})).one_or_none()
         if state is None:
             await session.execute(
                 insert(providers)
                 .values(provider=self.provider, limit_now=self.limit)
                 .on_conflict_do_nothing()
             )
-            state = (await session.execute(query)).one()
+            state = (await session.execute(self._state, {"p": self.provider})).one()
         return state
 
     async def _rows(self, session: AsyncSession) -> Sequence[Any]:
-        """The provider's calls in flight and waiting (the expired ones deleted first)."""
-        await session.execute(
-            sa.delete(calls).where(
-                calls.c.provider == self.provider, calls.c.expires_at < sa.func.now()
-            )
-        )
-        return (
+        """The provider's calls in flight and waiting; expired ones (a worker died) are deleted
+        — seldom any, so a look is one read, not a delete and a read."""
+        rows = (await session.execute(self._calls, {"p": self.provider})).all()
+        if any(r.expired for r in rows):
             await session.execute(
-                sa.select(
-                    calls.c.call_id, calls.c.account_id, calls.c.granted, calls.c.created_at
-                ).where(calls.c.provider == self.provider)
+                sa.delete(calls).where(
+                    calls.c.provider == self.provider, calls.c.expires_at < sa.func.now()
+                )
             )
-        ).all()
+            rows = [r for r in rows if not r.expired]
+        return rows
 
     def _choose(self, rows: Sequence[Any], limit_now: int, *extra: Waiting) -> set[uuid.UUID]:
         """The waiting calls that take the free slots now (fewest in flight, then oldest)."""
@@ -226,8 +241,8 @@ class PostgresAIBudget:
 
     async def _release(self, session: AsyncSession, token: uuid.UUID, rate_limited: bool) -> None:
         state = await self._lock(session)
-        await session.execute(sa.delete(calls).where(calls.c.call_id == token))
         if rate_limited:
+            await session.execute(sa.delete(calls).where(calls.c.call_id == token))
             cool = sa.func.least(
                 MAX_COOLDOWN_S, self.cooldown_s * sa.func.power(2, providers.c.strikes)
             )
@@ -241,6 +256,10 @@ class PostgresAIBudget:
                 sa.update(providers).where(providers.c.provider == self.provider).values(values)
             )
             return
+        # the call's row goes, and whether any call waits comes back, in one statement
+        waiting = (
+            await session.execute(self._delete_and_waiting, {"call": token, "p": self.provider})
+        ).scalar()
         limit_now = state.limit_now
         if limit_now < self.limit or state.strikes > 0:  # additive increase
             limit_now = min(self.limit, limit_now + 1)
@@ -251,12 +270,7 @@ class PostgresAIBudget:
             )
         if state.cool is not None and state.cool > 0:
             return
-        waiting = await session.execute(
-            sa.select(calls.c.call_id)
-            .where(calls.c.provider == self.provider, calls.c.granted.is_(False))
-            .limit(1)
-        )
-        if waiting.first() is not None:  # the freed slot to the fairest waiter
+        if waiting:  # the freed slot to the fairest waiter
             rows = await self._rows(session)
             await self._mark_granted(session, self._choose(rows, limit_now))
 

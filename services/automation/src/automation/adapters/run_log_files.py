@@ -50,7 +50,7 @@ class FileRunLog:
                 if (folder / name).exists():
                     shutil.copyfile(folder / name, mirrored / name)
 
-    async def flush(self) -> None:
+    async def flush(self, run_id: Any = None) -> None:
         """Every line is on disk as soon as it is written."""
 
     def trace(self, run_id: Any) -> Path:

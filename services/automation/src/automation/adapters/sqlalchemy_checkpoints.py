@@ -11,14 +11,15 @@ from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import run_items
 from automation.domain.runs import ItemDetail, ItemStatus
 
+_STATE = sa.select(run_items.c.status).where(
+    run_items.c.run_id == sa.bindparam("run"), run_items.c.item_key == sa.bindparam("key")
+)
+"""Built once: every item's commit reads it."""
+
 
 class SqlAlchemyItemCheckpoints(SessionRepository):
     async def item_state(self, run_id: uuid.UUID, item_key: str) -> ItemStatus | None:
-        found = await self.session.execute(
-            sa.select(run_items.c.status).where(
-                run_items.c.run_id == run_id, run_items.c.item_key == item_key
-            )
-        )
+        found = await self.session.execute(_STATE, {"run": run_id, "key": item_key})
         status = found.scalar()
         return ItemStatus(status) if status is not None else None
 

@@ -87,6 +87,9 @@ class SqlAlchemyRunLog:
         self._drain: asyncio.Task[None] | None = None
         self._hurry: asyncio.Event | None = None
         """Set by `flush`: the drain stops lingering and inserts at once."""
+        self._in_flight: list[dict[str, Any]] = []
+        """The batch the drain inserts now (out of `_pending` meanwhile)."""
+        self._in_flight_done = asyncio.Event()
         self.dropped = 0
         """Lines given up: the queue was full (the database away for long) or the database
         refused them."""
@@ -112,8 +115,15 @@ class SqlAlchemyRunLog:
         )
         self._start_drain()
 
-    async def flush(self) -> None:
-        """Returns once every line written so far is stored (or given up)."""
+    async def flush(self, run_id: uuid.UUID | None = None) -> None:
+        """Returns once the lines written so far are stored (or given up): of one run, or of
+        every run. A run's flush takes its own lines out of the queue and stores them in a
+        transaction of their own (after the batch in flight, should that hold some of them): it
+        never waits for the queue's other lines — with many runs writing, the queue is rarely
+        empty, and a driver that waited for it kept its slot."""
+        if run_id is not None:
+            await self._flush_run(run_id)
+            return
         while self._pending or (self._drain is not None and not self._drain.done()):
             task = self._start_drain()
             if task is None:
@@ -121,6 +131,16 @@ class SqlAlchemyRunLog:
             if self._hurry is not None:
                 self._hurry.set()
             await asyncio.shield(task)
+
+    async def _flush_run(self, run_id: uuid.UUID) -> None:
+        mine = [line for line in self._pending if line["run_id"] == run_id]
+        if mine:
+            self._pending[:] = [line for line in self._pending if line["run_id"] != run_id]
+        while any(line["run_id"] == run_id for line in self._in_flight):
+            await asyncio.shield(self._in_flight_done.wait())
+        if mine and not await self._store(mine):
+            self._pending[:0] = mine  # the database is away: the drain keeps trying
+            self._start_drain()
 
     def _start_drain(self) -> asyncio.Task[None] | None:
         try:
@@ -140,20 +160,36 @@ class SqlAlchemyRunLog:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hurry.wait(), LINGER_S)
         while self._pending:
+            # taken out of the queue while inserted, so a run's flush can take its own lines
+            # out of what is left meanwhile
             batch = self._pending[:BATCH]
+            del self._pending[:BATCH]
+            self._in_flight, self._in_flight_done = batch, asyncio.Event()
             try:
-                await self._insert(batch)
-            except Exception as exc:
-                if await self._database_answers():  # the lines are at fault, not the database
-                    await self._insert_one_by_one(batch)
-                    del self._pending[: len(batch)]
-                    continue
-                failures += 1  # the database is away: keep the lines, try again
-                log.warning("cannot store run log lines", error=repr(exc), pending=len(batch))
-                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+                stored = await self._store(batch)
+            except BaseException:  # cancelled mid-insert: the lines stay queued
+                self._pending[:0] = batch
+                raise
+            finally:
+                self._in_flight = []
+                self._in_flight_done.set()
+            if stored:
+                failures = 0
                 continue
-            failures = 0
-            del self._pending[: len(batch)]
+            self._pending[:0] = batch  # the database is away: keep the lines, try again
+            failures += 1
+            await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+
+    async def _store(self, lines: list[dict[str, Any]]) -> bool:
+        """Stored, or the lines at fault given up one by one; False when the database is away."""
+        try:
+            await self._insert(lines)
+        except Exception as exc:
+            if not await self._database_answers():
+                log.warning("cannot store run log lines", error=repr(exc), pending=len(lines))
+                return False
+            await self._insert_one_by_one(lines)  # the lines are at fault, not the database
+        return True
 
     async def _insert(self, lines: list[dict[str, Any]]) -> None:
         async with self._sessions() as session, session.begin():

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
 from automation.adapters.sqlalchemy_tables import (
+    run_items,
     runs,
     stage_results,
 )
@@ -20,6 +21,7 @@ from automation.domain.errors import RunConflict
 from automation.domain.runs import (
     DRIVEN,
     LIVE,
+    ItemStatus,
     LeaseLost,
     Run,
     RunChanges,
@@ -56,6 +58,27 @@ def run_of(row: Any) -> Run:
         end_reason=m["end_reason"],
         queue_position=m["queue_position"],
     )
+
+
+_PEEK = sa.select(
+    runs,
+    sa.exists()
+    .where(
+        run_items.c.run_id == runs.c.run_id,
+        run_items.c.item_key == sa.bindparam("key"),
+        run_items.c.status == ItemStatus.DONE,
+    )
+    .label("item_done"),
+).where(runs.c.run_id == sa.bindparam("run"))
+"""An item's look before its AI call, built once: the run and whether the item is done."""
+_GUARD = sa.select(runs).where(runs.c.run_id == sa.bindparam("run"))
+_GUARD_LOCKED = _GUARD.with_for_update()
+_ADD_CHARGE = (
+    sa.update(runs)
+    .where(runs.c.run_id == sa.bindparam("run"))
+    .values(credits_charged=runs.c.credits_charged + sa.bindparam("credits", type_=sa.BigInteger))
+)
+"""Built once: each item's commit runs them (a statement built per call costs CPU)."""
 
 
 class SqlAlchemyRunRepository(SessionRepository):
@@ -171,13 +194,23 @@ class SqlAlchemyRunRepository(SessionRepository):
     ) -> Run:
         """Lock the run for this transaction, refusing a holder whose lease was taken over and a
         writer that expects the run in another state (a late finisher after an end or pause)."""
-        query = sa.select(runs).where(runs.c.run_id == run_id)
-        run = await self._run(query.with_for_update() if lock else query)
+        query = _GUARD_LOCKED if lock else _GUARD
+        row = (await self.session.execute(query, {"run": run_id})).first()
+        run = run_of(row) if row is not None else None
         if run is None or run.fencing_token != token:
             raise LeaseLost(f"run {run_id}: lease lost (token {token})")
         if run.status not in statuses:
             raise LeaseLost(f"run {run_id} is {run.status}, not {'/'.join(statuses)}")
         return run
+
+    async def peek(self, run_id: uuid.UUID, token: int, item_key: str) -> tuple[Run, bool]:
+        row = (await self.session.execute(_PEEK, {"run": run_id, "key": item_key})).first()
+        run = run_of(row) if row is not None else None
+        if row is None or run is None or run.fencing_token != token:
+            raise LeaseLost(f"run {run_id}: lease lost (token {token})")
+        if run.status not in DRIVEN:
+            raise LeaseLost(f"run {run_id} is {run.status}, not {'/'.join(DRIVEN)}")
+        return run, bool(row.item_done)
 
     async def transition(
         self,
@@ -211,11 +244,7 @@ class SqlAlchemyRunRepository(SessionRepository):
         return changed.first() is not None
 
     async def add_charge(self, run_id: uuid.UUID, credits: int) -> None:
-        await self.session.execute(
-            sa.update(runs)
-            .where(runs.c.run_id == run_id)
-            .values(credits_charged=runs.c.credits_charged + credits)
-        )
+        await self.session.execute(_ADD_CHARGE, {"run": run_id, "credits": credits})
 
     async def update_run(self, run_id: uuid.UUID, **values: Unpack[RunChanges]) -> None:
         """Fields other than the status (those change by `transition`)."""

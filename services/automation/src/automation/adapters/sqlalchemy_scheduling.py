@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from automation.adapters.sqlalchemy_rows import SessionRepository
-from automation.adapters.sqlalchemy_tables import runs
+from automation.adapters.sqlalchemy_tables import runs, stage_results
 from automation.domain.runs import DRIVEN, RunRequest, RunStatus
-from automation.domain.scheduling import QueuedRun, Waiting
+from automation.domain.scheduling import Admission, QueuedRun, Waiting
 
 ADMISSION_LOCK = 0x6967_6E79_3866_6169  # "ign8fai": one admission at a time, every worker
 IN_PROGRESS = DRIVEN
@@ -83,10 +83,12 @@ class SqlAlchemyRunQueue(SessionRepository):
         )
         return {r.run_id: r.queue_announced_at for r in rows}
 
-    async def admit(self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float) -> int | None:
+    async def admit(
+        self, run_id: uuid.UUID, owner: str, now: datetime, ttl_s: float
+    ) -> Admission | None:
         """queued → reserving, leased to the admitting worker (the new fencing token); a run
         that started before and yielded its slot goes straight back to running (it holds its
-        credits already)."""
+        credits already) — `readmitted`, with what its `run.readmitted` event needs."""
         got = await self.session.execute(
             sa.update(runs)
             .where(runs.c.run_id == run_id, runs.c.status == RunStatus.QUEUED)
@@ -100,10 +102,26 @@ class SqlAlchemyRunQueue(SessionRepository):
                 lease_expires_at=now + timedelta(seconds=ttl_s),
                 fencing_token=runs.c.fencing_token + 1,
             )
-            .returning(runs.c.fencing_token)
+            .returning(
+                runs.c.fencing_token,
+                runs.c.status,
+                runs.c.account_id,
+                runs.c.site_id,
+                runs.c.stages,
+                runs.c.credits_charged,
+            )
         )
-        token = got.scalar()
-        return int(token) if token is not None else None
+        row = got.one_or_none()
+        if row is None:
+            return None
+        return Admission(
+            token=int(row.fencing_token),
+            readmitted=row.status == RunStatus.RUNNING,
+            account_id=row.account_id,
+            site_id=row.site_id,
+            stages=tuple(row.stages),
+            credits_charged=int(row.credits_charged),
+        )
 
     async def yielding(self) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
         asked = runs.c.requested == RunRequest.YIELD
@@ -174,4 +192,25 @@ class SqlAlchemyRunQueue(SessionRepository):
                 runs.c.run_id.in_(run_ids)
             )
         )
-        return [QueuedRun(r.run_id, r.account_id, r.site_id, tuple(r.stages)) for r in rows]
+        # a run that gave its slot back resumes after the stages it completed (stage results
+        # are written only when a stage ends; a result without a status is a completed one)
+        done = await self.session.execute(
+            sa.select(stage_results.c.run_id, stage_results.c.stage).where(
+                stage_results.c.run_id.in_(run_ids),
+                sa.func.coalesce(stage_results.c.result["status"].astext, "completed")
+                == "completed",
+            )
+        )
+        completed: dict[uuid.UUID, set[int]] = {}
+        for run_id, stage in done:
+            completed.setdefault(run_id, set()).add(int(stage))
+        return [
+            QueuedRun(
+                r.run_id,
+                r.account_id,
+                r.site_id,
+                tuple(r.stages),
+                frozenset(completed.get(r.run_id, ())),
+            )
+            for r in rows
+        ]

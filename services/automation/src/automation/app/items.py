@@ -9,13 +9,12 @@ provider again."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from automation.app.ai_budget import Slot, holding_budget
+from automation.app.ai_budget import CallGate, Slot, holding_budget
 from automation.app.credit_holds import commit_id_of, hold_for
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_lifecycle import emitter, finish, pause, take_requests
@@ -57,8 +56,7 @@ class Look:
 async def look(uow: UnitOfWork, ctx: RunContext, key: str, charged: bool) -> Look:
     """Within the caller's (read-only) unit: a caller that reads more before an item (stage 6's
     image command) folds this into its own read instead of a transaction more."""
-    current = await uow.runs.guard(ctx.run_id, ctx.token, lock=False)  # writes nothing
-    done = await uow.items.item_done(ctx.run_id, key)
+    current, done = await uow.runs.peek(ctx.run_id, ctx.token, key)  # writes nothing
     holds = await uow.holds.holds(ctx.run_id) if charged else []
     return Look(current, done, holds)
 
@@ -71,13 +69,21 @@ async def run_item(
     work: Work[T],
     save: Save[T],
     looked: Look | None = None,
-    gate: asyncio.Semaphore | None = None,
+    gate: CallGate | None = None,
+    next_key: str | None = None,
 ) -> str:
-    """`gate` bounds this process's calls (stage 6's images): taken for the budget's slot and
-    the call only, so that one image's save overlaps the next image's call."""
+    """`gate` bounds this process's calls (stage 6's images): taken for the call only (the next
+    call's budget slot is taken while it waits), so one image's save overlaps the next's call.
+    `next_key`: the stage's next item, whose look goes in this item's commit (`Ahead`)."""
     operation = OPERATION.get(stage)
     first: _FirstLook | None = None
-    if looked is None:  # one read: the run's requests, whether the item is done, and the holds
+    ahead = eng.ahead.pop(ctx.run_id, None) if looked is None else None
+    if ahead is not None and ahead.key != key:  # not the item it was taken for
+        await release_ahead(eng, ahead)
+        ahead = None
+    if ahead is not None:
+        looked, first = ahead.looked, ahead.first
+    elif looked is None:  # one read: the run's requests, whether the item is done, the holds
         async with eng.unit_of_work() as uow:
             looked = await look(uow, ctx, key, operation is not None)
             if gate is None and eng.ai_budget is not None and _clear(eng, ctx, looked, stage):
@@ -87,7 +93,7 @@ async def run_item(
                 first = _FirstLook(call_id, granted)
                 await uow.commit()
     try:
-        return await _run_item(eng, ctx, stage, key, work, save, looked, gate, first)
+        return await _run_item(eng, ctx, stage, key, work, save, looked, gate, first, next_key)
     finally:
         if first is not None and not first.taken and eng.ai_budget is not None:
             await asyncio.shield(eng.ai_budget.release(first.call_id))  # never used
@@ -99,6 +105,22 @@ class _FirstLook:
     granted: bool
     taken: bool = False
     """Handed to the call (which gives the slot back from then on)."""
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The next item's look (and its first look at the AI budget), taken in this item's commit
+    transaction: the item after it needs no transaction of its own before its AI call. Kept on
+    the engine per run until that item starts; `release_ahead` gives its slot back otherwise."""
+
+    key: str
+    looked: Look
+    first: _FirstLook | None
+
+
+async def release_ahead(eng: RunEngine, ahead: Ahead | None) -> None:
+    if ahead is not None and ahead.first is not None and eng.ai_budget is not None:
+        await asyncio.shield(eng.ai_budget.release(ahead.first.call_id))
 
 
 def _clear(eng: RunEngine, ctx: RunContext, looked: Look, stage: int) -> bool:
@@ -125,13 +147,14 @@ async def _run_item(
     work: Work[T],
     save: Save[T],
     looked: Look,
-    gate: asyncio.Semaphore | None,
+    gate: CallGate | None,
     first: _FirstLook | None,
+    next_key: str | None = None,
 ) -> str:
     operation = OPERATION.get(stage)
     ceiling = item_quantity_ceiling(stage, ctx.config)
     current, done, holds = looked.run, looked.done, list(looked.holds)
-    await take_requests(eng, ctx, current, (RunStatus.RUNNING,))
+    await take_requests(eng, ctx, current, (RunStatus.RUNNING,), may_yield=True)
     if done:
         return ItemStatus.SKIPPED
     if operation:  # make sure the most this item can cost is held before calling the AI
@@ -145,10 +168,9 @@ async def _run_item(
         first.taken = True
         looked_first = (first.call_id, first.granted)
     try:
-        async with gate or contextlib.nullcontext():
-            (result, usage, quantity), slot = await holding_budget(
-                eng.ai_budget, ctx.account_id, work, looked_first
-            )
+        (result, usage, quantity), slot = await holding_budget(
+            eng.ai_budget, ctx.account_id, work, looked_first, gate
+        )
     except AINotConfigured as error:
         await finish(eng, ctx, RunStatus.FAILED, error.detail)
         raise Stop(RunStatus.FAILED) from None
@@ -163,7 +185,7 @@ async def _run_item(
         return ItemStatus.FAILED
     eng.count_success(ctx.run_id)
     try:  # the slot goes back with the checkpoint; any other way out gives it back here
-        return await save_item(eng, ctx, stage, key, result, usage, quantity, save, slot)
+        return await save_item(eng, ctx, stage, key, result, usage, quantity, save, slot, next_key)
     finally:
         await slot.release()
 
@@ -178,13 +200,16 @@ async def save_item(
     quantity: int,
     save: Save[T],
     slot: Slot | None = None,
+    next_key: str | None = None,
 ) -> str:
     operation = OPERATION.get(stage)
     slot = slot or Slot(None, None)
     failures = 0
     while True:
         try:
-            credits = await _commit_item(eng, ctx, stage, key, result, usage, quantity, save, slot)
+            credits = await _commit_item(
+                eng, ctx, stage, key, result, usage, quantity, save, slot, next_key
+            )
         except (LeaseLost, Stop):
             eng.log.write(ctx.run_id, stage, "item.discarded", key, why="the run moved on")
             raise
@@ -224,6 +249,7 @@ async def _commit_item(
     quantity: int,
     save: Save[T],
     slot: Slot,
+    next_key: str | None = None,
 ) -> int | None:
     """The item's one transaction — liveness (the fencing token and a running run), done-ness,
     the claim, the results, the checkpoint and the AI slot given back; the credits charged, None
@@ -258,9 +284,16 @@ async def _commit_item(
         )
         if stage == 6:  # the driver waits for images other workers make
             await uow.run_queue.signal_run(ctx.run_id)
-        await slot.release_in(uow)  # last: it takes the budget's lock until the commit
+        looked = await look(uow, ctx, next_key, operation is not None) if next_key else None
+        await slot.release_in(uow)  # late: it takes the budget's lock until the commit
+        first = None
+        if looked is not None and eng.ai_budget is not None and _clear(eng, ctx, looked, stage):
+            first = _FirstLook(*await eng.ai_budget.first_look_in(uow, ctx.account_id))
         await uow.commit()
     slot.committed()
+    if looked is not None and next_key is not None:
+        await release_ahead(eng, eng.ahead.pop(ctx.run_id, None))  # none expected
+        eng.ahead[ctx.run_id] = Ahead(next_key, looked, first)
     return credits
 
 

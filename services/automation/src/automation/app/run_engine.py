@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from automation.app.ai_budget import CallGate
 from automation.app.credit_holds import reserve
+from automation.app.items import Ahead, release_ahead
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import stage_event
 from automation.app.run_lifecycle import driving, finish, settle_and_end, take_requests
@@ -32,6 +34,7 @@ from automation.domain.runs import (
     RunStatus,
     StageResult,
 )
+from automation.domain.scheduling import Caps
 from automation.ports import AIBudget, AIEngine, Clock, ImageStorage, RunLog, RunSignals, UnitOfWork
 
 R = RunStatus
@@ -56,21 +59,29 @@ class RunEngine:
     poll_s: float = 0.1
     max_provider_failures: int = 3
     image_concurrency: int = 4
-    image_window: int = 8
+    image_window: int = 16
     """Images of one run on the work topic at once (`stages/images.py`)."""
     hold_ttl_s: int = 86_400
     signals: RunSignals | None = None
     """Wake-ups per run from other processes (NOTIFY); None: adaptive polling only."""
     ai_budget: AIBudget | None = None
     """AI calls in flight shared by every worker process (`app/ai_budget.py`); None: unbounded."""
+    run_caps: Caps = field(default_factory=Caps)
+    """Runs in progress per account (the fair scheduler's caps): a run asked to give its slot
+    back decides again with them whether a waiting run could take it (`run_lifecycle`)."""
     failures: dict[uuid.UUID, int] = field(default_factory=dict)
+    drives: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Drives per run going on in this process (a yielded run's next can start before its last
+    has unwound)."""
     last_progress: dict[tuple[uuid.UUID, int], float] = field(default_factory=dict)
+    ahead: dict[uuid.UUID, Ahead] = field(default_factory=dict)
+    """Per run: the next item's look, taken in the last item's commit (`items.Ahead`)."""
     contexts: dict[tuple[uuid.UUID, int], RunContext] = field(default_factory=dict)
     """Per run and fencing token: a run's config cannot change while a token holds it."""
-    image_gate: asyncio.Semaphore = field(init=False)
+    image_gate: CallGate = field(init=False)
 
     def __post_init__(self) -> None:
-        self.image_gate = asyncio.Semaphore(self.image_concurrency)  # AI image calls at once
+        self.image_gate = CallGate(self.image_concurrency)  # AI image calls at once
 
     def count_failure(self, run_id: uuid.UUID) -> bool:
         """One more failed item in a row; True when the run should pause."""
@@ -106,6 +117,9 @@ class RunEngine:
                 await uow.commit()
         if token is None:
             return "not_acquired"
+        # A run that gave its slot back can be admitted again here while this drive still
+        # unwinds: the wake-ups are the run's own until its last drive here has ended.
+        self.drives[run_id] = self.drives.get(run_id, 0) + 1
         renewer = asyncio.create_task(self._renew(run_id, token))
         mine = driving.set(run_id)
         try:
@@ -117,8 +131,11 @@ class RunEngine:
             return stop.outcome
         finally:
             driving.reset(mine)
-            if self.signals is not None:
-                self.signals.forget(run_id)
+            self.drives[run_id] -= 1
+            if not self.drives[run_id]:
+                del self.drives[run_id]
+                if self.signals is not None:
+                    self.signals.forget(run_id)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewer
@@ -126,8 +143,10 @@ class RunEngine:
                 async with self.unit_of_work() as uow:
                     await uow.runs.release_lease(run_id, token)
                     await uow.commit()
-            with contextlib.suppress(Exception):  # the run's lines stored as it leaves our hands
-                await asyncio.shield(self.log.flush())
+            # this run's lines stored as it leaves our hands — not every run's: the slot is
+            # refilled when this returns, and other runs' lines keep their drain's pace
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.log.flush(run_id))
 
     async def _renew(self, run_id: uuid.UUID, token: int) -> None:
         while True:
@@ -168,34 +187,44 @@ class RunEngine:
         return R.COMPLETED
 
     async def _run_stage(self, ctx: RunContext, stage: int) -> None:
-        capped = stage in ctx.config.max_items_per_stage
         async with self.unit_of_work() as uow:
             current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
             # a stage taken up again (resume, takeover, a slot given back) counts what it did
             # before: done items match no "pending" query, so the cap would start afresh
-            before = (await uow.items.item_tally(ctx.run_id)).get(stage, {}) if capped else {}
+            before = (await uow.items.item_tally(ctx.run_id)).get(stage, {})
             if current.requested is None:
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
         if current.requested is not None:  # a stage boundary is a safe point for all of them
-            await take_requests(self, ctx, current, (R.RUNNING,))
+            await take_requests(self, ctx, current, (R.RUNNING,), may_yield=True)
             async with self.unit_of_work() as uow:
                 await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
                 await stage_event(uow, ctx, "started", stage, {})
                 await uow.commit()
         self.log.write(ctx.run_id, stage, "stage.started", STAGES[stage])
         limit = max(0, ctx.config.max_items_per_stage.get(stage, 100_000) - before.get("done", 0))
-        outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        try:
+            outcomes = await STAGE_RUNNERS[stage](self, ctx, limit)
+        finally:  # a look taken ahead for an item that never started gives its slot back
+            await release_ahead(self, self.ahead.pop(ctx.run_id, None))
         tally = {k: outcomes.count(k) for k in SETTLED}
         async with self.unit_of_work() as uow:
             await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
-            credits = (await uow.items.item_tally(ctx.run_id)).get(stage, {}).get("credits", 0)
+            # the stage's checkpoints count what earlier drives did too (a pause, a takeover);
+            # a skip is checkpointed only by some stages, so this drive's are added to those
+            stored = (await uow.items.item_tally(ctx.run_id)).get(stage, {})
+            done, failed = stored.get(ItemStatus.DONE, 0), stored.get(ItemStatus.FAILED, 0)
+            skipped = stored.get(ItemStatus.SKIPPED, 0) + max(
+                0,
+                tally[ItemStatus.SKIPPED]
+                - (stored.get(ItemStatus.SKIPPED, 0) - before.get(ItemStatus.SKIPPED, 0)),
+            )
             result = StageResult(
-                done=tally[ItemStatus.DONE],
-                failed=tally[ItemStatus.FAILED],
-                skipped=tally[ItemStatus.SKIPPED],
-                total=len(outcomes),
-                credits=credits,
+                done=done,
+                failed=failed,
+                skipped=skipped,
+                total=done + failed + skipped,
+                credits=stored.get("credits", 0),
                 partial=tally[ItemStatus.FAILED] > 0,
                 skip_reasons=("already done before a resume or takeover, or deleted meanwhile",)
                 if tally[ItemStatus.SKIPPED]

@@ -19,6 +19,10 @@ RunEventDetail = Mapping[str, str | int | bool | None]
 """Extra facts of a run event (the wire's `RunChanged.detail` and the run log line's fields)."""
 
 
+WIRE_STATUS = {"resumed": "running", "yielded": "queued"}
+"""The run's status an event of these names carries (`run.yielded`: it waits `queued` again)."""
+
+
 async def run_event(
     eng: RunEngine,
     uow: UnitOfWork,
@@ -28,13 +32,13 @@ async def run_event(
     detail: RunEventDetail | None = None,
 ) -> None:
     detail = detail or {}
-    topic = {"running": "run.started", "resumed": "run.resumed"}.get(status, f"run.{status}")
+    topic = {"running": "run.started"}.get(status, f"run.{status}")
     await uow.emit(
         topic,
         RunChanged(
             run_id=run.run_id,
             site_id=run.site_id,
-            status="running" if status == "resumed" else status,
+            status=WIRE_STATUS.get(status, status),
             stages=list(run.stages),
             reason=reason,
             credits_charged=run.credits_charged,

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from automation.app.content_edits import content_ready
 from automation.app.run_context import RunContext, Stop
 from automation.app.run_events import run_event
+from automation.app.slots import yield_still_due
 from automation.app.waits import waiter
 from automation.domain.runs import Run, RunRequest, RunStatus
 from igny8.credit_saga import Emit, release_confirmed
@@ -50,11 +51,13 @@ async def take_requests(
     ctx: RunContext,
     current: Run,
     expect: tuple[RunStatus, ...],
-    may_yield: bool = True,
+    may_yield: bool = False,
 ) -> None:
     """Act on a pause, cancel or yield asked for, or stop when the run left the expected states.
-    A yield is taken only by the run's driver, before an item (nothing of the run in flight:
-    no AI call, no reservation) — `may_yield` False where that does not hold."""
+    A yield is taken only by the run's driver, and only where the caller says so (`may_yield`):
+    before an item or at a stage boundary, nothing of the run in flight (no AI call, no
+    reservation, no images with the consumers). The default is the safe one: a new caller that
+    forgets the argument keeps the slot rather than leaving work in flight."""
     if current.requested is RunRequest.CANCEL:
         await finish(eng, ctx, R.CANCELLED, "cancelled on request")
         raise Stop(R.CANCELLED)
@@ -74,10 +77,21 @@ async def take_requests(
 async def give_back(eng: RunEngine, ctx: RunContext) -> None:
     """running → queued: the slot goes to a waiting account (`domain.scheduling.yields`). The
     run keeps its checkpoints and holds; admitted again it goes on as `running` where it
-    stopped — the new lease's token fences anything of this drive still on its way."""
+    stopped — the new lease's token fences anything of this drive still on its way.
+
+    The request was decided from counts that may be gone by now (another worker admitted the
+    newcomer, or it was cancelled): decided again here, under the admission lock, and withdrawn
+    when no run of a less-loaded account still waits — the run then carries on."""
     async with eng.unit_of_work() as uow:
+        # the admission lock before the run's row, in the order admissions take them
+        await uow.run_queue.lock_admission()
         current = await uow.runs.guard(ctx.run_id, ctx.token, (R.RUNNING,))
         if current.requested is not RunRequest.YIELD:  # a pause or cancel replaced it
+            return
+        if not await yield_still_due(uow, current.account_id, eng.run_caps):
+            await uow.runs.update_run(ctx.run_id, requested=None)
+            await uow.commit()
+            eng.log.write(ctx.run_id, None, "run.yield_withdrawn", "no account waits for it")
             return
         await uow.runs.transition(
             ctx.run_id,
@@ -89,8 +103,8 @@ async def give_back(eng: RunEngine, ctx: RunContext) -> None:
             lease_expires_at=None,
         )
         await uow.run_queue.notify()
+        await run_event(eng, uow, current, "yielded", "gave its slot to a waiting account")
         await uow.commit()
-    eng.log.write(ctx.run_id, None, "run.yielded", "gave its slot to a waiting account")
     raise Stop(R.QUEUED)
 
 

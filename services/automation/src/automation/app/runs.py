@@ -174,6 +174,7 @@ async def cancel_run(uow: UnitOfWork, run: Run, clock: Clock, reason: str) -> Ru
         run_id,
         (status,),
         R.CANCELLED,
+        end_reason=reason,
         queue_position=None,
         requested=None,
         ended_at=clock.now(),

@@ -16,17 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from automation.domain.runs import STAGES
+from automation.domain.runs import STAGES, RunStatus
 from automation.domain.scheduling import (
+    Admission,
     Caps,
     Waiting,
     announcements,
     choose,
     positions,
+    still_yields,
     yields,
 )
 from automation.ports import Clock, UnitOfWork
-from igny8.contracts.runs import StageChanged
+from igny8.contracts.runs import RunChanged, StageChanged
 
 QUEUE_SCAN_LIMIT = 10_000
 """Queued runs per account read when the positions are recomputed (a bound, not a rule)."""
@@ -65,11 +67,45 @@ async def admit(
             if waiting:
                 in_progress = await uow.run_queue.in_progress()
                 for run in choose(waiting, in_progress, left, caps):
-                    token = await uow.run_queue.admit(run.run_id, worker_id, now, lease_ttl_s)
-                    if token is not None:
-                        admitted.append(Admitted(run.run_id, token))
+                    got = await uow.run_queue.admit(run.run_id, worker_id, now, lease_ttl_s)
+                    if got is not None:
+                        admitted.append(Admitted(run.run_id, got.token))
+                        if got.readmitted:
+                            await _readmitted(uow, run.run_id, got)
         await uow.commit()
     return admitted
+
+
+async def _readmitted(uow: UnitOfWork, run_id: uuid.UUID, got: Admission) -> None:
+    """`run.readmitted`: a run that gave its slot back runs again (in the admission's
+    transaction, so the event and the state change commit together)."""
+    await uow.emit(
+        "run.readmitted",
+        RunChanged(
+            run_id=run_id,
+            site_id=got.site_id,
+            status=RunStatus.RUNNING,
+            stages=list(got.stages),
+            reason="readmitted",
+            credits_charged=got.credits_charged,
+        ),
+        got.account_id,
+        got.site_id,
+    )
+
+
+async def yield_still_due(uow: UnitOfWork, account_id: uuid.UUID, caps: Caps) -> bool:
+    """At a run's safe point, in the transaction that would give its slot back: whether one of
+    `account_id`'s runs asked to yield still should (`domain.scheduling.still_yields`). Under the
+    admission lock (taken here too; it stacks within a transaction), so no worker admits
+    meanwhile: the answer holds until the commit."""
+    await uow.run_queue.lock_admission()
+    spare, asked = await uow.run_queue.yielding()
+    in_progress = await uow.run_queue.in_progress()
+    # enough queued runs per account for every place `yields` can look at
+    per_account = sum(asked.values()) + sum(spare.values()) + 1
+    waiting = await uow.run_queue.queued(per_account)
+    return still_yields(account_id, waiting, in_progress, spare, asked, caps)
 
 
 async def publish_positions(
@@ -113,14 +149,14 @@ async def review_queue(
         if changed:
             await uow.run_queue.set_positions(changed, now)
             for run in await uow.run_queue.queued_runs(list(changed)):
-                first = min(run.stages)
+                stage = run.next_stage  # a run that gave its slot back resumes past stage 1
                 await uow.emit(
                     "stage.progress",
                     StageChanged(
                         run_id=run.run_id,
                         site_id=run.site_id,
-                        stage=first,
-                        name=STAGES[first],
+                        stage=stage,
+                        name=STAGES[stage],
                         reason="queued",
                         queue_position=changed[run.run_id],
                     ),

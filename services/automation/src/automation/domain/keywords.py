@@ -119,10 +119,16 @@ def parse(body: bytes, content_type: str) -> ParsedImport:
             for n, i in enumerate(items)
         ]
     elif "csv" in content_type or "text/plain" in content_type:
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "keyword" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise UnreadableImport("the CSV needs a header row with a `keyword` column")
-        numbered = [(reader.line_num, dict(r)) for r in reader]
+        # newline="": the csv module reads line ends itself (a bare CR inside a field is then
+        # a line end, not an error); what it still cannot read is an unreadable file, not a 500
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            fields = reader.fieldnames
+            if not fields or "keyword" not in [f.strip().lower() for f in fields]:
+                raise UnreadableImport("the CSV needs a header row with a `keyword` column")
+            numbered = [(reader.line_num, dict(r)) for r in reader]
+        except csv.Error as exc:
+            raise UnreadableImport(f"not readable as CSV: {exc}") from None
     else:
         raise UnreadableImport("send application/json or text/csv")
     if len(numbered) > MAX_ROWS:

@@ -40,6 +40,28 @@ class QueuedRun:
     account_id: uuid.UUID
     site_id: uuid.UUID
     stages: tuple[int, ...]
+    completed: frozenset[int] = frozenset()
+    """Stages it completed before it gave its slot back (none for a run that never started)."""
+
+    @property
+    def next_stage(self) -> int:
+        """The stage it starts or resumes at when admitted: its first stage not completed (the
+        driver skips completed ones), the last one when all are (it only has to end)."""
+        ordered = sorted(self.stages)
+        return next((s for s in ordered if s not in self.completed), ordered[-1])
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A queued run given a slot: the new lease's fencing token, and whether it had started
+    before and given its slot back (`readmitted`: it goes on as `running`)."""
+
+    token: int
+    readmitted: bool
+    account_id: uuid.UUID
+    site_id: uuid.UUID
+    stages: tuple[int, ...]
+    credits_charged: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +168,30 @@ def yields(
         counts[run.account_id] = mine + 1
         given[donor] = given.get(donor, 0) + 1
     return given
+
+
+def still_yields(
+    account_id: uuid.UUID,
+    waiting: Iterable[Waiting],
+    in_progress: Mapping[uuid.UUID, int],
+    yieldable: Mapping[uuid.UUID, int],
+    asked: Mapping[uuid.UUID, int],
+    caps: Caps | None = None,
+) -> bool:
+    """Whether a run of `account_id` asked to yield still gives its slot back, decided again at
+    its safe point (under the admission lock, like the request). The request was decided from
+    counts that may be gone by then: another worker admitted the newcomer into a slot that freed
+    up, or the newcomer was cancelled. `asked` counts per account the runs asked that still
+    hold their slot, this one included; the decision is `yields` with this run as one that could
+    be asked (the others still leaving), so the run leaves only when a run of an account
+    holding at least two fewer still waits for a slot that no leaving run will give it."""
+    others = dict(asked)
+    others[account_id] = max(others.get(account_id, 0) - 1, 0)
+    spare = dict(yieldable)
+    spare[account_id] = spare.get(account_id, 0) + 1
+    staying = {a: n - others.get(a, 0) for a, n in in_progress.items()}
+    given = yields(waiting, staying, spare, sum(others.values()), caps)
+    return given.get(account_id, 0) > 0
 
 
 def announcements(

@@ -116,17 +116,17 @@ def image_subscription(engine: RunEngine) -> Subscription:
         outcome = await engine.image_item(payload.run_id, payload.fencing_token, payload.prompt_id)
         log.info("image.generate handled", run_id=str(payload.run_id), outcome=outcome)
 
-    # a few records per poll and no inbox transaction across the provider call: with real
-    # latency a batch must not outlive max.poll.interval, nor hold pooled connections. Twice
-    # the image gate: the next batch is fetched only when this one is done, so with as many
-    # records as the gate every batch ended with calls trickling out, the gate half idle
-    # (bench/pipeline.py: 2.4 of 4 images in flight); with twice as many an image is ready at
-    # the gate whenever one ends.
+    # a few records in flight and no inbox transaction across the provider call: no record
+    # holds a pooled connection across it. Records flow (igny8.messaging.flow): the next is
+    # fetched the moment one ends, not when a whole batch has. Four times the image gate: the
+    # gate's calls, the images being saved (their checkpoints commit one at a time per run)
+    # and one or two read and waiting at the gate (bench/pipeline.py stage 6 under load: with
+    # twice the gate it stood idle 1.4-1.9 s of 6.6-8.8 s, with four times 0.5-0.7 s).
     return Subscription(
         ("image.generate",),
         "images",
         handle,
         parallel=True,
-        max_batch=2 * engine.image_concurrency,
+        max_batch=4 * engine.image_concurrency,  # records in flight
         own_transactions=True,
     )

@@ -95,7 +95,7 @@ class RunDetail(Run):  # type: ignore[misc,valid-type]
 
 
 class StartRun(_Body):
-    stages: list[int] = Field(
+    stages: list[Stage] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5, 6],
         min_length=1,
         max_length=6,

@@ -46,6 +46,7 @@ def run_driver(
 
     async def run(stop: asyncio.Event) -> None:
         active: dict[uuid.UUID, asyncio.Task[str]] = {}
+        leaving: set[asyncio.Task[str]] = set()
         changed = wakeups or asyncio.Event()
         positions_at = 0.0
         queued = True  # until a review finds the queue empty
@@ -78,6 +79,12 @@ def run_driver(
                     engine.drive(slot.run_id, slot.token), name=f"run-{slot.run_id}"
                 )
                 task.add_done_callback(lambda _: changed.set())  # refill the slot at once
+                unwinding = active.get(slot.run_id)
+                if unwinding is not None and not unwinding.done():
+                    # it gave its slot back and was admitted again here before its last drive
+                    # returned: still awaited at the end, no longer counted as a slot
+                    leaving.add(unwinding)
+                    unwinding.add_done_callback(leaving.discard)
                 active[slot.run_id] = task
             since = loop.time() - positions_at
             if (
@@ -101,9 +108,10 @@ def run_driver(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, changed), wait_s)
             woken = woken or changed.is_set()  # kept until a review has run
-        for task in active.values():
+        tasks = [*active.values(), *leaving]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*active.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     return run
 

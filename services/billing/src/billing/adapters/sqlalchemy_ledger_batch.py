@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -38,14 +38,7 @@ from billing.adapters.sqlalchemy_repositories import (
     price_json,
     reservation_from_row,
 )
-from billing.adapters.sqlalchemy_tables import (
-    billing_accounts,
-    captures,
-    grants,
-    release_tombstones,
-    reservation_holds,
-    reservations,
-)
+from billing.adapters.sqlalchemy_tables import billing_accounts
 from billing.domain.model import AccountLedger, BillingAccount, Hold, Reservation
 from billing.ports import Capture, StoredOutcome, UsageRecord
 from igny8.contracts import TOPICS
@@ -85,7 +78,7 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         state, session = self._state, self.session
         locked = await session.execute(
             sa.select(billing_accounts)
-            .where(billing_accounts.c.account_id == sa.any_(_ids(accounts)))
+            .where(_any_of("billing_accounts.account_id", accounts))
             .order_by(billing_accounts.c.account_id)
             .with_for_update()
         )
@@ -99,60 +92,45 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
                 low_balance_alerted=row.low_balance_alerted,
             )
             state.ledgers[row.account_id] = AccountLedger(account, [], now)
-        if state.ledgers:
-            live = await session.execute(
-                sa.select(grants).where(
-                    grants.c.account_id == sa.any_(_ids(state.ledgers)),
-                    sa.or_(~grants.c.swept, grants.c.held > 0),
-                )
-            )
-            for row in live:
-                state.ledgers[row.account_id].grants[row.grant_id] = grant_from_row(row)
-        if reservation_ids:
-            await self._load_reservations(reservation_ids)
-        if commit_ids:
-            found = await session.execute(
-                sa.select(captures).where(captures.c.commit_id == sa.any_(_ids(commit_ids)))
-            )
-            for row in found:
-                state.captures[row.commit_id] = Capture(
-                    row.commit_id,
-                    row.reservation_id,
-                    row.account_id,
-                    row.request_hash,
-                    StoredOutcome("credit.committed", row.outcome),
-                )
-        state.price_version = await PRICES.version(session)
-
-    async def _load_reservations(self, reservation_ids: Sequence[uuid.UUID]) -> None:
-        state, session, ids = self._state, self.session, _ids(reservation_ids)
-        rows = (
+        # Everything else in one statement after the lock (a statement's snapshot is taken when
+        # it starts, so these reads see the previous batch's commit the lock waited for).
+        read = (
             await session.execute(
-                sa.select(reservations).where(reservations.c.reservation_id == sa.any_(ids))
+                _READ,
+                {
+                    "accounts": statements.encode("uuid", list(state.ledgers)),
+                    "reservations": statements.encode("uuid", reservation_ids),
+                    "commits": statements.encode("uuid", commit_ids),
+                },
             )
-        ).all()
+        ).one()
+        for grant in map(_GrantRow._make, read.grants):
+            state.ledgers[grant.account_id].grants[grant.grant_id] = grant_from_row(grant)
         holds: dict[uuid.UUID, list[Hold]] = {}
-        if rows:
-            for h in await session.execute(
-                sa.select(reservation_holds).where(
-                    reservation_holds.c.reservation_id == sa.any_(ids)
-                )
-            ):
-                holds.setdefault(h.reservation_id, []).append(Hold(h.grant_id, h.amount))
-        for row in rows:
-            reservation = reservation_from_row(row, holds.get(row.reservation_id, []))
-            state.reservations[row.reservation_id] = (
+        for reservation_id, grant_id, amount in read.holds:
+            holds.setdefault(reservation_id, []).append(Hold(grant_id, amount))
+        for record in map(_ReservationRow._make, read.reservations):
+            r = record._replace(prices=_json(record.prices))
+            reservation = reservation_from_row(r, holds.get(r.reservation_id, []))
+            state.reservations[r.reservation_id] = (
                 reservation,
-                StoredOutcome(row.outcome_topic, row.outcome),
+                StoredOutcome(r.outcome_topic, _json(r.outcome)),
             )
-            if row.end_outcome:
-                state.end_outcomes[row.reservation_id] = StoredOutcome(
-                    "credit.released", row.end_outcome
+            if r.end_outcome is not None:
+                state.end_outcomes[r.reservation_id] = StoredOutcome(
+                    "credit.released", _json(r.end_outcome)
                 )
-        for row in await session.execute(
-            sa.select(release_tombstones).where(release_tombstones.c.reservation_id == sa.any_(ids))
-        ):
-            state.tombstones.add((row.account_id, row.reservation_id))
+        for account_id, reservation_id in read.tombstones:
+            state.tombstones.add((account_id, reservation_id))
+        for commit_id, reservation_id, account_id, request_hash, outcome in read.captures:
+            state.captures[commit_id] = Capture(
+                commit_id,
+                reservation_id,
+                account_id,
+                request_hash,
+                StoredOutcome("credit.committed", _json(outcome)),
+            )
+        state.price_version = PRICES.version_of(session, read.price_max, read.price_rows)
 
     # -- per command --------------------------------------------------------------------------
 
@@ -213,7 +191,7 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
                         lg.account.held,
                         lg.account.low_balance_alerted,
                     )
-                    for _, lg in sorted(state.dirty_accounts.items())
+                    for lg in state.dirty_accounts.values()
                 ],
             ),
             statements.bound(
@@ -322,8 +300,76 @@ class SqlAlchemyLedgerBatch(SqlAlchemyUnitOfWork):
         ]
 
 
-def _ids(ids: Iterable[uuid.UUID]) -> Any:
-    return sa.literal(list(ids), type_=sa.ARRAY(reservations.c.reservation_id.type))
+class _GrantRow(NamedTuple):
+    grant_id: uuid.UUID
+    account_id: uuid.UUID
+    kind: str
+    credits: int
+    available: int
+    held: int
+    expires_at: datetime | None
+    swept: bool
+    created_at: datetime
+
+
+class _ReservationRow(NamedTuple):
+    reservation_id: uuid.UUID
+    account_id: uuid.UUID
+    status: str
+    credits: int
+    captured: int
+    released: int
+    expires_at: datetime
+    request_hash: str
+    prices: Any
+    run_id: uuid.UUID | None
+    outcome_topic: str
+    outcome: Any
+    end_outcome: Any
+    created_at: datetime
+    ended_at: datetime | None
+
+
+def _columns(row: type[NamedTuple], alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in row._fields)
+
+
+# Each id array as a scalar sub-select: evaluated once per statement. As a bare expression
+# (`= ANY(CAST(CAST(:p AS text) AS uuid[]))`, not a constant: the cast is only stable) PostgreSQL
+# parses the whole array again for every row a sequential scan filters — measured at five times
+# the database's CPU per command whenever a plan chose one.
+# (The outer cast makes the sub-select an expression: `ANY((SELECT …))` would compare with its
+# rows, not with the array's elements.)
+_UUIDS = "CAST((SELECT CAST(CAST(:{} AS text) AS uuid[])) AS uuid[])"
+# One row: each table's rows as an array of records (asyncpg decodes them to tuples in the
+# columns' order, named by the row classes above), and the cost table's version.
+_READ = sa.text(
+    f"""SELECT
+    ARRAY(SELECT ROW({_columns(_GrantRow, "g")}) FROM grants g
+          WHERE g.account_id = ANY({_UUIDS.format("accounts")})
+          AND (NOT g.swept OR g.held > 0)) AS grants,
+    ARRAY(SELECT ROW({_columns(_ReservationRow, "r")}) FROM reservations r
+          WHERE r.reservation_id = ANY({_UUIDS.format("reservations")})) AS reservations,
+    ARRAY(SELECT ROW(h.reservation_id, h.grant_id, h.amount) FROM reservation_holds h
+          WHERE h.reservation_id = ANY({_UUIDS.format("reservations")})) AS holds,
+    ARRAY(SELECT ROW(t.account_id, t.reservation_id) FROM release_tombstones t
+          WHERE t.reservation_id = ANY({_UUIDS.format("reservations")})) AS tombstones,
+    ARRAY(SELECT ROW(c.commit_id, c.reservation_id, c.account_id, c.request_hash, c.outcome)
+          FROM captures c WHERE c.commit_id = ANY({_UUIDS.format("commits")})) AS captures,
+    (SELECT coalesce(max(id), 0) FROM cost_table) AS price_max,
+    (SELECT count(*) FROM cost_table) AS price_rows"""
+)
+
+
+def _json(value: Any) -> Any:
+    """A JSONB value inside a record: decoded by the driver's codec, or still text."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _any_of(column: str, ids: Iterable[uuid.UUID]) -> Any:
+    """`column = ANY(ids)` with the array evaluated once per statement (see `_UUIDS`)."""
+    sql = f"{column} = ANY({_UUIDS.format('ids')})"
+    return sa.text(sql).bindparams(ids=statements.encode("uuid", list(ids)))
 
 
 def _reservation_row(r: Reservation, state: BatchState) -> tuple[Any, ...]:

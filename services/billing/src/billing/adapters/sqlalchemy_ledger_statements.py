@@ -10,8 +10,9 @@ JSONB values travel as text and are cast; None is SQL NULL.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +24,71 @@ from igny8.db.arrays import array_param, array_text
 @dataclass(frozen=True)
 class Rows:
     statement: Any
-    columns: int
+    types: tuple[str, ...]
+    """Each column's PostgreSQL type: it picks the column's encoder."""
+
+    @property
+    def columns(self) -> int:
+        return len(self.types)
+
+
+# Each column's values → one PostgreSQL array literal, by the column's type: a column is all of
+# one type, so the per-element type dispatch of `array_text` is skipped (that encoding was a
+# fifth of billing's CPU per command in bench/billing_ledger.py). The server parses the same
+# values: a uuid as 32 hex digits (one formatting instead of `str`'s two), a timestamp in ISO
+# 8601 (never naive), text and JSON quoted and escaped.
+
+
+def _uuids(values: Sequence[Any]) -> str:
+    return "{" + ",".join(["NULL" if v is None else f"{v.int:032x}" for v in values]) + "}"
+
+
+def _integers(values: Sequence[Any]) -> str:
+    return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
+
+
+def _booleans(values: Sequence[Any]) -> str:
+    return "{" + ",".join(["NULL" if v is None else "t" if v else "f" for v in values]) + "}"
+
+
+def _texts(values: Sequence[Any]) -> str:
+    # `replace` on a str-valued Enum works on its value, which is what is stored.
+    quoted = [
+        "NULL"
+        if v is None
+        else '"'
+        + (v if isinstance(v, str) else str(v)).replace("\\", "\\\\").replace('"', '\\"')
+        + '"'
+        for v in values
+    ]
+    return "{" + ",".join(quoted) + "}"
+
+
+def _timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("a naive datetime has no place in a timestamptz array")
+    return value.isoformat()
+
+
+def _timestamps(values: Sequence[Any]) -> str:
+    return "{" + ",".join(["NULL" if v is None else _timestamp(v) for v in values]) + "}"
+
+
+_ENCODERS: dict[str, Callable[[Sequence[Any]], str]] = {
+    "uuid": _uuids,
+    "bigint": _integers,
+    "smallint": _integers,
+    "boolean": _booleans,
+    "text": _texts,
+    "jsonb": _texts,  # sent as text, cast in the statement
+    "timestamptz": _timestamps,
+}
+
+
+def encode(pg_type: str, values: Sequence[Any]) -> str:
+    """One column as a PostgreSQL array literal (types without an encoder: `array_text`)."""
+    encoder = _ENCODERS.get(pg_type)
+    return encoder(values) if encoder is not None else array_text(values)
 
 
 def _array(n: int, pg_type: str) -> str:
@@ -44,7 +109,7 @@ def unnest_insert(table: str, columns: Sequence[tuple[str, str]], on_conflict: s
             f"INSERT INTO {table} ({', '.join(names)}) SELECT {values} FROM unnest({arrays}) "
             f"WITH ORDINALITY AS r({', '.join(names)}, n) ORDER BY n{on_conflict}"
         ),
-        len(columns),
+        tuple(t for _, t in columns),
     )
 
 
@@ -65,7 +130,7 @@ def unnest_update(
             f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS r({', '.join(names)}) "
             f"WHERE {match}"
         ),
-        len(columns),
+        tuple(t for _, t in columns),
     )
 
 
@@ -73,8 +138,10 @@ def bound(rows: Rows, values: list[tuple[Any, ...]]) -> tuple[str, dict[str, Any
     """`rows` for `values` (tuples in column order) as SQL and parameters; None for no rows."""
     if not values:
         return None
-    arrays = {f"p{n}": array_text(column) for n, column in enumerate(zip(*values, strict=True))}
-    assert len(arrays) == rows.columns
+    columns = list(zip(*values, strict=True))
+    assert len(columns) == rows.columns
+    typed = zip(rows.types, columns, strict=True)
+    arrays = {f"p{n}": encode(t, c) for n, (t, c) in enumerate(typed)}
     return rows.statement.text, arrays
 
 

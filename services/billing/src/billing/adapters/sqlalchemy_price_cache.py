@@ -59,7 +59,13 @@ class PriceCache:
                 sa.select(sa.func.coalesce(sa.func.max(cost_table.c.id), 0), sa.func.count())
             )
         ).one()
-        return (_database(session), int(row[0]), int(row[1]))
+        return self.version_of(session, row[0], row[1])
+
+    @staticmethod
+    def version_of(session: AsyncSession, highest_id: int, rows: int) -> Version:
+        """The version named by the cost table's highest id and row count (read elsewhere, e.g.
+        in a ledger batch's one read statement)."""
+        return (_database(session), int(highest_id), int(rows))
 
     async def prices_at(
         self, session: AsyncSession, when: datetime, version: Version | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from billing.app.commands import CommitCredits, ReleaseCredits, ReserveCredits
@@ -23,6 +24,8 @@ from billing.app.release_credits import release_credits
 from billing.app.reserve_credits import reserve_credits
 from billing.domain.errors import BillingError
 from billing.ports import Clock, LedgerBatchUnitOfWork, Policy, StoredOutcome
+
+_AS_INT = attrgetter("int")
 
 LedgerCommand = ReserveCredits | CommitCredits | ReleaseCredits
 
@@ -59,10 +62,12 @@ async def apply_ledger_batch(
         reservations.add(item.command.reservation_id)
         if isinstance(item.command, CommitCredits):
             commits.add(item.command.commit_id)
+    # Sorted by the uuids' integers (the same order as comparing uuids, without a Python-level
+    # comparison per pair); the reservations and captures are only looked up, in any order.
     await uow.load_batch(
-        sorted({item.command.account_id for item in batch}),
-        sorted(reservations),
-        sorted(commits),
+        sorted({item.command.account_id for item in batch}, key=_AS_INT),
+        list(reservations),
+        list(commits),
     )
     results: list[StoredOutcome | BillingError] = []
     for item in batch:

@@ -37,7 +37,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
         else:
             found = await uow.queues.pending_tasks(ctx.site_id, limit)
     outcomes = []
-    for task in found:
+    for i, task in enumerate(found):
 
         async def work(task: TaskBrief = task) -> tuple[Article, AIUsage | None, int]:
             idea = {
@@ -69,6 +69,8 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             return {"content_id": str(content_id), "words": words}
 
         key = f"s4r:{ctx.run_id}" if target else f"s4:{task.task_id}"
-        outcomes.append(await run_item(eng, ctx, 4, key, work, save))
+        upcoming = found[i + 1] if i + 1 < len(found) and not target else None
+        next_key = f"s4:{upcoming.task_id}" if upcoming else None
+        outcomes.append(await run_item(eng, ctx, 4, key, work, save, next_key=next_key))
         await progress(eng, ctx, 4, len(outcomes), len(found))
     return outcomes

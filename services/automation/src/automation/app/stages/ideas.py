@@ -24,7 +24,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     async with eng.unit_of_work() as uow:
         found = await uow.queues.clusters_without_ideas(ctx.site_id, limit)
     outcomes = []
-    for cluster in found:
+    for i, cluster in enumerate(found):
 
         async def work(
             cluster: ClusterToPlan = cluster,
@@ -49,6 +49,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             return {"ideas": made}
 
         key = f"s2:{cluster.cluster_id}"
-        outcomes.append(await run_item(eng, ctx, 2, key, work, save))
+        next_key = f"s2:{found[i + 1].cluster_id}" if i + 1 < len(found) else None
+        outcomes.append(await run_item(eng, ctx, 2, key, work, save, next_key=next_key))
         await progress(eng, ctx, 2, len(outcomes), len(found))
     return outcomes

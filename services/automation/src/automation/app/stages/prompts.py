@@ -22,7 +22,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
     async with eng.unit_of_work() as uow:
         found = await uow.queues.contents_without_prompts(ctx.site_id, limit)
     outcomes = []
-    for content in found:
+    for i, content in enumerate(found):
 
         async def work(
             content: ContentToIllustrate = content,
@@ -48,6 +48,7 @@ async def run(eng: RunEngine, ctx: RunContext, limit: int) -> list[str]:
             return {"prompts": made}
 
         key = f"s5:{content.content_id}"
-        outcomes.append(await run_item(eng, ctx, 5, key, work, save))
+        next_key = f"s5:{found[i + 1].content_id}" if i + 1 < len(found) else None
+        outcomes.append(await run_item(eng, ctx, 5, key, work, save, next_key=next_key))
         await progress(eng, ctx, 5, len(outcomes), len(found))
     return outcomes
