@@ -97,8 +97,9 @@ def _by_shape(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def extract(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`{"operations": {"<METHOD> <public path>": {"request", "request_required", "response",
-    "media", "statuses"}}, "schemas": {...}}` (`media`: the answer's non-JSON media types;
-    `statuses`: the other statuses the service documents, by code)."""
+    "media", "query", "statuses"}}, "schemas": {...}}` (`media`: the answer's non-JSON media
+    types; `query`: the service's query parameters, as it declares them; `statuses`: the other
+    statuses the service documents, by code)."""
     operations: dict[str, dict[str, Any]] = {}
     needed: dict[str, set[str]] = {}
     for route in ROUTES:
@@ -120,6 +121,9 @@ def extract(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
             raw["response"] = response
         if media and route.status != 204:
             raw["media"] = media
+        query = [p for p in operation.get("parameters") or [] if p.get("in") == "query"]
+        if query:  # the gateway forwards every query parameter: it documents the service's
+            raw["query"] = query
         others = _other_statuses(operation, route.status, route.public)
         if others:
             raw["statuses"] = others

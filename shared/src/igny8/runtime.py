@@ -25,6 +25,7 @@ from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from igny8.config import ServiceSettings
@@ -60,6 +61,9 @@ class Service:
     on_stop: Sequence[Callable[[], Awaitable[object]]] = ()
     """Run at shutdown, in order, after messaging stopped and before `engine` is disposed: what
     else the service opened (another engine, an HTTP client, a listener's connection)."""
+    middleware: Sequence[Middleware] = ()
+    """Plain ASGI middleware inside the request context (so its own answers carry the request
+    id), outermost first: the gateway's request-body guard."""
 
 
 def messaging_for(
@@ -163,6 +167,8 @@ def create_app(service: Service) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    for middleware in reversed(service.middleware):  # added last is outermost
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(RequestContextMiddleware)
 
     app.add_middleware(TraceRequests)

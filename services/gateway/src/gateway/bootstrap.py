@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
 
 from gateway.adapters.billing_http import HttpBillingAccounts
 from gateway.adapters.jwt_tokens import JwtVerifier
@@ -31,6 +32,7 @@ from gateway.entrypoints import (
     proxy,
     sse,
 )
+from gateway.entrypoints.body_guard import BodyGuard, limits_of
 from gateway.entrypoints.context import (
     Gateway,
     RateLimited,
@@ -38,6 +40,7 @@ from gateway.entrypoints.context import (
     make_auth,
     rate_limited_handler,
 )
+from gateway.entrypoints.routes import ROUTES
 from gateway.ports import TokenVerifier
 from igny8.db import create_engine, session_factory
 from igny8.runtime import Service, messaging_for
@@ -142,6 +145,14 @@ def bootstrap(
         openapi_extend=document_security,
         # the stream hub first (its poller reads through `quick`, its listener holds a connection)
         on_stop=[gw.hub.close, *opened],
+        middleware=[
+            Middleware(
+                BodyGuard,
+                limit_for=limits_of(ROUTES),
+                idle_timeout_s=settings.body_idle_timeout_s,
+                total_timeout_s=settings.body_total_timeout_s,
+            )
+        ],
     )
 
 

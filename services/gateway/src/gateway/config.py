@@ -18,6 +18,11 @@ class GatewaySettings(ServiceSettings):
     integration_url: str = "http://127.0.0.1:8103"
     publishing_url: str = "http://127.0.0.1:8104"
     upstream_timeout_s: float = 30.0
+    # Request bodies (limits by route: `entrypoints/body_guard.py`).
+    body_idle_timeout_s: float = 15.0
+    """A body that sends nothing for this long is refused (408) rather than waited for."""
+    body_total_timeout_s: float = 120.0
+    """The longest a whole body may take to arrive (a 10 MiB import at ~90 KB/s)."""
     # User tokens (bearer JWTs from the identity provider).
     jwt_issuer: str = "https://id.igny8.local/"
     jwt_audience: str = "igny8-api"

@@ -98,10 +98,10 @@ async def gateway_engine(gateway_db: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_gateway(gateway_db, gateway_engine, upstreams):  # type: ignore[no-untyped-def]
-    async def make(
-        mounts_extra: dict[str, Any] | None = None, **overrides: Any
-    ) -> httpx.AsyncClient:
+def make_gateway_app(gateway_db, gateway_engine, upstreams):  # type: ignore[no-untyped-def]
+    """The gateway's ASGI app itself (a test that drives `receive` the way a server would)."""
+
+    def make(mounts_extra: dict[str, Any] | None = None, **overrides: Any) -> Any:
         mounts: dict[str, Any] = {
             f"http://{name}": httpx.AsyncHTTPTransport()
             if app is None
@@ -115,6 +115,17 @@ def make_gateway(gateway_db, gateway_engine, upstreams):  # type: ignore[no-unty
                 settings_for(gateway_db, **overrides), engine=gateway_engine, client=upstream_client
             )
         )
+        return app
+
+    return make
+
+
+@pytest.fixture
+def make_gateway(make_gateway_app):  # type: ignore[no-untyped-def]
+    async def make(
+        mounts_extra: dict[str, Any] | None = None, **overrides: Any
+    ) -> httpx.AsyncClient:
+        app = make_gateway_app(mounts_extra, **overrides)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
     return make

@@ -129,7 +129,15 @@ async def test_endpoint_urls_pass_the_url_guard(gateway, new_account):
             headers=as_user(owner, account),
         )
         assert refused.status_code == 422, url
-        assert refused.json()["error"]["code"] == "blocked_url"
+        error = refused.json()["error"]
+        assert (error["code"], error["param"]) == ("blocked_url", "url"), error
+    refused = await gateway.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://hooks.example/in", "events": ["run.nonsense"]},
+        headers=as_user(owner, account),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["param"] == "events"
 
 
 async def test_balance_low_is_emailed_once_to_owners_over_smtp(gateway_db, gateway_engine):

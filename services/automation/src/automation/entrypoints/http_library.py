@@ -12,12 +12,30 @@ from automation.app import library as library_cases
 from automation.app import runs as run_cases
 from automation.app import site_work
 from automation.domain.errors import NotFound
-from automation.domain.library import ItemEdit, LibraryKind
+from automation.domain.library import (
+    ClusterStatus,
+    ContentStatus,
+    IdeaStatus,
+    ItemEdit,
+    KeywordStatus,
+    LibraryKind,
+    TaskStatus,
+)
 from automation.entrypoints.errors import DomainErrorRoute
 from automation.entrypoints.http_common import NO_AI, HttpDeps, keyset_page, page_by
 from automation.entrypoints.http_models import EDITS, ITEMS, Regenerating, page_model
 from igny8.auth import Caller
 from igny8.webapi import ApiError, errors
+
+STATUS_FILTERS: dict[str, Any] = {
+    "keywords": KeywordStatus | None,
+    "clusters": ClusterStatus | None,
+    "ideas": IdeaStatus | None,
+    "tasks": TaskStatus | None,
+    "content": ContentStatus | None,
+}
+"""A list's `status` filter takes only its kind's statuses (a typo is a 422, not an empty list);
+images have no status, so any `status` given for them is refused too."""
 
 
 def routes(deps: HttpDeps) -> APIRouter:
@@ -41,7 +59,10 @@ def routes(deps: HttpDeps) -> APIRouter:
             async def listing(
                 site_id: uuid.UUID,
                 caller: Gateway,
-                status: Annotated[str | None, Query(max_length=40)] = None,
+                status: Annotated[
+                    STATUS_FILTERS.get(kind),  # type: ignore[valid-type]
+                    Query(include_in_schema=kind in STATUS_FILTERS),
+                ] = None,
                 limit: Limit = 100,
                 offset: Offset = 0,
                 cursor: Annotated[

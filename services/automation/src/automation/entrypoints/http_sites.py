@@ -21,7 +21,14 @@ from automation.entrypoints.http_models import (
     KeywordPatch,
 )
 from igny8.auth import Caller
-from igny8.webapi import errors
+from igny8.webapi import ApiError, errors
+
+
+def importable(content_type: str | None) -> bool:
+    """The media types `keywords.parse` reads (JSON, CSV, CSV as plain text): any other, or none,
+    is the caller's mistake about the request (415), not an unreadable file (400)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return "json" in media or "csv" in media or media == "text/plain"
 
 
 def routes(deps: HttpDeps) -> APIRouter:
@@ -89,8 +96,11 @@ def routes(deps: HttpDeps) -> APIRouter:
             400,
             404,
             413,
-            s400="Unreadable file: not UTF-8, not JSON/CSV, no `keyword` column, over 50,000 rows.",
+            415,
+            s400="Unreadable file: not UTF-8, not valid JSON/CSV, no `keyword` column, over 50,000 "
+            "rows.",
             s413="Over 10 MiB.",
+            s415="Not sent as `application/json` or `text/csv` (nor `text/plain` CSV).",
         ),
         openapi_extra=KEYWORD_UPLOAD,
     )
@@ -98,6 +108,13 @@ def routes(deps: HttpDeps) -> APIRouter:
         site_id: uuid.UUID, request: Request, caller: Gateway
     ) -> dict[str, Any]:
         account = caller.require_account()
+        if not importable(request.headers.get("content-type")):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send the keywords as application/json or text/csv",
+                param="Content-Type",
+            )
         async with uow() as u:  # an unknown site is a 404 before the body is read
             await site_work.known_site(u, account, site_id)
         body = await limited_body(request, keyword_import.MAX_BYTES)

@@ -7,9 +7,11 @@ class GatewayError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.param = param
+        """The offending field or parameter, when the refusal is about one."""
         if code:
             self.code = code
 

@@ -55,7 +55,9 @@ class Caller:
 def gateway_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(request, exc.status, exc.message, code=exc.code, headers=headers)
+    return error_response(
+        request, exc.status, exc.message, code=exc.code, param=exc.param, headers=headers
+    )
 
 
 def make_auth(gw: Gateway) -> tuple[object, object]:
@@ -71,7 +73,9 @@ def make_auth(gw: Gateway) -> tuple[object, object]:
         try:
             account_id = uuid.UUID(raw_account) if raw_account else None
         except ValueError:
-            raise BadRequest("X-Account-Id must be a UUID", code="invalid_account_id") from None
+            raise BadRequest(
+                "X-Account-Id must be a UUID", code="invalid_account_id", param="X-Account-Id"
+            ) from None
         if token.startswith("igk_"):
             principal = await identity.principal_for_api_key(gw.store, token, account_id, gw.access)
             result = Caller(None, principal)
@@ -90,6 +94,7 @@ def make_auth(gw: Gateway) -> tuple[object, object]:
             raise BadRequest(
                 "X-Account-Id is required: the account this request acts in",
                 code="account_required",
+                param="X-Account-Id",
             )
         return found.principal
 

@@ -371,11 +371,11 @@ def create_router(gw: Gateway, member: Any) -> APIRouter:
         admin(principal)
         unknown = set(body.events) - WEBHOOK_EVENTS
         if unknown:
-            raise InvalidInput(f"unknown events: {', '.join(sorted(unknown))}")
+            raise InvalidInput(f"unknown events: {', '.join(sorted(unknown))}", param="events")
         try:
             await UrlGuard(allow).check(body.url)
         except BlockedUrl as exc:
-            raise InvalidInput(f"url: {exc}", code="blocked_url") from None
+            raise InvalidInput(f"url: {exc}", code="blocked_url", param="url") from None
         values = {
             "endpoint_id": uuid.uuid4(),
             "account_id": principal.account_id,

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from gateway.app import idempotency
 from gateway.domain.errors import Forbidden
 from gateway.domain.model import Principal
+from gateway.entrypoints.body_guard import BODY_LIMITS
 from gateway.entrypoints.context import Gateway, rate_headers
 from gateway.entrypoints.routes import ROUTES, Route
 from igny8.auth import mint_service_token
@@ -33,6 +34,13 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
         "application/json": {"schema": {"type": "object"}},
     },
     "raw": {"application/json": {"schema": {"type": "object"}}},
+}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Repeating a creating POST with the same key replays its answer.",
 }
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 """Described in the gateway's words on every route: they are about reaching the service."""
@@ -151,6 +159,11 @@ async def _call(
     raise AssertionError("unreachable")
 
 
+STANDARD_ERROR_FIELDS = frozenset({"type", "code", "message", "param", "request_id", "errors"})
+"""Mapped one by one; every other field of a service's error is its documented detail (automation's
+402 says `run_id`, `required`, `available`; its 409 the live `run_id`) and is passed on as is."""
+
+
 def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str]) -> Response:
     try:
         body = answer.json()
@@ -167,6 +180,7 @@ def _as_error(request: Request, answer: httpx.Response, headers: dict[str, str])
             type=detail.get("type"),
             headers={k: v for k, v in headers.items() if k.lower() != "content-type"},
             errors=_field_errors(detail.get("errors")),
+            extra={k: v for k, v in detail.items() if k not in STANDARD_ERROR_FIELDS},
         )
     message = body.get("detail") if isinstance(body, dict) else answer.reason_phrase
     return error_response(request, answer.status_code, str(message))
@@ -300,16 +314,14 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
             "required": typed.get("request_required", True),
             "content": content,
         }
+    # the query parameters the owning service declares (a filter, a stage, `offset` beside the
+    # `cursor` the gateway checks): forwarded as sent, documented as the service documents them
+    checked = {p.name for p in params}
+    forwarded = [q for q in typed.get("query", []) if q["name"] not in checked]
+    if forwarded:
+        extra["parameters"] = forwarded
     if route.creates:
-        extra["parameters"] = [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "Repeating a creating POST with the same key replays its answer.",
-            }
-        ]
+        extra.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     statuses = [404, 409, 422, 502, 503, 504] + ([] if route.public else [400, 401, 403, 429])
     content = {"application/json": {"schema": typed["response"]}} if "response" in typed else {}
     content.update(typed.get("media", {}))  # an image, a PDF, a text log: the service's media
@@ -332,6 +344,11 @@ def _add(router: APIRouter, gw: Gateway, member: Any, route: Route) -> None:
             if status not in statuses:
                 statuses.append(status)
             described[f"s{status}"] = other["description"]
+    if route.body:  # the gateway's own refusals of a body (`body_guard.py`)
+        refused = (408, 413) if route.body == "raw" else (408, 413, 415)
+        statuses.extend(s for s in refused if s not in statuses)
+        described.setdefault("s413", f"The body is over {BODY_LIMITS[route.body]} bytes.")
+        described["s408"] = "The body did not arrive in time."
     router.add_api_route(
         route.path,
         endpoint,
