@@ -39,6 +39,14 @@ from .conftest import FakeAI, Harness
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
+WITH_IMAGES = {  # a short run with one inline image per article, so stage 6 has work
+    "ideas_per_cluster": 1,
+    "target_word_count": 200,
+    "inline_images": 1,
+    "image_size": "32x32",
+}
+
+
 @pytest.fixture(scope="module")
 def fair_db(postgres_admin_url):
     yield from migrated_database(postgres_admin_url, SERVICE_ROOT, "automation_fair")
@@ -461,14 +469,7 @@ async def test_a_slot_granted_to_a_waiter_is_held_briefly_until_the_waiter_takes
 async def test_a_runs_images_reach_the_work_topic_a_window_at_a_time(harness) -> None:
     """One run's thousand images cannot all sit ahead of another run's ten on the topic."""
     h = harness
-    await h.add_site(
-        {
-            "ideas_per_cluster": 1,
-            "target_word_count": 200,
-            "inline_images": 1,
-            "image_size": "32x32",
-        }
-    )
+    await h.add_site(WITH_IMAGES)
     await h.add_keywords(6)
     h.run_engine.image_window = 2
     h.pump_images = False
@@ -917,14 +918,7 @@ async def test_a_run_asked_to_yield_inside_stage_6_keeps_its_slot_until_its_imag
     their paid results and ask for them again when admitted back. It stays and completes,
     each image made once (though another account's run waits: the request stands)."""
     h = fair_harness
-    await h.add_site(
-        {
-            "ideas_per_cluster": 1,
-            "target_word_count": 200,
-            "inline_images": 1,
-            "image_size": "32x32",
-        }
-    )
+    await h.add_site(WITH_IMAGES)
     await h.add_keywords(6)
     h.pump_images = False
     run_id = await h.start([1, 2, 3, 4, 5, 6])
